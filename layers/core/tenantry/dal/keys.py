@@ -1,0 +1,128 @@
+"""Every key of the single table is built here and nowhere else.
+
+Base table: PK / SK. Overloaded sparse indexes: GSI1 (GSI1PK, GSI1SK), GSI2 (GSI2PK, GSI2SK).
+
+| item                | PK                  | SK                      | GSI1PK / GSI1SK                     | GSI2PK / GSI2SK               |
+|---------------------|---------------------|-------------------------|-------------------------------------|-------------------------------|
+| project             | PROJECT#<id>        | PROJECT                 | PROJECTS / <id>                     | OWNER#<user> / <id>           |
+| project member      | PROJECT#<id>        | MEMBER#<user>           | USERPROJECTS#<user> / <project id>  |                               |
+| history entry       | PROJECT#<id>        | HIST#<at>#<seq>         |                                     |                               |
+| environment         | PROJECT#<id>        | ENV#<env id>            |                                     |                               |
+| environment name    | PROJECT#<id>        | ENVNAME#<name>          |                                     |                               |
+| user                | USER#<id>           | USER                    | USERS / <created_at>#<id>           |                               |
+| user email (unique) | EMAIL#<email>       | EMAIL                   |                                     |                               |
+| bot                 | BOT#<id>            | BOT                     | BOTS / <created_at>#<id>            |                               |
+| api token           | TOKEN#<sha256>      | TOKEN                   | TOKENS#<kind>#<owner> / <at>#<id>   | TOKENID#<id> / TOKEN          |
+
+A tenant's items share PK=PROJECT#<id>, so one Query serves a project's lists and a
+project's deletion finds everything it owns.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+PrincipalKind = Literal["user", "bot"]
+
+
+def project(project_id: str) -> dict[str, str]:
+    return {"PK": f"PROJECT#{project_id}", "SK": "PROJECT"}
+
+
+def project_pk(project_id: str) -> str:
+    return f"PROJECT#{project_id}"
+
+
+def project_indexes(project_id: str, owner_id: str) -> dict[str, str]:
+    return {
+        "GSI1PK": "PROJECTS",
+        "GSI1SK": project_id,
+        "GSI2PK": f"OWNER#{owner_id}",
+        "GSI2SK": project_id,
+    }
+
+
+ALL_PROJECTS = "PROJECTS"
+
+
+def owner_projects(owner_id: str) -> str:
+    return f"OWNER#{owner_id}"
+
+
+def member(project_id: str, user_id: str) -> dict[str, str]:
+    return {"PK": f"PROJECT#{project_id}", "SK": f"MEMBER#{user_id}"}
+
+
+def member_indexes(project_id: str, user_id: str) -> dict[str, str]:
+    return {"GSI1PK": user_projects(user_id), "GSI1SK": project_id}
+
+
+def user_projects(user_id: str) -> str:
+    return f"USERPROJECTS#{user_id}"
+
+
+HISTORY_PREFIX = "HIST#"
+
+
+def history(project_id: str, at: str, seq: str) -> dict[str, str]:
+    return {"PK": f"PROJECT#{project_id}", "SK": f"{HISTORY_PREFIX}{at}#{seq}"}
+
+
+ENV_PREFIX = "ENV#"
+
+
+def environment(project_id: str, env_id: str) -> dict[str, str]:
+    return {"PK": f"PROJECT#{project_id}", "SK": f"{ENV_PREFIX}{env_id}"}
+
+
+def environment_name(project_id: str, name: str) -> dict[str, str]:
+    return {"PK": f"PROJECT#{project_id}", "SK": f"ENVNAME#{name}"}
+
+
+def user(user_id: str) -> dict[str, str]:
+    return {"PK": f"USER#{user_id}", "SK": "USER"}
+
+
+ALL_USERS = "USERS"
+
+
+def user_indexes(user_id: str, created_at: str) -> dict[str, str]:
+    return {"GSI1PK": ALL_USERS, "GSI1SK": f"{created_at}#{user_id}"}
+
+
+def email(address: str) -> dict[str, str]:
+    return {"PK": f"EMAIL#{address.lower()}", "SK": "EMAIL"}
+
+
+def bot(bot_id: str) -> dict[str, str]:
+    return {"PK": f"BOT#{bot_id}", "SK": "BOT"}
+
+
+ALL_BOTS = "BOTS"
+
+
+def bot_indexes(bot_id: str, created_at: str) -> dict[str, str]:
+    return {"GSI1PK": ALL_BOTS, "GSI1SK": f"{created_at}#{bot_id}"}
+
+
+def token(token_hash: str) -> dict[str, str]:
+    return {"PK": f"TOKEN#{token_hash}", "SK": "TOKEN"}
+
+
+def owner_tokens(kind: PrincipalKind, owner_id: str) -> str:
+    return f"TOKENS#{kind}#{owner_id}"
+
+
+def token_indexes(
+    kind: PrincipalKind, owner_id: str, token_id: str, created_at: str
+) -> dict[str, str]:
+    return {
+        "GSI1PK": owner_tokens(kind, owner_id),
+        "GSI1SK": f"{created_at}#{token_id}",
+        "GSI2PK": token_id_key(token_id),
+        "GSI2SK": "TOKEN",
+    }
+
+
+def token_id_key(token_id: str) -> str:
+    return f"TOKENID#{token_id}"

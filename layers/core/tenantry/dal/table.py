@@ -1,0 +1,253 @@
+"""The one door to DynamoDB: client creation, error mapping, transactions, paged queries.
+
+boto3 is imported lazily so a handler's cold start does not pay for it before it needs it.
+Errors map to the domain: a failed condition becomes the caller's chosen error (409 or
+412), throttling and transaction conflicts become 503.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+from tenantry.errors import BadRequest, Conflict, ServiceUnavailable, TenantryError
+from tenantry.settings import get_settings
+
+BUSY_CODES = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "TransactionConflictException",
+    "InternalServerError",
+    "ServiceUnavailable",
+}
+
+ErrorFactory = Callable[[], TenantryError]
+
+
+@cache
+def _resource() -> Any:
+    import boto3
+
+    return boto3.resource("dynamodb")
+
+
+def client() -> Any:
+    """The resource's client: it (de)serialises plain Python values for us."""
+    return _resource().meta.client
+
+
+def table_name() -> str:
+    return get_settings().table_name
+
+
+def plain(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal; the domain wants int/float."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | set | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+@contextmanager
+def errors_mapped(on_condition: ErrorFactory | None = None) -> Iterator[None]:
+    from botocore.exceptions import ClientError
+
+    try:
+        yield
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code == "ConditionalCheckFailedException":
+            raise (on_condition or _default_conflict)() from exc
+        if code == "TransactionCanceledException":
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if "ConditionalCheckFailed" in reasons:
+                raise (on_condition or _default_conflict)() from exc
+            if any(r in ("TransactionConflict", "ThrottlingError") for r in reasons):
+                raise ServiceUnavailable(headers={"Retry-After": "1"}) from exc
+        if code in BUSY_CODES:
+            raise ServiceUnavailable(headers={"Retry-After": "1"}) from exc
+        if code == "ValidationException" and "ExclusiveStartKey" in str(exc):
+            raise BadRequest("invalid cursor") from exc
+        raise
+
+
+def _default_conflict() -> TenantryError:
+    return Conflict("the resource changed or already exists")
+
+
+def get(key: dict[str, str], *, consistent: bool = True) -> dict[str, Any] | None:
+    with errors_mapped():
+        resp = client().get_item(TableName=table_name(), Key=key, ConsistentRead=consistent)
+    item = resp.get("Item")
+    return plain(item) if item else None
+
+
+def batch_get(keys: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """Items for up to 100 keys, in the order of `keys` (missing ones skipped)."""
+    if not keys:
+        return []
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    pending: dict[str, Any] = {table_name(): {"Keys": keys}}
+    for _ in range(5):
+        with errors_mapped():
+            resp = client().batch_get_item(RequestItems=pending)
+        for item in resp.get("Responses", {}).get(table_name(), []):
+            found[(item["PK"], item["SK"])] = plain(item)
+        pending = resp.get("UnprocessedKeys") or {}
+        if not pending:
+            break
+    else:
+        raise ServiceUnavailable(headers={"Retry-After": "1"})
+    return [found[(k["PK"], k["SK"])] for k in keys if (k["PK"], k["SK"]) in found]
+
+
+def put(
+    item: dict[str, Any],
+    *,
+    condition: str | None = None,
+    names: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
+    on_condition: ErrorFactory | None = None,
+) -> None:
+    kwargs: dict[str, Any] = {"TableName": table_name(), "Item": item}
+    _conditional(kwargs, condition, names, values)
+    with errors_mapped(on_condition):
+        client().put_item(**kwargs)
+
+
+def update(
+    key: dict[str, str],
+    expression: str,
+    *,
+    condition: str | None = None,
+    names: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
+    on_condition: ErrorFactory | None = None,
+) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
+        "TableName": table_name(),
+        "Key": key,
+        "UpdateExpression": expression,
+        "ReturnValues": "ALL_NEW",
+    }
+    _conditional(kwargs, condition, names, values)
+    with errors_mapped(on_condition):
+        resp = client().update_item(**kwargs)
+    return plain(resp["Attributes"])
+
+
+def delete(
+    key: dict[str, str],
+    *,
+    condition: str | None = None,
+    names: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
+    on_condition: ErrorFactory | None = None,
+) -> dict[str, Any] | None:
+    kwargs: dict[str, Any] = {"TableName": table_name(), "Key": key, "ReturnValues": "ALL_OLD"}
+    _conditional(kwargs, condition, names, values)
+    with errors_mapped(on_condition):
+        resp = client().delete_item(**kwargs)
+    old = resp.get("Attributes")
+    return plain(old) if old else None
+
+
+def _conditional(
+    kwargs: dict[str, Any],
+    condition: str | None,
+    names: dict[str, str] | None,
+    values: dict[str, Any] | None,
+) -> None:
+    if condition:
+        kwargs["ConditionExpression"] = condition
+    if names:
+        kwargs["ExpressionAttributeNames"] = names
+    if values:
+        kwargs["ExpressionAttributeValues"] = values
+
+
+# --- transactions -----------------------------------------------------------------------
+
+
+def tx_put(item: dict[str, Any], condition: str | None = None, **expr: Any) -> dict[str, Any]:
+    op: dict[str, Any] = {"TableName": table_name(), "Item": item}
+    _conditional(op, condition, expr.get("names"), expr.get("values"))
+    return {"Put": op}
+
+
+def tx_update(
+    key: dict[str, str], expression: str, condition: str | None = None, **expr: Any
+) -> dict[str, Any]:
+    op: dict[str, Any] = {"TableName": table_name(), "Key": key, "UpdateExpression": expression}
+    _conditional(op, condition, expr.get("names"), expr.get("values"))
+    return {"Update": op}
+
+
+def tx_delete(key: dict[str, str], condition: str | None = None, **expr: Any) -> dict[str, Any]:
+    op: dict[str, Any] = {"TableName": table_name(), "Key": key}
+    _conditional(op, condition, expr.get("names"), expr.get("values"))
+    return {"Delete": op}
+
+
+def tx_check(key: dict[str, str], condition: str, **expr: Any) -> dict[str, Any]:
+    op: dict[str, Any] = {"TableName": table_name(), "Key": key}
+    _conditional(op, condition, expr.get("names"), expr.get("values"))
+    return {"ConditionCheck": op}
+
+
+def transact(ops: list[dict[str, Any]], *, on_condition: ErrorFactory | None = None) -> None:
+    with errors_mapped(on_condition):
+        client().transact_write_items(TransactItems=ops)
+
+
+# --- queries ------------------------------------------------------------------------------
+
+
+def query(
+    pk_value: str,
+    *,
+    index: str | None = None,
+    sk_prefix: str | None = None,
+    limit: int = 25,
+    start_key: dict[str, Any] | None = None,
+    forward: bool = True,
+    filter_expression: str | None = None,
+    names: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
+    consistent: bool = False,
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """One Query call on the table or an index: (items, last evaluated key)."""
+    pk_name, sk_name = (f"{index}PK", f"{index}SK") if index else ("PK", "SK")
+    expr_names = {"#pk": pk_name, **(names or {})}
+    expr_values: dict[str, Any] = {":pk": pk_value, **(values or {})}
+    condition = "#pk = :pk"
+    if sk_prefix:
+        expr_names["#sk"] = sk_name
+        expr_values[":skp"] = sk_prefix
+        condition += " AND begins_with(#sk, :skp)"
+    kwargs: dict[str, Any] = {
+        "TableName": table_name(),
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeNames": expr_names,
+        "ExpressionAttributeValues": expr_values,
+        "Limit": limit,
+        "ScanIndexForward": forward,
+    }
+    if index:
+        kwargs["IndexName"] = index
+    elif consistent:
+        kwargs["ConsistentRead"] = True
+    if filter_expression:
+        kwargs["FilterExpression"] = filter_expression
+    if start_key:
+        kwargs["ExclusiveStartKey"] = start_key
+    with errors_mapped():
+        resp = client().query(**kwargs)
+    return [plain(i) for i in resp.get("Items", [])], resp.get("LastEvaluatedKey")

@@ -1,0 +1,173 @@
+"""The HTTP side every function shares: the resolver factory, authentication from the
+authorizer's context, problem+json rendering, response helpers and OpenAPI metadata.
+
+The Lambda authorizer resolves the bearer token and always lets the request through with
+what it found: API Gateway HTTP APIs answer a denied request with a bare 403, while the
+contract wants 401 problem+json. The `authenticate` middleware below turns "no principal"
+into that 401 for every route that is not explicitly public.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from tenantry.errors import BadRequest, NotFound, PreconditionFailed, TenantryError, Unauthorized
+from tenantry.models.common import Problem
+from tenantry.models.identity import Principal
+from tenantry.observability import logger
+
+PROBLEM_JSON = "application/problem+json"
+PUBLIC_ROUTES = {"GET /health"}
+
+_TITLES = {
+    400: "Malformed request",
+    401: "No or bad token",
+    403: "Authenticated but not allowed",
+    404: "Not found, or not visible to the caller",
+    409: "Conflict or invalid state transition",
+    412: "If-Match did not match the current version",
+    413: "Over quota",
+    422: "Validation failed",
+    429: "Throttled",
+    503: "Backend busy",
+}
+
+
+def problems(*codes: int) -> dict[int, dict[str, Any]]:
+    """OpenAPI `responses` entries for the error statuses a route can answer."""
+    all_codes = sorted({401, 422, 503, *codes})
+    return {
+        c: {"description": _TITLES[c], "content": {PROBLEM_JSON: {"model": Problem}}}
+        for c in all_codes
+    }
+
+
+def make_app() -> APIGatewayHttpResolver:
+    # OpenAPI metadata is applied by tenantry.openapi at build time, not here: its models
+    # cost ~115 ms of imports that a cold start does not need.
+    app = APIGatewayHttpResolver(enable_validation=True)
+    app.use(middlewares=[authenticate])
+
+    @app.exception_handler(TenantryError)
+    def _domain_error(exc: TenantryError) -> Response:
+        return problem_response(app, exc)
+
+    @app.exception_handler(RequestValidationError)
+    def _validation_error(exc: RequestValidationError) -> Response:
+        errors = [
+            {"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", "invalid")}
+            for e in exc.errors()
+        ]
+        if any(e["loc"][:1] == ["body"] and "JSON" in e["msg"] for e in errors):
+            return problem_response(app, BadRequest("request body is not valid JSON"))
+        return problem_response(
+            app,
+            _Unprocessable422("the request does not match the schema", errors=errors),
+        )
+
+    @app.not_found
+    def _not_found(_exc: Exception) -> Response:
+        return problem_response(app, NotFound("no such route"))
+
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        logger.exception("unhandled error")
+        return problem_response(app, TenantryError("internal error"))
+
+    return app
+
+
+class _Unprocessable422(TenantryError):
+    status, type_name, title = 422, "validation", "Validation failed"
+
+
+def problem_response(app: APIGatewayHttpResolver, exc: TenantryError) -> Response:
+    request_id = _request_id(app)
+    return Response(
+        status_code=exc.status,
+        content_type=PROBLEM_JSON,
+        body=json.dumps(exc.problem(request_id)),
+        headers=exc.headers,
+    )
+
+
+def _request_id(app: APIGatewayHttpResolver) -> str | None:
+    try:
+        return app.current_event.request_context.request_id
+    except (AttributeError, KeyError, TypeError):
+        return None
+
+
+def authenticate(app: APIGatewayHttpResolver, next_middleware: Callable[..., Response]) -> Response:
+    route_key = app.current_event.raw_event.get("routeKey", "")
+    if route_key not in PUBLIC_ROUTES:
+        app.append_context(principal=principal_from_event(app.current_event.raw_event))
+    return next_middleware(app)
+
+
+def principal_from_event(event: dict[str, Any]) -> Principal:
+    ctx = (event.get("requestContext", {}).get("authorizer") or {}).get("lambda") or {}
+    if not ctx.get("principal_id"):
+        raise Unauthorized(ctx.get("auth_error") or "a valid bearer token is required")
+    return Principal(
+        kind=ctx["principal_kind"],
+        id=ctx["principal_id"],
+        is_admin=ctx.get("is_admin") in (True, "true"),
+    )
+
+
+def caller(app: APIGatewayHttpResolver) -> Principal:
+    principal: Principal = app.context["principal"]
+    return principal
+
+
+# --- responses ------------------------------------------------------------------------------
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def if_match(app: APIGatewayHttpResolver) -> int | None:
+    """The version an `If-Match` header requires, or None. `*` means any version."""
+    raw = app.current_event.headers.get("if-match")
+    if raw is None or raw.strip() == "*":
+        return None
+    value = raw.strip().removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise PreconditionFailed(f"If-Match must be an ETag of this resource, got {raw!r}")
+    return int(value)
+
+
+def idempotency_key(app: APIGatewayHttpResolver) -> str | None:
+    key = app.current_event.headers.get("idempotency-key")
+    if key is not None and not (1 <= len(key) <= 255):
+        raise BadRequest("Idempotency-Key must be 1 to 255 characters")
+    return key
+
+
+def respond(
+    body: Any,
+    status: int = 200,
+    *,
+    version: int | None = None,
+    location: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    all_headers = dict(headers or {})
+    if version is not None:
+        all_headers["ETag"] = etag(version)
+    if location:
+        all_headers["Location"] = location
+    return Response(
+        status_code=status, content_type="application/json", body=body, headers=all_headers
+    )
+
+
+def no_content() -> Response:
+    return Response(status_code=204, content_type="application/json", body="")

@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints, field_validator
+
+from tenantry.models.common import Input, Output
+
+ProjectStatus = Literal[
+    "uninitialized", "creating", "active", "suspended", "terminated", "deleting", "deleted", "failed"
+]
+Policy = Literal["auto", "moderated", "closed"]
+ClusterDeletePolicy = Literal["Delete", "Retain"]
+ProjectActionName = Literal[
+    "suspend", "unsuspend", "terminate", "reinstate", "retry", "approve", "deny", "dismiss", "cancel"
+]
+
+# A DNS label as Kubernetes namespaces want it, starting with a letter.
+PROJECT_ID_PATTERN = r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$"
+ProjectId = Annotated[str, StringConstraints(pattern=PROJECT_ID_PATTERN)]
+EnvName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$|^[a-z]$")]
+LabelKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$")]
+LabelValue = Annotated[str, StringConstraints(pattern=r"^([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$")]
+ResourceName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{0,62}$")]
+Url = Annotated[str, StringConstraints(max_length=512, pattern=r"^https?://\S+$")]
+
+MAX_ENVIRONMENTS = 20
+MAX_LABELS = 64
+
+
+class Capacity(Input):
+    project_capacity: int = Field(ge=0)
+    member_capacity: int = Field(ge=0)
+
+
+class ClusterQuota(Input):
+    name: str = Field(min_length=1, max_length=63)
+    quota: dict[str, str | int | float] = Field(default_factory=dict)
+
+
+class ProjectCreate(Input):
+    name: str = Field(min_length=1, max_length=128)
+    id: ProjectId | None = Field(None, description="DNS label; derived from name when absent")
+    description: str = Field("", max_length=2048)
+    homepage: Url | None = None
+    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, max_length=MAX_LABELS)
+    environments: list[EnvName] = Field(default_factory=list, max_length=MAX_ENVIRONMENTS)
+    clusters: list[ClusterQuota] = Field(default_factory=list, max_length=20)
+    join_policy: Policy = "moderated"
+    leave_policy: Policy = "auto"
+    max_members: int | None = Field(None, ge=1, le=100_000)
+    resources: dict[ResourceName, Capacity] = Field(default_factory=dict)
+    template_id: str | None = None
+    org_id: str | None = None
+    owner_id: str | None = Field(None, description="Platform admins only: create on behalf")
+
+    @field_validator("environments")
+    @classmethod
+    def _unique_envs(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("environment names must be unique")
+        return v
+
+    @field_validator("clusters")
+    @classmethod
+    def _unique_clusters(cls, v: list[ClusterQuota]) -> list[ClusterQuota]:
+        if len({c.name for c in v}) != len(v):
+            raise ValueError("cluster names must be unique")
+        return v
+
+
+class ProjectPatch(Input):
+    description: str | None = Field(None, max_length=2048)
+    homepage: Url | None = None
+    labels: dict[LabelKey, LabelValue] | None = Field(None, max_length=MAX_LABELS)
+    join_policy: Policy | None = None
+    leave_policy: Policy | None = None
+    max_members: int | None = Field(None, ge=1, le=100_000)
+    resources: dict[ResourceName, Capacity] | None = None
+    clusters: list[ClusterQuota] | None = None
+
+
+class ProjectAction(Input):
+    action: ProjectActionName
+    reason: str | None = Field(None, max_length=1024)
+    app_id: str | None = None
+
+
+class Condition(Output):
+    type: str
+    status: Literal["True", "False", "Unknown"]
+    reason: str
+    message: str = ""
+    last_transition_time: str
+    detail: dict[str, Any] | None = None
+
+
+class Project(Output):
+    id: str
+    name: str
+    description: str = ""
+    homepage: str | None = None
+    owner_id: str
+    org_id: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    status: ProjectStatus
+    reason: str | None = None
+    created_at: str
+    updated_at: str
+    deleted_at: str | None = None
+    version: int
+    join_policy: Policy
+    leave_policy: Policy
+    max_members: int | None = None
+    resources: dict[str, dict[str, int]] = Field(default_factory=dict)
+    clusters: list[dict[str, Any]] = Field(default_factory=list)
+    cluster_delete_policy: ClusterDeletePolicy = "Retain"
+    environments: list[str] = Field(default_factory=list)
+    conditions: list[Condition] = Field(default_factory=list)
+    last_application: dict[str, Any] | None = None
+
+
+class HistoryItem(Output):
+    at: str
+    actor: str
+    event: str
+    from_: str | None = Field(None, alias="from", serialization_alias="from")
+    to: str | None = None
+    detail: dict[str, Any] | None = None
+
+    model_config = {"populate_by_name": True}
+
+
+class History(Output):
+    project_id: str
+    created_at: str
+    deleted_at: str | None = None
+    items: list[HistoryItem]
+    next_cursor: str | None = None
+
+
+class Image(Output):
+    repository: str
+    tag: str | None = None
+    digest: str
+    pushed_at: str
+    size_bytes: int
