@@ -11,18 +11,31 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from tenantry.errors import BadRequest, NotFound, PreconditionFailed, TenantryError, Unauthorized
+from tenantry.errors import (
+    BadRequest,
+    NotFound,
+    PreconditionFailed,
+    ServiceUnavailable,
+    TenantryError,
+    Unauthorized,
+)
 from tenantry.models.common import Problem
 from tenantry.models.identity import Principal
 from tenantry.observability import logger
 
 PROBLEM_JSON = "application/problem+json"
 PUBLIC_ROUTES = {"GET /health"}
+
+Limit = Annotated[int, Query(ge=1, le=100, description="Page size, 1 to 100")]
+Cursor = Annotated[
+    str | None, Query(max_length=2048, description="Opaque cursor from the previous page")
+]
 
 _TITLES = {
     400: "Malformed request",
@@ -113,6 +126,8 @@ def authenticate(app: APIGatewayHttpResolver, next_middleware: Callable[..., Res
 def principal_from_event(event: dict[str, Any]) -> Principal:
     ctx = (event.get("requestContext", {}).get("authorizer") or {}).get("lambda") or {}
     if not ctx.get("principal_id"):
+        if ctx.get("auth_status") == 503:
+            raise ServiceUnavailable(ctx.get("auth_error"), headers={"Retry-After": "1"})
         raise Unauthorized(ctx.get("auth_error") or "a valid bearer token is required")
     return Principal(
         kind=ctx["principal_kind"],

@@ -51,9 +51,15 @@ def decode_cursor(cursor: str | None, scope: str) -> dict[str, Any] | None:
             and all(isinstance(k, str) and isinstance(v, str) for k, v in key.items())
         )
     except (ValueError, KeyError, TypeError) as exc:
-        raise BadRequest("invalid cursor", errors=[{"loc": ["query", "cursor"], "msg": "not a cursor of this list"}]) from exc
+        raise BadRequest(
+            "invalid cursor",
+            errors=[{"loc": ["query", "cursor"], "msg": "not a cursor of this list"}],
+        ) from exc
     if not ok:
-        raise BadRequest("invalid cursor", errors=[{"loc": ["query", "cursor"], "msg": "not a cursor of this list"}])
+        raise BadRequest(
+            "invalid cursor",
+            errors=[{"loc": ["query", "cursor"], "msg": "not a cursor of this list"}],
+        )
     return key
 
 
@@ -75,3 +81,7 @@ def collect(
         if not key or len(items) >= limit:
             break
     return items, key
+
+
+def page(items: list[Any], last_key: dict[str, Any] | None, scope: str) -> dict[str, Any]:
+    return {"items": items, "next_cursor": encode_cursor(last_key, scope)}

@@ -12,7 +12,12 @@ Base table: PK / SK. Overloaded sparse indexes: GSI1 (GSI1PK, GSI1SK), GSI2 (GSI
 | user                | USER#<id>           | USER                    | USERS / <created_at>#<id>           |                               |
 | user email (unique) | EMAIL#<email>       | EMAIL                   |                                     |                               |
 | bot                 | BOT#<id>            | BOT                     | BOTS / <created_at>#<id>            |                               |
-| api token           | TOKEN#<sha256>      | TOKEN                   | TOKENS#<kind>#<owner> / <at>#<id>   | TOKENID#<id> / TOKEN          |
+| api token (secret)  | TOKEN#<sha256>      | TOKEN                   |                                     |                               |
+| api token (by id)   | TOKENID#<id>        | TOKEN                   | TOKENS#<kind>#<owner> / <at>#<id>   |                               |
+
+A token is two items written in one transaction: the secret's hash (what the authorizer
+reads, strongly consistent, so a revoked token stops at once) and a record by id (what the
+token routes read and list; it carries last_used_at).
 
 A tenant's items share PK=PROJECT#<id>, so one Query serves a project's lists and a
 project's deletion finds everything it owns.
@@ -75,8 +80,11 @@ def environment(project_id: str, env_id: str) -> dict[str, str]:
     return {"PK": f"PROJECT#{project_id}", "SK": f"{ENV_PREFIX}{env_id}"}
 
 
+ENV_NAME_PREFIX = "ENVNAME#"
+
+
 def environment_name(project_id: str, name: str) -> dict[str, str]:
-    return {"PK": f"PROJECT#{project_id}", "SK": f"ENVNAME#{name}"}
+    return {"PK": f"PROJECT#{project_id}", "SK": f"{ENV_NAME_PREFIX}{name}"}
 
 
 def user(user_id: str) -> dict[str, str]:
@@ -109,20 +117,15 @@ def token(token_hash: str) -> dict[str, str]:
     return {"PK": f"TOKEN#{token_hash}", "SK": "TOKEN"}
 
 
+def token_record(token_id: str) -> dict[str, str]:
+    return {"PK": f"TOKENID#{token_id}", "SK": "TOKEN"}
+
+
 def owner_tokens(kind: PrincipalKind, owner_id: str) -> str:
     return f"TOKENS#{kind}#{owner_id}"
 
 
-def token_indexes(
+def token_record_indexes(
     kind: PrincipalKind, owner_id: str, token_id: str, created_at: str
 ) -> dict[str, str]:
-    return {
-        "GSI1PK": owner_tokens(kind, owner_id),
-        "GSI1SK": f"{created_at}#{token_id}",
-        "GSI2PK": token_id_key(token_id),
-        "GSI2SK": "TOKEN",
-    }
-
-
-def token_id_key(token_id: str) -> str:
-    return f"TOKENID#{token_id}"
+    return {"GSI1PK": owner_tokens(kind, owner_id), "GSI1SK": f"{created_at}#{token_id}"}

@@ -173,6 +173,19 @@ def _conditional(
         kwargs["ExpressionAttributeValues"] = values
 
 
+def set_expression(
+    changes: dict[str, Any], remove: tuple[str, ...] = ()
+) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """`SET a = :a, ... REMOVE b` with placeholder names and values for every field."""
+    names = {f"#f{i}": k for i, k in enumerate(changes)}
+    values = {f":f{i}": v for i, v in enumerate(changes.values())}
+    expression = "SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(changes)))
+    if remove:
+        names.update({f"#r{i}": k for i, k in enumerate(remove)})
+        expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
+    return expression, names, values
+
+
 # --- transactions -----------------------------------------------------------------------
 
 

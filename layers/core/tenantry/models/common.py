@@ -1,16 +1,10 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 T = TypeVar("T")
-
-
-def now_iso() -> str:
-    """ISO 8601 UTC with microseconds and `Z`: sorts as text in time order."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class Input(BaseModel):

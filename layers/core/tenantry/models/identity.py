@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-from typing import Literal
-
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
@@ -61,6 +59,7 @@ class User(Output):
     email: str
     is_admin: bool
     is_active: bool
+    version: int
 
 
 class UserTokenCreate(Input):
@@ -102,3 +101,4 @@ class Bot(Output):
     id: str
     created_at: str
     display_name: str
+    version: int

@@ -7,20 +7,39 @@ from pydantic import Field, StringConstraints, field_validator
 from tenantry.models.common import Input, Output
 
 ProjectStatus = Literal[
-    "uninitialized", "creating", "active", "suspended", "terminated", "deleting", "deleted", "failed"
+    "uninitialized",
+    "creating",
+    "active",
+    "suspended",
+    "terminated",
+    "deleting",
+    "deleted",
+    "failed",
 ]
 Policy = Literal["auto", "moderated", "closed"]
 ClusterDeletePolicy = Literal["Delete", "Retain"]
 ProjectActionName = Literal[
-    "suspend", "unsuspend", "terminate", "reinstate", "retry", "approve", "deny", "dismiss", "cancel"
+    "suspend",
+    "unsuspend",
+    "terminate",
+    "reinstate",
+    "retry",
+    "approve",
+    "deny",
+    "dismiss",
+    "cancel",
 ]
 
 # A DNS label as Kubernetes namespaces want it, starting with a letter.
 PROJECT_ID_PATTERN = r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$"
 ProjectId = Annotated[str, StringConstraints(pattern=PROJECT_ID_PATTERN)]
 EnvName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$|^[a-z]$")]
-LabelKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$")]
-LabelValue = Annotated[str, StringConstraints(pattern=r"^([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$")]
+LabelKey = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$")
+]
+LabelValue = Annotated[
+    str, StringConstraints(pattern=r"^([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$")
+]
 ResourceName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{0,62}$")]
 Url = Annotated[str, StringConstraints(max_length=512, pattern=r"^https?://\S+$")]
 

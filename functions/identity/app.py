@@ -1,0 +1,278 @@
+"""Identity routes: health, the caller, users, bots and their API tokens."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+
+from tenantry import __version__, idempotency
+from tenantry.domain import identity
+from tenantry.http import (
+    Cursor,
+    Limit,
+    caller,
+    if_match,
+    make_app,
+    no_content,
+    problems,
+    respond,
+)
+from tenantry.models.common import Page
+from tenantry.models.identity import (
+    Bot,
+    BotCreate,
+    BotPatch,
+    BotToken,
+    BotTokenCreate,
+    Health,
+    Me,
+    ServerInfo,
+    TokenCreated,
+    User,
+    UserCreate,
+    UserPatch,
+    UserToken,
+    UserTokenCreate,
+)
+from tenantry.observability import logger, metrics
+from tenantry.pagination import decode_cursor, fingerprint, page
+
+app = make_app()
+
+UserId = Annotated[str, Path(min_length=1, max_length=64)]
+BotId = Annotated[str, Path(min_length=1, max_length=64)]
+TokenId = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+@app.get("/health", tags=["meta"], summary="Liveness; no token needed", security=[])
+def health() -> Health:
+    return Health(status="ok")
+
+
+@app.get("/auth/me", tags=["identity"], summary="The caller", responses=problems())
+def get_me() -> Me:
+    return identity.me(caller(app))
+
+
+@app.get("/server/info", tags=["meta"], summary="Server version", responses=problems())
+def server_info() -> ServerInfo:
+    return ServerInfo(version=__version__)
+
+
+# --- users ----------------------------------------------------------------------------------
+
+
+@app.post("/users", tags=["users"], summary="Create a user (admin)", responses=problems(403, 409))
+def create_user(body: UserCreate) -> Response[User]:
+    principal = caller(app)
+
+    def create() -> Response:
+        user = identity.create_user(principal, body)
+        return respond(user, 201, version=1, location=f"/users/{user.id}")
+
+    return idempotency.once(app, principal.id, body.model_dump(mode="json"), create)
+
+
+@app.get("/users", tags=["users"], summary="List users (admin)", responses=problems(400, 403))
+def list_users(
+    limit: Limit = 25,
+    cursor: Cursor = None,
+    display_name: Annotated[str | None, Query(max_length=128)] = None,
+    email: Annotated[str | None, Query(max_length=254)] = None,
+    is_active: Annotated[bool | None, Query()] = None,
+) -> Page[User]:
+    scope = fingerprint("users", display_name, email, is_active)
+    items, last = identity.list_users(
+        caller(app),
+        limit,
+        decode_cursor(cursor, scope),
+        display_name=display_name,
+        email=email.lower() if email else None,
+        is_active=is_active,
+    )
+    return Page[User](**page(items, last, scope))
+
+
+@app.get(
+    "/users/<userId>", tags=["users"], summary="A user (admin or self)", responses=problems(404)
+)
+def get_user(userId: UserId) -> Response[User]:
+    user = identity.get_user(caller(app), userId)
+    return respond(user, version=user.version)
+
+
+@app.patch(
+    "/users/<userId>",
+    tags=["users"],
+    summary="Change a user (admin)",
+    responses=problems(403, 404, 412),
+)
+def patch_user(userId: UserId, body: UserPatch) -> Response[User]:
+    user = identity.patch_user(caller(app), userId, body, if_match(app))
+    return respond(user, version=user.version)
+
+
+# --- user tokens ----------------------------------------------------------------------------
+
+
+@app.post(
+    "/user-tokens",
+    tags=["tokens"],
+    summary="Create an API token for a user (self or admin)",
+    description="The secret is in `created_token`, in this response only. Not idempotent: "
+    "replaying a creation would mean storing the secret.",
+    responses=problems(404),
+)
+def create_user_token(body: UserTokenCreate) -> Response[TokenCreated]:
+    token = identity.create_user_token(caller(app), body.user_id)
+    return respond(token, 201, location=f"/user-tokens/{token.id}")
+
+
+@app.get(
+    "/user-tokens",
+    tags=["tokens"],
+    summary="List a user's tokens (self; admin with user_id)",
+    responses=problems(400, 403),
+)
+def list_user_tokens(
+    limit: Limit = 25,
+    cursor: Cursor = None,
+    user_id: Annotated[str | None, Query(max_length=64)] = None,
+) -> Page[UserToken]:
+    principal = caller(app)
+    scope = fingerprint("user-tokens", user_id or principal.id)
+    items, last = identity.list_user_tokens(principal, user_id, limit, decode_cursor(cursor, scope))
+    return Page[UserToken](**page(items, last, scope))
+
+
+@app.get(
+    "/user-tokens/<tokenId>",
+    tags=["tokens"],
+    summary="A user token (owner or admin)",
+    responses=problems(404),
+)
+def get_user_token(tokenId: TokenId) -> UserToken:
+    return identity.get_user_token(caller(app), tokenId)
+
+
+@app.delete(
+    "/user-tokens/<tokenId>",
+    tags=["tokens"],
+    summary="Revoke a user token at once",
+    responses=problems(404),
+)
+def delete_user_token(tokenId: TokenId) -> Response[None]:
+    identity.delete_user_token(caller(app), tokenId)
+    return no_content()
+
+
+# --- bots -----------------------------------------------------------------------------------
+
+
+@app.post("/bots", tags=["bots"], summary="Create a bot (admin)", responses=problems(403))
+def create_bot(body: BotCreate) -> Response[Bot]:
+    principal = caller(app)
+
+    def create() -> Response:
+        bot = identity.create_bot(principal, body)
+        return respond(bot, 201, version=1, location=f"/bots/{bot.id}")
+
+    return idempotency.once(app, principal.id, body.model_dump(mode="json"), create)
+
+
+@app.get("/bots", tags=["bots"], summary="List bots (admin)", responses=problems(400, 403))
+def list_bots(limit: Limit = 25, cursor: Cursor = None) -> Page[Bot]:
+    scope = fingerprint("bots")
+    items, last = identity.list_bots(caller(app), limit, decode_cursor(cursor, scope))
+    return Page[Bot](**page(items, last, scope))
+
+
+@app.get("/bots/<botId>", tags=["bots"], summary="A bot (admin)", responses=problems(403, 404))
+def get_bot(botId: BotId) -> Response[Bot]:
+    bot = identity.get_bot(caller(app), botId)
+    return respond(bot, version=bot.version)
+
+
+@app.patch(
+    "/bots/<botId>",
+    tags=["bots"],
+    summary="Rename a bot (admin)",
+    responses=problems(403, 404, 412),
+)
+def patch_bot(botId: BotId, body: BotPatch) -> Response[Bot]:
+    bot = identity.patch_bot(caller(app), botId, body, if_match(app))
+    return respond(bot, version=bot.version)
+
+
+@app.delete(
+    "/bots/<botId>",
+    tags=["bots"],
+    summary="Delete a bot and revoke its tokens (admin)",
+    responses=problems(403, 404, 412),
+)
+def delete_bot(botId: BotId) -> Response[None]:
+    identity.delete_bot(caller(app), botId, if_match(app))
+    return no_content()
+
+
+# --- bot tokens -----------------------------------------------------------------------------
+
+
+@app.post(
+    "/bot-tokens",
+    tags=["tokens"],
+    summary="Create an API token for a bot (admin)",
+    description="The secret is in `created_token`, in this response only.",
+    responses=problems(403, 404),
+)
+def create_bot_token(body: BotTokenCreate) -> Response[TokenCreated]:
+    token = identity.create_bot_token(caller(app), body.bot_id)
+    return respond(token, 201, location=f"/bot-tokens/{token.id}")
+
+
+@app.get(
+    "/bot-tokens",
+    tags=["tokens"],
+    summary="List a bot's tokens (admin)",
+    responses=problems(400, 403),
+)
+def list_bot_tokens(
+    bot_id: Annotated[str, Query(min_length=1, max_length=64)],
+    limit: Limit = 25,
+    cursor: Cursor = None,
+) -> Page[BotToken]:
+    scope = fingerprint("bot-tokens", bot_id)
+    items, last = identity.list_bot_tokens(caller(app), bot_id, limit, decode_cursor(cursor, scope))
+    return Page[BotToken](**page(items, last, scope))
+
+
+@app.get(
+    "/bot-tokens/<tokenId>",
+    tags=["tokens"],
+    summary="A bot token (admin)",
+    responses=problems(403, 404),
+)
+def get_bot_token(tokenId: TokenId) -> BotToken:
+    return identity.get_bot_token(caller(app), tokenId)
+
+
+@app.delete(
+    "/bot-tokens/<tokenId>",
+    tags=["tokens"],
+    summary="Revoke a bot token (admin)",
+    responses=problems(403, 404),
+)
+def delete_bot_token(tokenId: TokenId) -> Response[None]:
+    identity.delete_bot_token(caller(app), tokenId)
+    return no_content()
+
+
+@logger.inject_lambda_context(
+    correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
+)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

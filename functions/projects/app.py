@@ -1,0 +1,249 @@
+"""Project routes: create, list, read, change, delete, lifecycle actions, history, images."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+
+from tenantry import idempotency
+from tenantry.domain import projects
+from tenantry.domain.lifecycle import ASYNC_EVENTS
+from tenantry.domain.selectors import ProjectFilter, parse_label_selector
+from tenantry.errors import BadRequest
+from tenantry.http import Cursor, Limit, caller, if_match, make_app, problems, respond
+from tenantry.models.common import Page
+from tenantry.models.identity import Principal
+from tenantry.models.project import (
+    History,
+    HistoryItem,
+    Image,
+    Project,
+    ProjectAction,
+    ProjectCreate,
+    ProjectPatch,
+    ProjectStatus,
+)
+from tenantry.observability import logger, metrics
+from tenantry.pagination import decode_cursor, encode_cursor, fingerprint, page
+
+app = make_app()
+
+ProjectIdPath = Annotated[
+    str, Path(min_length=1, max_length=64, description="The project's DNS-label id")
+]
+UserIdPath = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+def _location(project_id: str) -> str:
+    return f"/projects/{project_id}"
+
+
+@app.post(
+    "/projects",
+    tags=["projects"],
+    summary="Create a project (202; provisioning runs in Step Functions)",
+    description="Status `creating` when the caller is a platform admin or the approval policy is "
+    "`auto`, else `uninitialized` awaiting approval. Send `Idempotency-Key` to make retries safe.",
+    responses=problems(403, 409),
+)
+def create_project(body: ProjectCreate) -> Response[Project]:
+    principal = caller(app)
+
+    def create() -> Response:
+        project = projects.create_project(principal, body)
+        return respond(project, 202, version=project.version, location=_location(project.id))
+
+    metrics.add_metric(name="ProjectCreateRequested", unit="Count", value=1)
+    return idempotency.once(app, principal.id, body.model_dump(mode="json"), create)
+
+
+def _list(
+    principal: Principal,
+    limit: int,
+    cursor: str | None,
+    state: str | None,
+    owner: str | None,
+    name: str | None,
+    mode: str,
+    label_selector: str | None,
+) -> Page[Project]:
+    flt = ProjectFilter(
+        state=state,
+        owner=owner,
+        name=name,
+        mode=mode,  # type: ignore[arg-type]
+        labels=parse_label_selector(label_selector),
+    )
+    scope = fingerprint("projects", principal.id, principal.is_admin, flt.fingerprint_parts())
+    items, last = projects.list_projects(principal, flt, limit, decode_cursor(cursor, scope))
+    return Page[Project](**page(items, last, scope))
+
+
+State = Annotated[ProjectStatus | None, Query(description="Only projects in this status")]
+Owner = Annotated[str | None, Query(max_length=64, description="Only projects of this owner")]
+NamePrefix = Annotated[str | None, Query(max_length=128, description="Name prefix")]
+Mode = Annotated[
+    Literal["default", "member"],
+    Query(description="`member`: only active projects where the caller is an accepted member"),
+]
+Selector = Annotated[str | None, Query(max_length=1024, description="`k=v,k!=v,k,!k`")]
+
+
+@app.get(
+    "/projects", tags=["projects"], summary="Projects the caller can see", responses=problems(400)
+)
+def list_projects(
+    limit: Limit = 25,
+    cursor: Cursor = None,
+    state: State = None,
+    owner: Owner = None,
+    name: NamePrefix = None,
+    mode: Mode = "default",
+    label_selector: Selector = None,
+) -> Page[Project]:
+    return _list(caller(app), limit, cursor, state, owner, name, mode, label_selector)
+
+
+@app.get(
+    "/users/<userId>/projects",
+    tags=["projects"],
+    summary="The projects a user would see (platform admin)",
+    responses=problems(400, 403, 404),
+)
+def list_user_projects(
+    userId: UserIdPath,
+    limit: Limit = 25,
+    cursor: Cursor = None,
+    state: State = None,
+    owner: Owner = None,
+    name: NamePrefix = None,
+    mode: Mode = "default",
+    label_selector: Selector = None,
+) -> Page[Project]:
+    viewer = projects.as_user(caller(app), userId)
+    return _list(viewer, limit, cursor, state, owner, name, mode, label_selector)
+
+
+@app.get(
+    "/projects/<projectId>",
+    tags=["projects"],
+    summary="A project (members, admins)",
+    responses=problems(404),
+)
+def get_project(projectId: ProjectIdPath) -> Response[Project]:
+    project = projects.get_project(caller(app), projectId)
+    return respond(project, version=project.version)
+
+
+@app.patch(
+    "/projects/<projectId>",
+    tags=["projects"],
+    summary="Change a project (owner, admins)",
+    description="description, homepage and labels (replaced whole) by the owner; join/leave "
+    "policy, max_members, resources and clusters by platform admins. `If-Match` makes it conditional.",
+    responses=problems(403, 404, 409, 412),
+)
+def patch_project(projectId: ProjectIdPath, body: ProjectPatch) -> Response[Project]:
+    project = projects.patch_project(caller(app), projectId, body, if_match(app))
+    return respond(project, version=project.version)
+
+
+@app.delete(
+    "/projects/<projectId>",
+    tags=["projects"],
+    summary="Delete a project (202; deprovisioning runs in Step Functions)",
+    description="`reclaim=true` removes what the project owns on the platform (namespaces, the "
+    "image repository); the default keeps them. Ends as a `deleted` tombstone whose id is never reused.",
+    responses=problems(400, 403, 404, 409, 412),
+)
+def delete_project(
+    projectId: ProjectIdPath,
+    reclaim: Annotated[str, Query(description="`true` or `false` (default)")] = "false",
+) -> Response[Project]:
+    if reclaim not in ("true", "false"):
+        raise BadRequest(
+            f"reclaim must be true or false, not {reclaim!r}",
+            errors=[{"loc": ["query", "reclaim"], "msg": "must be true or false"}],
+        )
+    project = projects.delete_project(caller(app), projectId, reclaim == "true", if_match(app))
+    return respond(project, 202, version=project.version, location=_location(project.id))
+
+
+@app.post(
+    "/projects/<projectId>/actions",
+    tags=["projects"],
+    summary="A lifecycle action: suspend, unsuspend, terminate, reinstate, retry, approve, deny, cancel",
+    description="Invalid in the current status: 409. `retry` and `approve` start provisioning (202).",
+    responses=problems(403, 404, 409, 412),
+)
+def project_action(projectId: ProjectIdPath, body: ProjectAction) -> Response[Project]:
+    project = projects.act(caller(app), projectId, body, if_match(app))
+    status = 202 if body.action in ASYNC_EVENTS else 200
+    return respond(project, status, version=project.version)
+
+
+@app.get(
+    "/projects/<projectId>/history",
+    tags=["projects"],
+    summary="Every state change of the project, oldest first",
+    responses=problems(400, 404),
+)
+def project_history(projectId: ProjectIdPath, limit: Limit = 25, cursor: Cursor = None) -> History:
+    scope = fingerprint("history", projectId)
+    project, items, last = projects.project_history(
+        caller(app), projectId, limit, decode_cursor(cursor, scope)
+    )
+    return History(
+        project_id=project["id"],
+        created_at=project["created_at"],
+        deleted_at=project.get("deleted_at"),
+        items=[HistoryItem.model_validate(i) for i in items],
+        next_cursor=encode_cursor(last, scope),
+    )
+
+
+def _images(principal: Principal, project_id: str, limit: int, cursor: str | None) -> Page[Image]:
+    scope = fingerprint("images", project_id)
+    start = decode_cursor(cursor, scope)
+    items, token = projects.images(principal, project_id, limit, start["t"] if start else None)
+    return Page[Image](
+        items=items, next_cursor=encode_cursor({"t": token} if token else None, scope)
+    )
+
+
+@app.get(
+    "/projects/<projectId>/images",
+    tags=["projects"],
+    summary="Images in the project's container registry",
+    responses=problems(400, 404),
+)
+def project_images(
+    projectId: ProjectIdPath, limit: Limit = 25, cursor: Cursor = None
+) -> Page[Image]:
+    return _images(caller(app), projectId, limit, cursor)
+
+
+@app.get(
+    "/users/<userId>/projects/<projectId>/images",
+    tags=["projects"],
+    summary="A project's images as a user would see them (platform admin)",
+    responses=problems(400, 403, 404),
+)
+def user_project_images(
+    userId: UserIdPath,
+    projectId: ProjectIdPath,
+    limit: Limit = 25,
+    cursor: Cursor = None,
+) -> Page[Image]:
+    return _images(projects.as_user(caller(app), userId), projectId, limit, cursor)
+
+
+@logger.inject_lambda_context(
+    correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
+)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,56 @@
+"""Step handlers of the project workflows (statemachines/*.asl.json). Each Lambda is one
+step; the input is the execution's input: {project_id, operation, attempt, reclaim?,
+error?}. Errors are raised by name so the state machine's Retry and Catch can see them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tenantry.domain import provisioning
+from tenantry.observability import logger
+
+
+def _project(event: dict[str, Any]) -> str:
+    logger.append_keys(project_id=event["project_id"], operation=event.get("operation"))
+    return str(event["project_id"])
+
+
+@logger.inject_lambda_context(clear_state=True)
+def create_environments(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return {"created": provisioning.create_environments(_project(event))}
+
+
+@logger.inject_lambda_context(clear_state=True)
+def create_image_repository(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return {"repository": provisioning.create_image_repository(_project(event))}
+
+
+@logger.inject_lambda_context(clear_state=True)
+def finish_provisioning(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    provisioning.finish_provisioning(_project(event))
+    return {"status": "active"}
+
+
+@logger.inject_lambda_context(clear_state=True)
+def delete_image_repository(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return {"existed": provisioning.delete_image_repository(_project(event))}
+
+
+@logger.inject_lambda_context(clear_state=True)
+def revoke_project_credentials(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return {"removed": provisioning.revoke_project_credentials(_project(event))}
+
+
+@logger.inject_lambda_context(clear_state=True)
+def finish_deprovisioning(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    provisioning.finish_deprovisioning(_project(event))
+    return {"status": "deleted"}
+
+
+@logger.inject_lambda_context(clear_state=True)
+def record_failure(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    reason = provisioning.record_failure(
+        _project(event), event.get("operation", "create"), event.get("error")
+    )
+    logger.warning("workflow failed", extra={"reason": reason})
+    return {"status": "failed", "reason": reason}

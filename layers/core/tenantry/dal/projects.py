@@ -1,0 +1,209 @@
+"""Projects, their members and environments in the table. A tenant's items share one
+partition (PROJECT#<id>); every status change carries its history entry in the same
+transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tenantry.dal import keys, table
+from tenantry.errors import Conflict, InvalidTransition, NotFound, PreconditionFailed
+
+PROJECT_FIELDS_NOT_STORED = ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "entity")
+
+
+def create(project: dict[str, Any], owner: dict[str, Any], created: dict[str, Any]) -> None:
+    """The project, its owner's membership and the first history entry, or nothing. The id
+    is taken forever: a deleted project's tombstone keeps it."""
+    pid = project["id"]
+    item = {
+        **keys.project(pid),
+        **keys.project_indexes(pid, project["owner_id"]),
+        "entity": "project",
+        **project,
+    }
+    member = {
+        **keys.member(pid, owner["user_id"]),
+        **keys.member_indexes(pid, owner["user_id"]),
+        "entity": "member",
+        **owner,
+    }
+    table.transact(
+        [table.tx_put(item, "attribute_not_exists(PK)"), table.tx_put(member), created],
+        on_condition=lambda: Conflict(f"project id {pid!r} is taken (ids are never reused)"),
+    )
+
+
+def get(project_id: str) -> dict[str, Any] | None:
+    return table.get(keys.project(project_id))
+
+
+def get_many(project_ids: list[str]) -> list[dict[str, Any]]:
+    return table.batch_get([keys.project(p) for p in project_ids])
+
+
+def get_member(project_id: str, user_id: str) -> dict[str, Any] | None:
+    return table.get(keys.member(project_id, user_id))
+
+
+def transition(
+    project_id: str,
+    from_statuses: list[str],
+    to_status: str,
+    entry: dict[str, Any],
+    *,
+    changes: dict[str, Any] | None = None,
+    remove: tuple[str, ...] = (),
+    expected_version: int | None = None,
+    now: str,
+) -> dict[str, Any]:
+    """Move the project to `to_status` if it is in one of `from_statuses` (and at
+    `expected_version`), with its history entry, atomically. Returns the new project."""
+    update = {**(changes or {}), "status": to_status, "updated_at": now}
+    return _versioned_write(project_id, update, remove, from_statuses, expected_version, entry)
+
+
+def update(
+    project_id: str,
+    changes: dict[str, Any],
+    entry: dict[str, Any],
+    *,
+    remove: tuple[str, ...] = (),
+    allowed_statuses: list[str],
+    expected_version: int | None,
+    now: str,
+) -> dict[str, Any]:
+    return _versioned_write(
+        project_id,
+        {**changes, "updated_at": now},
+        remove,
+        allowed_statuses,
+        expected_version,
+        entry,
+    )
+
+
+def _versioned_write(
+    project_id: str,
+    changes: dict[str, Any],
+    remove: tuple[str, ...],
+    statuses: list[str],
+    expected_version: int | None,
+    entry: dict[str, Any],
+) -> dict[str, Any]:
+    expression, names, values = table.set_expression(changes, remove)
+    expression += " ADD version :one"
+    names["#status"] = "status"
+    values[":one"] = 1
+    status_values = {f":s{i}": s for i, s in enumerate(statuses)}
+    values.update(status_values)
+    condition = f"attribute_exists(PK) AND #status IN ({', '.join(status_values)})"
+    if expected_version is not None:
+        condition += " AND version = :expected"
+        values[":expected"] = expected_version
+    table.transact(
+        [
+            table.tx_update(
+                keys.project(project_id), expression, condition, names=names, values=values
+            ),
+            entry,
+        ],
+        on_condition=lambda: _why_not(project_id, statuses, expected_version),
+    )
+    current = get(project_id)
+    assert current is not None
+    return current
+
+
+def _why_not(project_id: str, statuses: list[str], expected_version: int | None) -> Exception:
+    current = get(project_id)
+    if current is None:
+        return NotFound("project not found")
+    if expected_version is not None and current["version"] != expected_version:
+        return PreconditionFailed(
+            f"the project is at version {current['version']}, not {expected_version}"
+        )
+    return InvalidTransition(
+        f"the project is {current['status']}; this needs one of: {', '.join(statuses)}",
+        extra={"current_status": current["status"]},
+    )
+
+
+def bump_attempt(project_id: str, field: str) -> int:
+    """Count provisioning/deprovisioning runs: execution names are <id>-<op>-<n>."""
+    item = table.update(keys.project(project_id), f"ADD {field} :one", values={":one": 1})
+    return int(item[field])
+
+
+# --- lists ----------------------------------------------------------------------------------
+
+
+def page_all(
+    limit: int, start_key: dict[str, Any] | None
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    return table.query(keys.ALL_PROJECTS, index="GSI1", limit=limit, start_key=start_key)
+
+
+def page_owned(
+    owner_id: str, limit: int, start_key: dict[str, Any] | None
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    return table.query(
+        keys.owner_projects(owner_id), index="GSI2", limit=limit, start_key=start_key
+    )
+
+
+def page_memberships(
+    user_id: str, limit: int, start_key: dict[str, Any] | None
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    return table.query(keys.user_projects(user_id), index="GSI1", limit=limit, start_key=start_key)
+
+
+# --- environments -----------------------------------------------------------------------------
+
+
+def put_environment(project_id: str, env: dict[str, Any]) -> bool:
+    """Create the environment unless one of that name exists. True if created."""
+    item = {**keys.environment(project_id, env["id"]), "entity": "environment", **env}
+    guard = {
+        **keys.environment_name(project_id, env["name"]),
+        "entity": "environment_name",
+        "env_id": env["id"],
+    }
+    try:
+        table.transact(
+            [
+                table.tx_put(item, "attribute_not_exists(PK)"),
+                table.tx_put(guard, "attribute_not_exists(PK)"),
+            ]
+        )
+    except Conflict:
+        return False
+    return True
+
+
+def environment_keys(project_id: str) -> list[dict[str, str]]:
+    """Keys of every environment item (and name guard) of the project."""
+    found: list[dict[str, str]] = []
+    for prefix in (keys.ENV_PREFIX, keys.ENV_NAME_PREFIX):
+        start = None
+        while True:
+            items, start = table.query(
+                keys.project_pk(project_id),
+                sk_prefix=prefix,
+                limit=100,
+                start_key=start,
+                consistent=True,
+            )
+            found.extend({"PK": i["PK"], "SK": i["SK"]} for i in items)
+            if not start:
+                break
+    return found
+
+
+def delete_items(item_keys: list[dict[str, str]]) -> None:
+    for i in range(0, len(item_keys), 100):
+        table.transact([table.tx_delete(k) for k in item_keys[i : i + 100]])
+
+
+def strip(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k not in PROJECT_FIELDS_NOT_STORED}
