@@ -22,7 +22,8 @@ DEFAULT_LIMIT = 25
 # request's cost is bounded whatever the table holds.
 MAX_READS_PER_PAGE = 4
 
-Fetch = Callable[[int, dict[str, Any] | None], tuple[list[dict[str, Any]], dict[str, Any] | None]]
+Row = tuple[dict[str, Any], Any]
+Fetch = Callable[[int, dict[str, Any] | None], tuple[list[Row], dict[str, Any] | None]]
 
 
 def fingerprint(*parts: Any) -> str:
@@ -69,16 +70,23 @@ def collect(
     start_key: dict[str, Any] | None,
     *,
     max_reads: int = MAX_READS_PER_PAGE,
-) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """Call `fetch(remaining, start_key)` until `limit` items are collected, the list ends,
-    or `max_reads` calls were made. `fetch` must never return more than `remaining` items
-    and must return the key to continue after the last item it examined."""
-    items: list[dict[str, Any]] = []
+) -> tuple[list[Any], dict[str, Any] | None]:
+    """Fill a page from up to `max_reads` calls of `fetch(limit, key) -> (rows, next key)`,
+    where each row is (the row's own key, the item to return or None when filtered out).
+    Stopping inside a batch, the cursor is the key of the last row returned, so the next
+    page resumes right after it; nothing is skipped or repeated."""
+    items: list[Any] = []
     key = start_key
     for _ in range(max_reads):
-        batch, key = fetch(limit - len(items), key)
-        items.extend(batch)
-        if not key or len(items) >= limit:
+        rows, key = fetch(limit, key)
+        for i, (row_key, item) in enumerate(rows):
+            if item is None:
+                continue
+            items.append(item)
+            if len(items) == limit:
+                more = i < len(rows) - 1 or key is not None
+                return items, (row_key if more else None)
+        if not key:
             break
     return items, key
 

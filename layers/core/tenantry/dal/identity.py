@@ -58,8 +58,9 @@ def list_users(
     if is_active is not None:
         filters.append("#ia = :ia")
         names["#ia"], values[":ia"] = "is_active", is_active
-    return collect(
-        lambda n, key: table.query(
+
+    def fetch(n: int, key: dict[str, Any] | None) -> tuple[list[Any], dict[str, Any] | None]:
+        items, last = table.query(
             keys.ALL_USERS,
             index="GSI1",
             limit=n,
@@ -67,10 +68,10 @@ def list_users(
             filter_expression=" AND ".join(filters) or None,
             names=names or None,
             values=values or None,
-        ),
-        limit,
-        start_key,
-    )
+        )
+        return [(table.key_of(i, "GSI1"), i) for i in items], last
+
+    return collect(fetch, limit, start_key)
 
 
 # --- bots -----------------------------------------------------------------------------------

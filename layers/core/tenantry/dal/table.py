@@ -220,6 +220,14 @@ def transact(ops: list[dict[str, Any]], *, on_condition: ErrorFactory | None = N
         client().transact_write_items(TransactItems=ops)
 
 
+def key_of(item: dict[str, Any], index: str | None = None) -> dict[str, Any]:
+    """The key DynamoDB would return as LastEvaluatedKey after `item`."""
+    key = {"PK": item["PK"], "SK": item["SK"]}
+    if index:
+        key[f"{index}PK"], key[f"{index}SK"] = item[f"{index}PK"], item[f"{index}SK"]
+    return key
+
+
 # --- queries ------------------------------------------------------------------------------
 
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from tenantry import auth
+from tenantry import auth, oidc
 from tenantry.clock import new_id, now_iso
 from tenantry.dal import identity as store
 from tenantry.errors import Forbidden, NotFound, Unprocessable
@@ -34,6 +34,8 @@ ADMIN_EMAIL = "admin@tenantry.local"
 
 def resolve_token(secret: str) -> tuple[dict[str, Any] | None, str | None]:
     """The authorizer's lookup: (context for the request, or None and why not)."""
+    if oidc.looks_like_jwt(secret) and oidc.enabled():
+        return _resolve_jwt(secret)
     found = store.token_by_hash(auth.hash_token(secret))
     if not found:
         return None, "unknown or revoked token"
@@ -55,6 +57,21 @@ def resolve_token(secret: str) -> tuple[dict[str, Any] | None, str | None]:
         "is_admin": is_admin,
         "token_id": found["token_id"],
     }, None
+
+
+def _resolve_jwt(token: str) -> tuple[dict[str, Any] | None, str | None]:
+    try:
+        claims = oidc.verify(token)
+    except oidc.InvalidJwt as exc:
+        return None, str(exc)
+    user_id = store.user_id_by_email(str(claims["email"]).lower())
+    user = store.get_user(user_id) if user_id else None
+    if not user:
+        return None, "no Tenantry user has this identity's email"
+    if not user.get("is_active", True):
+        return None, "the user is inactive"
+    return {"principal_kind": "user", "principal_id": user["id"],
+            "is_admin": bool(user.get("is_admin")), "token_id": "oidc"}, None
 
 
 def me(principal: Principal) -> Me:

@@ -10,6 +10,7 @@ from tenantry.clock import now_iso
 from tenantry.dal import history
 from tenantry.dal import identity as identity_store
 from tenantry.dal import projects as store
+from tenantry.dal.table import key_of as table_key
 from tenantry.domain import lifecycle
 from tenantry.domain.selectors import ProjectFilter
 from tenantry.errors import Forbidden, InvalidTransition, NotFound, Unprocessable
@@ -216,25 +217,25 @@ def list_projects(
     principal: Principal, flt: ProjectFilter, limit: int, start_key: dict[str, Any] | None
 ) -> tuple[list[Project], dict[str, Any] | None]:
     if principal.is_admin and flt.mode == "default":
+        index = "GSI2" if flt.owner else "GSI1"
 
-        def fetch_all(
-            n: int, key: dict[str, Any] | None
-        ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-            items, last = (
-                store.page_owned(flt.owner, n, key) if flt.owner else store.page_all(n, key)
-            )
-            return [i for i in items if flt.matches(i)], last
+        def fetch_all(n: int, key: dict[str, Any] | None) -> tuple[list[Any], dict[str, Any] | None]:
+            items, last = store.page_owned(flt.owner, n, key) if flt.owner else store.page_all(n, key)
+            return [(table_key(i, index), i if flt.matches(i) else None) for i in items], last
 
         items, last = collect(fetch_all, limit, start_key)
     else:
+        wanted = {"accepted"} if flt.mode == "member" else VISIBLE_MEMBER_STATES
 
-        def fetch_mine(
-            n: int, key: dict[str, Any] | None
-        ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        def fetch_mine(n: int, key: dict[str, Any] | None) -> tuple[list[Any], dict[str, Any] | None]:
             members, last = store.page_memberships(principal.id, n, key)
-            wanted = {"accepted"} if flt.mode == "member" else VISIBLE_MEMBER_STATES
             ids = [m["project_id"] for m in members if m.get("state") in wanted]
-            return [p for p in store.get_many(ids) if flt.matches(p)], last
+            found = {p["id"]: p for p in store.get_many(ids)}
+            rows = []
+            for m in members:
+                p = found.get(m["project_id"]) if m.get("state") in wanted else None
+                rows.append((table_key(m, "GSI1"), p if p and flt.matches(p) else None))
+            return rows, last
 
         items, last = collect(fetch_mine, limit, start_key)
     return [to_model(i) for i in items], last

@@ -1,0 +1,71 @@
+"""OIDC JWTs: signature, issuer, audience, expiry and the email → user mapping."""
+
+import time
+from types import SimpleNamespace
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tenantry import oidc
+from tenantry.domain import identity
+from tenantry.settings import get_settings
+
+ISSUER = "https://idp.example.com"
+AUDIENCE = "tenantry"
+KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+OTHER_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+USER = {"id": "u-1", "email": "ann@example.com", "is_admin": False, "is_active": True}
+
+
+@pytest.fixture(autouse=True)
+def configured(monkeypatch):
+    monkeypatch.setenv("OIDC_ISSUER", ISSUER)
+    monkeypatch.setenv("OIDC_AUDIENCE", AUDIENCE)
+    get_settings.cache_clear()
+    monkeypatch.setattr(oidc, "_jwks_client", lambda issuer: SimpleNamespace(
+        get_signing_key_from_jwt=lambda token: SimpleNamespace(key=KEY.public_key())))
+    users = {USER["id"]: dict(USER)}
+    monkeypatch.setattr(identity.store, "user_id_by_email", lambda e: "u-1" if e == USER["email"] else None)
+    monkeypatch.setattr(identity.store, "get_user", users.get)
+    yield users
+    get_settings.cache_clear()
+
+
+def token(key=KEY, **overrides):
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "exp": int(time.time()) + 300, "sub": "x",
+              "email": "Ann@example.com", **overrides}
+    return jwt.encode({k: v for k, v in claims.items() if v is not None}, key, algorithm="RS256")
+
+
+def test_valid_jwt_resolves_to_the_user_with_that_email():
+    ctx, why = identity.resolve_token(token())
+    assert why is None
+    assert ctx == {"principal_kind": "user", "principal_id": "u-1", "is_admin": False, "token_id": "oidc"}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "needle"),
+    [
+        ({"iss": "https://evil.example.com"}, "issuer"),
+        ({"aud": "someone-else"}, "Audience"),
+        ({"exp": int(time.time()) - 10}, "expired"),
+        ({"email": None}, "email"),
+        ({"email_verified": False}, "not verified"),
+        ({"email": "nobody@example.com"}, "no Tenantry user"),
+    ],
+)
+def test_bad_jwts_are_refused_with_a_reason(overrides, needle):
+    ctx, why = identity.resolve_token(token(**overrides))
+    assert ctx is None and needle in why
+
+
+def test_signature_by_another_key_is_refused():
+    ctx, why = identity.resolve_token(token(key=OTHER_KEY))
+    assert ctx is None and "signature" in why.lower()
+
+
+def test_inactive_user_is_refused(configured):
+    configured["u-1"]["is_active"] = False
+    ctx, why = identity.resolve_token(token())
+    assert ctx is None and "inactive" in why
