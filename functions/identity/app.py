@@ -12,13 +12,15 @@ from tenantry import __version__, idempotency
 from tenantry.domain import identity
 from tenantry.http import (
     Cursor,
+    IdempotencyKey,
+    IfMatch,
     Limit,
     caller,
-    if_match,
+    expected_version,
     make_app,
     no_content,
-    problems,
     respond,
+    responses,
 )
 from tenantry.models.common import Page
 from tenantry.models.identity import (
@@ -45,6 +47,11 @@ app = make_app()
 UserId = Annotated[str, Path(min_length=1, max_length=64)]
 BotId = Annotated[str, Path(min_length=1, max_length=64)]
 TokenId = Annotated[str, Path(min_length=1, max_length=64)]
+CREATED = ("ETag", "Location")
+NO_SECRET_REPLAY = (
+    "The secret is in `created_token`, in this response only; only its hash is stored. "
+    "Not idempotent: replaying a creation would mean storing the secret."
+)
 
 
 @app.get("/health", tags=["meta"], summary="Liveness; no token needed", security=[])
@@ -52,12 +59,14 @@ def health() -> Health:
     return Health(status="ok")
 
 
-@app.get("/auth/me", tags=["identity"], summary="The caller", responses=problems())
+@app.get("/auth/me", tags=["identity"], summary="The caller", responses=responses(200, Me))
 def get_me() -> Me:
     return identity.me(caller(app))
 
 
-@app.get("/server/info", tags=["meta"], summary="Server version", responses=problems())
+@app.get(
+    "/server/info", tags=["meta"], summary="Server version", responses=responses(200, ServerInfo)
+)
 def server_info() -> ServerInfo:
     return ServerInfo(version=__version__)
 
@@ -65,23 +74,37 @@ def server_info() -> ServerInfo:
 # --- users ----------------------------------------------------------------------------------
 
 
-@app.post("/users", tags=["users"], summary="Create a user (admin)", responses=problems(403, 409))
-def create_user(body: UserCreate) -> Response[User]:
+@app.post(
+    "/users",
+    tags=["users"],
+    summary="Create a user (platform admin)",
+    responses=responses(201, User, 403, 409, headers=CREATED),
+)
+def create_user(body: UserCreate, idempotency_key: IdempotencyKey = None) -> Response[User]:
     principal = caller(app)
 
     def create() -> Response:
         user = identity.create_user(principal, body)
-        return respond(user, 201, version=1, location=f"/users/{user.id}")
+        return respond(user, 201, version=user.version, location=f"/users/{user.id}")
 
-    return idempotency.once(app, principal.id, body.model_dump(mode="json"), create)
+    return idempotency.once(
+        app, idempotency_key, principal.id, body.model_dump(mode="json"), create
+    )
 
 
-@app.get("/users", tags=["users"], summary="List users (admin)", responses=problems(400, 403))
+@app.get(
+    "/users",
+    tags=["users"],
+    summary="List users (platform admin)",
+    responses=responses(200, Page[User], 403),
+)
 def list_users(
     limit: Limit = 25,
     cursor: Cursor = None,
-    display_name: Annotated[str | None, Query(max_length=128)] = None,
-    email: Annotated[str | None, Query(max_length=254)] = None,
+    display_name: Annotated[
+        str | None, Query(max_length=128, description="Substring of the name")
+    ] = None,
+    email: Annotated[str | None, Query(max_length=254, description="Exact email")] = None,
     is_active: Annotated[bool | None, Query()] = None,
 ) -> Page[User]:
     scope = fingerprint("users", display_name, email, is_active)
@@ -97,7 +120,10 @@ def list_users(
 
 
 @app.get(
-    "/users/<userId>", tags=["users"], summary="A user (admin or self)", responses=problems(404)
+    "/users/<userId>",
+    tags=["users"],
+    summary="A user (platform admin or self)",
+    responses=responses(200, User, 404, headers=("ETag",)),
 )
 def get_user(userId: UserId) -> Response[User]:
     user = identity.get_user(caller(app), userId)
@@ -107,11 +133,11 @@ def get_user(userId: UserId) -> Response[User]:
 @app.patch(
     "/users/<userId>",
     tags=["users"],
-    summary="Change a user (admin)",
-    responses=problems(403, 404, 412),
+    summary="Change a user (platform admin); an inactive user's tokens stop working",
+    responses=responses(200, User, 403, 404, 412, headers=("ETag",)),
 )
-def patch_user(userId: UserId, body: UserPatch) -> Response[User]:
-    user = identity.patch_user(caller(app), userId, body, if_match(app))
+def patch_user(userId: UserId, body: UserPatch, if_match: IfMatch = None) -> Response[User]:
+    user = identity.patch_user(caller(app), userId, body, expected_version(if_match))
     return respond(user, version=user.version)
 
 
@@ -121,10 +147,9 @@ def patch_user(userId: UserId, body: UserPatch) -> Response[User]:
 @app.post(
     "/user-tokens",
     tags=["tokens"],
-    summary="Create an API token for a user (self or admin)",
-    description="The secret is in `created_token`, in this response only. Not idempotent: "
-    "replaying a creation would mean storing the secret.",
-    responses=problems(404),
+    summary="Create an API token for a user (self or platform admin)",
+    description=NO_SECRET_REPLAY,
+    responses=responses(201, TokenCreated, 404, headers=("Location",)),
 )
 def create_user_token(body: UserTokenCreate) -> Response[TokenCreated]:
     token = identity.create_user_token(caller(app), body.user_id)
@@ -134,8 +159,8 @@ def create_user_token(body: UserTokenCreate) -> Response[TokenCreated]:
 @app.get(
     "/user-tokens",
     tags=["tokens"],
-    summary="List a user's tokens (self; admin with user_id)",
-    responses=problems(400, 403),
+    summary="A user's tokens (self; platform admin with user_id)",
+    responses=responses(200, Page[UserToken], 403),
 )
 def list_user_tokens(
     limit: Limit = 25,
@@ -151,8 +176,8 @@ def list_user_tokens(
 @app.get(
     "/user-tokens/<tokenId>",
     tags=["tokens"],
-    summary="A user token (owner or admin)",
-    responses=problems(404),
+    summary="A user token (owner or platform admin)",
+    responses=responses(200, UserToken, 404),
 )
 def get_user_token(tokenId: TokenId) -> UserToken:
     return identity.get_user_token(caller(app), tokenId)
@@ -161,8 +186,8 @@ def get_user_token(tokenId: TokenId) -> UserToken:
 @app.delete(
     "/user-tokens/<tokenId>",
     tags=["tokens"],
-    summary="Revoke a user token at once",
-    responses=problems(404),
+    summary="Revoke a user token, at once",
+    responses=responses(204, None, 404, description="Revoked"),
 )
 def delete_user_token(tokenId: TokenId) -> Response[None]:
     identity.delete_user_token(caller(app), tokenId)
@@ -172,25 +197,42 @@ def delete_user_token(tokenId: TokenId) -> Response[None]:
 # --- bots -----------------------------------------------------------------------------------
 
 
-@app.post("/bots", tags=["bots"], summary="Create a bot (admin)", responses=problems(403))
-def create_bot(body: BotCreate) -> Response[Bot]:
+@app.post(
+    "/bots",
+    tags=["bots"],
+    summary="Create a bot (platform admin)",
+    responses=responses(201, Bot, 403, headers=CREATED),
+)
+def create_bot(body: BotCreate, idempotency_key: IdempotencyKey = None) -> Response[Bot]:
     principal = caller(app)
 
     def create() -> Response:
         bot = identity.create_bot(principal, body)
-        return respond(bot, 201, version=1, location=f"/bots/{bot.id}")
+        return respond(bot, 201, version=bot.version, location=f"/bots/{bot.id}")
 
-    return idempotency.once(app, principal.id, body.model_dump(mode="json"), create)
+    return idempotency.once(
+        app, idempotency_key, principal.id, body.model_dump(mode="json"), create
+    )
 
 
-@app.get("/bots", tags=["bots"], summary="List bots (admin)", responses=problems(400, 403))
+@app.get(
+    "/bots",
+    tags=["bots"],
+    summary="List bots (platform admin)",
+    responses=responses(200, Page[Bot], 403),
+)
 def list_bots(limit: Limit = 25, cursor: Cursor = None) -> Page[Bot]:
     scope = fingerprint("bots")
     items, last = identity.list_bots(caller(app), limit, decode_cursor(cursor, scope))
     return Page[Bot](**page(items, last, scope))
 
 
-@app.get("/bots/<botId>", tags=["bots"], summary="A bot (admin)", responses=problems(403, 404))
+@app.get(
+    "/bots/<botId>",
+    tags=["bots"],
+    summary="A bot (platform admin)",
+    responses=responses(200, Bot, 403, 404, headers=("ETag",)),
+)
 def get_bot(botId: BotId) -> Response[Bot]:
     bot = identity.get_bot(caller(app), botId)
     return respond(bot, version=bot.version)
@@ -199,22 +241,22 @@ def get_bot(botId: BotId) -> Response[Bot]:
 @app.patch(
     "/bots/<botId>",
     tags=["bots"],
-    summary="Rename a bot (admin)",
-    responses=problems(403, 404, 412),
+    summary="Rename a bot (platform admin)",
+    responses=responses(200, Bot, 403, 404, 412, headers=("ETag",)),
 )
-def patch_bot(botId: BotId, body: BotPatch) -> Response[Bot]:
-    bot = identity.patch_bot(caller(app), botId, body, if_match(app))
+def patch_bot(botId: BotId, body: BotPatch, if_match: IfMatch = None) -> Response[Bot]:
+    bot = identity.patch_bot(caller(app), botId, body, expected_version(if_match))
     return respond(bot, version=bot.version)
 
 
 @app.delete(
     "/bots/<botId>",
     tags=["bots"],
-    summary="Delete a bot and revoke its tokens (admin)",
-    responses=problems(403, 404, 412),
+    summary="Delete a bot and revoke its tokens (platform admin)",
+    responses=responses(204, None, 403, 404, 412, description="Deleted"),
 )
-def delete_bot(botId: BotId) -> Response[None]:
-    identity.delete_bot(caller(app), botId, if_match(app))
+def delete_bot(botId: BotId, if_match: IfMatch = None) -> Response[None]:
+    identity.delete_bot(caller(app), botId, expected_version(if_match))
     return no_content()
 
 
@@ -224,9 +266,9 @@ def delete_bot(botId: BotId) -> Response[None]:
 @app.post(
     "/bot-tokens",
     tags=["tokens"],
-    summary="Create an API token for a bot (admin)",
-    description="The secret is in `created_token`, in this response only.",
-    responses=problems(403, 404),
+    summary="Create an API token for a bot (platform admin)",
+    description=NO_SECRET_REPLAY,
+    responses=responses(201, TokenCreated, 403, 404, headers=("Location",)),
 )
 def create_bot_token(body: BotTokenCreate) -> Response[TokenCreated]:
     token = identity.create_bot_token(caller(app), body.bot_id)
@@ -236,8 +278,8 @@ def create_bot_token(body: BotTokenCreate) -> Response[TokenCreated]:
 @app.get(
     "/bot-tokens",
     tags=["tokens"],
-    summary="List a bot's tokens (admin)",
-    responses=problems(400, 403),
+    summary="A bot's tokens (platform admin)",
+    responses=responses(200, Page[BotToken], 403),
 )
 def list_bot_tokens(
     bot_id: Annotated[str, Query(min_length=1, max_length=64)],
@@ -252,8 +294,8 @@ def list_bot_tokens(
 @app.get(
     "/bot-tokens/<tokenId>",
     tags=["tokens"],
-    summary="A bot token (admin)",
-    responses=problems(403, 404),
+    summary="A bot token (platform admin)",
+    responses=responses(200, BotToken, 403, 404),
 )
 def get_bot_token(tokenId: TokenId) -> BotToken:
     return identity.get_bot_token(caller(app), tokenId)
@@ -262,8 +304,8 @@ def get_bot_token(tokenId: TokenId) -> BotToken:
 @app.delete(
     "/bot-tokens/<tokenId>",
     tags=["tokens"],
-    summary="Revoke a bot token (admin)",
-    responses=problems(403, 404),
+    summary="Revoke a bot token (platform admin)",
+    responses=responses(204, None, 403, 404, description="Revoked"),
 )
 def delete_bot_token(tokenId: TokenId) -> Response[None]:
     identity.delete_bot_token(caller(app), tokenId)

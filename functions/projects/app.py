@@ -13,7 +13,17 @@ from tenantry.domain import projects
 from tenantry.domain.lifecycle import ASYNC_EVENTS
 from tenantry.domain.selectors import ProjectFilter, parse_label_selector
 from tenantry.errors import BadRequest
-from tenantry.http import Cursor, Limit, caller, if_match, make_app, problems, respond
+from tenantry.http import (
+    Cursor,
+    IdempotencyKey,
+    IfMatch,
+    Limit,
+    caller,
+    expected_version,
+    make_app,
+    respond,
+    responses,
+)
 from tenantry.models.common import Page
 from tenantry.models.identity import Principal
 from tenantry.models.project import (
@@ -37,6 +47,15 @@ ProjectIdPath = Annotated[
 UserIdPath = Annotated[str, Path(min_length=1, max_length=64)]
 
 
+ACTION_RESPONSES = {
+    **responses(200, Project, 403, 404, 409, 412, headers=("ETag",)),
+    202: {
+        "description": "Accepted: provisioning started",
+        "content": {"application/json": {"model": Project}},
+    },
+}
+
+
 def _location(project_id: str) -> str:
     return f"/projects/{project_id}"
 
@@ -47,9 +66,13 @@ def _location(project_id: str) -> str:
     summary="Create a project (202; provisioning runs in Step Functions)",
     description="Status `creating` when the caller is a platform admin or the approval policy is "
     "`auto`, else `uninitialized` awaiting approval. Send `Idempotency-Key` to make retries safe.",
-    responses=problems(403, 409),
+    responses=responses(
+        202, Project, 403, 409, description="Accepted", headers=("ETag", "Location")
+    ),
 )
-def create_project(body: ProjectCreate) -> Response[Project]:
+def create_project(
+    body: ProjectCreate, idempotency_key: IdempotencyKey = None
+) -> Response[Project]:
     principal = caller(app)
 
     def create() -> Response:
@@ -57,7 +80,9 @@ def create_project(body: ProjectCreate) -> Response[Project]:
         return respond(project, 202, version=project.version, location=_location(project.id))
 
     metrics.add_metric(name="ProjectCreateRequested", unit="Count", value=1)
-    return idempotency.once(app, principal.id, body.model_dump(mode="json"), create)
+    return idempotency.once(
+        app, idempotency_key, principal.id, body.model_dump(mode="json"), create
+    )
 
 
 def _list(
@@ -93,7 +118,10 @@ Selector = Annotated[str | None, Query(max_length=1024, description="`k=v,k!=v,k
 
 
 @app.get(
-    "/projects", tags=["projects"], summary="Projects the caller can see", responses=problems(400)
+    "/projects",
+    tags=["projects"],
+    summary="Projects the caller can see",
+    responses=responses(200, Page[Project]),
 )
 def list_projects(
     limit: Limit = 25,
@@ -111,7 +139,7 @@ def list_projects(
     "/users/<userId>/projects",
     tags=["projects"],
     summary="The projects a user would see (platform admin)",
-    responses=problems(400, 403, 404),
+    responses=responses(200, Page[Project], 403, 404),
 )
 def list_user_projects(
     userId: UserIdPath,
@@ -131,7 +159,7 @@ def list_user_projects(
     "/projects/<projectId>",
     tags=["projects"],
     summary="A project (members, admins)",
-    responses=problems(404),
+    responses=responses(200, Project, 404, headers=("ETag",)),
 )
 def get_project(projectId: ProjectIdPath) -> Response[Project]:
     project = projects.get_project(caller(app), projectId)
@@ -144,10 +172,12 @@ def get_project(projectId: ProjectIdPath) -> Response[Project]:
     summary="Change a project (owner, admins)",
     description="description, homepage and labels (replaced whole) by the owner; join/leave "
     "policy, max_members, resources and clusters by platform admins. `If-Match` makes it conditional.",
-    responses=problems(403, 404, 409, 412),
+    responses=responses(200, Project, 403, 404, 409, 412, headers=("ETag",)),
 )
-def patch_project(projectId: ProjectIdPath, body: ProjectPatch) -> Response[Project]:
-    project = projects.patch_project(caller(app), projectId, body, if_match(app))
+def patch_project(
+    projectId: ProjectIdPath, body: ProjectPatch, if_match: IfMatch = None
+) -> Response[Project]:
+    project = projects.patch_project(caller(app), projectId, body, expected_version(if_match))
     return respond(project, version=project.version)
 
 
@@ -157,18 +187,23 @@ def patch_project(projectId: ProjectIdPath, body: ProjectPatch) -> Response[Proj
     summary="Delete a project (202; deprovisioning runs in Step Functions)",
     description="`reclaim=true` removes what the project owns on the platform (namespaces, the "
     "image repository); the default keeps them. Ends as a `deleted` tombstone whose id is never reused.",
-    responses=problems(400, 403, 404, 409, 412),
+    responses=responses(
+        202, Project, 403, 404, 409, 412, description="Accepted", headers=("ETag", "Location")
+    ),
 )
 def delete_project(
     projectId: ProjectIdPath,
     reclaim: Annotated[str, Query(description="`true` or `false` (default)")] = "false",
+    if_match: IfMatch = None,
 ) -> Response[Project]:
     if reclaim not in ("true", "false"):
         raise BadRequest(
             f"reclaim must be true or false, not {reclaim!r}",
             errors=[{"loc": ["query", "reclaim"], "msg": "must be true or false"}],
         )
-    project = projects.delete_project(caller(app), projectId, reclaim == "true", if_match(app))
+    project = projects.delete_project(
+        caller(app), projectId, reclaim == "true", expected_version(if_match)
+    )
     return respond(project, 202, version=project.version, location=_location(project.id))
 
 
@@ -177,10 +212,12 @@ def delete_project(
     tags=["projects"],
     summary="A lifecycle action: suspend, unsuspend, terminate, reinstate, retry, approve, deny, cancel",
     description="Invalid in the current status: 409. `retry` and `approve` start provisioning (202).",
-    responses=problems(403, 404, 409, 412),
+    responses=ACTION_RESPONSES,
 )
-def project_action(projectId: ProjectIdPath, body: ProjectAction) -> Response[Project]:
-    project = projects.act(caller(app), projectId, body, if_match(app))
+def project_action(
+    projectId: ProjectIdPath, body: ProjectAction, if_match: IfMatch = None
+) -> Response[Project]:
+    project = projects.act(caller(app), projectId, body, expected_version(if_match))
     status = 202 if body.action in ASYNC_EVENTS else 200
     return respond(project, status, version=project.version)
 
@@ -189,7 +226,7 @@ def project_action(projectId: ProjectIdPath, body: ProjectAction) -> Response[Pr
     "/projects/<projectId>/history",
     tags=["projects"],
     summary="Every state change of the project, oldest first",
-    responses=problems(400, 404),
+    responses=responses(200, History, 404),
 )
 def project_history(projectId: ProjectIdPath, limit: Limit = 25, cursor: Cursor = None) -> History:
     scope = fingerprint("history", projectId)
@@ -218,7 +255,7 @@ def _images(principal: Principal, project_id: str, limit: int, cursor: str | Non
     "/projects/<projectId>/images",
     tags=["projects"],
     summary="Images in the project's container registry",
-    responses=problems(400, 404),
+    responses=responses(200, Page[Image], 404),
 )
 def project_images(
     projectId: ProjectIdPath, limit: Limit = 25, cursor: Cursor = None
@@ -230,7 +267,7 @@ def project_images(
     "/users/<userId>/projects/<projectId>/images",
     tags=["projects"],
     summary="A project's images as a user would see them (platform admin)",
-    responses=problems(400, 403, 404),
+    responses=responses(200, Page[Image], 403, 404),
 )
 def user_project_images(
     userId: UserIdPath,

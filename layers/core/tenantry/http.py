@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 
 from tenantry.errors import (
     BadRequest,
@@ -33,6 +33,23 @@ PROBLEM_JSON = "application/problem+json"
 PUBLIC_ROUTES = {"GET /health"}
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size, 1 to 100")]
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        max_length=64,
+        description="An ETag: the write happens only at that version (412 otherwise)",
+    ),
+]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="A retry with the same key and body returns the first response and creates nothing more",
+    ),
+]
 Cursor = Annotated[
     str | None, Query(max_length=2048, description="Opaque cursor from the previous page")
 ]
@@ -53,15 +70,36 @@ _TITLES = {
 
 def problems(*codes: int) -> dict[int, dict[str, Any]]:
     """OpenAPI `responses` entries for the error statuses a route can answer."""
-    all_codes = sorted({401, 422, 503, *codes})
     return {
         c: {"description": _TITLES[c], "content": {PROBLEM_JSON: {"model": Problem}}}
-        for c in all_codes
+        for c in sorted({400, 401, 422, 503, *codes})
     }
 
 
+_HEADER_DOCS = {
+    "ETag": {"description": "The resource's version, for If-Match", "schema": {"type": "string"}},
+    "Location": {"description": "Where the resource lives", "schema": {"type": "string"}},
+}
+
+
+def responses(
+    status: int,
+    model: Any,
+    *error_codes: int,
+    description: str = "OK",
+    headers: tuple[str, ...] = (),
+) -> dict[int, dict[str, Any]]:
+    """The success response (its model and headers) plus the problem responses of a route."""
+    ok: dict[str, Any] = {"description": description}
+    if model is not None:
+        ok["content"] = {"application/json": {"model": model}}
+    if headers:
+        ok["headers"] = {h: _HEADER_DOCS[h] for h in headers}
+    return {status: ok, **problems(*error_codes)}
+
+
 def make_app() -> APIGatewayHttpResolver:
-    # OpenAPI metadata is applied by tenantry.openapi at build time, not here: its models
+    # OpenAPI metadata is applied by local/openapi.py at build time, not here: its models
     # cost ~115 ms of imports that a cold start does not need.
     app = APIGatewayHttpResolver(enable_validation=True)
     app.use(middlewares=[authenticate])
@@ -148,22 +186,14 @@ def etag(version: int) -> str:
     return f'"{version}"'
 
 
-def if_match(app: APIGatewayHttpResolver) -> int | None:
+def expected_version(if_match: str | None) -> int | None:
     """The version an `If-Match` header requires, or None. `*` means any version."""
-    raw = app.current_event.headers.get("if-match")
-    if raw is None or raw.strip() == "*":
+    if if_match is None or if_match.strip() == "*":
         return None
-    value = raw.strip().removeprefix("W/").strip('"')
+    value = if_match.strip().removeprefix("W/").strip('"')
     if not value.isdigit():
-        raise PreconditionFailed(f"If-Match must be an ETag of this resource, got {raw!r}")
+        raise PreconditionFailed(f"If-Match must be an ETag of this resource, got {if_match!r}")
     return int(value)
-
-
-def idempotency_key(app: APIGatewayHttpResolver) -> str | None:
-    key = app.current_event.headers.get("idempotency-key")
-    if key is not None and not (1 <= len(key) <= 255):
-        raise BadRequest("Idempotency-Key must be 1 to 255 characters")
-    return key
 
 
 def respond(
@@ -185,4 +215,4 @@ def respond(
 
 
 def no_content() -> Response:
-    return Response(status_code=204, content_type="application/json", body="")
+    return Response(status_code=204)

@@ -17,7 +17,6 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from pydantic import BaseModel
 
 from tenantry.errors import Conflict, Unprocessable
-from tenantry.http import idempotency_key
 from tenantry.settings import get_settings
 
 
@@ -30,12 +29,12 @@ def _persistence() -> Any:
 
 def once(
     app: APIGatewayHttpResolver,
+    key: str | None,
     principal_id: str,
     body: dict[str, Any],
     create: Callable[[], Response],
 ) -> Response:
     """Run `create` at most once per (caller, route, Idempotency-Key, body)."""
-    key = idempotency_key(app)
     if key is None:
         return create()
 

@@ -70,8 +70,12 @@ def _resolve_jwt(token: str) -> tuple[dict[str, Any] | None, str | None]:
         return None, "no Tenantry user has this identity's email"
     if not user.get("is_active", True):
         return None, "the user is inactive"
-    return {"principal_kind": "user", "principal_id": user["id"],
-            "is_admin": bool(user.get("is_admin")), "token_id": "oidc"}, None
+    return {
+        "principal_kind": "user",
+        "principal_id": user["id"],
+        "is_admin": bool(user.get("is_admin")),
+        "token_id": "oidc",
+    }, None
 
 
 def me(principal: Principal) -> Me:

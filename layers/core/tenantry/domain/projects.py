@@ -219,15 +219,21 @@ def list_projects(
     if principal.is_admin and flt.mode == "default":
         index = "GSI2" if flt.owner else "GSI1"
 
-        def fetch_all(n: int, key: dict[str, Any] | None) -> tuple[list[Any], dict[str, Any] | None]:
-            items, last = store.page_owned(flt.owner, n, key) if flt.owner else store.page_all(n, key)
+        def fetch_all(
+            n: int, key: dict[str, Any] | None
+        ) -> tuple[list[Any], dict[str, Any] | None]:
+            items, last = (
+                store.page_owned(flt.owner, n, key) if flt.owner else store.page_all(n, key)
+            )
             return [(table_key(i, index), i if flt.matches(i) else None) for i in items], last
 
         items, last = collect(fetch_all, limit, start_key)
     else:
         wanted = {"accepted"} if flt.mode == "member" else VISIBLE_MEMBER_STATES
 
-        def fetch_mine(n: int, key: dict[str, Any] | None) -> tuple[list[Any], dict[str, Any] | None]:
+        def fetch_mine(
+            n: int, key: dict[str, Any] | None
+        ) -> tuple[list[Any], dict[str, Any] | None]:
             members, last = store.page_memberships(principal.id, n, key)
             ids = [m["project_id"] for m in members if m.get("state") in wanted]
             found = {p["id"]: p for p in store.get_many(ids)}

@@ -1,0 +1,415 @@
+"""Sample events, one per HttpApi route, per workflow step and for the authorizer, written
+from template.yaml into events/ (tests replay every one through its real handler).
+
+    python -m local.sample_events           (re)write events/
+    python -m local.sample_events --check   exit 1 if events/ is out of date
+
+Layout (the group is the function's CodeUri folder):
+    events/<group>/<RouteEvent>.json        API Gateway HTTP API payload 2.0, one per route,
+                                            named by the route's event key in the template
+    events/<group>/<FunctionLogicalId>.json a workflow step's input (the execution input)
+    events/<group>/Request.json             the HTTP API Lambda authorizer's REQUEST event
+
+Routes and functions come from the template; only what a template cannot say is here: the
+request bodies and query strings of the samples, and the ids they use. Those ids are the
+ones the replay test seeds (admin user, project `demo`, a bot, tokens), so every sample is
+a request that succeeds against that state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import copy
+import hashlib
+import json
+import re
+import sys
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from local import template
+
+EVENTS_DIR = template.ROOT / "events"
+
+# --- the world the samples live in ----------------------------------------------------------
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"
+API_ID = "a1b2c3d4e5"
+SOURCE_IP = "203.0.113.10"
+USER_AGENT = "tenantry-cli/0.1.0"
+TIME = "15/Jan/2025:10:00:00 +0000"
+TIME_EPOCH = 1736935200000
+TOKEN = "tnt_example"  # the admin's API token in the samples (seed with ensure_admin(TOKEN))
+PROJECT_ID = "demo"
+_IDS = uuid.UUID("0b6a3c1e-5d2f-4c8e-9a71-3e0f6d2b8c45")
+ADMIN_TOKEN_ID = str(uuid.uuid5(_IDS, "token/admin"))  # the id of TOKEN
+USER_TOKEN_ID = str(uuid.uuid5(_IDS, "token/admin-ci"))  # a second token of the admin
+BOT_ID = str(uuid.uuid5(_IDS, "bot/ci-deployer"))
+BOT_TOKEN_ID = str(uuid.uuid5(_IDS, "token/ci-deployer"))
+
+
+def admin_user_id() -> str:
+    template.add_layers_to_path()
+    from tenantry.domain.identity import ADMIN_USER_ID
+
+    return ADMIN_USER_ID
+
+
+def authorizer_context() -> dict[str, Any]:
+    """What the authorizer returns for TOKEN (requestContext.authorizer.lambda)."""
+    return {
+        "principal_kind": "user",
+        "principal_id": admin_user_id(),
+        "is_admin": True,
+        "token_id": ADMIN_TOKEN_ID,
+    }
+
+
+def path_values() -> dict[str, str]:
+    """The default value of each path parameter, by name."""
+    return {
+        "userId": admin_user_id(),
+        "projectId": PROJECT_ID,
+        "botId": BOT_ID,
+        "tokenId": USER_TOKEN_ID,
+    }
+
+
+@dataclass(frozen=True)
+class Sample:
+    body: dict[str, Any] | None = None
+    query: dict[str, str] = field(default_factory=dict)
+    path: dict[str, str] = field(default_factory=dict)  # overrides path_values()
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+# By the route's event key in template.yaml. A route not listed gets an empty Sample; a
+# route that takes a body (POST, PUT, PATCH) must be listed with one.
+SAMPLES: dict[str, Sample] = {
+    "ListUsers": Sample(query={"is_active": "true", "limit": "25"}),
+    "CreateUser": Sample(
+        body={"email": "jane.doe@example.com", "display_name": "Jane Doe"},
+        headers={"idempotency-key": "6c1f3a52-create-user-jane"},
+    ),
+    "PatchUser": Sample(body={"is_active": True}, headers={"if-match": '"1"'}),
+    "CreateUserToken": Sample(body={"user_id": "{userId}"}),
+    "GetBotToken": Sample(path={"tokenId": BOT_TOKEN_ID}),
+    "DeleteBotToken": Sample(path={"tokenId": BOT_TOKEN_ID}),
+    "CreateBot": Sample(
+        body={"display_name": "release-bot"},
+        headers={"idempotency-key": "0d94be27-create-bot-release"},
+    ),
+    "PatchBot": Sample(body={"display_name": "ci-deployer-eu"}, headers={"if-match": '"1"'}),
+    "CreateBotToken": Sample(body={"bot_id": BOT_ID}),
+    "ListBotTokens": Sample(query={"bot_id": BOT_ID}),
+    "CreateProject": Sample(
+        body={
+            "name": "Payments API",
+            "id": "payments-api",
+            "description": "Card payments and refunds",
+            "homepage": "https://payments.example.com",
+            "labels": {"team": "payments", "tier": "gold"},
+            "environments": ["dev", "prod"],
+            "join_policy": "moderated",
+        },
+        headers={"idempotency-key": "3f2a9c8e-create-project-payments"},
+    ),
+    "ListProjects": Sample(query={"state": "active", "mode": "default", "limit": "10"}),
+    "ListUserProjects": Sample(query={"limit": "10"}),
+    "PatchProject": Sample(
+        body={"description": "Demo project for the API samples", "labels": {"team": "platform"}}
+    ),
+    "DeleteProject": Sample(query={"reclaim": "true"}),
+    "ProjectAction": Sample(body={"action": "suspend", "reason": "maintenance window"}),
+    "ProjectHistory": Sample(query={"limit": "50"}),
+}
+
+# Workflow inputs beyond {project_id, operation, attempt}, by operation (what
+# tenantry.domain.projects passes to tenantry.workflows.start).
+WORKFLOW_INPUT: dict[str, dict[str, Any]] = {"delete": {"reclaim": True}}
+# What a Catch puts at its ResultPath: a step failing with a registry error.
+CAUGHT_ERROR = {
+    "Error": "RegistryError",
+    "Cause": json.dumps(
+        {"errorMessage": "create image repository: AccessDenied", "errorType": "RegistryError"}
+    ),
+}
+BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+class SampleError(Exception):
+    pass
+
+
+# --- HTTP API events ------------------------------------------------------------------------
+
+
+def _request_id(name: str) -> str:
+    return base64.b64encode(hashlib.sha256(name.encode()).digest()[:10]).decode()
+
+
+def _trace_id(name: str) -> str:
+    digest = hashlib.sha256(name.encode()).hexdigest()
+    return f"Root=1-{TIME_EPOCH // 1000:08x}-{digest[:24]}"
+
+
+def _fill(value: Any, params: Mapping[str, str]) -> Any:
+    """`{param}` placeholders in sample bodies -> the sample path parameter values."""
+    if isinstance(value, str):
+        return re.sub(r"\{(\w+)\}", lambda m: params.get(m.group(1), m.group(0)), value)
+    if isinstance(value, dict):
+        return {k: _fill(v, params) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, params) for v in value]
+    return value
+
+
+def _request(route: template.HttpRoute, sample: Sample, name: str) -> dict[str, Any]:
+    """The parts an HTTP API request event and an authorizer REQUEST event share."""
+    names = re.findall(r"\{(\w+)\+?\}", route.path)
+    values = {**path_values(), **sample.path}
+    missing = [n for n in names if n not in values]
+    if missing:
+        raise SampleError(f"{route.event}: no sample value for path parameter(s) {missing}")
+    params = {n: values[n] for n in names}
+    raw_path = re.sub(r"\{(\w+)\+?\}", lambda m: params[m.group(1)], route.path)
+    body = None if sample.body is None else json.dumps(_fill(sample.body, values))
+    headers = {
+        "accept": "application/json",
+        "content-type": "application/json",
+        "host": f"{API_ID}.execute-api.{REGION}.amazonaws.com",
+        "user-agent": USER_AGENT,
+        "x-amzn-trace-id": _trace_id(name),
+        "x-forwarded-for": SOURCE_IP,
+        "x-forwarded-port": "443",
+        "x-forwarded-proto": "https",
+    }
+    if route.authorizer is not None:
+        headers["authorization"] = f"Bearer {TOKEN}"
+    if body is not None:
+        headers["content-length"] = str(len(body.encode()))
+    headers.update(sample.headers)
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route.key,
+        "rawPath": raw_path,
+        "rawQueryString": urlencode(sample.query),
+        "headers": dict(sorted(headers.items())),
+    }
+    if sample.query:
+        event["queryStringParameters"] = dict(sample.query)
+    event["requestContext"] = {
+        "accountId": ACCOUNT_ID,
+        "apiId": API_ID,
+        "domainName": headers["host"],
+        "domainPrefix": API_ID,
+        "http": {
+            "method": route.method,
+            "path": raw_path,
+            "protocol": "HTTP/1.1",
+            "sourceIp": SOURCE_IP,
+            "userAgent": USER_AGENT,
+        },
+        "requestId": _request_id(name),
+        "routeKey": route.key,
+        "stage": "$default",
+        "time": TIME,
+        "timeEpoch": TIME_EPOCH,
+    }
+    if params:
+        event["pathParameters"] = params
+    if body is not None:
+        event["body"] = body
+    return event
+
+
+def http_event(route: template.HttpRoute) -> dict[str, Any]:
+    sample = SAMPLES.get(route.event, Sample())
+    if route.method in BODY_METHODS and sample.body is None:
+        raise SampleError(
+            f"{route.key} ({route.event}) takes a body: add a Sample with one to "
+            "SAMPLES in local/sample_events.py"
+        )
+    event = _request(route, sample, route.event)
+    if route.authorizer is not None:
+        # API Gateway puts the authorizer's context here (payload 2.0, simple responses).
+        ctx = event["requestContext"]
+        event["requestContext"] = {
+            "accountId": ctx.pop("accountId"),
+            "apiId": ctx.pop("apiId"),
+            "authorizer": {"lambda": authorizer_context()},
+            **ctx,
+        }
+    event["isBase64Encoded"] = False
+    return event
+
+
+def authorizer_event(route: template.HttpRoute) -> dict[str, Any]:
+    """The REQUEST event (payload 2.0) API Gateway sends the Lambda authorizer for `route`.
+    The template configures no identity source (every request is authorized afresh)."""
+    sample = SAMPLES.get(route.event, Sample())
+    request = _request(route, sample, f"authorizer/{route.event}")
+    request.pop("body", None)  # an authorizer never sees the body
+    path = route.path.lstrip("/")
+    return {
+        "version": "2.0",
+        "type": "REQUEST",
+        "routeArn": (
+            f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{API_ID}/$default/{route.method}/{path}"
+        ),
+        **request,
+    }
+
+
+# --- workflow step events -------------------------------------------------------------------
+
+
+def _machine_operations(tpl: Mapping[str, Any]) -> dict[str, str]:
+    """{state machine logical id: operation} from the functions' environments, where
+    `<OPERATION>_PROJECT_STATE_MACHINE_ARN: !Ref <Machine>` tells the app which to start."""
+    out: dict[str, str] = {}
+    for lid in template.functions(tpl):
+        variables = template.function_properties(lid, tpl).get("Environment", {})
+        for name, value in variables.get("Variables", {}).items():
+            m = re.fullmatch(r"([A-Z]+)_PROJECT_STATE_MACHINE_ARN", name)
+            if m and isinstance(value, Mapping) and "Ref" in value:
+                out[value["Ref"]] = m.group(1).lower()
+    return out
+
+
+def workflow_steps(tpl: Mapping[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """{function logical id: {"operation", "catch_path"?}} for every function a state
+    machine's Task invokes; a function in several machines takes the first one's operation.
+    `catch_path` is set for a Catch target (its input carries the caught error)."""
+    tpl = tpl or template.load()
+    operations = _machine_operations(tpl)
+    steps: dict[str, dict[str, Any]] = {}
+    for lid, res in template.resources(tpl).items():
+        if res.get("Type") != "AWS::Serverless::StateMachine":
+            continue
+        props = res.get("Properties", {})
+        if lid not in operations:
+            raise SampleError(f"no function environment says which operation {lid} runs")
+        if "DefinitionUri" in props:
+            definition = json.loads((template.ROOT / props["DefinitionUri"]).read_text())
+        else:
+            definition = props["Definition"]
+        substitutions = {
+            k: template.getatt_target(v)
+            for k, v in props.get("DefinitionSubstitutions", {}).items()
+        }
+        states = definition.get("States", {})
+        caught = {
+            c["Next"]: c.get("ResultPath")
+            for state in states.values()
+            for c in state.get("Catch", [])
+        }
+        for state_name, state in states.items():
+            m = re.fullmatch(r"\$\{(\w+)\}", str(state.get("Resource", "")))
+            fn = substitutions.get(m.group(1)) if m else None
+            if not fn:
+                continue
+            step = steps.setdefault(fn, {"operation": operations[lid]})
+            if caught.get(state_name):
+                step.setdefault("catch_path", caught[state_name])
+    return steps
+
+
+def workflow_event(step: Mapping[str, Any]) -> dict[str, Any]:
+    operation = step["operation"]
+    event: dict[str, Any] = {"project_id": PROJECT_ID, "operation": operation, "attempt": 1}
+    event.update(copy.deepcopy(WORKFLOW_INPUT.get(operation, {})))
+    path = step.get("catch_path")
+    if path:
+        if not re.fullmatch(r"\$\.\w+", path):
+            raise SampleError(f"Catch ResultPath {path!r} is not a top-level field")
+        event[path[2:]] = dict(CAUGHT_ERROR)
+    return event
+
+
+# --- all of them ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One sample event and the function that handles it."""
+
+    function: str  # logical id in template.yaml
+    kind: str  # "http", "authorizer" or "step"
+    event: dict[str, Any]
+    route: template.HttpRoute | None = None
+
+
+def build() -> dict[Path, Entry]:
+    """{path relative to events/: Entry} for every route, step and authorizer."""
+    tpl = template.load()
+    functions = template.functions(tpl)
+    authorizers = template.authorizer_functions(tpl)
+    steps = workflow_steps(tpl)
+    entries: dict[Path, Entry] = {}
+    unknown = set(SAMPLES) - {r.event for fn in functions.values() for r in fn.routes}
+    if unknown:
+        raise SampleError(f"SAMPLES names routes the template does not have: {sorted(unknown)}")
+    for lid, fn in functions.items():
+        if fn.routes:
+            for route in fn.routes:
+                entries[Path(fn.group, f"{route.event}.json")] = Entry(
+                    lid, "http", http_event(route), route
+                )
+        elif lid in authorizers:
+            guarded = [
+                r for f in functions.values() for r in f.routes if r.authorizer in authorizers[lid]
+            ]
+            if not guarded:
+                raise SampleError(f"authorizer {lid} guards no route")
+            entries[Path(fn.group, "Request.json")] = Entry(
+                lid, "authorizer", authorizer_event(guarded[0]), guarded[0]
+            )
+        elif lid in steps:
+            entries[Path(fn.group, f"{lid}.json")] = Entry(lid, "step", workflow_event(steps[lid]))
+        else:
+            raise SampleError(f"{lid} has no HttpApi route, is no authorizer and no workflow step")
+    return entries
+
+
+def render(event: dict[str, Any]) -> str:
+    return json.dumps(event, indent=2, ensure_ascii=False) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.sample_events", description=__doc__)
+    parser.add_argument("--check", action="store_true", help="fail if events/ is out of date")
+    args = parser.parse_args(argv)
+
+    wanted = {EVENTS_DIR / rel: render(e.event) for rel, e in build().items()}
+    present = set(EVENTS_DIR.rglob("*.json")) if EVENTS_DIR.exists() else set()
+    stale = sorted(p for p in wanted if not p.exists() or p.read_text() != wanted[p])
+    extra = sorted(present - set(wanted))
+    if args.check:
+        for p in stale:
+            print(f"out of date: {p.relative_to(template.ROOT)}", file=sys.stderr)
+        for p in extra:
+            print(f"no longer generated: {p.relative_to(template.ROOT)}", file=sys.stderr)
+        if stale or extra:
+            print("run `python -m local.sample_events`", file=sys.stderr)
+            return 1
+        print(f"{len(wanted)} sample events are up to date")
+        return 0
+    for p in stale:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(wanted[p])
+        print(f"wrote {p.relative_to(template.ROOT)}")
+    for p in extra:
+        p.unlink()
+        print(f"removed {p.relative_to(template.ROOT)}")
+    print(f"{len(wanted)} sample events, {len(stale)} written, {len(extra)} removed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,198 @@
+"""`make run` end to end: the runner as a subprocess on a free loopback port."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ADMIN_TOKEN = "runner-test-admin-token-0123456789abcdef"
+STARTUP_TIMEOUT = 90.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get(url: str, token: str | None = None) -> tuple[int, Any]:
+    req = urllib.request.Request(url)
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"null")
+
+
+@pytest.fixture
+def runner(tmp_path: Path) -> Iterator[str]:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTEST_"))}
+    env.update(PORT=str(port), TENANTRY_ADMIN_TOKEN=ADMIN_TOKEN, PYTHONUNBUFFERED="1")
+    env.pop("PARAMETER_OVERRIDES", None)
+    log_path = tmp_path / "runner.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "local.runner"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"runner exited with {proc.returncode}:\n{log_path.read_text()}")
+            try:
+                if _get(f"{base}/health")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"runner not healthy in {STARTUP_TIMEOUT}s:\n{log_path.read_text()}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+    assert proc.returncode == 0, log_path.read_text()
+
+
+def test_runner_serves_the_api_with_the_admin_token(runner: str) -> None:
+    status, body = _get(f"{runner}/auth/me", ADMIN_TOKEN)
+    assert status == 200, body
+    assert body["is_admin"] is True
+
+    status, body = _get(f"{runner}/auth/me", "not-a-valid-token")
+    assert status == 401, body
+
+    status, body = _get(f"{runner}/no/such/route")
+    assert (status, body) == (404, {"message": "Not Found"})
+
+
+# --- the emulation itself (local/stack.py), in process, with stand-in handlers -------------
+
+
+class Recorder:
+    def __init__(self, result: Any = None, errors: list[Exception] | None = None) -> None:
+        self.events: list[Any] = []
+        self.result, self.errors = result, list(errors or [])
+
+    def __call__(self, event: Any, context: Any) -> Any:
+        assert context.function_name and context.get_remaining_time_in_millis() > 0
+        self.events.append(event)
+        if self.errors:
+            raise self.errors.pop(0)
+        return self.result
+
+
+class TransientError(Exception):
+    pass
+
+
+def test_unmatched_route_is_api_gateways_404(api: Any) -> None:
+    for method, path in [("GET", "/no/such/route"), ("DELETE", "/health"), ("GET", "/health/")]:
+        r = api.request(method, path)
+        assert (r.status, r.json()) == (404, {"message": "Not Found"}), (method, path)
+
+
+def test_request_becomes_http_api_payload_v2_through_the_authorizer(api: Any) -> None:
+    authorizer = Recorder({"isAuthorized": True, "context": {"principal_id": "p1"}})
+    route = Recorder({"statusCode": 201, "headers": {"X-One": "1"}, "body": "created"})
+    api.stack.set_handler("AuthorizerFunction", authorizer)
+    api.stack.set_handler("IdentityFunction", route)
+
+    r = api.get(
+        "/users/u%201?a=1&a=2&b=",
+        token="secret",
+        headers={"Cookie": "c1=v1; c2=v2", "X-Custom": "Yes"},
+    )
+    assert (r.status, r.headers["x-one"], r.body) == (201, "1", "created")
+
+    (event,) = route.events
+    assert event["version"] == "2.0"
+    assert event["routeKey"] == event["requestContext"]["routeKey"] == "GET /users/{userId}"
+    assert (event["rawPath"], event["rawQueryString"]) == ("/users/u%201", "a=1&a=2&b=")
+    assert event["queryStringParameters"] == {"a": "1,2", "b": ""}
+    assert event["pathParameters"] == {"userId": "u 1"}
+    assert event["cookies"] == ["c1=v1", "c2=v2"]
+    assert event["headers"]["x-custom"] == "Yes" and "cookie" not in event["headers"]
+    assert event["isBase64Encoded"] is False and "body" not in event
+    ctx = event["requestContext"]
+    assert ctx["http"]["method"] == "GET" and ctx["stage"] == "$default"
+    assert ctx["authorizer"] == {"lambda": {"principal_id": "p1"}}
+
+    (auth_event,) = authorizer.events
+    assert auth_event["type"] == "REQUEST" and auth_event["version"] == "2.0"
+    assert auth_event["identitySource"] == ["Bearer secret"]
+    assert auth_event["routeArn"].endswith("/$default/GET/users/u%201")
+    assert auth_event["headers"]["authorization"] == "Bearer secret"
+
+
+def test_public_route_skips_the_authorizer_and_denied_is_403(api: Any) -> None:
+    authorizer = Recorder({"isAuthorized": False})
+    route = Recorder({"ok": True})  # no statusCode: 200 with the JSON of the result
+    api.stack.set_handler("AuthorizerFunction", authorizer)
+    api.stack.set_handler("IdentityFunction", route)
+
+    r = api.get("/health")
+    assert (r.status, r.json(), len(authorizer.events)) == (200, {"ok": True}, 0)
+    r = api.post("/users", token="x", json={"a": 1})
+    assert (r.status, r.json()) == (403, {"message": "Forbidden"})
+    assert len(authorizer.events) == 1 and len(route.events) == 1
+
+
+def test_step_errors_reach_retry_and_catch_by_name(api: Any, wait_until: Any) -> None:
+    """Lambda errors are signalled like AWS (x-amz-function-error + errorType), so the
+    template's Retry (TransientError) and Catch (States.ALL) see them; waits are scaled."""
+    steps = {
+        name: Recorder({}) for name in ("CreateEnvironmentsFunction", "FinishProvisioningFunction")
+    }
+    steps["CreateImageRepositoryFunction"] = Recorder({}, [TransientError("busy")] * 2)
+    steps["RecordFailureFunction"] = Recorder({})
+    for name, handler in steps.items():
+        api.stack.set_handler(name, handler)
+    sfn = api.stack.client("stepfunctions")
+    arn = api.stack.state_machine_arns()["CreateProjectStateMachine"]
+
+    def run(name: str) -> dict[str, Any]:
+        ex = sfn.start_execution(stateMachineArn=arn, name=name, input='{"project_id": "p"}')
+        return wait_until(
+            lambda: (d := sfn.describe_execution(executionArn=ex["executionArn"]))["status"]
+            != "RUNNING"
+            and d
+        )
+
+    started = time.monotonic()
+    assert run("p-create-1")["status"] == "SUCCEEDED"
+    assert time.monotonic() - started < 5  # 2 s + 4 s of backoff, scaled down
+    assert len(steps["CreateImageRepositoryFunction"].events) == 3
+    assert steps["RecordFailureFunction"].events == []
+
+    steps["CreateEnvironmentsFunction"].errors = [ValueError("no environments")]
+    assert run("p-create-2")["error"] == "ProvisioningFailed"
+    (failure,) = steps["RecordFailureFunction"].events
+    assert failure["error"]["Error"] == "ValueError"
+    assert json.loads(failure["error"]["Cause"])["errorMessage"] == "no environments"
