@@ -135,11 +135,11 @@ class Api:
     def wait_for_executions(self, timeout: float = 10.0) -> list[dict[str, Any]]:
         """Wait until no execution of any state machine runs; returns them all."""
 
-        def settled() -> list[dict[str, Any]] | None:
+        def settled() -> tuple[list[dict[str, Any]]] | None:  # a tuple: [] is falsy
             done = [e for sm in self.stack.state_machine_arns() for e in self.executions(sm)]
-            return None if any(e["status"] == "RUNNING" for e in done) else done
+            return None if any(e["status"] == "RUNNING" for e in done) else (done,)
 
-        return wait_until(settled, timeout=timeout) or []
+        return wait_until(settled, timeout=timeout)[0]
 
 
 def wait_until(predicate: Callable[[], T], timeout: float = 10, interval: float = 0.05) -> T:

@@ -3,7 +3,16 @@ import pytest
 from tenantry.domain import lifecycle
 from tenantry.errors import InvalidTransition
 
-ALL_STATUSES = ["uninitialized", "creating", "active", "suspended", "terminated", "deleting", "deleted", "failed"]
+ALL_STATUSES = [
+    "uninitialized",
+    "creating",
+    "active",
+    "suspended",
+    "terminated",
+    "deleting",
+    "deleted",
+    "failed",
+]
 
 
 @pytest.mark.parametrize(
@@ -38,8 +47,15 @@ def test_delete_allowed_from_everything_but_deleting_and_deleted(status):
 
 @pytest.mark.parametrize(
     ("status", "event"),
-    [("active", "unsuspend"), ("creating", "suspend"), ("active", "retry"), ("deleted", "reinstate"),
-     ("active", "approve"), ("failed", "suspend"), ("terminated", "suspend")],
+    [
+        ("active", "unsuspend"),
+        ("creating", "suspend"),
+        ("active", "retry"),
+        ("deleted", "reinstate"),
+        ("active", "approve"),
+        ("failed", "suspend"),
+        ("terminated", "suspend"),
+    ],
 )
 def test_illegal_transitions_are_409_with_current_status(status, event):
     with pytest.raises(InvalidTransition) as err:

@@ -23,25 +23,43 @@ def configured(monkeypatch):
     monkeypatch.setenv("OIDC_ISSUER", ISSUER)
     monkeypatch.setenv("OIDC_AUDIENCE", AUDIENCE)
     get_settings.cache_clear()
-    monkeypatch.setattr(oidc, "_jwks_client", lambda issuer: SimpleNamespace(
-        get_signing_key_from_jwt=lambda token: SimpleNamespace(key=KEY.public_key())))
+    monkeypatch.setattr(
+        oidc,
+        "_jwks_client",
+        lambda issuer: SimpleNamespace(
+            get_signing_key_from_jwt=lambda token: SimpleNamespace(key=KEY.public_key())
+        ),
+    )
     users = {USER["id"]: dict(USER)}
-    monkeypatch.setattr(identity.store, "user_id_by_email", lambda e: "u-1" if e == USER["email"] else None)
+    monkeypatch.setattr(
+        identity.store, "user_id_by_email", lambda e: "u-1" if e == USER["email"] else None
+    )
     monkeypatch.setattr(identity.store, "get_user", users.get)
     yield users
     get_settings.cache_clear()
 
 
 def token(key=KEY, **overrides):
-    claims = {"iss": ISSUER, "aud": AUDIENCE, "exp": int(time.time()) + 300, "sub": "x",
-              "email": "Ann@example.com", **overrides}
+    claims = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "exp": int(time.time()) + 300,
+        "sub": "x",
+        "email": "Ann@example.com",
+        **overrides,
+    }
     return jwt.encode({k: v for k, v in claims.items() if v is not None}, key, algorithm="RS256")
 
 
 def test_valid_jwt_resolves_to_the_user_with_that_email():
     ctx, why = identity.resolve_token(token())
     assert why is None
-    assert ctx == {"principal_kind": "user", "principal_id": "u-1", "is_admin": False, "token_id": "oidc"}
+    assert ctx == {
+        "principal_kind": "user",
+        "principal_id": "u-1",
+        "is_admin": False,
+        "token_id": "oidc",
+    }
 
 
 @pytest.mark.parametrize(

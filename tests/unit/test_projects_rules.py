@@ -9,8 +9,12 @@ from tenantry.models.project import ProjectCreate
 
 @pytest.mark.parametrize(
     ("name", "expected"),
-    [("Payments API", "payments-api"), ("  web--shop  ", "web-shop"), ("42 things", "p-42-things"),
-     ("x" * 60, "x" * 40)],
+    [
+        ("Payments API", "payments-api"),
+        ("  web--shop  ", "web-shop"),
+        ("42 things", "p-42-things"),
+        ("x" * 60, "x" * 40),
+    ],
 )
 def test_derive_id(name, expected):
     assert derive_id(name) == expected
@@ -39,8 +43,10 @@ def test_unknown_fields_are_refused():
 
 
 def test_failure_reason_reads_lambda_cause():
-    error = {"Error": "RegistryError",
-             "Cause": '{"errorMessage": "create image repository: AccessDenied", "errorType": "RegistryError"}'}
+    error = {
+        "Error": "RegistryError",
+        "Cause": '{"errorMessage": "create image repository: AccessDenied", "errorType": "RegistryError"}',
+    }
     assert failure_reason(error) == "RegistryError: create image repository: AccessDenied"
     assert failure_reason({"Error": "States.Timeout", "Cause": ""}) == "a workflow step timed out"
     assert failure_reason(None)

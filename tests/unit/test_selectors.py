@@ -6,8 +6,11 @@ from tenantry.errors import BadRequest
 
 def test_parse_all_forms():
     assert parse_label_selector("env=prod, tier!=web,team,!legacy,a==b") == [
-        ("env", "=", "prod"), ("tier", "!=", "web"), ("team", "exists", None),
-        ("legacy", "!exists", None), ("a", "=", "b"),
+        ("env", "=", "prod"),
+        ("tier", "!=", "web"),
+        ("team", "exists", None),
+        ("legacy", "!exists", None),
+        ("a", "=", "b"),
     ]
 
 
