@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from tenantry.auth import bearer_token
-from tenantry.domain.identity import resolve_token
+from tenantry.domain.authn import resolve_token
 from tenantry.errors import ServiceUnavailable
 from tenantry.observability import logger
 

@@ -8,7 +8,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tenantry import oidc
-from tenantry.domain import identity
+from tenantry.domain import authn as identity
 from tenantry.settings import get_settings
 
 ISSUER = "https://idp.example.com"

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from typing import Any
 
-from tenantry import auth, oidc
+from tenantry import auth
 from tenantry.clock import new_id, now_iso
 from tenantry.dal import identity as store
 from tenantry.errors import Forbidden, NotFound, Unprocessable
@@ -23,59 +22,12 @@ from tenantry.models.identity import (
     UserPatch,
     UserToken,
 )
-from tenantry.settings import get_settings
 
 ADMIN_USER_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "https://tenantry.dev/users/admin"))
 ADMIN_EMAIL = "admin@tenantry.local"
 
 
 # --- who is calling -------------------------------------------------------------------------
-
-
-def resolve_token(secret: str) -> tuple[dict[str, Any] | None, str | None]:
-    """The authorizer's lookup: (context for the request, or None and why not)."""
-    if oidc.looks_like_jwt(secret) and oidc.enabled():
-        return _resolve_jwt(secret)
-    found = store.token_by_hash(auth.hash_token(secret))
-    if not found:
-        return None, "unknown or revoked token"
-    kind, owner_id = found["owner_kind"], found["owner_id"]
-    if kind == "user":
-        user = store.get_user(owner_id)
-        if not user or not user.get("is_active", True):
-            return None, "the token's user is inactive"
-        is_admin = bool(user.get("is_admin"))
-    else:
-        if not store.get_bot(owner_id):
-            return None, "the token's bot no longer exists"
-        is_admin = False
-    window = get_settings().token_last_used_resolution_seconds
-    store.touch_token(found["token_id"], now_iso(), now_iso(-timedelta(seconds=window)))
-    return {
-        "principal_kind": kind,
-        "principal_id": owner_id,
-        "is_admin": is_admin,
-        "token_id": found["token_id"],
-    }, None
-
-
-def _resolve_jwt(token: str) -> tuple[dict[str, Any] | None, str | None]:
-    try:
-        claims = oidc.verify(token)
-    except oidc.InvalidJwt as exc:
-        return None, str(exc)
-    user_id = store.user_id_by_email(str(claims["email"]).lower())
-    user = store.get_user(user_id) if user_id else None
-    if not user:
-        return None, "no Tenantry user has this identity's email"
-    if not user.get("is_active", True):
-        return None, "the user is inactive"
-    return {
-        "principal_kind": "user",
-        "principal_id": user["id"],
-        "is_admin": bool(user.get("is_admin")),
-        "token_id": "oidc",
-    }, None
 
 
 def me(principal: Principal) -> Me:

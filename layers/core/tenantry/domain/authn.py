@@ -1,0 +1,58 @@
+"""Who is calling: the authorizer's token resolution. Kept apart from domain.identity so the
+authorizer imports no pydantic models (a cold start it does not need)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from tenantry import auth, oidc
+from tenantry.clock import now_iso
+from tenantry.dal import identity as store
+from tenantry.settings import get_settings
+
+
+def resolve_token(secret: str) -> tuple[dict[str, Any] | None, str | None]:
+    """The authorizer's lookup: (context for the request, or None and why not)."""
+    if oidc.looks_like_jwt(secret) and oidc.enabled():
+        return _resolve_jwt(secret)
+    found = store.token_by_hash(auth.hash_token(secret))
+    if not found:
+        return None, "unknown or revoked token"
+    kind, owner_id = found["owner_kind"], found["owner_id"]
+    if kind == "user":
+        user = store.get_user(owner_id)
+        if not user or not user.get("is_active", True):
+            return None, "the token's user is inactive"
+        is_admin = bool(user.get("is_admin"))
+    else:
+        if not store.get_bot(owner_id):
+            return None, "the token's bot no longer exists"
+        is_admin = False
+    window = get_settings().token_last_used_resolution_seconds
+    store.touch_token(found["token_id"], now_iso(), now_iso(-timedelta(seconds=window)))
+    return {
+        "principal_kind": kind,
+        "principal_id": owner_id,
+        "is_admin": is_admin,
+        "token_id": found["token_id"],
+    }, None
+
+
+def _resolve_jwt(token: str) -> tuple[dict[str, Any] | None, str | None]:
+    try:
+        claims = oidc.verify(token)
+    except oidc.InvalidJwt as exc:
+        return None, str(exc)
+    user_id = store.user_id_by_email(str(claims["email"]).lower())
+    user = store.get_user(user_id) if user_id else None
+    if not user:
+        return None, "no Tenantry user has this identity's email"
+    if not user.get("is_active", True):
+        return None, "the user is inactive"
+    return {
+        "principal_kind": "user",
+        "principal_id": user["id"],
+        "is_admin": bool(user.get("is_admin")),
+        "token_id": "oidc",
+    }, None
