@@ -49,8 +49,8 @@ def finish_deprovisioning(event: dict[str, Any], context: Any) -> dict[str, Any]
 
 @logger.inject_lambda_context(clear_state=True)
 def record_failure(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    reason = provisioning.record_failure(
+    reason, marked = provisioning.record_failure(
         _project(event), event.get("operation", "create"), event.get("error")
     )
-    logger.warning("workflow failed", extra={"reason": reason})
-    return {"status": "failed", "reason": reason}
+    logger.warning("workflow failed", extra={"reason": reason, "project_marked_failed": marked})
+    return {"status": "failed" if marked else "unchanged", "reason": reason}

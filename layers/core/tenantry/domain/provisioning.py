@@ -23,10 +23,14 @@ class ProjectStateChanged(Exception):
     """The project left the status this workflow works on; not worth retrying."""
 
 
-def _expect(project_id: str, status: str) -> dict[str, Any]:
+def _expect(project_id: str, status: str, done: str | None = None) -> dict[str, Any] | None:
+    """The project, if it is `status`; None if it is already `done` (a retried step whose
+    work is finished); otherwise the workflow was overtaken: ProjectStateChanged."""
     project = store.get(project_id)
     if project is None:
         raise ProjectStateChanged(f"project {project_id} no longer exists")
+    if done and project["status"] == done:
+        return None
     if project["status"] != status:
         raise ProjectStateChanged(f"project {project_id} is {project['status']}, not {status}")
     return project
@@ -57,6 +61,7 @@ def _condition(
 
 def create_environments(project_id: str) -> list[str]:
     project = _expect(project_id, "creating")
+    assert project is not None
     now = now_iso()
     created = []
     for name in project.get("environments", []):
@@ -90,7 +95,9 @@ def create_image_repository(project_id: str) -> str:
 
 
 def finish_provisioning(project_id: str) -> None:
-    project = _expect(project_id, "creating")
+    project = _expect(project_id, "creating", done="active")
+    if project is None:
+        return
     now = now_iso()
     conditions = [
         _condition(
@@ -142,7 +149,8 @@ def revoke_project_credentials(project_id: str) -> int:
 
 
 def finish_deprovisioning(project_id: str) -> None:
-    _expect(project_id, "deleting")
+    if _expect(project_id, "deleting", done="deleted") is None:
+        return
     now = now_iso()
     store.transition(
         project_id,
@@ -175,9 +183,12 @@ def failure_reason(error: dict[str, Any] | None) -> str:
     return f"{name}: {message}".strip(": ") if message else name
 
 
-def record_failure(project_id: str, operation: str, error: dict[str, Any] | None) -> str:
+def record_failure(
+    project_id: str, operation: str, error: dict[str, Any] | None
+) -> tuple[str, bool]:
     """Catch target: the project goes to `failed` with the reason. If the project already
-    moved on (deleted meanwhile, say), the failure is only written to its history."""
+    moved on (deleted meanwhile, say), the failure is only written to its history.
+    Returns (reason, whether the project was marked failed)."""
     reason = failure_reason(error)
     source, event = (
         ("creating", "provisioning_failed")
@@ -210,4 +221,5 @@ def record_failure(project_id: str, operation: str, error: dict[str, Any] | None
             history.append(
                 project_id, ACTOR, f"{operation}_workflow_stopped", detail={"reason": reason}
             )
-    return reason
+        return reason, False
+    return reason, True
