@@ -51,6 +51,18 @@ ADMIN_TOKEN_ID = str(uuid.uuid5(_IDS, "token/admin"))  # the id of TOKEN
 USER_TOKEN_ID = str(uuid.uuid5(_IDS, "token/admin-ci"))  # a second token of the admin
 BOT_ID = str(uuid.uuid5(_IDS, "bot/ci-deployer"))
 BOT_TOKEN_ID = str(uuid.uuid5(_IDS, "token/ci-deployer"))
+MEMBER_USER_ID = str(uuid.uuid5(_IDS, "user/sam"))  # a member of the demo project
+MEMBER_EMAIL = "sam@example.com"
+CANDIDATE_USER_ID = str(uuid.uuid5(_IDS, "user/kim"))  # a user not (yet) in it
+CANDIDATE_EMAIL = "kim@example.com"
+APPLICATION_ID = str(uuid.uuid5(_IDS, "application/demo-quota"))  # pending, on demo
+
+
+def member_membership_id() -> str:
+    template.add_layers_to_path()
+    from tenantry.domain.memberships import membership_id
+
+    return membership_id(PROJECT_ID, MEMBER_USER_ID)
 
 
 def admin_user_id() -> str:
@@ -77,6 +89,8 @@ def path_values() -> dict[str, str]:
         "projectId": PROJECT_ID,
         "botId": BOT_ID,
         "tokenId": USER_TOKEN_ID,
+        "appId": APPLICATION_ID,
+        "membershipId": member_membership_id(),
     }
 
 
@@ -127,6 +141,24 @@ SAMPLES: dict[str, Sample] = {
     "DeleteProject": Sample(query={"reclaim": "true"}),
     "ProjectAction": Sample(body={"action": "suspend", "reason": "maintenance window"}),
     "ProjectHistory": Sample(query={"limit": "50"}),
+    "ListApplications": Sample(query={"project_id": PROJECT_ID}),
+    "CreateMembership": Sample(
+        body={
+            "project_id": PROJECT_ID,
+            "action": "enroll",
+            "email": CANDIDATE_EMAIL,
+            "role": "viewer",
+        },
+        headers={"idempotency-key": "9a1d-enroll-kim"},
+    ),
+    "ListMemberships": Sample(query={"project_id": PROJECT_ID}),
+    "MembershipAction": Sample(body={"action": "remove", "reason": "moved to another team"}),
+    "PutProfile": Sample(
+        body={
+            "description": "Payments for the whole company",
+            "homepage": "https://pay.example.com",
+        }
+    ),
 }
 
 # Workflow inputs beyond {project_id, operation, attempt}, by operation (what

@@ -177,8 +177,10 @@ def get_project(projectId: ProjectIdPath) -> Response[Project]:
 def patch_project(
     projectId: ProjectIdPath, body: ProjectPatch, if_match: IfMatch = None
 ) -> Response[Project]:
-    project = projects.patch_project(caller(app), projectId, body, expected_version(if_match))
-    return respond(project, version=project.version)
+    project, applied_for = projects.patch_project(
+        caller(app), projectId, body, expected_version(if_match)
+    )
+    return respond(project, 202 if applied_for else 200, version=project.version)
 
 
 @app.delete(

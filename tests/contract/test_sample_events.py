@@ -66,10 +66,35 @@ def seed(api: Any, project_status: str) -> None:
     _assert_executions_succeeded(api)
     _push_image(api)
     assert projects.get_project(admin, samples.PROJECT_ID).status == "active"
+    _seed_governance(admin)
     if project_status == "deleting":  # as the delete workflow's steps find it
         with mock.patch("tenantry.workflows.start"):
             projects.delete_project(admin, samples.PROJECT_ID, True, None)
         assert projects.get_project(admin, samples.PROJECT_ID).status == "deleting"
+
+
+def _seed_governance(admin: Any) -> None:
+    """A member (Sam), a user outside the project (Kim) and a pending application."""
+    from tenantry.dal import projects as project_store
+    from tenantry.domain import applications, identity, memberships
+    from tenantry.models.governance import MembershipCreate
+    from tenantry.models.identity import UserCreate
+
+    for user_id, email, name in (
+        (samples.MEMBER_USER_ID, samples.MEMBER_EMAIL, "Sam"),
+        (samples.CANDIDATE_USER_ID, samples.CANDIDATE_EMAIL, "Kim"),
+    ):
+        with mock.patch.object(identity, "new_id", return_value=user_id):
+            identity.create_user(admin, UserCreate(email=email, display_name=name))
+    memberships.create(
+        admin,
+        MembershipCreate(
+            project_id=samples.PROJECT_ID, action="enroll", user_id=samples.MEMBER_USER_ID
+        ),
+    )
+    project = project_store.get(samples.PROJECT_ID)
+    with mock.patch.object(applications, "new_id", return_value=samples.APPLICATION_ID):
+        applications.submit_modify(admin, project, {"max_members": 50}, None)
 
 
 def _push_image(api: Any) -> None:

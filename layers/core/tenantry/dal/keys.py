@@ -1,6 +1,6 @@
 """Every key of the single table is built here and nowhere else.
 
-Base table: PK / SK. Overloaded sparse indexes: GSI1 (GSI1PK, GSI1SK), GSI2 (GSI2PK, GSI2SK).
+Base table: PK / SK. Overloaded sparse indexes: GSI1, GSI2, GSI3 (GSIxPK, GSIxSK).
 
 | item                | PK                  | SK                      | GSI1PK / GSI1SK                     | GSI2PK / GSI2SK               |
 |---------------------|---------------------|-------------------------|-------------------------------------|-------------------------------|
@@ -14,10 +14,21 @@ Base table: PK / SK. Overloaded sparse indexes: GSI1 (GSI1PK, GSI1SK), GSI2 (GSI
 | bot                 | BOT#<id>            | BOT                     | BOTS / <created_at>#<id>            |                               |
 | api token (secret)  | TOKEN#<sha256>      | TOKEN                   |                                     |                               |
 | api token (by id)   | TOKENID#<id>        | TOKEN                   | TOKENS#<kind>#<owner> / <at>#<id>   |                               |
+| membership (by id)  | MEMBERSHIP#<id>     | MEMBERSHIP              |                                     |                               |
+| application         | APP#<id>            | APP                     | PROJECTAPPS#<project> / <at>#<id>   | APPSTATE#<state> / <at>#<id>  |
+|                     |                     |                         | GSI3: APPLICANT#<user> / <at>#<id>  |                               |
+| org                 | ORG#<id>            | ORG                     | ORGS / <created_at>#<id>            |                               |
+| org member          | ORG#<id>            | MEMBER#<user>           | USERORGS#<user> / <org id>          |                               |
+| invite              | INVITE#<id>         | INVITE                  | INVITES#<email> / <at>#<id>         | TARGETINVITES#<scope>#<id> /  |
+| template            | TEMPLATE#<id>       | TEMPLATE                | TEMPLATES / <name>#<id>             |                               |
 
 A token is two items written in one transaction: the secret's hash (what the authorizer
 reads, strongly consistent, so a revoked token stops at once) and a record by id (what the
 token routes read and list; it carries last_used_at).
+
+A membership is the member item in its project's partition (listed by project, and by
+user through GSI1) plus an immutable pointer by id, so GET /memberships/{id} is one
+strongly consistent read. Membership ids are uuid5(project, user): one per pair, forever.
 
 A tenant's items share PK=PROJECT#<id>, so one Query serves a project's lists and a
 project's deletion finds everything it owns.
@@ -129,3 +140,105 @@ def token_record_indexes(
     kind: PrincipalKind, owner_id: str, token_id: str, created_at: str
 ) -> dict[str, str]:
     return {"GSI1PK": owner_tokens(kind, owner_id), "GSI1SK": f"{created_at}#{token_id}"}
+
+
+MEMBER_PREFIX = "MEMBER#"
+
+
+def membership_pointer(membership_id: str) -> dict[str, str]:
+    return {"PK": f"MEMBERSHIP#{membership_id}", "SK": "MEMBERSHIP"}
+
+
+# --- applications -----------------------------------------------------------------------------
+
+
+def application(app_id: str) -> dict[str, str]:
+    return {"PK": f"APP#{app_id}", "SK": "APP"}
+
+
+def application_indexes(
+    app_id: str, project_id: str, state: str, applicant_id: str, created_at: str
+) -> dict[str, str]:
+    return {
+        "GSI1PK": project_applications(project_id),
+        "GSI1SK": f"{created_at}#{app_id}",
+        **application_state_index(state, app_id, created_at),
+        "GSI3PK": applicant_applications(applicant_id),
+        "GSI3SK": f"{created_at}#{app_id}",
+    }
+
+
+def application_state_index(state: str, app_id: str, created_at: str) -> dict[str, str]:
+    return {"GSI2PK": applications_in_state(state), "GSI2SK": f"{created_at}#{app_id}"}
+
+
+def project_applications(project_id: str) -> str:
+    return f"PROJECTAPPS#{project_id}"
+
+
+def applications_in_state(state: str) -> str:
+    return f"APPSTATE#{state}"
+
+
+def applicant_applications(user_id: str) -> str:
+    return f"APPLICANT#{user_id}"
+
+
+# --- orgs, invites, templates -------------------------------------------------------------------
+
+
+def org(org_id: str) -> dict[str, str]:
+    return {"PK": f"ORG#{org_id}", "SK": "ORG"}
+
+
+def org_pk(org_id: str) -> str:
+    return f"ORG#{org_id}"
+
+
+ALL_ORGS = "ORGS"
+
+
+def org_indexes(org_id: str, created_at: str) -> dict[str, str]:
+    return {"GSI1PK": ALL_ORGS, "GSI1SK": f"{created_at}#{org_id}"}
+
+
+def org_member(org_id: str, user_id: str) -> dict[str, str]:
+    return {"PK": f"ORG#{org_id}", "SK": f"{MEMBER_PREFIX}{user_id}"}
+
+
+def org_member_indexes(org_id: str, user_id: str) -> dict[str, str]:
+    return {"GSI1PK": user_orgs(user_id), "GSI1SK": org_id}
+
+
+def user_orgs(user_id: str) -> str:
+    return f"USERORGS#{user_id}"
+
+
+def invite(invite_id: str) -> dict[str, str]:
+    return {"PK": f"INVITE#{invite_id}", "SK": "INVITE"}
+
+
+def invite_indexes(
+    invite_id: str, email: str, scope: str, target_id: str, created_at: str
+) -> dict[str, str]:
+    return {
+        "GSI1PK": email_invites(email),
+        "GSI1SK": f"{created_at}#{invite_id}",
+        "GSI2PK": f"TARGETINVITES#{scope}#{target_id}",
+        "GSI2SK": f"{created_at}#{invite_id}",
+    }
+
+
+def email_invites(email: str) -> str:
+    return f"INVITES#{email.lower()}"
+
+
+def template(template_id: str) -> dict[str, str]:
+    return {"PK": f"TEMPLATE#{template_id}", "SK": "TEMPLATE"}
+
+
+ALL_TEMPLATES = "TEMPLATES"
+
+
+def template_indexes(template_id: str, name: str) -> dict[str, str]:
+    return {"GSI1PK": ALL_TEMPLATES, "GSI1SK": f"{name}#{template_id}"}

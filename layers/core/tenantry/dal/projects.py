@@ -6,15 +6,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from tenantry.dal import keys, table
+from tenantry.dal import keys, memberships, table
 from tenantry.errors import Conflict, InvalidTransition, NotFound, PreconditionFailed
 
-PROJECT_FIELDS_NOT_STORED = ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "entity")
+PROJECT_FIELDS_NOT_STORED = (
+    "PK",
+    "SK",
+    "GSI1PK",
+    "GSI1SK",
+    "GSI2PK",
+    "GSI2SK",
+    "GSI3PK",
+    "GSI3SK",
+    "entity",
+)
 
 
-def create(project: dict[str, Any], owner: dict[str, Any], created: dict[str, Any]) -> None:
-    """The project, its owner's membership and the first history entry, or nothing. The id
-    is taken forever: a deleted project's tombstone keeps it."""
+def create(project: dict[str, Any], owner: dict[str, Any], ops: list[dict[str, Any]]) -> None:
+    """The project, its owner's membership and `ops` (its first history entry, an
+    application), or nothing. The id is taken forever: a tombstone keeps it."""
     pid = project["id"]
     item = {
         **keys.project(pid),
@@ -22,14 +32,8 @@ def create(project: dict[str, Any], owner: dict[str, Any], created: dict[str, An
         "entity": "project",
         **project,
     }
-    member = {
-        **keys.member(pid, owner["user_id"]),
-        **keys.member_indexes(pid, owner["user_id"]),
-        "entity": "member",
-        **owner,
-    }
     table.transact(
-        [table.tx_put(item, "attribute_not_exists(PK)"), table.tx_put(member), created],
+        [table.tx_put(item, "attribute_not_exists(PK)"), *memberships.new_member_ops(owner), *ops],
         on_condition=lambda: Conflict(f"project id {pid!r} is taken (ids are never reused)"),
     )
 
@@ -55,12 +59,22 @@ def transition(
     changes: dict[str, Any] | None = None,
     remove: tuple[str, ...] = (),
     expected_version: int | None = None,
+    require: dict[str, Any] | None = None,
+    extra_ops: list[dict[str, Any]] | None = None,
     now: str,
 ) -> dict[str, Any]:
     """Move the project to `to_status` if it is in one of `from_statuses` (and at
     `expected_version`), with its history entry, atomically. Returns the new project."""
     update = {**(changes or {}), "status": to_status, "updated_at": now}
-    return _versioned_write(project_id, update, remove, from_statuses, expected_version, entry)
+    return write(
+        project_id,
+        update,
+        [entry, *(extra_ops or [])],
+        remove=remove,
+        statuses=from_statuses,
+        expected_version=expected_version,
+        require=require,
+    )
 
 
 def update(
@@ -71,26 +85,35 @@ def update(
     remove: tuple[str, ...] = (),
     allowed_statuses: list[str],
     expected_version: int | None,
+    require: dict[str, Any] | None = None,
+    extra_ops: list[dict[str, Any]] | None = None,
     now: str,
 ) -> dict[str, Any]:
-    return _versioned_write(
+    return write(
         project_id,
         {**changes, "updated_at": now},
-        remove,
-        allowed_statuses,
-        expected_version,
-        entry,
+        [entry, *(extra_ops or [])],
+        remove=remove,
+        statuses=allowed_statuses,
+        expected_version=expected_version,
+        require=require,
     )
 
 
-def _versioned_write(
+def write(
     project_id: str,
     changes: dict[str, Any],
-    remove: tuple[str, ...],
+    ops: list[dict[str, Any]],
+    *,
+    remove: tuple[str, ...] = (),
     statuses: list[str],
-    expected_version: int | None,
-    entry: dict[str, Any],
+    expected_version: int | None = None,
+    require: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """One versioned change of the project plus `ops` (history, application...), all or
+    nothing. Conditions: the status is one of `statuses`, the version is
+    `expected_version` when given, and each `require` attribute has that value (None: is
+    absent). Returns the project as written."""
     expression, names, values = table.set_expression(changes, remove)
     expression += " ADD version :one"
     names["#status"] = "status"
@@ -101,21 +124,33 @@ def _versioned_write(
     if expected_version is not None:
         condition += " AND version = :expected"
         values[":expected"] = expected_version
+    for i, (attr, value) in enumerate((require or {}).items()):
+        names[f"#q{i}"] = attr
+        if value is None:
+            condition += f" AND attribute_not_exists(#q{i})"
+        else:
+            values[f":q{i}"] = value
+            condition += f" AND #q{i} = :q{i}"
     table.transact(
         [
             table.tx_update(
                 keys.project(project_id), expression, condition, names=names, values=values
             ),
-            entry,
+            *ops,
         ],
-        on_condition=lambda: _why_not(project_id, statuses, expected_version),
+        on_condition=lambda: _why_not(project_id, statuses, expected_version, require),
     )
     current = get(project_id)
     assert current is not None
     return current
 
 
-def _why_not(project_id: str, statuses: list[str], expected_version: int | None) -> Exception:
+def _why_not(
+    project_id: str,
+    statuses: list[str],
+    expected_version: int | None,
+    require: dict[str, Any] | None = None,
+) -> Exception:
     current = get(project_id)
     if current is None:
         return NotFound("project not found")
@@ -123,10 +158,20 @@ def _why_not(project_id: str, statuses: list[str], expected_version: int | None)
         return PreconditionFailed(
             f"the project is at version {current['version']}, not {expected_version}"
         )
-    return InvalidTransition(
-        f"the project is {current['status']}; this needs one of: {', '.join(statuses)}",
-        extra={"current_status": current["status"]},
-    )
+    if current["status"] not in statuses:
+        return InvalidTransition(
+            f"the project is {current['status']}; this needs one of: {', '.join(statuses)}",
+            extra={"current_status": current["status"]},
+        )
+    if any(current.get(k) != v for k, v in (require or {}).items()):
+        return Conflict("the project changed meanwhile (another application or decision); retry")
+    return Conflict("a related item changed meanwhile; fetch again and retry")
+
+
+def fields_op(project_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """An unconditional, unversioned update of bookkeeping fields (last_application)."""
+    expression, names, values = table.set_expression(changes)
+    return table.tx_update(keys.project(project_id), expression, names=names, values=values)
 
 
 def bump_attempt(project_id: str, field: str) -> int:

@@ -7,13 +7,18 @@ from typing import Any
 
 from tenantry import registry, workflows
 from tenantry.clock import now_iso
+from tenantry.dal import applications as app_store
 from tenantry.dal import history
 from tenantry.dal import identity as identity_store
+from tenantry.dal import orgs as org_store
 from tenantry.dal import projects as store
+from tenantry.dal import templates as template_store
 from tenantry.dal.table import key_of as table_key
-from tenantry.domain import lifecycle
+from tenantry.domain import applications, lifecycle, memberships
+from tenantry.domain.membership_rules import COUNTED
 from tenantry.domain.selectors import ProjectFilter
-from tenantry.errors import Forbidden, InvalidTransition, NotFound, Unprocessable
+from tenantry.errors import Forbidden, NotFound, Unprocessable
+from tenantry.models.governance import Profile, ProfileUpdate
 from tenantry.models.identity import Principal
 from tenantry.models.project import (
     PROJECT_ID_PATTERN,
@@ -30,7 +35,7 @@ RESERVED_IDS = frozenset({"default", "kube-system", "kube-public", "admin", "sys
 # Changing these on a project is governed: platform admins only (applications come later).
 GOVERNED_FIELDS = frozenset({"join_policy", "leave_policy", "max_members", "resources", "clusters"})
 MANAGER_ROLES = frozenset({"owner", "admin"})
-VISIBLE_MEMBER_STATES = frozenset({"accepted", "leave_requested"})
+VISIBLE_MEMBER_STATES = COUNTED
 
 
 def actor(principal: Principal) -> str:
@@ -95,6 +100,16 @@ def derive_id(name: str) -> str:
     return candidate
 
 
+TEMPLATE_FIELDS = (
+    "environments",
+    "clusters",
+    "join_policy",
+    "leave_policy",
+    "max_members",
+    "resources",
+)
+
+
 def create_project(principal: Principal, body: ProjectCreate) -> Project:
     if principal.kind != "user":
         raise Forbidden("only users may create projects")
@@ -115,15 +130,23 @@ def create_project(principal: Principal, body: ProjectCreate) -> Project:
             f"project id {project_id!r} is reserved",
             errors=[{"loc": ["body", "id"], "msg": "reserved"}],
         )
-    _check_references(body.clusters, body.template_id, body.org_id)
+    template = _template(body.template_id)
+    fields = body.model_dump(
+        exclude={"template_id", "owner_id", "id"}, exclude_none=True, mode="json"
+    )
+    for name in TEMPLATE_FIELDS:  # the request's own fields win over the template's
+        if name not in body.model_fields_set and template.get(name) not in (None, [], {}):
+            fields[name] = template[name]
+    _check_references(fields.get("clusters", []), body.org_id, principal)
 
     now = now_iso()
-    auto = principal.is_admin or get_settings().approval_policy == "auto"
-    status = "creating" if auto else "uninitialized"
+    moderated = (
+        get_settings().approval_policy == "moderated" or template.get("approval") == "moderated"
+    )
+    needs_approval = moderated and not principal.is_admin
+    status = "uninitialized" if needs_approval else "creating"
     project = {
-        **body.model_dump(
-            exclude={"template_id", "owner_id", "id"}, exclude_none=True, mode="json"
-        ),
+        **fields,
         "id": project_id,
         "owner_id": owner_id,
         "status": status,
@@ -132,42 +155,62 @@ def create_project(principal: Principal, body: ProjectCreate) -> Project:
         "version": 1,
         "cluster_delete_policy": "Retain",
         "conditions": [],
-        "provision_attempts": 1 if auto else 0,
+        "provision_attempts": 0 if needs_approval else 1,
+        "usage": {"members": 1},
     }
-    owner_member = {
-        "project_id": project_id,
-        "user_id": owner_id,
-        "role": "owner",
-        "state": "accepted",
-        "created_at": now,
-    }
-    created = history.entry(
-        project_id,
-        actor(principal),
-        "created",
-        to_status=status,
-        at=now,
-        detail={"name": body.name, "owner_id": owner_id},
-    )
-    store.create(project, owner_member, created)
+    if template:
+        project["template_id"] = template["id"]
+    ops = [
+        history.entry(
+            project_id,
+            actor(principal),
+            "created",
+            to_status=status,
+            at=now,
+            detail={
+                "name": body.name,
+                "owner_id": owner_id,
+                **({"template_id": template["id"]} if template else {}),
+            },
+        )
+    ]
+    if needs_approval:
+        app = applications.new(project, principal.id, "create", fields, now)
+        project["pending_application_id"] = app["id"]
+        project["last_application"] = applications.summary(app)
+        ops.append(app_store.put_op(app))
+    store.create(project, memberships.new_owner(project_id, owner_id, now), ops)
     if status == "creating":
         project = _start_or_fail("create", project_id, 1, "creating")
     return to_model(project)
 
 
-def _check_references(clusters: list[Any], template_id: str | None, org_id: str | None) -> None:
-    """Everything a project names must exist. No cluster, template or org is registered on
-    this platform yet (those registries come with their own routes), so any name is 422."""
-    errors = [
-        {"loc": ["body", "clusters", i, "name"], "msg": f"cluster {c.name!r} is not registered"}
+def _template(template_id: str | None) -> dict[str, Any]:
+    if not template_id:
+        return {}
+    template = template_store.get(template_id)
+    if not template:
+        raise Unprocessable(
+            f"template {template_id!r} not found",
+            errors=[{"loc": ["body", "template_id"], "msg": "no such template"}],
+        )
+    return template
+
+
+def _check_references(clusters: list[Any], org_id: str | None, principal: Principal) -> None:
+    """Everything a project names must exist. Clusters have no registry yet (it comes with
+    the clusters routes), so any cluster name is 422 until then."""
+    errors: list[dict[str, Any]] = [
+        {
+            "loc": ["body", "clusters", i, "name"],
+            "msg": f"cluster {c['name'] if isinstance(c, dict) else c.name!r} is not registered",
+        }
         for i, c in enumerate(clusters)
     ]
-    if template_id:
-        errors.append(
-            {"loc": ["body", "template_id"], "msg": f"template {template_id!r} not found"}
-        )
-    if org_id:
-        errors.append({"loc": ["body", "org_id"], "msg": f"org {org_id!r} not found"})
+    if org_id and not (
+        org_store.get(org_id) and (principal.is_admin or org_store.get_member(org_id, principal.id))
+    ):
+        errors.append({"loc": ["body", "org_id"], "msg": f"org {org_id!r} not found among yours"})
     if errors:
         raise Unprocessable("the project names things that do not exist", errors=errors)
 
@@ -267,39 +310,47 @@ def images(
 
 def patch_project(
     principal: Principal, project_id: str, body: ProjectPatch, expected_version: int | None
-) -> Project:
-    _, role = access(principal, project_id)
+) -> tuple[Project, bool]:
+    """Apply the change; a non-admin's change of governed fields (policies, quotas,
+    clusters) becomes a pending application instead, the other fields applying at once.
+    Returns the project and whether an application was filed."""
+    project, role = access(principal, project_id)
     _require_manager(principal, role)
     changes = body.model_dump(exclude_unset=True, mode="json")
     if not changes:
         raise Unprocessable(
             "nothing to change", errors=[{"loc": ["body"], "msg": "give at least one field"}]
         )
-    governed = sorted(GOVERNED_FIELDS & changes.keys())
-    if governed and not principal.is_admin:
-        raise Forbidden(f"changing {', '.join(governed)} needs a platform admin")
     if "clusters" in changes:
-        _check_references(body.clusters or [], None, None)
+        _check_references(changes["clusters"] or [], None, principal)
+    governed = {k: changes.pop(k) for k in sorted(GOVERNED_FIELDS & changes.keys())}
     remove = tuple(k for k, v in changes.items() if v is None)
-    changes = {k: v for k, v in changes.items() if v is not None}
+    direct = {k: v for k, v in changes.items() if v is not None}
+    if governed and not principal.is_admin:
+        item = applications.submit_modify(
+            principal, project, governed, expected_version, direct=direct, remove=remove
+        )
+        return to_model(item), True
+    direct.update({k: v for k, v in governed.items() if v is not None})
+    remove += tuple(k for k, v in governed.items() if v is None)
     now = now_iso()
     entry = history.entry(
         project_id,
         actor(principal),
         "updated",
         at=now,
-        detail={"fields": sorted([*changes, *remove])},
+        detail={"fields": sorted([*direct, *remove])},
     )
     item = store.update(
         project_id,
-        changes,
+        direct,
         entry,
         remove=remove,
-        allowed_statuses=[s for s in lifecycle.DELETABLE],
+        allowed_statuses=list(lifecycle.DELETABLE),
         expected_version=expected_version,
         now=now,
     )
-    return to_model(item)
+    return to_model(item), False
 
 
 def delete_project(
@@ -338,15 +389,18 @@ def act(
 ) -> Project:
     project, role = access(principal, project_id)
     event = body.action
-    if event == "dismiss":
-        raise InvalidTransition("there is no denied application to dismiss on this project")
+    if event in applications.DECISIONS:
+        item, provision = applications.decide(
+            principal, project, event, body.app_id, body.reason, expected_version
+        )
+        if provision:
+            item = _start_or_fail("create", project_id, item["provision_attempts"], "creating")
+        return to_model(item)
     who = lifecycle.who_may(event)
     if who == "admin" and not principal.is_admin:
         raise Forbidden(f"only platform admins may {event} a project")
     if who == "owner":
         _require_manager(principal, role)
-    if who == "applicant" and not (principal.is_admin or principal.id == project["owner_id"]):
-        raise Forbidden(f"only the applicant may {event}")
     to_status = lifecycle.next_status(project["status"], event)
 
     now = now_iso()
@@ -356,8 +410,6 @@ def act(
     if to_status == "creating":
         changes["provision_attempts"] = attempt
         remove = ("reason",)
-    if to_status == "deleted":
-        changes["deleted_at"] = now
     detail = {"reason": body.reason} if body.reason else None
     entry = history.entry(
         project_id,
@@ -381,3 +433,59 @@ def act(
     if to_status == "creating":
         item = _start_or_fail("create", project_id, attempt, "creating")
     return to_model(item)
+
+
+# --- public profile -----------------------------------------------------------------------------
+
+
+def profile(principal: Principal, project_id: str) -> Profile:
+    """Any authenticated user may read the profile of an active project; members and
+    admins may read it in any status."""
+    project = store.get(project_id) if re.fullmatch(PROJECT_ID_PATTERN, project_id) else None
+    if project is None or (project["status"] != "active" and not _sees(principal, project_id)):
+        raise NotFound(f"project {project_id!r} not found")
+    owner = identity_store.get_user(project["owner_id"]) or {}
+    return Profile(
+        id=project["id"],
+        name=project["name"],
+        description=project.get("description", ""),
+        homepage=project.get("homepage"),
+        owner_display_name=owner.get("display_name", ""),
+    )
+
+
+def _sees(principal: Principal, project_id: str) -> bool:
+    try:
+        access(principal, project_id)
+    except NotFound:
+        return False
+    return True
+
+
+def update_profile(
+    principal: Principal, project_id: str, body: ProfileUpdate, expected_version: int | None
+) -> Profile:
+    project, _ = access(principal, project_id)
+    if not (principal.id == project["owner_id"] or principal.is_admin):
+        raise Forbidden("only the project's owner may change its profile")
+    changes = body.model_dump(exclude_unset=True, mode="json")
+    if not changes:
+        raise Unprocessable(
+            "nothing to change", errors=[{"loc": ["body"], "msg": "give description or homepage"}]
+        )
+    remove = tuple(k for k, v in changes.items() if v is None)
+    direct = {k: v for k, v in changes.items() if v is not None}
+    now = now_iso()
+    entry = history.entry(
+        project_id, actor(principal), "profile_updated", at=now, detail={"fields": sorted(changes)}
+    )
+    store.update(
+        project_id,
+        direct,
+        entry,
+        remove=remove,
+        allowed_statuses=list(lifecycle.DELETABLE),
+        expected_version=expected_version,
+        now=now,
+    )
+    return profile(principal, project_id)

@@ -1,0 +1,210 @@
+"""Governance routes: applications, memberships, members, quotas and public profiles."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+
+from tenantry import idempotency
+from tenantry.domain import applications, memberships, projects, quotas
+from tenantry.http import (
+    Cursor,
+    IdempotencyKey,
+    IfMatch,
+    Limit,
+    caller,
+    expected_version,
+    make_app,
+    respond,
+    responses,
+)
+from tenantry.models.common import Page
+from tenantry.models.governance import (
+    Application,
+    ApplicationState,
+    Member,
+    Membership,
+    MembershipAction,
+    MembershipCreate,
+    Profile,
+    ProfileUpdate,
+    Quota,
+)
+from tenantry.models.identity import Principal
+from tenantry.observability import logger, metrics
+from tenantry.pagination import decode_cursor, fingerprint, page
+
+app = make_app()
+
+Id = Annotated[str, Path(min_length=1, max_length=64)]
+ProjectIdQuery = Annotated[str | None, Query(max_length=64, description="Only this project's")]
+
+
+def _role_of(principal: Principal, project_id: str) -> str | None:
+    return memberships.caller_role(principal, project_id)
+
+
+# --- applications -------------------------------------------------------------------------------
+
+
+@app.get(
+    "/applications",
+    tags=["governance"],
+    summary="Applications the caller may see",
+    description="With project_id: that project's (all for its owner/admins and platform admins, "
+    "the caller's own otherwise). Without: platform admins get the queue of `state` (default "
+    "pending); others their own applications.",
+    responses=responses(200, Page[Application], 404),
+)
+def list_applications(
+    limit: Limit = 25,
+    cursor: Cursor = None,
+    project_id: ProjectIdQuery = None,
+    state: Annotated[ApplicationState | None, Query()] = None,
+) -> Page[Application]:
+    principal = caller(app)
+    scope = fingerprint("applications", principal.id, principal.is_admin, project_id, state)
+    items, last = applications.list_applications(
+        principal,
+        project_id,
+        state,
+        limit,
+        decode_cursor(cursor, scope),
+        partial(_role_of, principal),
+    )
+    return Page[Application](**page(items, last, scope))
+
+
+@app.get(
+    "/applications/<appId>",
+    tags=["governance"],
+    summary="An application (applicant, project owner/admins, platform admins)",
+    responses=responses(200, Application, 404),
+)
+def get_application(appId: Id) -> Application:
+    principal = caller(app)
+    return applications.get(principal, appId, partial(_role_of, principal))
+
+
+# --- memberships --------------------------------------------------------------------------------
+
+
+@app.post(
+    "/memberships",
+    tags=["governance"],
+    summary="Join a project (self) or enroll a user (owner, project admin)",
+    description="join: accepted at once under join_policy auto, requested under moderated, 409 "
+    "under closed. enroll: accepted at once. max_members reached: 409; over the members quota: 413.",
+    responses=responses(201, Membership, 403, 404, 409, 413, headers=("Location",)),
+)
+def create_membership(
+    body: MembershipCreate, idempotency_key: IdempotencyKey = None
+) -> Response[Membership]:
+    principal = caller(app)
+
+    def create() -> Response:
+        membership = memberships.create(principal, body)
+        return respond(membership, 201, location=f"/memberships/{membership.id}")
+
+    return idempotency.once(
+        app, idempotency_key, principal.id, body.model_dump(mode="json"), create
+    )
+
+
+@app.get(
+    "/memberships",
+    tags=["governance"],
+    summary="The caller's memberships, or a project's (members, platform admins)",
+    responses=responses(200, Page[Membership], 404),
+)
+def list_memberships(
+    limit: Limit = 25, cursor: Cursor = None, project_id: ProjectIdQuery = None
+) -> Page[Membership]:
+    principal = caller(app)
+    scope = fingerprint("memberships", principal.id, project_id)
+    items, last = memberships.list_memberships(
+        principal, project_id, limit, decode_cursor(cursor, scope)
+    )
+    return Page[Membership](**page(items, last, scope))
+
+
+@app.get(
+    "/memberships/<membershipId>",
+    tags=["governance"],
+    summary="A membership (the member, the project's members, platform admins)",
+    responses=responses(200, Membership, 404),
+)
+def get_membership(membershipId: Id) -> Membership:
+    return memberships.get(caller(app), membershipId)
+
+
+@app.post(
+    "/memberships/<membershipId>/actions",
+    tags=["governance"],
+    summary="accept, reject, remove (owner, project admin); leave, cancel (the member)",
+    responses=responses(200, Membership, 403, 404, 409, 413),
+)
+def membership_action(membershipId: Id, body: MembershipAction) -> Membership:
+    return memberships.act(caller(app), membershipId, body)
+
+
+@app.get(
+    "/projects/<projectId>/members",
+    tags=["governance"],
+    summary="A project's members and their roles",
+    responses=responses(200, Page[Member], 404),
+)
+def list_members(projectId: Id, limit: Limit = 25, cursor: Cursor = None) -> Page[Member]:
+    principal = caller(app)
+    scope = fingerprint("members", principal.id, projectId)
+    items, last = memberships.members(principal, projectId, limit, decode_cursor(cursor, scope))
+    return Page[Member](**page(items, last, scope))
+
+
+# --- quotas and profile -------------------------------------------------------------------------
+
+
+@app.get(
+    "/projects/<projectId>/quotas",
+    tags=["governance"],
+    summary="Each resource's limit and usage, per project and per member",
+    responses=responses(200, dict[str, Quota], 404),
+)
+def get_quotas(projectId: Id) -> dict[str, Quota]:
+    return quotas.quotas(caller(app), projectId, projects.access)
+
+
+@app.get(
+    "/projects/<projectId>/profile",
+    tags=["governance"],
+    summary="The public profile of an active project (any authenticated user)",
+    responses=responses(200, Profile, 404),
+)
+def get_profile(projectId: Id) -> Profile:
+    return projects.profile(caller(app), projectId)
+
+
+@app.put(
+    "/projects/<projectId>/profile",
+    tags=["governance"],
+    summary="Change the public profile (owner)",
+    responses=responses(200, Profile, 403, 404, 409, 412),
+)
+def put_profile(
+    projectId: Id,
+    body: ProfileUpdate,
+    if_match: IfMatch = None,
+) -> Profile:
+    return projects.update_profile(caller(app), projectId, body, expected_version(if_match))
+
+
+@logger.inject_lambda_context(
+    correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
+)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

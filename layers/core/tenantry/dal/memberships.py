@@ -1,0 +1,150 @@
+"""Project memberships in the table, and the member counter on the project item.
+
+A change of membership state is one transaction: the member item (conditional on the
+state it was read in), its id pointer, the project's `usage.members` counter (conditional
+on max_members and the `members` quota when it grows) and the history entry. Concurrent
+joins therefore can never push a project over its limits: DynamoDB checks the count.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tenantry.dal import keys, table
+from tenantry.errors import Conflict, InvalidTransition, NotFound, QuotaExceeded, TenantryError
+
+MEMBERS = "members"
+
+
+def get(project_id: str, user_id: str) -> dict[str, Any] | None:
+    return table.get(keys.member(project_id, user_id))
+
+
+def get_by_id(membership_id: str) -> dict[str, Any] | None:
+    pointer = table.get(keys.membership_pointer(membership_id))
+    return get(pointer["project_id"], pointer["user_id"]) if pointer else None
+
+
+def page_for_project(
+    project_id: str, limit: int, start_key: dict[str, Any] | None
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    return table.query(
+        keys.project_pk(project_id), sk_prefix=keys.MEMBER_PREFIX, limit=limit, start_key=start_key
+    )
+
+
+def page_for_user(
+    user_id: str, limit: int, start_key: dict[str, Any] | None
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    return table.query(keys.user_projects(user_id), index="GSI1", limit=limit, start_key=start_key)
+
+
+def all_for_project(project_id: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    key = None
+    while True:
+        page, key = page_for_project(project_id, 100, key)
+        items.extend(page)
+        if not key:
+            return items
+
+
+def new_member_ops(member: dict[str, Any]) -> list[dict[str, Any]]:
+    """The puts of a brand-new membership (project creation: the owner)."""
+    pid, uid = member["project_id"], member["user_id"]
+    return [
+        table.tx_put(
+            {**keys.member(pid, uid), **keys.member_indexes(pid, uid), "entity": "member", **member}
+        ),
+        table.tx_put(_pointer(member)),
+    ]
+
+
+def _pointer(member: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **keys.membership_pointer(member["id"]),
+        "entity": "membership_pointer",
+        "project_id": member["project_id"],
+        "user_id": member["user_id"],
+    }
+
+
+def change(
+    member: dict[str, Any],
+    from_state: str | None,
+    delta: int,
+    entry: dict[str, Any],
+    *,
+    project_statuses: tuple[str, ...],
+    extra_ops: list[dict[str, Any]] | None = None,
+) -> None:
+    """Write `member` (its new state and fields) if it is still in `from_state` (None: it
+    must not exist), move the member count by `delta` within the project's limits, and
+    append `entry`. Anything else in the same transaction goes in `extra_ops`."""
+    pid, uid = member["project_id"], member["user_id"]
+    item = {**keys.member(pid, uid), **keys.member_indexes(pid, uid), "entity": "member", **member}
+    if from_state is None:
+        member_op = table.tx_put(item, "attribute_not_exists(PK)")
+    else:
+        member_op = table.tx_put(
+            item, "#state = :from", names={"#state": "state"}, values={":from": from_state}
+        )
+    ops = [
+        member_op,
+        table.tx_put(_pointer(member)),
+        _project_op(pid, delta, project_statuses),
+        entry,
+    ]
+    table.transact(
+        ops + (extra_ops or []),
+        on_condition=lambda: _why_not(pid, uid, from_state, delta, project_statuses),
+    )
+
+
+def _project_op(project_id: str, delta: int, statuses: tuple[str, ...]) -> dict[str, Any]:
+    names = {"#status": "status"}
+    values: dict[str, Any] = {f":s{i}": s for i, s in enumerate(statuses)}
+    condition = f"#status IN ({', '.join(values)})"
+    if delta == 0:
+        return table.tx_check(keys.project(project_id), condition, names=names, values=values)
+    names.update({"#usage": "usage", "#m": MEMBERS})
+    values[":d"] = delta
+    if delta > 0:
+        names.update({"#res": "resources", "#pc": "project_capacity"})
+        condition += (
+            " AND (attribute_not_exists(max_members) OR #usage.#m < max_members)"
+            " AND (attribute_not_exists(#res.#m.#pc) OR #usage.#m < #res.#m.#pc)"
+        )
+    return table.tx_update(
+        keys.project(project_id), "ADD #usage.#m :d", condition, names=names, values=values
+    )
+
+
+def _why_not(
+    project_id: str, user_id: str, from_state: str | None, delta: int, statuses: tuple[str, ...]
+) -> TenantryError:
+    project = table.get(keys.project(project_id))
+    if project is None:
+        return NotFound(f"project {project_id!r} not found")
+    if project["status"] not in statuses:
+        return InvalidTransition(
+            f"the project is {project['status']}; memberships change only while it is "
+            + " or ".join(statuses),
+            extra={"current_status": project["status"]},
+        )
+    current = get(project_id, user_id)
+    if (current or {}).get("state") != from_state:
+        return Conflict("the membership changed meanwhile; fetch it again and retry")
+    used = int((project.get("usage") or {}).get(MEMBERS, 0))
+    if delta > 0 and project.get("max_members") is not None and used >= project["max_members"]:
+        return Conflict(
+            f"the project has reached max_members ({project['max_members']})",
+            extra={"max_members": project["max_members"], "members": used},
+        )
+    capacity = ((project.get("resources") or {}).get(MEMBERS) or {}).get("project_capacity")
+    if delta > 0 and capacity is not None and used >= capacity:
+        return QuotaExceeded(
+            f"over quota: members limit {capacity}, usage {used}",
+            extra={"resource": MEMBERS, "limit": capacity, "usage": used},
+        )
+    return Conflict("the membership could not change; retry")

@@ -1,0 +1,69 @@
+"""Organizations and their members."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tenantry.dal import keys, table
+
+
+def create(org: dict[str, Any], owner_id: str) -> None:
+    """The org and its creator as owner, together."""
+    item = {
+        **keys.org(org["id"]),
+        **keys.org_indexes(org["id"], org["created_at"]),
+        "entity": "org",
+        **org,
+    }
+    table.transact(
+        [
+            table.tx_put(item, "attribute_not_exists(PK)"),
+            add_member_op(org["id"], owner_id, "owner", org["created_at"]),
+        ]
+    )
+
+
+def add_member_op(org_id: str, user_id: str, role: str, now: str) -> dict[str, Any]:
+    """Put the member unless already there (a second grant is a no-op, not an error)."""
+    item = {
+        **keys.org_member(org_id, user_id),
+        **keys.org_member_indexes(org_id, user_id),
+        "entity": "org_member",
+        "org_id": org_id,
+        "user_id": user_id,
+        "role": role,
+        "created_at": now,
+    }
+    return table.tx_put(item)
+
+
+def get(org_id: str) -> dict[str, Any] | None:
+    return table.get(keys.org(org_id))
+
+
+def get_many(org_ids: list[str]) -> list[dict[str, Any]]:
+    return table.batch_get([keys.org(o) for o in org_ids])
+
+
+def get_member(org_id: str, user_id: str) -> dict[str, Any] | None:
+    return table.get(keys.org_member(org_id, user_id))
+
+
+def page_all(
+    limit: int, start_key: dict[str, Any] | None
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    return table.query(keys.ALL_ORGS, index="GSI1", limit=limit, start_key=start_key)
+
+
+def page_for_user(
+    user_id: str, limit: int, start_key: dict[str, Any] | None
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    return table.query(keys.user_orgs(user_id), index="GSI1", limit=limit, start_key=start_key)
+
+
+def page_members(
+    org_id: str, limit: int, start_key: dict[str, Any] | None
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    return table.query(
+        keys.org_pk(org_id), sk_prefix=keys.MEMBER_PREFIX, limit=limit, start_key=start_key
+    )

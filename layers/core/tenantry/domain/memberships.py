@@ -1,0 +1,226 @@
+"""Project memberships: join and leave under the project's policies, enrollment by the
+owner or project admins, and the moderation of requests."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from tenantry.clock import now_iso
+from tenantry.dal import history
+from tenantry.dal import identity as identity_store
+from tenantry.dal import memberships as store
+from tenantry.dal import projects as project_store
+from tenantry.domain import membership_rules as rules
+from tenantry.errors import Forbidden, NotFound, Unprocessable
+from tenantry.models.governance import Member, Membership, MembershipAction, MembershipCreate
+from tenantry.models.identity import Principal
+
+MEMBERSHIP_NAMESPACE = uuid.UUID("0d5b7f0e-8b0a-4c58-9a3e-3f4a2d1c6b7e")
+# Joining or growing needs an active project; leaving and removal work in any live status.
+GROWING = ("active",)
+LIVE = ("uninitialized", "creating", "active", "suspended", "terminated", "failed")
+
+
+def membership_id(project_id: str, user_id: str) -> str:
+    return str(uuid.uuid5(MEMBERSHIP_NAMESPACE, f"{project_id}/{user_id}"))
+
+
+def new_owner(project_id: str, user_id: str, now: str) -> dict[str, Any]:
+    return {
+        "id": membership_id(project_id, user_id),
+        "project_id": project_id,
+        "user_id": user_id,
+        "role": "owner",
+        "state": "accepted",
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def caller_role(principal: Principal, project_id: str) -> str | None:
+    """The caller's role in the project if they count as a member."""
+    member = store.get(project_id, principal.id)
+    return member["role"] if member and member["state"] in rules.COUNTED else None
+
+
+def is_manager(principal: Principal, role: str | None) -> bool:
+    return principal.is_admin or role in rules.MANAGER_ROLES
+
+
+def view(
+    member: dict[str, Any], principal: Principal, project: dict[str, Any], role: str | None
+) -> Membership:
+    allowed = allowed_actions(member, principal, project, role)
+    return Membership.model_validate({**member, "allowed_actions": allowed})
+
+
+def allowed_actions(
+    member: dict[str, Any], principal: Principal, project: dict[str, Any], role: str | None
+) -> list[str]:
+    return rules.allowed_actions(
+        member["state"],
+        is_self=principal.id == member["user_id"],
+        is_manager=is_manager(principal, role),
+        role=member["role"],
+        join_policy=project["join_policy"],
+        leave_policy=project["leave_policy"],
+    )
+
+
+# --- change -------------------------------------------------------------------------------------
+
+
+def create(principal: Principal, body: MembershipCreate) -> Membership:
+    project = project_store.get(body.project_id)
+    if body.action == "join":
+        if principal.kind != "user":
+            raise Forbidden("only users may join projects")
+        # Anyone may ask to join an active project (its profile is public); others: 404.
+        if not project or project["status"] != "active":
+            raise NotFound(f"project {body.project_id!r} not found")
+        role = caller_role(principal, body.project_id)
+        member = move(principal, project, principal.id, "join", role=None)
+        return view(member, principal, project, role or member["role"])
+    role = caller_role(principal, body.project_id)
+    if not project or not (principal.is_admin or role):
+        raise NotFound(f"project {body.project_id!r} not found")
+    if not is_manager(principal, role):
+        raise Forbidden("only the project's owner or admins may enroll members")
+    user_id = _enrollee(body)
+    member = move(principal, project, user_id, "enroll", role=body.role or "member")
+    return view(member, principal, project, role)
+
+
+def _enrollee(body: MembershipCreate) -> str:
+    if body.email:
+        user_id = identity_store.user_id_by_email(body.email)
+        loc, what = "email", body.email
+    else:
+        user_id, loc, what = body.user_id, "user_id", body.user_id
+    user = identity_store.get_user(user_id) if user_id else None
+    if not user or not user["is_active"]:
+        raise Unprocessable(
+            f"no active user {what!r}",
+            errors=[{"loc": ["body", loc], "msg": "no such active user"}],
+        )
+    return str(user["id"])
+
+
+def act(principal: Principal, membership_id_: str, body: MembershipAction) -> Membership:
+    member = store.get_by_id(membership_id_)
+    project = project_store.get(member["project_id"]) if member else None
+    role = caller_role(principal, member["project_id"]) if member else None
+    is_self = bool(member) and principal.id == member["user_id"]
+    if not member or not project or not (is_self or principal.is_admin or role):
+        raise NotFound("membership not found")
+    actor = rules.who(body.action)
+    if actor == "self" and not is_self:
+        raise Forbidden(f"only the member may {body.action}")
+    if actor == "manager" and not is_manager(principal, role):
+        raise Forbidden(f"only the project's owner or admins may {body.action} members")
+    moved = move(
+        principal, project, member["user_id"], body.action, current=member, reason=body.reason
+    )
+    return view(moved, principal, project, role)
+
+
+def move(
+    principal: Principal,
+    project: dict[str, Any],
+    user_id: str,
+    action: str,
+    *,
+    role: str | None = None,
+    current: dict[str, Any] | None = None,
+    reason: str | None = None,
+    extra_ops: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Apply `action` to the user's membership of `project`, atomically, and return it."""
+    pid = project["id"]
+    if current is None:
+        current = store.get(pid, user_id)
+    before = current["state"] if current else None
+    policy = project["leave_policy"] if action == "leave" else project["join_policy"]
+    target = rules.next_state(before, action, policy=policy, role=(current or {}).get("role"))
+    now = now_iso()
+    member = {
+        **(current or {}),
+        "id": membership_id(pid, user_id),
+        "project_id": pid,
+        "user_id": user_id,
+        "role": role or (current or {}).get("role") or "member",
+        "state": target,
+        "created_at": (current or {}).get("created_at", now),
+        "updated_at": now,
+    }
+    for k in ("PK", "SK", "GSI1PK", "GSI1SK", "entity"):
+        member.pop(k, None)
+    delta = rules.member_delta(before, target)
+    detail: dict[str, Any] = {"user_id": user_id, "role": member["role"]}
+    if reason:
+        detail["reason"] = reason
+    entry = history.entry(
+        pid,
+        f"{principal.kind}:{principal.id}",
+        f"membership_{action}",
+        from_status=before,
+        to_status=target,
+        at=now,
+        detail=detail,
+    )
+    statuses = GROWING if delta > 0 else LIVE
+    store.change(member, before, delta, entry, project_statuses=statuses, extra_ops=extra_ops)
+    return member
+
+
+# --- read ---------------------------------------------------------------------------------------
+
+
+def get(principal: Principal, membership_id_: str) -> Membership:
+    member = store.get_by_id(membership_id_)
+    project = project_store.get(member["project_id"]) if member else None
+    role = caller_role(principal, member["project_id"]) if member else None
+    if not member or not project:
+        raise NotFound("membership not found")
+    if not (principal.id == member["user_id"] or principal.is_admin or role):
+        raise NotFound("membership not found")
+    return view(member, principal, project, role)
+
+
+def list_memberships(
+    principal: Principal, project_id: str | None, limit: int, start_key: dict[str, Any] | None
+) -> tuple[list[Membership], dict[str, Any] | None]:
+    if project_id is None:
+        items, last = store.page_for_user(principal.id, limit, start_key)
+        projects = {
+            p["id"]: p for p in project_store.get_many(list({i["project_id"] for i in items}))
+        }
+        out = [
+            view(
+                i,
+                principal,
+                projects[i["project_id"]],
+                i["role"] if i["state"] in rules.COUNTED else None,
+            )
+            for i in items
+            if i["project_id"] in projects
+        ]
+        return out, last
+    project = project_store.get(project_id)
+    role = caller_role(principal, project_id)
+    if not project or not (principal.is_admin or role):
+        raise NotFound(f"project {project_id!r} not found")
+    items, last = store.page_for_project(project_id, limit, start_key)
+    manager = is_manager(principal, role)
+    visible = [
+        i for i in items if manager or i["state"] in rules.COUNTED or i["user_id"] == principal.id
+    ]
+    return [view(i, principal, project, role) for i in visible], last
+
+
+def members(
+    principal: Principal, project_id: str, limit: int, start_key: dict[str, Any] | None
+) -> tuple[list[Member], dict[str, Any] | None]:
+    memberships, last = list_memberships(principal, project_id, limit, start_key)
+    return [Member(user_id=m.user_id, role=m.role, state=m.state) for m in memberships], last

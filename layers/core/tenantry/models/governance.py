@@ -1,0 +1,193 @@
+"""Governance: applications, memberships, orgs, invites, quotas, templates, profiles."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from tenantry.models.common import Input, Output
+from tenantry.models.identity import Email
+from tenantry.models.project import (
+    Capacity,
+    ClusterQuota,
+    EnvName,
+    Policy,
+    ProjectId,
+    ResourceName,
+    Url,
+)
+
+ProjectRole = Literal["owner", "admin", "member", "viewer"]
+GrantableRole = Literal["admin", "member", "viewer"]
+OrgRole = Literal["owner", "admin", "member"]
+MembershipState = Literal[
+    "requested", "accepted", "leave_requested", "rejected", "cancelled", "removed"
+]
+MembershipActionName = Literal["accept", "reject", "remove", "leave", "cancel"]
+ApplicationState = Literal["pending", "approved", "replaced", "denied", "dismissed", "cancelled"]
+ApplicationType = Literal["create", "modify"]
+InviteStatus = Literal["pending", "accepted", "revoked", "expired"]
+
+MAX_INVITE_DAYS = 30
+
+
+# --- applications -----------------------------------------------------------------------------
+
+
+class Application(Output):
+    id: str
+    project_id: str
+    type: ApplicationType
+    state: ApplicationState
+    applicant_id: str
+    owner_id: str
+    name: str
+    changes: dict[str, Any] = Field(default_factory=dict, description="What approval applies")
+    comments: str | None = None
+    reason: str | None = Field(None, description="Why it was denied, cancelled or replaced")
+    decided_by: str | None = None
+    created_at: str
+    updated_at: str
+
+
+# --- memberships -----------------------------------------------------------------------------
+
+
+class MembershipCreate(Input):
+    project_id: ProjectId
+    action: Literal["join", "enroll"]
+    user_id: str | None = Field(None, max_length=64, description="enroll: the user, or give email")
+    email: Email | None = Field(None, description="enroll: the user's email, or give user_id")
+    role: GrantableRole | None = Field(None, description="enroll only; default member")
+
+    @model_validator(mode="after")
+    def _who(self) -> MembershipCreate:
+        if self.action == "join" and (self.user_id or self.email or self.role):
+            raise ValueError("join is for the caller: give no user_id, email or role")
+        if self.action == "enroll" and bool(self.user_id) == bool(self.email):
+            raise ValueError("enroll needs exactly one of user_id or email")
+        return self
+
+
+class MembershipAction(Input):
+    action: MembershipActionName
+    reason: str | None = Field(None, max_length=1024)
+
+
+class Membership(Output):
+    id: str
+    project_id: str
+    user_id: str
+    state: MembershipState
+    role: ProjectRole
+    allowed_actions: list[MembershipActionName] = Field(
+        description="What the caller may do to this membership now"
+    )
+    created_at: str
+    updated_at: str
+
+
+class Member(Output):
+    user_id: str
+    role: ProjectRole
+    state: MembershipState
+
+
+# --- orgs and invites ---------------------------------------------------------------------------
+
+
+class OrgCreate(Input):
+    name: str = Field(min_length=1, max_length=128)
+
+
+class Org(Output):
+    id: str
+    name: str
+    created_by: str
+    created_at: str
+
+
+class OrgMember(Output):
+    user_id: str
+    role: OrgRole
+    created_at: str
+
+
+class InvitesCreate(Input):
+    emails: list[Email] = Field(min_length=1, max_length=50)
+    roles: list[GrantableRole] = Field(min_length=1, max_length=3)
+    expire_days: int = Field(7, ge=1, le=MAX_INVITE_DAYS)
+    secure: bool = Field(False, description="Require a one-time code, shown to the inviter once")
+
+    @field_validator("emails", "roles")
+    @classmethod
+    def _unique(cls, v: list[str]) -> list[str]:
+        return list(dict.fromkeys(v))
+
+
+class Invite(Output):
+    id: str
+    email: str
+    scope: Literal["org", "project"]
+    target_id: str
+    roles: list[str]
+    status: InviteStatus
+    expires_at: str
+    created_at: str
+    invited_by: str
+    secure: bool = False
+    code: str | None = Field(None, description="Secure invites: in the creating response only")
+
+
+class InviteAccept(Input):
+    code: str | None = Field(None, max_length=128)
+
+
+# --- quotas, templates, profiles ---------------------------------------------------------------
+
+
+class Quota(Output):
+    limit: int | None = Field(description="The project's capacity; null when unlimited")
+    usage: int
+    member_limit: int | None = None
+    member_usage: dict[str, int] = Field(default_factory=dict)
+
+
+class TemplateCreate(Input):
+    name: str = Field(min_length=1, max_length=128)
+    description: str = Field("", max_length=2048)
+    environments: list[EnvName] = Field(default_factory=list, max_length=20)
+    clusters: list[ClusterQuota] = Field(default_factory=list, max_length=20)
+    join_policy: Policy | None = None
+    leave_policy: Policy | None = None
+    max_members: int | None = Field(None, ge=1, le=100_000)
+    resources: dict[ResourceName, Capacity] = Field(default_factory=dict)
+    approval: Literal["auto", "moderated"] = "auto"
+
+
+class Template(Output):
+    id: str
+    name: str
+    description: str = ""
+    environments: list[str] = Field(default_factory=list)
+    clusters: list[dict[str, Any]] = Field(default_factory=list)
+    join_policy: Policy | None = None
+    leave_policy: Policy | None = None
+    max_members: int | None = None
+    resources: dict[str, dict[str, int]] = Field(default_factory=dict)
+    approval: Literal["auto", "moderated"]
+    created_at: str
+
+
+class Profile(Output):
+    id: str
+    name: str
+    description: str = ""
+    homepage: str | None = None
+    owner_display_name: str
+
+
+class ProfileUpdate(Input):
+    description: str | None = Field(None, max_length=2048)
+    homepage: Url | None = None
