@@ -56,6 +56,9 @@ MEMBER_EMAIL = "sam@example.com"
 CANDIDATE_USER_ID = str(uuid.uuid5(_IDS, "user/kim"))  # a user not (yet) in it
 CANDIDATE_EMAIL = "kim@example.com"
 APPLICATION_ID = str(uuid.uuid5(_IDS, "application/demo-quota"))  # pending, on demo
+TEMPLATE_ID = str(uuid.uuid5(_IDS, "template/standard"))
+ORG_ID = str(uuid.uuid5(_IDS, "org/platform"))  # the admin owns it
+INVITE_ID = str(uuid.uuid5(_IDS, "invite/admin-to-platform"))  # pending, for the admin's email
 
 
 def member_membership_id() -> str:
@@ -90,6 +93,9 @@ def path_values() -> dict[str, str]:
         "botId": BOT_ID,
         "tokenId": USER_TOKEN_ID,
         "appId": APPLICATION_ID,
+        "templateId": TEMPLATE_ID,
+        "orgId": ORG_ID,
+        "inviteId": INVITE_ID,
         "membershipId": member_membership_id(),
     }
 
@@ -153,6 +159,32 @@ SAMPLES: dict[str, Sample] = {
     ),
     "ListMemberships": Sample(query={"project_id": PROJECT_ID}),
     "MembershipAction": Sample(body={"action": "remove", "reason": "moved to another team"}),
+    "CreateTemplate": Sample(
+        body={
+            "name": "Standard web service",
+            "description": "dev and prod, moderated joins, 20 members",
+            "environments": ["dev", "prod"],
+            "join_policy": "moderated",
+            "max_members": 20,
+            "approval": "auto",
+        },
+        headers={"idempotency-key": "c2e1-template-standard-web"},
+    ),
+    "CreateOrg": Sample(
+        body={"name": "Payments Guild"}, headers={"idempotency-key": "77aa-org-guild"}
+    ),
+    "InviteToOrg": Sample(
+        body={"emails": [CANDIDATE_EMAIL], "roles": ["member"], "expire_days": 7}
+    ),
+    "InviteToProject": Sample(
+        body={
+            "emails": [CANDIDATE_EMAIL, "lee@example.com"],
+            "roles": ["member"],
+            "expire_days": 14,
+            "secure": True,
+        }
+    ),
+    "AcceptInvite": Sample(body={}),
     "PutProfile": Sample(
         body={
             "description": "Payments for the whole company",

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 
 from tenantry import idempotency
-from tenantry.domain import applications, memberships, projects, quotas
+from tenantry.domain import applications, memberships, projects, quotas, templates
 from tenantry.http import (
     Cursor,
     IdempotencyKey,
@@ -19,6 +19,7 @@ from tenantry.http import (
     caller,
     expected_version,
     make_app,
+    no_content,
     respond,
     responses,
 )
@@ -33,6 +34,8 @@ from tenantry.models.governance import (
     Profile,
     ProfileUpdate,
     Quota,
+    Template,
+    TemplateCreate,
 )
 from tenantry.models.identity import Principal
 from tenantry.observability import logger, metrics
@@ -200,6 +203,64 @@ def put_profile(
     if_match: IfMatch = None,
 ) -> Profile:
     return projects.update_profile(caller(app), projectId, body, expected_version(if_match))
+
+
+# --- templates ----------------------------------------------------------------------------------
+
+
+@app.get(
+    "/templates",
+    tags=["templates"],
+    summary="Project templates",
+    responses=responses(200, Page[Template]),
+)
+def list_templates(limit: Limit = 25, cursor: Cursor = None) -> Page[Template]:
+    caller(app)
+    scope = fingerprint("templates")
+    items, last = templates.list_templates(limit, decode_cursor(cursor, scope))
+    return Page[Template](**page(items, last, scope))
+
+
+@app.get(
+    "/templates/<templateId>",
+    tags=["templates"],
+    summary="A project template",
+    responses=responses(200, Template, 404),
+)
+def get_template(templateId: Id) -> Template:
+    caller(app)
+    return templates.get(templateId)
+
+
+@app.post(
+    "/templates",
+    tags=["templates"],
+    summary="Create a project template (platform admin)",
+    responses=responses(201, Template, 403, headers=("Location",)),
+)
+def create_template(
+    body: TemplateCreate, idempotency_key: IdempotencyKey = None
+) -> Response[Template]:
+    principal = caller(app)
+
+    def create() -> Response:
+        template = templates.create(principal, body)
+        return respond(template, 201, location=f"/templates/{template.id}")
+
+    return idempotency.once(
+        app, idempotency_key, principal.id, body.model_dump(mode="json"), create
+    )
+
+
+@app.delete(
+    "/templates/<templateId>",
+    tags=["templates"],
+    summary="Delete a project template (platform admin)",
+    responses=responses(204, None, 403, 404, description="Deleted"),
+)
+def delete_template(templateId: Id) -> Response[None]:
+    templates.delete(caller(app), templateId)
+    return no_content()
 
 
 @logger.inject_lambda_context(

@@ -96,6 +96,21 @@ def _seed_governance(admin: Any) -> None:
     with mock.patch.object(applications, "new_id", return_value=samples.APPLICATION_ID):
         applications.submit_modify(admin, project, {"max_members": 50}, None)
 
+    from tenantry.domain import invites, orgs, templates
+    from tenantry.models.governance import InvitesCreate, OrgCreate, TemplateCreate
+    from tenantry.models.identity import Principal
+
+    with mock.patch.object(templates, "new_id", return_value=samples.TEMPLATE_ID):
+        templates.create(admin, TemplateCreate(name="Standard", environments=["dev"]))
+    with mock.patch.object(orgs, "new_id", return_value=samples.ORG_ID):
+        orgs.create(admin, OrgCreate(name="Platform"))
+    kim = Principal(kind="user", id=samples.CANDIDATE_USER_ID)
+    kim_org = orgs.create(kim, OrgCreate(name="Kim's guild"))
+    with mock.patch.object(invites, "new_id", return_value=samples.INVITE_ID):
+        invites.create(
+            kim, "org", kim_org.id, InvitesCreate(emails=[identity.ADMIN_EMAIL], roles=["member"])
+        )
+
 
 def _push_image(api: Any) -> None:
     from tenantry import registry

@@ -60,6 +60,7 @@ _TITLES = {
     403: "Authenticated but not allowed",
     404: "Not found, or not visible to the caller",
     409: "Conflict or invalid state transition",
+    410: "Gone: expired or revoked",
     412: "If-Match did not match the current version",
     413: "Over quota",
     422: "Validation failed",

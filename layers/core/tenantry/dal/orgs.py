@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tenantry.dal import keys, table
+from tenantry.errors import Conflict
 
 
 def create(org: dict[str, Any], owner_id: str) -> None:
@@ -23,8 +24,18 @@ def create(org: dict[str, Any], owner_id: str) -> None:
     )
 
 
-def add_member_op(org_id: str, user_id: str, role: str, now: str) -> dict[str, Any]:
-    """Put the member unless already there (a second grant is a no-op, not an error)."""
+def grant(org_id: str, user_id: str, role: str, now: str, extra_ops: list[dict[str, Any]]) -> None:
+    """Make the user a member (with `extra_ops`, e.g. the invite's acceptance), or 409."""
+    table.transact(
+        [add_member_op(org_id, user_id, role, now, new_only=True), *extra_ops],
+        on_condition=lambda: Conflict("already a member of the org, or the invite was answered"),
+    )
+
+
+def add_member_op(
+    org_id: str, user_id: str, role: str, now: str, *, new_only: bool = False
+) -> dict[str, Any]:
+    """Put the org member (only if not one yet, with new_only)."""
     item = {
         **keys.org_member(org_id, user_id),
         **keys.org_member_indexes(org_id, user_id),
@@ -34,7 +45,7 @@ def add_member_op(org_id: str, user_id: str, role: str, now: str) -> dict[str, A
         "role": role,
         "created_at": now,
     }
-    return table.tx_put(item)
+    return table.tx_put(item, "attribute_not_exists(PK)" if new_only else None)
 
 
 def get(org_id: str) -> dict[str, Any] | None:

@@ -1,0 +1,178 @@
+"""Org and invite routes: orgs, their members, and invites to orgs and projects."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.logging import correlation_paths
+
+from tenantry import idempotency
+from tenantry.domain import invites, orgs
+from tenantry.http import (
+    Cursor,
+    IdempotencyKey,
+    Limit,
+    caller,
+    make_app,
+    no_content,
+    respond,
+    responses,
+)
+from tenantry.models.common import Output, Page
+from tenantry.models.governance import (
+    Invite,
+    InviteAccept,
+    InvitesCreate,
+    Org,
+    OrgCreate,
+    OrgMember,
+)
+from tenantry.observability import logger, metrics
+from tenantry.pagination import decode_cursor, fingerprint, page
+
+app = make_app()
+
+Id = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+class InviteList(Output):
+    items: list[Invite]
+
+
+# --- orgs ---------------------------------------------------------------------------------------
+
+
+@app.post(
+    "/orgs",
+    tags=["orgs"],
+    summary="Create an org; the caller becomes its owner",
+    responses=responses(201, Org, 403, headers=("Location",)),
+)
+def create_org(body: OrgCreate, idempotency_key: IdempotencyKey = None) -> Response[Org]:
+    principal = caller(app)
+
+    def create() -> Response:
+        org = orgs.create(principal, body)
+        return respond(org, 201, location=f"/orgs/{org.id}")
+
+    return idempotency.once(
+        app, idempotency_key, principal.id, body.model_dump(mode="json"), create
+    )
+
+
+@app.get(
+    "/orgs",
+    tags=["orgs"],
+    summary="The caller's orgs (platform admins: all)",
+    responses=responses(200, Page[Org]),
+)
+def list_orgs(limit: Limit = 25, cursor: Cursor = None) -> Page[Org]:
+    principal = caller(app)
+    scope = fingerprint("orgs", principal.id, principal.is_admin)
+    items, last = orgs.list_orgs(principal, limit, decode_cursor(cursor, scope))
+    return Page[Org](**page(items, last, scope))
+
+
+@app.get(
+    "/orgs/<orgId>",
+    tags=["orgs"],
+    summary="An org (its members, platform admins)",
+    responses=responses(200, Org, 404),
+)
+def get_org(orgId: Id) -> Org:
+    return orgs.get(caller(app), orgId)
+
+
+@app.get(
+    "/orgs/<orgId>/members",
+    tags=["orgs"],
+    summary="An org's members",
+    responses=responses(200, Page[OrgMember], 404),
+)
+def list_org_members(orgId: Id, limit: Limit = 25, cursor: Cursor = None) -> Page[OrgMember]:
+    principal = caller(app)
+    scope = fingerprint("org-members", orgId)
+    items, last = orgs.members(principal, orgId, limit, decode_cursor(cursor, scope))
+    return Page[OrgMember](**page(items, last, scope))
+
+
+# --- invites ------------------------------------------------------------------------------------
+
+INVITE_DOC = (
+    "One invite per email, valid for expire_days (default 7, at most 30). A secure invite's "
+    "`code` is in this response only: pass it to the invitee out of band."
+)
+
+
+def _invite(
+    scope: Literal["org", "project"], target: str, body: InvitesCreate
+) -> Response[InviteList]:
+    items = invites.create(caller(app), scope, target, body)
+    return respond(InviteList(items=items), 201)
+
+
+@app.put(
+    "/orgs/<orgId>/invites",
+    tags=["invites"],
+    summary="Invite emails to an org (org owner/admins)",
+    description=INVITE_DOC,
+    responses=responses(201, InviteList, 403, 404),
+)
+def invite_to_org(orgId: Id, body: InvitesCreate) -> Response[InviteList]:
+    return _invite("org", orgId, body)
+
+
+@app.put(
+    "/projects/<projectId>/invites",
+    tags=["invites"],
+    summary="Invite emails to a project (owner, project admins)",
+    description=INVITE_DOC,
+    responses=responses(201, InviteList, 403, 404),
+)
+def invite_to_project(projectId: Id, body: InvitesCreate) -> Response[InviteList]:
+    return _invite("project", projectId, body)
+
+
+@app.get(
+    "/invites",
+    tags=["invites"],
+    summary="The caller's pending invites (by the caller's email)",
+    responses=responses(200, Page[Invite]),
+)
+def list_invites(limit: Limit = 25, cursor: Cursor = None) -> Page[Invite]:
+    principal = caller(app)
+    scope = fingerprint("invites", principal.id)
+    items, last = invites.mine(principal, limit, decode_cursor(cursor, scope))
+    return Page[Invite](**page(items, last, scope))
+
+
+@app.post(
+    "/invites/<inviteId>/accept",
+    tags=["invites"],
+    summary="Accept an invite: grants its roles and the membership, once",
+    description="Expired or revoked: 410. Accepted already: 409. Secure without the right code: 403.",
+    responses=responses(200, Invite, 403, 404, 409, 410, 413),
+)
+def accept_invite(inviteId: Id, body: InviteAccept) -> Invite:
+    return invites.accept(caller(app), inviteId, body.code)
+
+
+@app.delete(
+    "/invites/<inviteId>",
+    tags=["invites"],
+    summary="Revoke an invite (its inviter, the target's managers)",
+    responses=responses(204, None, 404, 409, 410, description="Revoked"),
+)
+def revoke_invite(inviteId: Id) -> Response[None]:
+    invites.revoke(caller(app), inviteId)
+    return no_content()
+
+
+@logger.inject_lambda_context(
+    correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
+)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

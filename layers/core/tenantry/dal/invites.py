@@ -1,0 +1,56 @@
+"""Invites to an org or a project, by email. The secure code is stored only as a hash."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tenantry.dal import keys, table
+from tenantry.errors import Gone
+
+
+def put_op(invite: dict[str, Any]) -> dict[str, Any]:
+    item = {
+        **keys.invite(invite["id"]),
+        **keys.invite_indexes(
+            invite["id"],
+            invite["email"],
+            invite["scope"],
+            invite["target_id"],
+            invite["created_at"],
+        ),
+        "entity": "invite",
+        **invite,
+    }
+    return table.tx_put(item, "attribute_not_exists(PK)")
+
+
+def create_all(invites: list[dict[str, Any]]) -> None:
+    table.transact([put_op(i) for i in invites])
+
+
+def get(invite_id: str) -> dict[str, Any] | None:
+    return table.get(keys.invite(invite_id))
+
+
+def status_op(invite_id: str, to_status: str, now: str, by: str) -> dict[str, Any]:
+    """pending -> `to_status`, conditional: an invite is answered once."""
+    return table.tx_update(
+        keys.invite(invite_id),
+        "SET #st = :to, updated_at = :now, answered_by = :by",
+        "#st = :pending",
+        names={"#st": "status"},
+        values={":to": to_status, ":now": now, ":by": by, ":pending": "pending"},
+    )
+
+
+def revoke(invite_id: str, now: str, by: str) -> None:
+    table.transact(
+        [status_op(invite_id, "revoked", now, by)],
+        on_condition=lambda: Gone("the invite was answered or revoked meanwhile"),
+    )
+
+
+def page_for_email(
+    email: str, limit: int, start_key: dict[str, Any] | None
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    return table.query(keys.email_invites(email), index="GSI1", limit=limit, start_key=start_key)

@@ -1,0 +1,147 @@
+"""Invites (Klustr console style): an org's or a project's managers invite emails with
+roles; the invitee sees their pending invites and accepts one once, which grants the
+roles and the membership in the same transaction. Expired or revoked: 410."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+from typing import Any, Literal
+
+from tenantry.clock import new_id, now_iso
+from tenantry.dal import identity as identity_store
+from tenantry.dal import invites as store
+from tenantry.dal import orgs as org_store
+from tenantry.dal import projects as project_store
+from tenantry.domain import memberships, orgs, projects
+from tenantry.errors import Conflict, Forbidden, Gone, NotFound, Unprocessable
+from tenantry.models.governance import Invite, InvitesCreate
+from tenantry.models.identity import Principal
+
+Scope = Literal["org", "project"]
+# The strongest role an invite grants, when it lists several.
+RANK = {"viewer": 0, "member": 1, "admin": 2}
+ORG_ROLES = frozenset({"admin", "member"})
+
+
+def _hash(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+def status_of(invite: dict[str, Any], now: str) -> str:
+    if invite["status"] == "pending" and invite["expires_at"] <= now:
+        return "expired"
+    return str(invite["status"])
+
+
+def view(invite: dict[str, Any], now: str, code: str | None = None) -> Invite:
+    return Invite.model_validate({**invite, "status": status_of(invite, now), "code": code})
+
+
+def create(principal: Principal, scope: Scope, target_id: str, body: InvitesCreate) -> list[Invite]:
+    if scope == "project":
+        _, role = projects.access(principal, target_id)
+        if not memberships.is_manager(principal, role):
+            raise Forbidden("only the project's owner or admins may invite")
+    else:
+        orgs.require_manager(principal, target_id)
+        bad = [r for r in body.roles if r not in ORG_ROLES]
+        if bad:
+            raise Unprocessable(
+                f"org invites grant admin or member, not {', '.join(bad)}",
+                errors=[{"loc": ["body", "roles"], "msg": "org roles are admin or member"}],
+            )
+    now = now_iso()
+    expires = now_iso(timedelta(days=body.expire_days))
+    created, codes = [], {}
+    for email in body.emails:
+        invite: dict[str, Any] = {
+            "id": new_id(),
+            "email": email,
+            "scope": scope,
+            "target_id": target_id,
+            "roles": list(body.roles),
+            "status": "pending",
+            "secure": body.secure,
+            "expires_at": expires,
+            "created_at": now,
+            "invited_by": principal.id,
+        }
+        if body.secure:
+            codes[invite["id"]] = secrets.token_urlsafe(9)
+            invite["code_hash"] = _hash(codes[invite["id"]])
+        created.append(invite)
+    store.create_all(created)
+    return [view(i, now, codes.get(i["id"])) for i in created]
+
+
+def mine(
+    principal: Principal, limit: int, start_key: dict[str, Any] | None
+) -> tuple[list[Invite], dict[str, Any] | None]:
+    """The caller's pending, unexpired invites (by the caller's email)."""
+    email = _email_of(principal)
+    if email is None:
+        return [], None
+    items, last = store.page_for_email(email, limit, start_key)
+    now = now_iso()
+    return [view(i, now) for i in items if status_of(i, now) == "pending"], last
+
+
+def accept(principal: Principal, invite_id: str, code: str | None) -> Invite:
+    invite = store.get(invite_id)
+    if not invite or invite["email"] != _email_of(principal):
+        raise NotFound("invite not found")
+    now = now_iso()
+    status = status_of(invite, now)
+    if status == "accepted":
+        raise Conflict("the invite was already accepted")
+    if status in ("revoked", "expired"):
+        raise Gone(f"the invite is {status}")
+    if invite.get("secure") and not (
+        code and hmac.compare_digest(_hash(code), invite["code_hash"])
+    ):
+        raise Forbidden("a secure invite needs its code (ask the inviter)")
+    accepted_op = store.status_op(invite_id, "accepted", now, principal.id)
+    role = max(invite["roles"], key=lambda r: RANK.get(r, 0))
+    if invite["scope"] == "project":
+        project = project_store.get(invite["target_id"])
+        if project is None:
+            raise Gone("the project no longer exists")
+        memberships.move(
+            principal, project, principal.id, "enroll", role=role, extra_ops=[accepted_op]
+        )
+    else:
+        if org_store.get(invite["target_id"]) is None:
+            raise Gone("the org no longer exists")
+        org_store.grant(invite["target_id"], principal.id, role, now, extra_ops=[accepted_op])
+    return view({**invite, "status": "accepted"}, now)
+
+
+def revoke(principal: Principal, invite_id: str) -> None:
+    invite = store.get(invite_id)
+    if not invite or not _may_manage(principal, invite):
+        raise NotFound("invite not found")
+    now = now_iso()
+    status = status_of(invite, now)
+    if status == "accepted":
+        raise Conflict("the invite was already accepted; remove the membership instead")
+    if status == "revoked":
+        raise Gone("the invite is already revoked")
+    store.revoke(invite_id, now, principal.id)
+
+
+def _may_manage(principal: Principal, invite: dict[str, Any]) -> bool:
+    if principal.is_admin or invite["invited_by"] == principal.id:
+        return True
+    if invite["scope"] == "project":
+        return memberships.caller_role(principal, invite["target_id"]) in ("owner", "admin")
+    return orgs.role(principal, invite["target_id"]) in orgs.MANAGER_ROLES
+
+
+def _email_of(principal: Principal) -> str | None:
+    if principal.kind != "user":
+        return None
+    user = identity_store.get_user(principal.id)
+    return str(user["email"]).lower() if user else None
