@@ -80,13 +80,16 @@ def submit_modify(
         if old and old["state"] == "pending":
             ops.append(store.state_op(old, "replaced", now, {"reason": f"replaced by {app['id']}"}))
             detail["replaced"] = old_id
+    if direct or remove:
+        detail["applied_now"] = sorted([*(direct or {}), *remove])
     entry = history.entry(
         project["id"], actor(principal), "application_submitted", at=now, detail=detail
     )
     return project_store.update(
         project["id"],
-        {"pending_application_id": app["id"], "last_application": summary(app)},
+        {**(direct or {}), "pending_application_id": app["id"], "last_application": summary(app)},
         entry,
+        remove=remove,
         allowed_statuses=MODIFIABLE,
         expected_version=expected_version,
         require={"pending_application_id": old_id},
