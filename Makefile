@@ -34,8 +34,15 @@ $(VENV_SAM)/.stamp:
 run: venv
 	$(PY) -m local.runner
 
-bench: venv
+bench: venv venv-runtime
 	$(PY) -m bench
+
+venv-runtime: .venv-runtime/.stamp
+.venv-runtime/.stamp: layers/core/requirements.txt
+	rm -rf .venv-runtime
+	$(PYTHON_BOOT) -m venv .venv-runtime
+	.venv-runtime/bin/python -m pip install -q -r layers/core/requirements.txt
+	touch $@
 
 # local/openapi.py writes openapi.json from the code (owned by the application side).
 openapi: venv
