@@ -13,7 +13,7 @@ SRC         := layers functions local tests bench
 # ~4 s of imports: cfn-lint, moto, the handlers). Try `make test PYTEST_ARGS="-n auto"`.
 PYTEST_ARGS ?=
 
-.PHONY: venv venv-sam run test pytest lint format validate build bench openapi clean
+.PHONY: venv venv-sam venv-runtime run test pytest lint format validate build bench openapi clean
 
 # --- environments ------------------------------------------------------------------------
 # The stamp is rebuilt (and pip re-run) only when the venv is missing or a requirements

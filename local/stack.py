@@ -190,6 +190,10 @@ class Stack:
         )
         self._handlers: dict[str, Callable[..., Any]] = {}
         self._clients: dict[str, Any] = {}
+        # One invocation at a time per handler module: its globals (the resolver's current
+        # event) are per container in Lambda. Different functions (an HTTP request and a
+        # workflow step on moto's thread) run concurrently, as they would in AWS; AWS calls
+        # themselves are serialized by serial_aws_calls(), since moto is not thread-safe.
         self._locks: dict[str, threading.RLock] = {}
         for fn in self.functions.values():
             self._locks.setdefault(fn.module, threading.RLock())
@@ -439,8 +443,7 @@ class Stack:
         return self.functions.get(name)
 
     def invoke(self, logical_id: str, event: Any) -> Any:
-        """Call a function's handler in this process, one invocation at a time per module
-        (a handler module's globals, e.g. the resolver's current event, are per container)."""
+        """Call a function's handler in this process, one invocation at a time."""
         fn = self.functions[logical_id]
         handler = self.handler(logical_id)
         with self._locks[fn.module]:
@@ -575,6 +578,7 @@ class Stack:
                 stack.enter_context(mock_aws(config=MOCK_CONFIG))
                 _default_session_with_shared_loader()
                 stack.enter_context(self.moto_fixes())
+                stack.enter_context(serial_aws_calls())
                 stack.enter_context(self.dispatch_lambda())
                 if wait_scale is not None:
                     stack.enter_context(self.fast_waits(wait_scale))
@@ -743,6 +747,34 @@ class Stack:
             if key in event:
                 out[key] = event[key]
         return out
+
+
+_AWS_CALL_LOCK = threading.RLock()
+
+
+@contextlib.contextmanager
+def serial_aws_calls() -> Iterator[None]:
+    """One AWS API call at a time into moto, from any thread: each call is atomic, as a
+    real service request is. moto's DynamoDB backend is not thread-safe (its
+    transact_write_items deep-copies tables while other threads iterate them), and
+    workflow steps run on moto's own threads next to the HTTP requests."""
+    from botocore.client import BaseClient
+
+    original = BaseClient._make_api_call
+
+    def serialized(self: Any, operation_name: str, api_params: Any) -> Any:
+        if self.meta.service_model.service_name == "lambda":
+            # An Invoke runs a whole handler (whose own calls take the lock): holding the
+            # lock across it would stall every other request for the step's duration.
+            return original(self, operation_name, api_params)
+        with _AWS_CALL_LOCK:
+            return original(self, operation_name, api_params)
+
+    BaseClient._make_api_call = serialized  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        BaseClient._make_api_call = original  # type: ignore[method-assign]
 
 
 @cache

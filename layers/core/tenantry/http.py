@@ -112,8 +112,7 @@ def make_app() -> APIGatewayHttpResolver:
     @app.exception_handler(RequestValidationError)
     def _validation_error(exc: RequestValidationError) -> Response:
         errors = [
-            {"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", "invalid")}
-            for e in exc.errors()
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", "invalid")} for e in exc.errors()
         ]
         if any(e["loc"][:1] == ["body"] and "JSON" in e["msg"] for e in errors):
             return problem_response(app, BadRequest("request body is not valid JSON"))

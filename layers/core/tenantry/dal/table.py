@@ -268,7 +268,35 @@ def query(
     if filter_expression:
         kwargs["FilterExpression"] = filter_expression
     if start_key:
+        _check_start_key(start_key, index, pk_value, sk_prefix)
         kwargs["ExclusiveStartKey"] = start_key
-    with errors_mapped():
-        resp = client().query(**kwargs)
+    from botocore.exceptions import ClientError
+
+    try:
+        with errors_mapped():
+            resp = client().query(**kwargs)
+    except ClientError as exc:
+        if start_key and exc.response.get("Error", {}).get("Code") == "ValidationException":
+            raise BadRequest("invalid cursor") from exc
+        raise
     return [plain(i) for i in resp.get("Items", [])], resp.get("LastEvaluatedKey")
+
+
+def _check_start_key(
+    key: dict[str, Any], index: str | None, pk_value: str, sk_prefix: str | None
+) -> None:
+    """A cursor must continue this very list: exactly the key attributes of the table or
+    index queried, in the partition queried (and under the sort-key prefix queried)."""
+    pk_name, sk_name = (f"{index}PK", f"{index}SK") if index else ("PK", "SK")
+    expected = {"PK", "SK", pk_name, sk_name}
+    ok = (
+        set(key) == expected
+        and all(isinstance(v, str) for v in key.values())
+        and key[pk_name] == pk_value
+        and (not sk_prefix or key[sk_name].startswith(sk_prefix))
+    )
+    if not ok:
+        raise BadRequest(
+            "invalid cursor",
+            errors=[{"loc": ["query", "cursor"], "msg": "not a cursor of this list"}],
+        )

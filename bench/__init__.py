@@ -1,0 +1,24 @@
+"""`make bench` (`.venv/bin/python -m bench`): three performance measurements, each with its
+target, PASS/FAIL, and a non-zero exit status when a target is missed. Not part of
+`make test`.
+
+1. imports   Cold import of each Lambda function's module (every AWS::Serverless::Function
+             of template.yaml, one row per distinct CodeUri/handler module) against
+             `import boto3`: fresh processes in `.venv-runtime` (layers/core/requirements.txt
+             only), median of 7. Target: module/boto3 <= 1.5. A module over target gets an
+             `-X importtime` breakdown.
+2. lists     First page of GET /projects for a non-admin member of 100 projects vs one of
+             10,000 (same table, plus other users' projects), through the emulated stack
+             (tests.harness.emulated, moto in process), median of 15. Target: 10k/100 <= 1.2.
+             The admin's first page (GSI1 PROJECTS) at both table sizes, for information.
+3. calls     AWS API calls per request, per route, by operation: a scripted walk through
+             every HttpApi route of template.yaml (authorizer counted apart) on the small
+             table, its GET requests replayed on the 10k table (writes stay on the small
+             one: see bench/emulated.py). Targets: every route walked; no Scan anywhere;
+             the same calls at both sizes; list routes the same for 100 and 10k
+             memberships; at most MAX_DYNAMODB_CALLS per request.
+
+Seeding writes project + member items straight into the table with batch_writer: the items
+tenantry.domain.projects.create_project builds (keys from tenantry.dal.keys), see
+bench/seed.py.
+"""

@@ -1,0 +1,52 @@
+"""`python -m bench` (what `make bench` runs): see bench/__init__.py. Exit status 1 when a
+target is missed, 2 when the bench itself could not run."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import traceback
+
+from bench.common import ROOT, BenchError, Check
+
+LAYER = str(ROOT / "layers" / "core")
+if LAYER not in sys.path:  # as pytest's pythonpath and Lambda's /opt/python do
+    sys.path.insert(1, LAYER)
+
+
+def main() -> int:
+    from bench import emulated, imports
+
+    started = time.monotonic()
+    load_before = f"{os.getloadavg()[0]:.1f}"
+    try:
+        lines1, checks1 = imports.measure()
+        print("\n".join(lines1), flush=True)
+        lines2, checks2, lines3, checks3 = emulated.run()
+    except BenchError as exc:
+        print(f"bench could not run: {exc}", file=sys.stderr)
+        return 2
+    except Exception:
+        traceback.print_exc()
+        return 2
+    print()
+    print("\n".join(lines2))
+    print()
+    print("\n".join(lines3))
+    checks: list[Check] = [*checks1, *checks2, *checks3]
+    failed = [c for c in checks if not c.passed]
+    print()
+    load = f"{os.getloadavg()[0]:.1f}"
+    print(
+        f"Summary ({time.monotonic() - started:.0f} s; 1-min load average {load_before} at the "
+        f"start, {load} at the end, {os.cpu_count()} CPUs): "
+        f"{len(checks) - len(failed)}/{len(checks)} targets met"
+    )
+    for c in checks:
+        print(f"  {c.verdict}  {c.section:<8} {c.name}: {c.value} (target {c.target})")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
