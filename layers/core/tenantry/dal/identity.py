@@ -179,14 +179,27 @@ def all_tokens_of(owner_kind: keys.PrincipalKind, owner_id: str) -> list[dict[st
             return items
 
 
-def touch_token(token_id: str, now: str, older_than: str) -> None:
-    """Record use, at most once per resolution window; losing the race is fine."""
+def touch_token(token_hash: str, token_id: str, now: str, older_than: str) -> None:
+    """Record use on both token items, at most once per resolution window: the caller
+    has read the hash item and only calls this when its last_used_at is older than the
+    window. Losing the race to a concurrent request is fine."""
+    condition = (
+        "attribute_exists(PK) AND (attribute_not_exists(last_used_at) OR last_used_at < :old)"
+    )
+    values = {":now": now, ":old": older_than}
     try:
-        table.update(
-            keys.token_record(token_id),
-            "SET last_used_at = :now",
-            condition="attribute_exists(PK) AND (attribute_not_exists(last_used_at) OR last_used_at < :old)",
-            values={":now": now, ":old": older_than},
+        table.transact(
+            [
+                table.tx_update(
+                    keys.token(token_hash), "SET last_used_at = :now", condition, values=values
+                ),
+                table.tx_update(
+                    keys.token_record(token_id),
+                    "SET last_used_at = :now",
+                    "attribute_exists(PK)",
+                    values={":now": now},
+                ),
+            ]
         )
     except Conflict:
         pass
