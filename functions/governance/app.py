@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from aws_lambda_powertools.logging import correlation_paths
 
 from tenantry import idempotency
 from tenantry.domain import applications, memberships, projects, quotas, templates
@@ -18,6 +17,7 @@ from tenantry.http import (
     Limit,
     caller,
     expected_version,
+    lambda_handler_for,
     make_app,
     no_content,
     respond,
@@ -38,7 +38,6 @@ from tenantry.models.governance import (
     TemplateCreate,
 )
 from tenantry.models.identity import Principal
-from tenantry.observability import logger, metrics
 from tenantry.pagination import decode_cursor, fingerprint, page
 
 app = make_app()
@@ -263,9 +262,4 @@ def delete_template(templateId: Id) -> Response[None]:
     return no_content()
 
 
-@logger.inject_lambda_context(
-    correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
-)
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return app.resolve(event, context)
+lambda_handler = lambda_handler_for(app)

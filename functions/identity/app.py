@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from aws_lambda_powertools.logging import correlation_paths
 
 from tenantry import __version__, idempotency
 from tenantry.domain import identity
@@ -17,6 +16,7 @@ from tenantry.http import (
     Limit,
     caller,
     expected_version,
+    lambda_handler_for,
     make_app,
     no_content,
     respond,
@@ -39,7 +39,6 @@ from tenantry.models.identity import (
     UserToken,
     UserTokenCreate,
 )
-from tenantry.observability import logger, metrics
 from tenantry.pagination import decode_cursor, fingerprint, page
 
 app = make_app()
@@ -312,9 +311,4 @@ def delete_bot_token(tokenId: TokenId) -> Response[None]:
     return no_content()
 
 
-@logger.inject_lambda_context(
-    correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
-)
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return app.resolve(event, context)
+lambda_handler = lambda_handler_for(app)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
-from aws_lambda_powertools.logging import correlation_paths
 
 from tenantry import idempotency
 from tenantry.domain import invites, orgs
@@ -15,6 +14,7 @@ from tenantry.http import (
     IdempotencyKey,
     Limit,
     caller,
+    lambda_handler_for,
     make_app,
     no_content,
     respond,
@@ -29,7 +29,6 @@ from tenantry.models.governance import (
     OrgCreate,
     OrgMember,
 )
-from tenantry.observability import logger, metrics
 from tenantry.pagination import decode_cursor, fingerprint, page
 
 app = make_app()
@@ -170,9 +169,4 @@ def revoke_invite(inviteId: Id) -> Response[None]:
     return no_content()
 
 
-@logger.inject_lambda_context(
-    correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
-)
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return app.resolve(event, context)
+lambda_handler = lambda_handler_for(app)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from aws_lambda_powertools.logging import correlation_paths
 
 from tenantry import idempotency
 from tenantry.domain import projects
@@ -20,6 +19,7 @@ from tenantry.http import (
     Limit,
     caller,
     expected_version,
+    lambda_handler_for,
     make_app,
     respond,
     responses,
@@ -36,7 +36,7 @@ from tenantry.models.project import (
     ProjectPatch,
     ProjectStatus,
 )
-from tenantry.observability import logger, metrics
+from tenantry.observability import metrics
 from tenantry.pagination import decode_cursor, encode_cursor, fingerprint, page
 
 app = make_app()
@@ -280,9 +280,4 @@ def user_project_images(
     return _images(projects.as_user(caller(app), userId), projectId, limit, cursor)
 
 
-@logger.inject_lambda_context(
-    correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
-)
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return app.resolve(event, context)
+lambda_handler = lambda_handler_for(app)

@@ -99,6 +99,25 @@ def responses(
     return {status: ok, **problems(*error_codes)}
 
 
+def lambda_handler_for(
+    app: APIGatewayHttpResolver,
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The Lambda entry point of a route group: request-scoped logs with the request's
+    correlation id, metrics flushed, then the resolver."""
+    from aws_lambda_powertools.logging import correlation_paths
+
+    from tenantry.observability import metrics
+
+    @logger.inject_lambda_context(
+        correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
+    )
+    @metrics.log_metrics
+    def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return app.resolve(event, context)
+
+    return lambda_handler
+
+
 def make_app() -> APIGatewayHttpResolver:
     # OpenAPI metadata is applied by local/openapi.py at build time, not here: its models
     # cost ~115 ms of imports that a cold start does not need.

@@ -46,10 +46,6 @@ def get_many(project_ids: list[str]) -> list[dict[str, Any]]:
     return table.batch_get([keys.project(p) for p in project_ids])
 
 
-def get_member(project_id: str, user_id: str) -> dict[str, Any] | None:
-    return table.get(keys.member(project_id, user_id))
-
-
 def transition(
     project_id: str,
     from_statuses: list[str],
@@ -168,18 +164,6 @@ def _why_not(
     return Conflict("a related item changed meanwhile; fetch again and retry")
 
 
-def fields_op(project_id: str, changes: dict[str, Any]) -> dict[str, Any]:
-    """An unconditional, unversioned update of bookkeeping fields (last_application)."""
-    expression, names, values = table.set_expression(changes)
-    return table.tx_update(keys.project(project_id), expression, names=names, values=values)
-
-
-def bump_attempt(project_id: str, field: str) -> int:
-    """Count provisioning/deprovisioning runs: execution names are <id>-<op>-<n>."""
-    item = table.update(keys.project(project_id), f"ADD {field} :one", values={":one": 1})
-    return int(item[field])
-
-
 # --- lists ----------------------------------------------------------------------------------
 
 
@@ -195,12 +179,6 @@ def page_owned(
     return table.query(
         keys.owner_projects(owner_id), index="GSI2", limit=limit, start_key=start_key
     )
-
-
-def page_memberships(
-    user_id: str, limit: int, start_key: dict[str, Any] | None
-) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    return table.query(keys.user_projects(user_id), index="GSI1", limit=limit, start_key=start_key)
 
 
 # --- environments -----------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from tenantry.clock import now_iso
 from tenantry.dal import applications as app_store
 from tenantry.dal import history
 from tenantry.dal import identity as identity_store
+from tenantry.dal import memberships as member_store
 from tenantry.dal import orgs as org_store
 from tenantry.dal import projects as store
 from tenantry.dal import templates as template_store
@@ -56,9 +57,9 @@ def access(principal: Principal, project_id: str) -> tuple[dict[str, Any], str |
     if project is None:
         raise NotFound(f"project {project_id!r} not found")
     if principal.is_admin:
-        member = store.get_member(project_id, principal.id)
+        member = member_store.get(project_id, principal.id)
         return project, member["role"] if member else None
-    member = store.get_member(project_id, principal.id)
+    member = member_store.get(project_id, principal.id)
     if not member or member.get("state") not in VISIBLE_MEMBER_STATES:
         raise NotFound(f"project {project_id!r} not found")
     return project, member["role"]
@@ -277,7 +278,7 @@ def list_projects(
         def fetch_mine(
             n: int, key: dict[str, Any] | None
         ) -> tuple[list[Any], dict[str, Any] | None]:
-            members, last = store.page_memberships(principal.id, n, key)
+            members, last = member_store.page_for_user(principal.id, n, key)
             ids = [m["project_id"] for m in members if m.get("state") in wanted]
             found = {p["id"]: p for p in store.get_many(ids)}
             rows = []
