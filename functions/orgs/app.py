@@ -154,8 +154,8 @@ def list_invites(limit: Limit = 25, cursor: Cursor = None) -> Page[Invite]:
     description="Expired or revoked: 410. Accepted already: 409. Secure without the right code: 403.",
     responses=responses(200, Invite, 403, 404, 409, 410, 413),
 )
-def accept_invite(inviteId: Id, body: InviteAccept) -> Invite:
-    return invites.accept(caller(app), inviteId, body.code)
+def accept_invite(inviteId: Id, body: InviteAccept | None = None) -> Invite:
+    return invites.accept(caller(app), inviteId, body.code if body else None)
 
 
 @app.delete(

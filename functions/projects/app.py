@@ -9,7 +9,6 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from tenantry import idempotency
 from tenantry.domain import projects
-from tenantry.domain.lifecycle import ASYNC_EVENTS
 from tenantry.domain.selectors import ProjectFilter, parse_label_selector
 from tenantry.errors import BadRequest
 from tenantry.http import (
@@ -172,7 +171,13 @@ def get_project(projectId: ProjectIdPath) -> Response[Project]:
     summary="Change a project (owner, admins)",
     description="description, homepage and labels (replaced whole) by the owner; join/leave "
     "policy, max_members, resources and clusters by platform admins. `If-Match` makes it conditional.",
-    responses=responses(200, Project, 403, 404, 409, 412, headers=("ETag",)),
+    responses={
+        **responses(200, Project, 403, 404, 409, 412, headers=("ETag",)),
+        202: {
+            "description": "Accepted: governed fields filed as an application (see last_application)",
+            "content": {"application/json": {"model": Project}},
+        },
+    },
 )
 def patch_project(
     projectId: ProjectIdPath, body: ProjectPatch, if_match: IfMatch = None
@@ -219,9 +224,8 @@ def delete_project(
 def project_action(
     projectId: ProjectIdPath, body: ProjectAction, if_match: IfMatch = None
 ) -> Response[Project]:
-    project = projects.act(caller(app), projectId, body, expected_version(if_match))
-    status = 202 if body.action in ASYNC_EVENTS else 200
-    return respond(project, status, version=project.version)
+    project, started = projects.act(caller(app), projectId, body, expected_version(if_match))
+    return respond(project, 202 if started else 200, version=project.version)
 
 
 @app.get(

@@ -113,6 +113,19 @@ def lambda_handler_for(
     )
     @metrics.log_metrics
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        # Authentication before anything else: Powertools validates the request before any
+        # middleware runs, and a caller without a valid token must learn only that (401).
+        if event.get("routeKey", "") not in PUBLIC_ROUTES:
+            try:
+                principal_from_event(event)
+            except TenantryError as exc:
+                request_id = (event.get("requestContext") or {}).get("requestId")
+                return {
+                    "statusCode": exc.status,
+                    "headers": {"Content-Type": PROBLEM_JSON, **exc.headers},
+                    "body": json.dumps(exc.problem(request_id)),
+                    "isBase64Encoded": False,
+                }
         return app.resolve(event, context)
 
     return lambda_handler

@@ -121,7 +121,11 @@ def accept(principal: Principal, invite_id: str, code: str | None) -> Invite:
 
 def revoke(principal: Principal, invite_id: str) -> None:
     invite = store.get(invite_id)
-    if not invite or not _may_manage(principal, invite):
+    if not invite:
+        raise NotFound("invite not found")
+    if not _may_manage(principal, invite):
+        if invite["email"] == _email_of(principal):  # the invitee sees it, may not revoke it
+            raise Forbidden("only the inviter or the target's owner and admins may revoke")
         raise NotFound("invite not found")
     now = now_iso()
     status = status_of(invite, now)

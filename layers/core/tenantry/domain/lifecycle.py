@@ -34,9 +34,6 @@ TRANSITIONS: dict[str, tuple[dict[str, str], Who]] = {
     "deprovisioning_failed": ({"deleting": "failed"}, "system"),
 }
 
-# Actions that start a workflow answer 202 Accepted.
-ASYNC_EVENTS = {"retry", "approve", "delete"}
-
 
 def next_status(current: str, event: str) -> str:
     moves, _ = TRANSITIONS[event]

@@ -35,7 +35,8 @@ from tenantry.settings import get_settings
 RESERVED_IDS = frozenset({"default", "kube-system", "kube-public", "admin", "system"})
 # Changing these on a project is governed: platform admins only (applications come later).
 GOVERNED_FIELDS = frozenset({"join_policy", "leave_policy", "max_members", "resources", "clusters"})
-MANAGER_ROLES = frozenset({"owner", "admin"})
+# "owner, admin" in the contract's Projects table: the project's owner or a platform admin.
+# Project admins manage memberships and invites (domain.memberships), not the project.
 VISIBLE_MEMBER_STATES = COUNTED
 
 
@@ -66,8 +67,8 @@ def access(principal: Principal, project_id: str) -> tuple[dict[str, Any], str |
 
 
 def _require_manager(principal: Principal, role: str | None) -> None:
-    if not (principal.is_admin or role in MANAGER_ROLES):
-        raise Forbidden("only the project's owner or admins may do this")
+    if not (principal.is_admin or role == "owner"):
+        raise Forbidden("only the project's owner or platform admins may do this")
 
 
 def as_user(principal: Principal, user_id: str) -> Principal:
@@ -387,7 +388,9 @@ def delete_project(
 
 def act(
     principal: Principal, project_id: str, body: ProjectAction, expected_version: int | None
-) -> Project:
+) -> tuple[Project, bool]:
+    """Apply a lifecycle action or an application decision. Returns the project and
+    whether provisioning started (the route then answers 202)."""
     project, role = access(principal, project_id)
     event = body.action
     if event in applications.DECISIONS:
@@ -396,7 +399,7 @@ def act(
         )
         if provision:
             item = _start_or_fail("create", project_id, item["provision_attempts"], "creating")
-        return to_model(item)
+        return to_model(item), provision
     who = lifecycle.who_may(event)
     if who == "admin" and not principal.is_admin:
         raise Forbidden(f"only platform admins may {event} a project")
@@ -433,7 +436,7 @@ def act(
     )
     if to_status == "creating":
         item = _start_or_fail("create", project_id, attempt, "creating")
-    return to_model(item)
+    return to_model(item), to_status == "creating"
 
 
 # --- public profile -----------------------------------------------------------------------------
@@ -466,7 +469,9 @@ def _sees(principal: Principal, project_id: str) -> bool:
 def update_profile(
     principal: Principal, project_id: str, body: ProfileUpdate, expected_version: int | None
 ) -> Profile:
-    project, _ = access(principal, project_id)
+    profile(principal, project_id)  # 404 unless the caller may see the profile
+    project = store.get(project_id)
+    assert project is not None
     if not (principal.id == project["owner_id"] or principal.is_admin):
         raise Forbidden("only the project's owner may change its profile")
     changes = body.model_dump(exclude_unset=True, mode="json")

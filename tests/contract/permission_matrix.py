@@ -1,0 +1,176 @@
+"""The world the permission matrix runs in: one stack, one caller of each kind around one
+active project (and an org, a template, an application, memberships, invites, a bot with
+a token), plus fresh targets for the cells whose success changes what they act on."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.harness import Api, Response, wait_until
+from tests.integration.helpers import create_active, make_bot, make_user, workflows_running
+
+# The caller kinds, in the matrix's column order.
+KINDS = ("admin", "owner", "padmin", "member", "viewer", "outsider", "bot", "anon")
+PROJECT_ROLES = {"padmin": "admin", "member": "member", "viewer": "viewer"}
+
+
+@dataclass
+class Call:
+    """What one cell sends: path parameters, JSON body, query."""
+
+    path: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+    query: dict[str, Any] | None = None
+
+
+@dataclass
+class World:
+    api: Api
+    tokens: dict[str, str | None] = field(default_factory=dict)
+    ids: dict[str, str] = field(default_factory=dict)
+    emails: dict[str, str] = field(default_factory=dict)
+    # shared targets
+    pid: str = ""  # the project every role is in
+    victim: str = ""  # the same roles, for the failing cells of destructive routes
+    app_id: str = ""  # the owner's pending modify application on `pid`
+    member_membership: str = ""  # the member's membership of `pid`
+    extra_membership: str = ""  # another member's, for the failing cells of remove
+    org: str = ""  # owner: owner, admin: padmin, members: member and viewer
+    side_org: str = ""  # the owner's other org, for invites the outsider accepts
+    side_invite: str = ""  # to side_org, for the outsider's email
+    project_invite: str = ""  # to `pid`, for an email of nobody here
+    template: str = ""
+    owner_token_id: str = ""  # a second API token of the owner's
+    subject_bot: str = ""  # not the calling bot
+    subject_bot_token: str = ""
+    _seq: itertools.count[int] = field(default_factory=itertools.count)
+
+    @classmethod
+    def build(cls, api: Api, admin_token: str) -> World:
+        w = cls(api)
+        me = w.ok(api.get("/auth/me", token=admin_token), 200)
+        w.tokens.update(admin=admin_token, anon=None)
+        w.ids["admin"] = me["id"]
+        for kind in ("owner", "padmin", "member", "viewer", "outsider"):
+            user, token = make_user(api, admin_token, kind.title())
+            w.tokens[kind], w.ids[kind], w.emails[kind] = token, user["id"], user["email"]
+        bot, w.tokens["bot"] = make_bot(api, admin_token, "Calling Bot")
+        w.ids["bot"] = bot["id"]
+
+        w.pid = w.fresh_project()
+        w.victim = w.fresh_project()
+        w.member_membership = w.membership_of(w.ids["member"])
+        w.extra_membership = w.fresh_member()
+        app = w.ok(w.as_("owner").patch(f"/projects/{w.pid}", json={"max_members": 100}), 202)
+        w.app_id = app["last_application"]["id"]
+
+        w.org = w.ok(w.as_("owner").post("/orgs", json={"name": "Matrix Org"}), 201)["id"]
+        for kind, role in (("padmin", "admin"), ("member", "member"), ("viewer", "member")):
+            invite_id = w.invite("org", w.org, w.emails[kind], role)
+            w.ok(w.as_(kind).post(f"/invites/{invite_id}/accept", json={}), 200)
+        w.side_org = w.ok(w.as_("owner").post("/orgs", json={"name": "Side Org"}), 201)["id"]
+        w.side_invite = w.invite("org", w.side_org, w.emails["outsider"])
+        w.project_invite = w.fresh_project_invite()
+
+        w.template = w.fresh_template()
+        w.owner_token_id = w.fresh_user_token()
+        w.subject_bot = w.fresh_bot()
+        w.subject_bot_token = w.fresh_bot_token()
+        return w
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    def as_(self, kind: str) -> _As:
+        return _As(self.api, self.tokens[kind])
+
+    @staticmethod
+    def ok(r: Response, status: int) -> Any:
+        assert r.status == status, r
+        return r.json()
+
+    def unique(self, prefix: str) -> str:
+        return f"{prefix} {next(self._seq)}"
+
+    def unique_email(self) -> str:
+        return f"matrix-{next(self._seq)}@example.com"
+
+    def settle(self) -> None:
+        """No request may overlap a workflow step (see tests.integration.helpers)."""
+        wait_until(lambda: not workflows_running(self.api), timeout=10)
+
+    # --- fresh targets -------------------------------------------------------------------
+
+    def fresh_project(self) -> str:
+        """An active project of the owner's, with the project admin, member and viewer."""
+        project = create_active(
+            self.api,
+            self.tokens["owner"] or "",
+            wait_until,
+            name=self.unique("Matrix World"),
+            join_policy="auto",
+        )
+        for kind, role in PROJECT_ROLES.items():
+            body = {"project_id": project["id"], "action": "enroll", "user_id": self.ids[kind]}
+            self.ok(self.as_("owner").post("/memberships", json={**body, "role": role}), 201)
+        return str(project["id"])
+
+    def fresh_user(self) -> str:
+        body = {"email": self.unique_email(), "display_name": self.unique("Extra")}
+        return str(self.ok(self.as_("admin").post("/users", json=body), 201)["id"])
+
+    def fresh_member(self) -> str:
+        """A new member of `pid`: their membership id."""
+        body = {"project_id": self.pid, "action": "enroll", "user_id": self.fresh_user()}
+        return str(self.ok(self.as_("owner").post("/memberships", json=body), 201)["id"])
+
+    def membership_of(self, user_id: str) -> str:
+        r = self.as_("owner").get("/memberships", query={"project_id": self.pid, "limit": 100})
+        (found,) = [m for m in self.ok(r, 200)["items"] if m["user_id"] == user_id]
+        return str(found["id"])
+
+    def invite(self, scope: str, target: str, email: str, role: str = "member") -> str:
+        body = {"emails": [email], "roles": [role]}
+        r = self.as_("owner").put(f"/{scope}s/{target}/invites", json=body)
+        return str(self.ok(r, 201)["items"][0]["id"])
+
+    def fresh_side_invite(self) -> str:
+        return self.invite("org", self.side_org, self.emails["outsider"])
+
+    def fresh_project_invite(self) -> str:
+        return self.invite("project", self.pid, self.unique_email())
+
+    def fresh_template(self) -> str:
+        r = self.as_("admin").post("/templates", json={"name": self.unique("Matrix Template")})
+        return str(self.ok(r, 201)["id"])
+
+    def fresh_user_token(self) -> str:
+        r = self.as_("admin").post("/user-tokens", json={"user_id": self.ids["owner"]})
+        return str(self.ok(r, 201)["id"])
+
+    def fresh_bot(self) -> str:
+        r = self.as_("admin").post("/bots", json={"display_name": self.unique("Subject Bot")})
+        return str(self.ok(r, 201)["id"])
+
+    def fresh_bot_token(self) -> str:
+        r = self.as_("admin").post("/bot-tokens", json={"bot_id": self.subject_bot})
+        return str(self.ok(r, 201)["id"])
+
+
+@dataclass
+class _As:
+    api: Api
+    token: str | None
+
+    def get(self, path: str, **kw: Any) -> Response:
+        return self.api.get(path, token=self.token, **kw)
+
+    def post(self, path: str, **kw: Any) -> Response:
+        return self.api.post(path, token=self.token, **kw)
+
+    def put(self, path: str, **kw: Any) -> Response:
+        return self.api.put(path, token=self.token, **kw)
+
+    def patch(self, path: str, **kw: Any) -> Response:
+        return self.api.patch(path, token=self.token, **kw)

@@ -1,0 +1,290 @@
+"""Who may call what: the status every kind of caller gets on every route of openapi.json.
+
+The expectations are derived from ../shared/design/API.md, not from what the app answers:
+
+* no token: 401 on every route but GET /health.
+* a route the contract reserves for platform admins (users, bots and their tokens, template
+  writes, the `/users/{userId}/...` views, lifecycle actions such as `suspend`): 403 for
+  every other authenticated caller. The answer does not depend on the resource, so it
+  leaks nothing. Exception, by the next rule: a user's own record (GET /users/{self} is
+  theirs to see, so PATCH on it is 403, and 404 on anybody else's).
+* inside a tenant (a project and what belongs to it, a membership, an application, an
+  org, an invite): 404 for a caller who may not see the resource, 403 for one who may see
+  it but not do this ("403 when the caller may see the resource, 404 when it may not").
+* "owner, admin" in API.md's Projects table means the project's owner or a *platform*
+  admin (the contract says "project admin" where it means that role: "owner or project
+  admin" for enroll). So a project admin may read, enroll and invite, not PATCH or DELETE
+  the project.
+* the public profile of an active project is visible to every authenticated caller
+  (bots too), so PUT on it by anyone but the owner and platform admins is 403.
+* where API.md is silent, the choice written into openapi.json's summaries counts:
+  applications are seen by the applicant, the project's owner/admins and platform admins;
+  memberships by the member, the project's members and platform admins; invites are
+  revoked by their inviter, the target's managers and platform admins, and accepted only
+  by the invitee (anybody else: 404; GET /invites shows no one else's); bots create no
+  projects or orgs and have no user tokens (403).
+
+Callers: `admin` the platform admin (no project role), `owner` the project's owner (and
+the org's), `padmin` a project admin (an org admin), `member` a member (an org member),
+`viewer` a viewer (an org member), `outsider` a user in neither, `bot` a bot in neither,
+`anon` no token. Each cell sends a valid body, so the status is about who calls. Cells
+that should fail run first; every cell that should succeed at a write gets its own fresh
+target (a new project, member, token, template, invite), so no cell depends on another.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.contract.permission_matrix import KINDS, Call, World
+from tests.harness import emulated, ensure_test_admin
+
+OPENAPI = Path(__file__).resolve().parents[2] / "openapi.json"
+
+# fmt: off
+MATRIX_TABLE = """
+#                                                      admin  owner padmin member viewer outsider bot  anon
+GET    /health                                           200    200    200    200    200    200    200    200
+GET    /auth/me                                          200    200    200    200    200    200    200    401
+GET    /server/info                                      200    200    200    200    200    200    200    401
+POST   /users                                            201    403    403    403    403    403    403    401
+GET    /users                                            200    403    403    403    403    403    403    401
+GET    /users/{userId}                                   200    200    404    404    404    404    404    401
+PATCH  /users/{userId}                                   200    403    404    404    404    404    404    401
+POST   /user-tokens                                      201    201    404    404    404    404    404    401
+GET    /user-tokens                                      200    200    200    200    200    200    403    401
+GET    /user-tokens/{tokenId}                            200    200    404    404    404    404    404    401
+DELETE /user-tokens/{tokenId}                            204    204    404    404    404    404    404    401
+POST   /bots                                             201    403    403    403    403    403    403    401
+GET    /bots                                             200    403    403    403    403    403    403    401
+GET    /bots/{botId}                                     200    403    403    403    403    403    403    401
+PATCH  /bots/{botId}                                     200    403    403    403    403    403    403    401
+DELETE /bots/{botId}                                     204    403    403    403    403    403    403    401
+POST   /bot-tokens                                       201    403    403    403    403    403    403    401
+GET    /bot-tokens                                       200    403    403    403    403    403    403    401
+GET    /bot-tokens/{tokenId}                             200    403    403    403    403    403    403    401
+DELETE /bot-tokens/{tokenId}                             204    403    403    403    403    403    403    401
+POST   /projects                                         202    202    202    202    202    202    403    401
+GET    /projects                                         200    200    200    200    200    200    200    401
+GET    /users/{userId}/projects                          200    403    403    403    403    403    403    401
+GET    /projects/{projectId}                             200    200    200    200    200    404    404    401
+PATCH  /projects/{projectId}                             200    200    403    403    403    404    404    401
+DELETE /projects/{projectId}                             202    202    403    403    403    404    404    401
+POST   /projects/{projectId}/actions                     200    403    403    403    403    404    404    401
+GET    /projects/{projectId}/history                     200    200    200    200    200    404    404    401
+GET    /projects/{projectId}/images                      200    200    200    200    200    404    404    401
+GET    /users/{userId}/projects/{projectId}/images       200    403    403    403    403    403    403    401
+GET    /applications                                     200    200    200    200    200    200    200    401
+GET    /applications/{appId}                             200    200    200    404    404    404    404    401
+POST   /memberships                                      201    201    201    403    403    404    404    401
+GET    /memberships                                      200    200    200    200    200    200    200    401
+GET    /memberships/{membershipId}                       200    200    200    200    200    404    404    401
+POST   /memberships/{membershipId}/actions               200    200    200    403    403    404    404    401
+GET    /projects/{projectId}/members                     200    200    200    200    200    404    404    401
+GET    /projects/{projectId}/quotas                      200    200    200    200    200    404    404    401
+GET    /projects/{projectId}/profile                     200    200    200    200    200    200    200    401
+PUT    /projects/{projectId}/profile                     200    200    403    403    403    403    403    401
+GET    /templates                                        200    200    200    200    200    200    200    401
+POST   /templates                                        201    403    403    403    403    403    403    401
+GET    /templates/{templateId}                           200    200    200    200    200    200    200    401
+DELETE /templates/{templateId}                           204    403    403    403    403    403    403    401
+POST   /orgs                                             201    201    201    201    201    201    403    401
+GET    /orgs                                             200    200    200    200    200    200    200    401
+GET    /orgs/{orgId}                                     200    200    200    200    200    404    404    401
+GET    /orgs/{orgId}/members                             200    200    200    200    200    404    404    401
+PUT    /orgs/{orgId}/invites                             201    201    201    403    403    404    404    401
+PUT    /projects/{projectId}/invites                     201    201    201    403    403    404    404    401
+GET    /invites                                          200    200    200    200    200    200    200    401
+POST   /invites/{inviteId}/accept                        404    404    404    404    404    200    404    401
+DELETE /invites/{inviteId}                               204    204    204    404    404    404    404    401
+"""
+# fmt: on
+
+
+def parse(table: str) -> dict[str, tuple[int, ...]]:
+    rows: dict[str, tuple[int, ...]] = {}
+    for line in table.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        method, path, *statuses = line.split()
+        assert len(statuses) == len(KINDS), line
+        assert f"{method} {path}" not in rows, f"two rows for {method} {path}"
+        rows[f"{method} {path}"] = tuple(int(s) for s in statuses)
+    return rows
+
+
+MATRIX = parse(MATRIX_TABLE)
+
+# How each route is called: (world, this cell should succeed) -> path params, body, query.
+Prepare = Callable[[World, bool], Call]
+
+
+def same(**path: str) -> Prepare:
+    """No body; path parameters by world attribute name."""
+    return lambda w, ok: Call({k: getattr(w, v) for k, v in path.items()})
+
+
+def owner_id(w: World) -> str:
+    return w.ids["owner"]
+
+
+CALLS: dict[str, Prepare] = {
+    "GET /health": same(),
+    "GET /auth/me": same(),
+    "GET /server/info": same(),
+    "POST /users": lambda w, ok: Call(
+        body={"email": w.unique_email(), "display_name": "Made By The Matrix"}
+    ),
+    "GET /users": same(),
+    "GET /users/{userId}": lambda w, ok: Call({"userId": owner_id(w)}),
+    "PATCH /users/{userId}": lambda w, ok: Call({"userId": owner_id(w)}, {"is_active": True}),
+    "POST /user-tokens": lambda w, ok: Call(body={"user_id": owner_id(w)}),
+    "GET /user-tokens": same(),
+    "GET /user-tokens/{tokenId}": same(tokenId="owner_token_id"),
+    "DELETE /user-tokens/{tokenId}": lambda w, ok: Call(
+        {"tokenId": w.fresh_user_token() if ok else w.owner_token_id}
+    ),
+    "POST /bots": lambda w, ok: Call(body={"display_name": "Made By The Matrix"}),
+    "GET /bots": same(),
+    "GET /bots/{botId}": same(botId="subject_bot"),
+    "PATCH /bots/{botId}": lambda w, ok: Call(
+        {"botId": w.subject_bot}, {"display_name": "Renamed"}
+    ),
+    "DELETE /bots/{botId}": lambda w, ok: Call({"botId": w.fresh_bot() if ok else w.subject_bot}),
+    "POST /bot-tokens": lambda w, ok: Call(body={"bot_id": w.subject_bot}),
+    "GET /bot-tokens": lambda w, ok: Call(query={"bot_id": w.subject_bot}),
+    "GET /bot-tokens/{tokenId}": same(tokenId="subject_bot_token"),
+    "DELETE /bot-tokens/{tokenId}": lambda w, ok: Call(
+        {"tokenId": w.fresh_bot_token() if ok else w.subject_bot_token}
+    ),
+    "POST /projects": lambda w, ok: Call(body={"name": w.unique("Made By The Matrix")}),
+    "GET /projects": same(),
+    "GET /users/{userId}/projects": lambda w, ok: Call({"userId": owner_id(w)}),
+    "GET /projects/{projectId}": same(projectId="pid"),
+    "PATCH /projects/{projectId}": lambda w, ok: Call(
+        {"projectId": w.pid}, {"description": "changed by the matrix"}
+    ),
+    "DELETE /projects/{projectId}": lambda w, ok: Call(
+        {"projectId": w.fresh_project() if ok else w.victim}
+    ),
+    "POST /projects/{projectId}/actions": lambda w, ok: Call(
+        {"projectId": w.fresh_project() if ok else w.victim}, {"action": "suspend"}
+    ),
+    "GET /projects/{projectId}/history": same(projectId="pid"),
+    "GET /projects/{projectId}/images": same(projectId="pid"),
+    "GET /users/{userId}/projects/{projectId}/images": lambda w, ok: Call(
+        {"userId": owner_id(w), "projectId": w.pid}
+    ),
+    "GET /applications": same(),
+    "GET /applications/{appId}": same(appId="app_id"),
+    "POST /memberships": lambda w, ok: Call(
+        body={"project_id": w.pid, "action": "enroll", "user_id": w.fresh_user()}
+    ),
+    "GET /memberships": same(),
+    "GET /memberships/{membershipId}": same(membershipId="member_membership"),
+    "POST /memberships/{membershipId}/actions": lambda w, ok: Call(
+        {"membershipId": w.fresh_member() if ok else w.extra_membership}, {"action": "remove"}
+    ),
+    "GET /projects/{projectId}/members": same(projectId="pid"),
+    "GET /projects/{projectId}/quotas": same(projectId="pid"),
+    "GET /projects/{projectId}/profile": same(projectId="pid"),
+    "PUT /projects/{projectId}/profile": lambda w, ok: Call(
+        {"projectId": w.pid}, {"description": "profile by the matrix"}
+    ),
+    "GET /templates": same(),
+    "POST /templates": lambda w, ok: Call(body={"name": "Made By The Matrix"}),
+    "GET /templates/{templateId}": same(templateId="template"),
+    "DELETE /templates/{templateId}": lambda w, ok: Call(
+        {"templateId": w.fresh_template() if ok else w.template}
+    ),
+    "POST /orgs": lambda w, ok: Call(body={"name": "Made By The Matrix"}),
+    "GET /orgs": same(),
+    "GET /orgs/{orgId}": same(orgId="org"),
+    "GET /orgs/{orgId}/members": same(orgId="org"),
+    "PUT /orgs/{orgId}/invites": lambda w, ok: Call(
+        {"orgId": w.org}, {"emails": [w.unique_email()], "roles": ["member"]}
+    ),
+    "PUT /projects/{projectId}/invites": lambda w, ok: Call(
+        {"projectId": w.pid}, {"emails": [w.unique_email()], "roles": ["member"]}
+    ),
+    "GET /invites": same(),
+    "POST /invites/{inviteId}/accept": lambda w, ok: Call(
+        {"inviteId": w.fresh_side_invite() if ok else w.side_invite}, {}
+    ),
+    "DELETE /invites/{inviteId}": lambda w, ok: Call(
+        {"inviteId": w.fresh_project_invite() if ok else w.project_invite}
+    ),
+}
+
+
+def openapi_routes() -> dict[str, set[str]]:
+    """'METHOD /path' -> the statuses openapi.json documents for it."""
+    spec = json.loads(OPENAPI.read_text())
+    return {
+        f"{method.upper()} {path}": set(op.get("responses", {}))
+        for path, item in spec["paths"].items()
+        for method, op in item.items()
+        if method in ("get", "post", "put", "patch", "delete")
+    }
+
+
+# --- the matrix covers the API -------------------------------------------------------------------
+
+
+def test_every_route_has_a_row_and_a_call() -> None:
+    routes = set(openapi_routes())
+    assert sorted(routes - MATRIX.keys()) == [], "routes without a row in MATRIX_TABLE"
+    assert sorted(MATRIX.keys() - routes) == [], "rows for routes openapi.json does not have"
+    assert CALLS.keys() == MATRIX.keys(), sorted(CALLS.keys() ^ MATRIX.keys())
+
+
+def test_openapi_documents_every_expected_status() -> None:
+    documented = openapi_routes()
+    missing = [
+        f"{route}: {status} ({kind})"
+        for route, statuses in MATRIX.items()
+        for kind, status in zip(KINDS, statuses, strict=True)
+        if str(status) not in documented.get(route, set())
+    ]
+    assert missing == [], "statuses the matrix expects but openapi.json does not document"
+
+
+# --- the matrix holds --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[World]:
+    with emulated({}) as api:
+        w = World.build(api, ensure_test_admin())
+        w.settle()
+        yield w
+
+
+@pytest.mark.parametrize("route", list(MATRIX))
+def test_permission_matrix(world: World, route: str) -> None:
+    method, template = route.split(" ", 1)
+    expected = dict(zip(KINDS, MATRIX[route], strict=True))
+    # cells that should fail first: they must not change anything the others act on
+    order = sorted(KINDS, key=lambda kind: expected[kind] < 300)
+    got: dict[str, int] = {}
+    wrong: list[str] = []
+    for kind in order:
+        call = CALLS[route](world, expected[kind] < 300)
+        world.settle()
+        path = re.sub(r"\{(\w+)\}", lambda m, c=call: c.path[m.group(1)], template)
+        r = world.api.request(
+            method, path, token=world.tokens[kind], json=call.body, query=call.query
+        )
+        world.settle()
+        got[kind] = r.status
+        if r.status != expected[kind]:
+            wrong.append(f"  {kind:<8} expected {expected[kind]}, got {r.status}: {r.body[:300]}")
+    assert not wrong, (
+        f"{route}\n  expected {[expected[k] for k in KINDS]}\n"
+        f"  got      {[got[k] for k in KINDS]}\n" + "\n".join(wrong)
+    )
