@@ -133,9 +133,12 @@ def decide(
     pid = project["id"]
 
     if action == "dismiss":
+        # last_application stays the newest application; dismissing an older one only
+        # changes that application (and the history).
+        is_last = (project.get("last_application") or {}).get("id") == app["id"]
         project_store.update(
             pid,
-            {"last_application": summary(decided)},
+            {"last_application": summary(decided)} if is_last else {},
             history.entry(pid, actor(principal), event, at=now, detail=detail),
             allowed_statuses=[*lifecycle.DELETABLE, "deleted"],
             expected_version=None,
@@ -176,14 +179,16 @@ def decide(
         return updated, to_status == "creating"
 
     changes = dict(bookkeeping)
-    if action == "approve":
-        changes.update(app["changes"])
+    remove: tuple[str, ...] = ("pending_application_id",)
+    if action == "approve":  # a null in the application removes the field (no limit)
+        changes.update({k: v for k, v in app["changes"].items() if v is not None})
+        remove += tuple(k for k, v in app["changes"].items() if v is None)
         detail["fields"] = sorted(app["changes"])
     updated = project_store.update(
         pid,
         changes,
         history.entry(pid, actor(principal), event, at=now, detail=detail),
-        remove=("pending_application_id",),
+        remove=remove,
         allowed_statuses=MODIFIABLE,
         expected_version=expected_version,
         require=pending,

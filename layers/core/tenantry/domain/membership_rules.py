@@ -76,8 +76,10 @@ def allowed_actions(
     role: str | None,
     join_policy: str,
     leave_policy: str,
+    room: bool = True,
 ) -> list[str]:
-    """What a caller may do to a membership now: shown on every membership."""
+    """What a caller may do to a membership now: shown on every membership. Without
+    `room` (the project is full or not active), nothing that would add a member."""
     allowed = []
     for action in ("accept", "reject", "remove", "leave", "cancel"):
         actor = who(action)
@@ -85,8 +87,10 @@ def allowed_actions(
             continue
         policy = leave_policy if action == "leave" else join_policy
         try:
-            next_state(state, action, policy=policy, role=role)
+            target = next_state(state, action, policy=policy, role=role)
         except (InvalidTransition, Conflict):
+            continue
+        if not room and member_delta(state, target) > 0:
             continue
         allowed.append(action)
     return allowed

@@ -65,7 +65,19 @@ def allowed_actions(
         role=member["role"],
         join_policy=project["join_policy"],
         leave_policy=project["leave_policy"],
+        room=has_room(project),
     )
+
+
+def has_room(project: dict[str, Any]) -> bool:
+    """Whether one more member fits: the project is active and under max_members and the
+    members quota. (The write itself re-checks this atomically.)"""
+    used = int((project.get("usage") or {}).get("members", 0))
+    limits = [
+        project.get("max_members"),
+        ((project.get("resources") or {}).get("members") or {}).get("project_capacity"),
+    ]
+    return project["status"] in GROWING and all(lim is None or used < lim for lim in limits)
 
 
 # --- change -------------------------------------------------------------------------------------
@@ -149,7 +161,9 @@ def move(
         "id": membership_id(pid, user_id),
         "project_id": pid,
         "user_id": user_id,
-        "role": role or (current or {}).get("role") or "member",
+        # A join makes a plain member, whatever role an earlier membership had; enroll
+        # grants the role asked for; other actions keep the role.
+        "role": "member" if action == "join" else role or (current or {}).get("role") or "member",
         "state": target,
         "created_at": (current or {}).get("created_at", now),
         "updated_at": now,
