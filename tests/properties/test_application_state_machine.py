@@ -1,9 +1,10 @@
 """The application state machine (API.md, "Projects" and "Governance"), property-tested
 through HTTP with ApprovalPolicy=moderated.
 
-Each hypothesis example creates up to three projects as non-admin users and runs a random
-sequence of: PATCHes of governed fields (join_policy, max_members; sometimes with a direct
-description change) by the owner of an active project or by someone else; approve, deny,
+Each hypothesis example starts with a project created by a non-admin and approved, may
+create up to two more, and runs a random sequence of: PATCHes of governed fields
+(join_policy, max_members, which may be null: no limit), with or without a direct
+description change, by the owner of an active project or by someone else; approve, deny,
 cancel and dismiss of any of a project's applications by the platform admin, the applicant
 or someone else; joins of active projects (do approved changes take effect?). A model
 written from API.md predicts every answer; after every step the API must agree with it:
@@ -20,6 +21,11 @@ written from API.md predicts every answer; after every step the API must agree w
   pending -> approved|denied|cancelled|replaced and denied -> dismissed; nothing is lost
   (GET /applications?project_id= and GET /applications/{id}); `last_application` is the
   project's newest application; every step is in GET /projects/{id}/history.
+
+Platform admins are never made to cancel or dismiss: API.md gives those to the applicant
+and is silent on admins. Examples run on a few stacks (tests.properties.Worlds), each on
+its own new projects; shrinking is off (the failing run's steps are printed); REPLAYS
+replays, on every run, sequences that random search reaches only now and then.
 """
 
 from __future__ import annotations
@@ -32,7 +38,13 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 from tests.properties import ADMIN, Worlds, list_all, settle, unique, wait_status
 
@@ -163,6 +175,16 @@ class Applications(RuleBasedStateMachine):
         return True
 
     # --- rules -------------------------------------------------------------------------------
+
+    @initialize(
+        owner=st.sampled_from(OWNERS),
+        join_policy=st.sampled_from(POLICIES),
+        max_members=st.none() | st.integers(1, 4),
+    )
+    def active_project(self, owner: str, join_policy: str, max_members: int | None) -> None:
+        """Start with one approved (active) project, so that most steps can change it."""
+        self.create(owner, join_policy, max_members)
+        self.decide(Draws(self, 0, 0), "approve", right=True)
 
     @precondition(lambda self: len(self.projects) < MAX_PROJECTS)
     @rule(
@@ -440,12 +462,28 @@ def test_application_replays(worlds: Worlds, name: str) -> None:
     machine.teardown()
 
 
+@pytest.mark.parametrize("field_name", ["join_policy", "leave_policy"])
+def test_a_policy_cannot_be_nulled(worlds: Worlds, field_name: str) -> None:
+    """A project always has its policies (the resource requires them): null is a 422, from
+    the owner (an application would remove the field on approval) and from an admin."""
+    machine = Applications()
+    machine.active_project("o1", "auto", None)
+    p = machine.projects[0]
+    for caller in (p.owner, ADMIN):
+        r = machine.api.patch(
+            f"/projects/{p.id}", token=machine.token(caller), json={field_name: None}
+        )
+        assert r.status == 422, (caller, r)
+        machine.check(p)
+    machine.teardown()
+
+
 def test_application_state_machine(worlds: Worlds) -> None:
     run_state_machine_as_test(
         Applications,
         settings=settings(
-            max_examples=20,
-            stateful_step_count=10,
+            max_examples=15,
+            stateful_step_count=8,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
             # no shrinking (see test_membership_state_machine): the failing run is printed

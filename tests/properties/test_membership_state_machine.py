@@ -18,11 +18,19 @@ The model, from API.md:
   remove (managers) -> removed. The owner can neither leave nor be removed (409).
 - leave_requested: accept -> removed, reject -> accepted (managers), cancel -> accepted
   (self), remove -> removed (managers).
-- accepted and leave_requested count as members; growing past max_members is 409, past
-  the `members` quota 413. Anything else invalid in the current state is 409.
+- accepted and leave_requested count as members, the owner included (a new project has
+  one); growing past max_members is 409 naming max_members, past the `members` quota
+  (resources.members.project_capacity) 413 with resource, limit and usage. Anything else
+  invalid in the current state is 409.
 - Who may see a membership: the member, the project's (counted) members, platform admins;
   others get 404. Who may see it but not do the action: 403.
-- allowed_actions: exactly the actions that the viewer would succeed with now.
+- allowed_actions: exactly the actions that the viewer would succeed with now (so no
+  `accept` of a request while the project is full).
+
+Examples run on a few stacks (tests.properties.Worlds: a fresh stack every five examples),
+each example on its own new project. Shrinking is off (a step is several HTTP requests);
+the failing run's steps are printed as they ran. REPLAYS replays, on every run, sequences
+that random search reaches only now and then.
 """
 
 from __future__ import annotations
@@ -183,7 +191,7 @@ class Memberships(RuleBasedStateMachine):
                 assert body.get("limit") == self.model.capacity, r
                 assert body.get("usage") == self.model.count(), r
             if r.status == 409 and expect.full:  # the move was valid but the project is full
-                assert body.get("max_members") == self.model.max_members, r
+                assert "max_members" in body["detail"], r
             return
         m = r.json()
         assert m["user_id"] == self.w.ids[user], m
@@ -451,7 +459,7 @@ def test_membership_state_machine(worlds: Worlds) -> None:
         Memberships,
         settings=settings(
             max_examples=20,
-            stateful_step_count=8,
+            stateful_step_count=7,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
             # no shrinking: each step is a few HTTP requests, and a failing run (its steps

@@ -98,6 +98,14 @@ class ProjectPatch(Input):
     resources: dict[ResourceName, Capacity] | None = None
     clusters: list[ClusterQuota] | None = None
 
+    @field_validator("join_policy", "leave_policy")
+    @classmethod
+    def _policies_stay(cls, v: str | None) -> str:
+        # Optional to send, but never null: a project always has both policies.
+        if v is None:
+            raise ValueError("a policy cannot be removed; give auto, moderated or closed")
+        return v
+
 
 class ProjectAction(Input):
     action: ProjectActionName
