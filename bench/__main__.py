@@ -16,9 +16,6 @@ if LAYER not in sys.path:  # as pytest's pythonpath and Lambda's /opt/python do
 
 
 def main() -> int:
-    # The authorizer records a token's use at most once a minute; record it on every
-    # request here so call counts compare equal across runs whatever the timing.
-    os.environ["TOKEN_LAST_USED_RESOLUTION_SECONDS"] = "0"
     from bench import emulated, imports
 
     started = time.monotonic()
