@@ -20,7 +20,6 @@ from tenantry.http import (
     lambda_handler_for,
     make_app,
     no_content,
-    respond,
     responses,
 )
 from tenantry.models.common import Page
@@ -107,13 +106,13 @@ def create_membership(
     body: MembershipCreate, idempotency_key: IdempotencyKey = None
 ) -> Response[Membership]:
     principal = caller(app)
-
-    def create() -> Response:
-        membership = memberships.create(principal, body)
-        return respond(membership, 201, location=f"/memberships/{membership.id}")
-
-    return idempotency.once(
-        app, idempotency_key, principal.id, body.model_dump(mode="json"), create
+    return idempotency.created(
+        app,
+        idempotency_key,
+        principal.id,
+        body,
+        lambda: memberships.create(principal, body),
+        "/memberships",
     )
 
 
@@ -177,7 +176,7 @@ def list_members(projectId: Id, limit: Limit = 25, cursor: Cursor = None) -> Pag
     responses=responses(200, dict[str, Quota], 404),
 )
 def get_quotas(projectId: Id) -> dict[str, Quota]:
-    return quotas.quotas(caller(app), projectId, projects.access)
+    return quotas.quotas(caller(app), projectId)
 
 
 @app.get(
@@ -241,13 +240,13 @@ def create_template(
     body: TemplateCreate, idempotency_key: IdempotencyKey = None
 ) -> Response[Template]:
     principal = caller(app)
-
-    def create() -> Response:
-        template = templates.create(principal, body)
-        return respond(template, 201, location=f"/templates/{template.id}")
-
-    return idempotency.once(
-        app, idempotency_key, principal.id, body.model_dump(mode="json"), create
+    return idempotency.created(
+        app,
+        idempotency_key,
+        principal.id,
+        body,
+        lambda: templates.create(principal, body),
+        "/templates",
     )
 
 

@@ -81,13 +81,13 @@ def server_info() -> ServerInfo:
 )
 def create_user(body: UserCreate, idempotency_key: IdempotencyKey = None) -> Response[User]:
     principal = caller(app)
-
-    def create() -> Response:
-        user = identity.create_user(principal, body)
-        return respond(user, 201, version=user.version, location=f"/users/{user.id}")
-
-    return idempotency.once(
-        app, idempotency_key, principal.id, body.model_dump(mode="json"), create
+    return idempotency.created(
+        app,
+        idempotency_key,
+        principal.id,
+        body,
+        lambda: identity.create_user(principal, body),
+        "/users",
     )
 
 
@@ -204,13 +204,13 @@ def delete_user_token(tokenId: TokenId) -> Response[None]:
 )
 def create_bot(body: BotCreate, idempotency_key: IdempotencyKey = None) -> Response[Bot]:
     principal = caller(app)
-
-    def create() -> Response:
-        bot = identity.create_bot(principal, body)
-        return respond(bot, 201, version=bot.version, location=f"/bots/{bot.id}")
-
-    return idempotency.once(
-        app, idempotency_key, principal.id, body.model_dump(mode="json"), create
+    return idempotency.created(
+        app,
+        idempotency_key,
+        principal.id,
+        body,
+        lambda: identity.create_bot(principal, body),
+        "/bots",
     )
 
 

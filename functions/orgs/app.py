@@ -51,13 +51,13 @@ class InviteList(Output):
 )
 def create_org(body: OrgCreate, idempotency_key: IdempotencyKey = None) -> Response[Org]:
     principal = caller(app)
-
-    def create() -> Response:
-        org = orgs.create(principal, body)
-        return respond(org, 201, location=f"/orgs/{org.id}")
-
-    return idempotency.once(
-        app, idempotency_key, principal.id, body.model_dump(mode="json"), create
+    return idempotency.created(
+        app,
+        idempotency_key,
+        principal.id,
+        body,
+        lambda: orgs.create(principal, body),
+        "/orgs",
     )
 
 

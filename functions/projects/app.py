@@ -73,14 +73,15 @@ def create_project(
     body: ProjectCreate, idempotency_key: IdempotencyKey = None
 ) -> Response[Project]:
     principal = caller(app)
-
-    def create() -> Response:
-        project = projects.create_project(principal, body)
-        return respond(project, 202, version=project.version, location=_location(project.id))
-
     metrics.add_metric(name="ProjectCreateRequested", unit="Count", value=1)
-    return idempotency.once(
-        app, idempotency_key, principal.id, body.model_dump(mode="json"), create
+    return idempotency.created(
+        app,
+        idempotency_key,
+        principal.id,
+        body,
+        lambda: projects.create_project(principal, body),
+        "/projects",
+        status=202,
     )
 
 

@@ -3,8 +3,8 @@ authorizer's context, problem+json rendering, response helpers and OpenAPI metad
 
 The Lambda authorizer resolves the bearer token and always lets the request through with
 what it found: API Gateway HTTP APIs answer a denied request with a bare 403, while the
-contract wants 401 problem+json. The `authenticate` middleware below turns "no principal"
-into that 401 for every route that is not explicitly public.
+contract wants 401 problem+json. The route group's entry point (lambda_handler_for) turns
+"no principal" into that 401 for every route that is not public, before validation.
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ def lambda_handler_for(
         # middleware runs, and a caller without a valid token must learn only that (401).
         if event.get("routeKey", "") not in PUBLIC_ROUTES:
             try:
-                principal_from_event(event)
+                principal = principal_from_event(event)
             except TenantryError as exc:
                 request_id = (event.get("requestContext") or {}).get("requestId")
                 return {
@@ -126,6 +126,7 @@ def lambda_handler_for(
                     "body": json.dumps(exc.problem(request_id)),
                     "isBase64Encoded": False,
                 }
+            app.append_context(principal=principal)  # read by caller(app); cleared after
         return app.resolve(event, context)
 
     return lambda_handler
@@ -135,7 +136,6 @@ def make_app() -> APIGatewayHttpResolver:
     # OpenAPI metadata is applied by local/openapi.py at build time, not here: its models
     # cost ~115 ms of imports that a cold start does not need.
     app = APIGatewayHttpResolver(enable_validation=True)
-    app.use(middlewares=[authenticate])
 
     @app.exception_handler(TenantryError)
     def _domain_error(exc: TenantryError) -> Response:
@@ -184,13 +184,6 @@ def _request_id(app: APIGatewayHttpResolver) -> str | None:
         return app.current_event.request_context.request_id
     except (AttributeError, KeyError, TypeError):
         return None
-
-
-def authenticate(app: APIGatewayHttpResolver, next_middleware: Callable[..., Response]) -> Response:
-    route_key = app.current_event.raw_event.get("routeKey", "")
-    if route_key not in PUBLIC_ROUTES:
-        app.append_context(principal=principal_from_event(app.current_event.raw_event))
-    return next_middleware(app)
 
 
 def principal_from_event(event: dict[str, Any]) -> Principal:

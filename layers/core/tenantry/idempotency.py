@@ -27,6 +27,32 @@ def _persistence() -> Any:
     return DynamoDBPersistenceLayer(table_name=get_settings().idempotency_table_name)
 
 
+def created(
+    app: APIGatewayHttpResolver,
+    key: str | None,
+    principal_id: str,
+    body: BaseModel,
+    make: Callable[[], Any],
+    collection: str,
+    *,
+    status: int = 201,
+) -> Response:
+    """A create route's answer: `make()` the resource once per Idempotency-Key and answer
+    `status` with its Location (and ETag when it is versioned)."""
+    from tenantry.http import respond
+
+    def create() -> Response:
+        resource = make()
+        return respond(
+            resource,
+            status,
+            version=getattr(resource, "version", None),
+            location=f"{collection}/{resource.id}",
+        )
+
+    return once(app, key, principal_id, body.model_dump(mode="json"), create)
+
+
 def once(
     app: APIGatewayHttpResolver,
     key: str | None,

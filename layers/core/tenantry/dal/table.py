@@ -73,8 +73,6 @@ def errors_mapped(on_condition: ErrorFactory | None = None) -> Iterator[None]:
                 raise ServiceUnavailable(headers={"Retry-After": "1"}) from exc
         if code in BUSY_CODES:
             raise ServiceUnavailable(headers={"Retry-After": "1"}) from exc
-        if code == "ValidationException" and "ExclusiveStartKey" in str(exc):
-            raise BadRequest("invalid cursor") from exc
         raise
 
 

@@ -205,7 +205,7 @@ def _check_references(clusters: list[Any], org_id: str | None, principal: Princi
     errors: list[dict[str, Any]] = [
         {
             "loc": ["body", "clusters", i, "name"],
-            "msg": f"cluster {c['name'] if isinstance(c, dict) else c.name!r} is not registered",
+            "msg": f"cluster {c['name']!r} is not registered",
         }
         for i, c in enumerate(clusters)
     ]

@@ -6,15 +6,14 @@ deployments) allocate through the same counters."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from tenantry.dal import memberships as member_store
 from tenantry.domain.membership_rules import COUNTED
+from tenantry.domain.projects import access
 from tenantry.models.governance import Quota
 from tenantry.models.identity import Principal
 
 
-def quotas(principal: Principal, project_id: str, access: Any) -> dict[str, Quota]:
+def quotas(principal: Principal, project_id: str) -> dict[str, Quota]:
     project, _ = access(principal, project_id)
     resources: dict[str, dict[str, int]] = project.get("resources") or {}
     usage: dict[str, int] = project.get("usage") or {}
