@@ -93,10 +93,123 @@ def function_spec(fn: template.TemplateFunction) -> dict[str, Any]:
         mode="json", by_alias=True, exclude_none=True
     )
     for route in _app_routes(app):
-        if route.security == [] and route.include_in_schema:
-            doc["paths"][route.openapi_path][route.method.lower()]["security"] = []
+        if not route.include_in_schema:
+            continue
+        op = doc["paths"][route.openapi_path][route.method.lower()]
+        op["operationId"] = operation_id(route.func.__name__)
+        if route.security == []:
+            op["security"] = []
     _check_public_routes(fn, doc)
+    return tidy(doc)
+
+
+def operation_id(function_name: str) -> str:
+    """A route handler's name in camelCase (`list_projects` -> `listProjects`): short,
+    stable while the handler keeps its name, and natural in a generated client."""
+    first, *rest = function_name.split("_")
+    return first + "".join(word.capitalize() for word in rest)
+
+
+# --- what the generator says that Powertools does not ------------------------------------
+
+GATEWAY_MESSAGE = {
+    "type": "object",
+    "description": "API Gateway's own answer (stage throttling, payload limit): not problem+json",
+    "properties": {"message": {"type": "string"}},
+    "required": ["message"],
+}
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+BODY_RESPONSES = {
+    "413": "Request body over 256 KiB",
+    "415": "Content-Type is not application/json (UTF-8)",
+}
+
+
+def tidy(doc: dict[str, Any]) -> dict[str, Any]:
+    """Make the document say exactly what the server does, where Powertools' generator
+    says something else or nothing."""
+    for item in doc.get("paths", {}).values():
+        for method, op in item.items():
+            if method in HTTP_METHODS:
+                _tidy_operation(op)
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    for schema in schemas.values():
+        _key_patterns_as_property_names(schema)
+    if any("429" in op.get("responses", {}) for op in _operations(doc)):
+        schemas["GatewayMessage"] = GATEWAY_MESSAGE
     return doc
+
+
+def _operations(doc: dict[str, Any]) -> Iterable[dict[str, Any]]:
+    for item in doc.get("paths", {}).values():
+        for method, op in item.items():
+            if method in HTTP_METHODS:
+                yield op
+
+
+def _tidy_operation(op: dict[str, Any]) -> None:
+    responses = op.setdefault("responses", {})
+    for status, response in responses.items():
+        if status == "204":
+            response.pop("content", None)  # 204 has no body, not a JSON null
+    for param in op.get("parameters", []):
+        # An optional parameter is absent or has a value; it is never "null".
+        param["schema"] = _without_null(param.get("schema", {}))
+    if "requestBody" in op:
+        for status, description in BODY_RESPONSES.items():
+            responses.setdefault(status, _problem(description))
+    if op.get("security") != []:
+        responses.setdefault(
+            "429",
+            {
+                "description": "Throttled: a per-caller limit (problem+json) or the API "
+                "stage's rate limit (API Gateway's own message)",
+                "content": {
+                    "application/problem+json": {"schema": PROBLEM_REF},
+                    "application/json": {"schema": {"$ref": "#/components/schemas/GatewayMessage"}},
+                },
+            },
+        )
+    op["responses"] = dict(sorted(responses.items()))
+    for content in op.get("requestBody", {}).get("content", {}).values():
+        _key_patterns_as_property_names(content.get("schema", {}))
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/problem+json": {"schema": PROBLEM_REF}},
+    }
+
+
+def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
+    branches = schema.get("anyOf")
+    if not branches:
+        return schema
+    kept = [b for b in branches if b != {"type": "null"}]
+    rest = {k: v for k, v in schema.items() if k != "anyOf"}
+    if rest.get("default", ...) is None:
+        del rest["default"]
+    return {**rest, **kept[0]} if len(kept) == 1 else {**rest, "anyOf": kept}
+
+
+def _key_patterns_as_property_names(schema: Any) -> None:
+    """pydantic writes a dict with constrained keys as `patternProperties`, which still
+    admits any other key; the server refuses those, so say `propertyNames` instead."""
+    if isinstance(schema, list):
+        for item in schema:
+            _key_patterns_as_property_names(item)
+        return
+    if not isinstance(schema, dict):
+        return
+    patterns = schema.get("patternProperties")
+    if isinstance(patterns, dict) and len(patterns) == 1 and "properties" not in schema:
+        ((pattern, values),) = patterns.items()
+        del schema["patternProperties"]
+        schema["propertyNames"] = {"pattern": pattern}
+        schema["additionalProperties"] = values
+    for value in schema.values():
+        _key_patterns_as_property_names(value)
 
 
 def _check_public_routes(fn: template.TemplateFunction, doc: dict[str, Any]) -> None:

@@ -27,6 +27,7 @@ from tenantry.models.governance import (
     InvitesCreate,
     Org,
     OrgCreate,
+    OrgInvitesCreate,
     OrgMember,
 )
 from tenantry.pagination import decode_cursor, fingerprint, page
@@ -119,7 +120,7 @@ def _invite(
     description=INVITE_DOC,
     responses=responses(201, InviteList, 403, 404),
 )
-def invite_to_org(orgId: Id, body: InvitesCreate) -> Response[InviteList]:
+def invite_to_org(orgId: Id, body: OrgInvitesCreate) -> Response[InviteList]:
     return _invite("org", orgId, body)
 
 

@@ -9,7 +9,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from tenantry import idempotency
 from tenantry.domain import projects
-from tenantry.domain.selectors import ProjectFilter, parse_label_selector
+from tenantry.domain.selectors import (
+    LABEL_SELECTOR_PATTERN,
+    ProjectFilter,
+    parse_label_selector,
+)
 from tenantry.errors import BadRequest
 from tenantry.http import (
     Cursor,
@@ -36,7 +40,7 @@ from tenantry.models.project import (
     ProjectStatus,
 )
 from tenantry.observability import metrics
-from tenantry.pagination import decode_cursor, encode_cursor, fingerprint, page
+from tenantry.pagination import decode_cursor, encode_cursor, fingerprint, invalid_cursor, page
 
 app = make_app()
 
@@ -114,7 +118,14 @@ Mode = Annotated[
     Literal["default", "member"],
     Query(description="`member`: only active projects where the caller is an accepted member"),
 ]
-Selector = Annotated[str | None, Query(max_length=1024, description="`k=v,k!=v,k,!k`")]
+Selector = Annotated[
+    str | None,
+    Query(
+        max_length=1024,
+        description="`k=v,k!=v,k,!k` (400 otherwise)",
+        json_schema_extra={"pattern": LABEL_SELECTOR_PATTERN},
+    ),
+]
 
 
 @app.get(
@@ -201,7 +212,13 @@ def patch_project(
 )
 def delete_project(
     projectId: ProjectIdPath,
-    reclaim: Annotated[str, Query(description="`true` or `false` (default)")] = "false",
+    reclaim: Annotated[
+        str,
+        Query(
+            description="`true` or `false` (default); anything else is 400",
+            json_schema_extra={"enum": ["true", "false"]},
+        ),
+    ] = "false",
     if_match: IfMatch = None,
 ) -> Response[Project]:
     if reclaim not in ("true", "false"):
@@ -252,6 +269,8 @@ def project_history(projectId: ProjectIdPath, limit: Limit = 25, cursor: Cursor 
 def _images(principal: Principal, project_id: str, limit: int, cursor: str | None) -> Page[Image]:
     scope = fingerprint("images", project_id)
     start = decode_cursor(cursor, scope)
+    if start is not None and "t" not in start:
+        raise invalid_cursor()
     items, token = projects.images(principal, project_id, limit, start["t"] if start else None)
     return Page[Image](
         items=items, next_cursor=encode_cursor({"t": token} if token else None, scope)

@@ -93,7 +93,7 @@ def test_create_user(api: Api, admin_token: str) -> None:
     r = api.post(
         "/users",
         token=admin_token,
-        json={"email": "  Grace@Navy.MIL ", "display_name": "Grace Hopper", "is_admin": True},
+        json={"email": "Grace@Navy.MIL", "display_name": "Grace Hopper", "is_admin": True},
     )
     assert r.status == 201, r
     user = r.json()
@@ -282,12 +282,20 @@ def test_patch_user_if_match_and_deactivation(api: Api, admin_token: str) -> Non
     )
     assert_problem(r, 412, "precondition-failed")
     assert api.get(f"/users/{user['id']}", token=admin_token).json()["is_admin"] is False
-    # an If-Match that is no ETag at all is a failed precondition too
+    # an If-Match that is no ETag at all does not match the spec's pattern: 422; a version
+    # too large to exist fails the precondition
     r = api.patch(
         f"/users/{user['id']}",
         token=admin_token,
         json={"is_admin": True},
         headers={"If-Match": "yesterday"},
+    )
+    assert_validation(r, ["header", "if-match"])
+    r = api.patch(
+        f"/users/{user['id']}",
+        token=admin_token,
+        json={"is_admin": True},
+        headers={"If-Match": '"999999999999999999"'},
     )
     assert_problem(r, 412)
 

@@ -306,7 +306,7 @@ def test_invite_bad_input(api: Api, admin_token: str, wait_until: Wait) -> None:
         assert item["roles"] == ["member"], item
     # an org grants admin or member, never viewer
     r = invite(api, owner.token, "org", oid, ["v@example.com"], roles=["viewer"])
-    assert_validation(r, ["body", "roles"])
+    assert_validation(r, ["body", "roles", 0])
     r = invite(api, owner.token, "project", pid, ["v@example.com"], roles=["viewer"])
     assert r.status == 201, r
     assert_validation(

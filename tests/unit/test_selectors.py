@@ -1,6 +1,13 @@
+import re
+
 import pytest
 
-from tenantry.domain.selectors import ProjectFilter, labels_match, parse_label_selector
+from tenantry.domain.selectors import (
+    LABEL_SELECTOR_PATTERN,
+    ProjectFilter,
+    labels_match,
+    parse_label_selector,
+)
 from tenantry.errors import BadRequest
 
 
@@ -54,3 +61,37 @@ def test_filter_owner_and_name_prefix():
     assert ProjectFilter(owner="u1", name="pay").matches(p)
     assert not ProjectFilter(owner="u2").matches(p)
     assert not ProjectFilter(name="api").matches(p)
+
+
+@pytest.mark.parametrize(
+    "selector",
+    [
+        "",
+        "a",
+        "!a",
+        "a=b",
+        "a==b",
+        "a!=b",
+        "a=",
+        " a = b",
+        "a=b, !c ,d!=e",
+        "a,",
+        ",",
+        "!a=b",
+        "a=b=c",
+        "a/b=c",
+        "-a",
+        "a\n",
+        "a=b\t",
+        "ä=b",
+        "a=" + "x" * 64,
+    ],
+)
+def test_the_spec_pattern_and_the_parser_agree(selector: str) -> None:
+    in_spec = re.fullmatch(LABEL_SELECTOR_PATTERN, selector) is not None
+    try:
+        parse_label_selector(selector)
+        parsed = True
+    except BadRequest:
+        parsed = False
+    assert parsed == in_spec, selector

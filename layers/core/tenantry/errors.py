@@ -82,8 +82,23 @@ class QuotaExceeded(TenantryError):
     status, type_name, title = 413, "quota-exceeded", "Quota exceeded"
 
 
+class PayloadTooLarge(TenantryError):
+    status, type_name, title = 413, "payload-too-large", "Request body too large"
+
+
+class UnsupportedMediaType(TenantryError):
+    status, type_name, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
 class Unprocessable(TenantryError):
     status, type_name, title = 422, "validation", "Validation failed"
+
+
+class UnknownReference(Unprocessable):
+    """The body names something (a user, template, org, cluster) that does not exist or
+    cannot be used: valid in shape, refused by the server's state."""
+
+    type_name, title = "unknown-reference", "Names something that does not exist"
 
 
 class Throttled(TenantryError):

@@ -28,17 +28,21 @@ from tenantry.errors import (
 from tenantry.models.common import Problem
 from tenantry.models.identity import Principal
 from tenantry.observability import logger
+from tenantry.request_body import check_request_body
 
 PROBLEM_JSON = "application/problem+json"
 PUBLIC_ROUTES = {"GET /health"}
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size, 1 to 100")]
+# A version is a positive integer of at most 18 digits (DynamoDB numbers hold 38).
+IF_MATCH_PATTERN = r'^(\*|(W/)?"[0-9]{1,18}"|[0-9]{1,18})$'
 IfMatch = Annotated[
     str | None,
     Header(
         alias="If-Match",
-        max_length=64,
-        description="An ETag: the write happens only at that version (412 otherwise)",
+        max_length=24,
+        pattern=IF_MATCH_PATTERN,
+        description='An ETag (`"3"`) or `*`: the write happens only at that version (412 otherwise)',
     ),
 ]
 IdempotencyKey = Annotated[
@@ -115,18 +119,21 @@ def lambda_handler_for(
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         # Authentication before anything else: Powertools validates the request before any
         # middleware runs, and a caller without a valid token must learn only that (401).
-        if event.get("routeKey", "") not in PUBLIC_ROUTES:
-            try:
+        # Then the body: Powertools would parse forms too, and turn bad bytes into 500s.
+        try:
+            if event.get("routeKey", "") not in PUBLIC_ROUTES:
                 principal = principal_from_event(event)
-            except TenantryError as exc:
-                request_id = (event.get("requestContext") or {}).get("requestId")
-                return {
-                    "statusCode": exc.status,
-                    "headers": {"Content-Type": PROBLEM_JSON, **exc.headers},
-                    "body": json.dumps(exc.problem(request_id)),
-                    "isBase64Encoded": False,
-                }
-            app.append_context(principal=principal)  # read by caller(app); cleared after
+                app.append_context(principal=principal)  # read by caller(app); cleared after
+            check_request_body(event)
+        except TenantryError as exc:
+            app.clear_context()
+            request_id = (event.get("requestContext") or {}).get("requestId")
+            return {
+                "statusCode": exc.status,
+                "headers": {"Content-Type": PROBLEM_JSON, **exc.headers},
+                "body": json.dumps(exc.problem(request_id)),
+                "isBase64Encoded": False,
+            }
         return app.resolve(event, context)
 
     return lambda_handler
@@ -216,7 +223,7 @@ def expected_version(if_match: str | None) -> int | None:
     if if_match is None or if_match.strip() == "*":
         return None
     value = if_match.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:
         raise PreconditionFailed(f"If-Match must be an ETag of this resource, got {if_match!r}")
     return int(value)
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tenantry.errors import BadRequest
+from tenantry.request_body import parse_json
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 25
@@ -43,7 +44,7 @@ def decode_cursor(cursor: str | None, scope: str) -> dict[str, Any] | None:
         return None
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        data = parse_json(base64.urlsafe_b64decode(padded.encode()), "cursor", ("query", "cursor"))
         key = data["k"]
         ok = (
             data.get("s") == scope
@@ -51,17 +52,18 @@ def decode_cursor(cursor: str | None, scope: str) -> dict[str, Any] | None:
             and key
             and all(isinstance(k, str) and isinstance(v, str) for k, v in key.items())
         )
-    except (ValueError, KeyError, TypeError) as exc:
-        raise BadRequest(
-            "invalid cursor",
-            errors=[{"loc": ["query", "cursor"], "msg": "not a cursor of this list"}],
-        ) from exc
+    except (BadRequest, ValueError, KeyError, TypeError) as exc:
+        raise invalid_cursor() from exc
     if not ok:
-        raise BadRequest(
-            "invalid cursor",
-            errors=[{"loc": ["query", "cursor"], "msg": "not a cursor of this list"}],
-        )
+        raise invalid_cursor()
     return key
+
+
+def invalid_cursor() -> BadRequest:
+    return BadRequest(
+        "invalid cursor",
+        errors=[{"loc": ["query", "cursor"], "msg": "not a cursor of this list"}],
+    )
 
 
 def collect(

@@ -25,6 +25,14 @@ TRANSIENT = {
 class RegistryError(Exception):
     """The registry refused; retrying will not help."""
 
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class InvalidPageToken(RegistryError):
+    """A page token the registry did not issue (or that expired)."""
+
 
 @cache
 def _ecr() -> Any:
@@ -49,7 +57,9 @@ def _mapped(action: str) -> Iterator[None]:
         message = exc.response.get("Error", {}).get("Message", str(exc))
         if code in TRANSIENT or status >= 500:
             raise TransientError(f"{action}: registry busy ({code})") from exc
-        raise RegistryError(f"{action}: {code}: {message}") from exc
+        if code == "InvalidParameterException" and action == "list images":
+            raise InvalidPageToken(f"{action}: {message}", code) from exc
+        raise RegistryError(f"{action}: {code}: {message}", code) from exc
     except BotoCoreError as exc:
         raise TransientError(f"{action}: {exc}") from exc
 

@@ -8,7 +8,7 @@ from typing import Any
 from tenantry import auth
 from tenantry.clock import new_id, now_iso
 from tenantry.dal import identity as store
-from tenantry.errors import Forbidden, NotFound, Unprocessable
+from tenantry.errors import Forbidden, NotFound, UnknownReference, Unprocessable
 from tenantry.models.identity import (
     Bot,
     BotCreate,
@@ -188,7 +188,7 @@ def create_user_token(principal: Principal, user_id: str) -> TokenCreated:
         raise NotFound("user not found")
     user = _user_or_404(user_id)
     if not user["is_active"]:
-        raise Unprocessable(
+        raise UnknownReference(
             "the user is inactive", errors=[{"loc": ["body", "user_id"], "msg": "user is inactive"}]
         )
     return _issue("user", user_id)

@@ -12,7 +12,7 @@ from tenantry.dal import identity as identity_store
 from tenantry.dal import memberships as store
 from tenantry.dal import projects as project_store
 from tenantry.domain import membership_rules as rules
-from tenantry.errors import Forbidden, NotFound, Unprocessable
+from tenantry.errors import Forbidden, NotFound, UnknownReference
 from tenantry.models.governance import Member, Membership, MembershipAction, MembershipCreate
 from tenantry.models.identity import Principal
 
@@ -112,7 +112,7 @@ def _enrollee(body: MembershipCreate) -> str:
         user_id, loc, what = body.user_id, "user_id", body.user_id
     user = identity_store.get_user(user_id) if user_id else None
     if not user or not user["is_active"]:
-        raise Unprocessable(
+        raise UnknownReference(
             f"no active user {what!r}",
             errors=[{"loc": ["body", loc], "msg": "no such active user"}],
         )

@@ -18,7 +18,14 @@ from tenantry.dal.table import key_of as table_key
 from tenantry.domain import applications, lifecycle, memberships
 from tenantry.domain.membership_rules import COUNTED
 from tenantry.domain.selectors import ProjectFilter
-from tenantry.errors import Forbidden, NotFound, Unprocessable
+from tenantry.errors import (
+    Forbidden,
+    NotFound,
+    ServiceUnavailable,
+    TransientError,
+    UnknownReference,
+    Unprocessable,
+)
 from tenantry.models.governance import Profile, ProfileUpdate
 from tenantry.models.identity import Principal
 from tenantry.models.project import (
@@ -29,7 +36,7 @@ from tenantry.models.project import (
     ProjectPatch,
 )
 from tenantry.observability import logger
-from tenantry.pagination import collect
+from tenantry.pagination import collect, invalid_cursor
 from tenantry.settings import get_settings
 
 RESERVED_IDS = frozenset({"default", "kube-system", "kube-public", "admin", "system"})
@@ -121,7 +128,7 @@ def create_project(principal: Principal, body: ProjectCreate) -> Project:
             raise Forbidden("only platform admins may create a project for another owner")
         owner = identity_store.get_user(body.owner_id)
         if not owner or not owner["is_active"]:
-            raise Unprocessable(
+            raise UnknownReference(
                 "the owner must be an active user",
                 errors=[{"loc": ["body", "owner_id"], "msg": "no such active user"}],
             )
@@ -192,7 +199,7 @@ def _template(template_id: str | None) -> dict[str, Any]:
         return {}
     template = template_store.get(template_id)
     if not template:
-        raise Unprocessable(
+        raise UnknownReference(
             f"template {template_id!r} not found",
             errors=[{"loc": ["body", "template_id"], "msg": "no such template"}],
         )
@@ -214,7 +221,7 @@ def _check_references(clusters: list[Any], org_id: str | None, principal: Princi
     ):
         errors.append({"loc": ["body", "org_id"], "msg": f"org {org_id!r} not found among yours"})
     if errors:
-        raise Unprocessable("the project names things that do not exist", errors=errors)
+        raise UnknownReference("the project names things that do not exist", errors=errors)
 
 
 def _start_or_fail(
@@ -304,7 +311,15 @@ def images(
     principal: Principal, project_id: str, limit: int, token: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
     access(principal, project_id)
-    return registry.list_images(project_id, limit, token)
+    try:
+        return registry.list_images(project_id, limit, token)
+    except registry.InvalidPageToken as exc:
+        raise invalid_cursor() from exc
+    except (registry.RegistryError, TransientError) as exc:
+        logger.warning("image registry failed", extra={"project_id": project_id, "error": str(exc)})
+        raise ServiceUnavailable(
+            "the image registry did not answer; retry shortly", headers={"Retry-After": "2"}
+        ) from exc
 
 
 # --- change ---------------------------------------------------------------------------------

@@ -13,6 +13,10 @@ from tenantry.errors import BadRequest
 _KEY = r"[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?"
 _VALUE = r"([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?"
 _TERM = re.compile(rf"^(?P<neg>!)?(?P<key>{_KEY})(?:(?P<op>==|=|!=)(?P<value>{_VALUE}))?$")
+# The whole selector as openapi.json states it: terms as above (spaces around them allowed),
+# comma-separated; empty means "no requirement".
+_SPEC_TERM = rf" *(!{_KEY}|{_KEY}((==|=|!=){_VALUE})?) *"
+LABEL_SELECTOR_PATTERN = rf"^({_SPEC_TERM}(,{_SPEC_TERM})*)?$"
 
 Requirement = tuple[str, Literal["=", "!=", "exists", "!exists"], str | None]
 
@@ -22,8 +26,8 @@ def parse_label_selector(selector: str | None) -> list[Requirement]:
         return []
     requirements: list[Requirement] = []
     for raw in selector.split(","):
-        term = raw.strip()
-        m = _TERM.match(term)
+        term = raw.strip(" ")
+        m = _TERM.fullmatch(term)
         if not m or (m["neg"] and m["op"]):
             raise BadRequest(
                 f"invalid label selector term {term!r}",

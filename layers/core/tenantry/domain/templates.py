@@ -9,7 +9,7 @@ from typing import Any
 from tenantry.clock import new_id, now_iso
 from tenantry.dal import templates as store
 from tenantry.domain.identity import require_admin
-from tenantry.errors import NotFound, Unprocessable
+from tenantry.errors import NotFound, UnknownReference
 from tenantry.models.governance import Template, TemplateCreate
 from tenantry.models.identity import Principal
 
@@ -17,7 +17,7 @@ from tenantry.models.identity import Principal
 def create(principal: Principal, body: TemplateCreate) -> Template:
     require_admin(principal)
     if body.clusters:
-        raise Unprocessable(
+        raise UnknownReference(
             "the template names clusters that are not registered",
             errors=[
                 {

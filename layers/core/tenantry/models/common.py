@@ -1,16 +1,68 @@
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 T = TypeVar("T")
 
 
-class Input(BaseModel):
-    """Request bodies: unknown fields are an error, not silently dropped."""
+def _no_null_defaults(schema: dict[str, Any]) -> None:
+    """An omittable, non-nullable field defaults to "absent", not to null: drop the
+    `default: null` pydantic writes, or clients (and fuzzers) would send a refused null."""
+    for prop in schema.get("properties", {}).values():
+        if prop.get("default", ...) is None and not _nullable(prop):
+            del prop["default"]
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
+
+def _nullable(prop: dict[str, Any]) -> bool:
+    branches = prop.get("anyOf") or prop.get("oneOf") or [prop]
+    return any(b.get("type") == "null" for b in branches)
+
+
+class Input(BaseModel):
+    """Request bodies: unknown fields are an error, not silently dropped. Strings are taken
+    as sent (no stripping), so the server accepts exactly what openapi.json describes."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True, json_schema_extra=_no_null_defaults)
+
+
+def _at_least_one(schema: dict[str, Any]) -> None:
+    _no_null_defaults(schema)
+    schema["minProperties"] = 1
+
+
+class Change(Input):
+    """PATCH and PUT bodies: at least one field (`minProperties: 1` in the spec)."""
+
+    model_config = ConfigDict(json_schema_extra=_at_least_one)
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> Change:
+        if not self.model_fields_set:
+            raise ValueError("give at least one field to change")
+        return self
+
+
+# A field that may be left out of a body but is never null (null would mean nothing): the
+# field's type is T alone, so the spec shows the plain type and an explicit null is refused
+# (422) with one clear error; left out, the attribute is None (pydantic does not validate
+# defaults). Type checkers see `T | None`.
+if TYPE_CHECKING:
+    Omittable = Annotated[T | None, "omittable"]
+else:
+    Omittable = Annotated[T, "omittable"]
+
+# The id of another resource named in a body (its existence is the domain's to check).
+Reference = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+# Why someone did something, as they put it.
+Reason = Annotated[str, StringConstraints(max_length=1024)]
 
 
 class Output(BaseModel):

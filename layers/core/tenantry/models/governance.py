@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
-from tenantry.models.common import Input, Output
+from tenantry.models.common import Change, Input, Omittable, Output, Reason
 from tenantry.models.identity import Email
 from tenantry.models.project import (
+    MAX_CLUSTERS,
+    MAX_ENVIRONMENTS,
+    MAX_RESOURCES,
     Capacity,
     ClusterQuota,
     EnvName,
@@ -72,7 +75,7 @@ class MembershipCreate(Input):
 
 class MembershipAction(Input):
     action: MembershipActionName
-    reason: str | None = Field(None, max_length=1024)
+    reason: Omittable[Reason] = Field(None)
 
 
 class Membership(Output):
@@ -126,6 +129,12 @@ class InvitesCreate(Input):
         return list(dict.fromkeys(v))
 
 
+class OrgInvitesCreate(InvitesCreate):
+    """An org grants admin or member (an org has no viewers)."""
+
+    roles: list[Literal["admin", "member"]] = Field(min_length=1, max_length=2)
+
+
 class Invite(Output):
     id: str
     email: str
@@ -141,7 +150,9 @@ class Invite(Output):
 
 
 class InviteAccept(Input):
-    code: str | None = Field(None, max_length=128)
+    code: Omittable[Annotated[str, StringConstraints(max_length=128)]] = Field(
+        None, description="Secure invites only"
+    )
 
 
 # --- quotas, templates, profiles ---------------------------------------------------------------
@@ -157,13 +168,22 @@ class Quota(Output):
 class TemplateCreate(Input):
     name: str = Field(min_length=1, max_length=128)
     description: str = Field("", max_length=2048)
-    environments: list[EnvName] = Field(default_factory=list, max_length=20)
-    clusters: list[ClusterQuota] = Field(default_factory=list, max_length=20)
-    join_policy: Policy | None = None
-    leave_policy: Policy | None = None
+    environments: list[EnvName] = Field(
+        default_factory=list, max_length=MAX_ENVIRONMENTS, json_schema_extra={"uniqueItems": True}
+    )
+    clusters: list[ClusterQuota] = Field(default_factory=list, max_length=MAX_CLUSTERS)
+    join_policy: Omittable[Policy] = None
+    leave_policy: Omittable[Policy] = None
     max_members: int | None = Field(None, ge=1, le=100_000)
-    resources: dict[ResourceName, Capacity] = Field(default_factory=dict)
+    resources: dict[ResourceName, Capacity] = Field(default_factory=dict, max_length=MAX_RESOURCES)
     approval: Literal["auto", "moderated"] = "auto"
+
+    @field_validator("environments")
+    @classmethod
+    def _unique_envs(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("environment names must be unique")
+        return v
 
 
 class Template(Output):
@@ -188,6 +208,6 @@ class Profile(Output):
     owner_display_name: str
 
 
-class ProfileUpdate(Input):
+class ProfileUpdate(Change):
     description: str | None = Field(None, max_length=2048)
     homepage: Url | None = None

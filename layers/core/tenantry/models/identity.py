@@ -4,17 +4,18 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from tenantry.models.common import Input, Output
+from tenantry.models.common import Change, Input, Omittable, Output
 
 PrincipalKind = Literal["user", "bot"]
 DisplayName = Field(min_length=1, max_length=128)
-# Deliberately simple: one @, a dot in the domain, no spaces. Delivery proves the rest.
-Email = Annotated[
-    str,
-    StringConstraints(
-        strip_whitespace=True, to_lower=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-    ),
-]
+# An ASCII address, the same in every regex dialect (no \s): a local part of the
+# characters RFC 5322 allows unquoted, @, and a domain of DNS labels with at least one dot.
+# Delivery proves the rest. Stored lower case.
+EMAIL_PATTERN = (
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}"
+    r"@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
+Email = Annotated[str, StringConstraints(to_lower=True, max_length=254, pattern=EMAIL_PATTERN)]
 
 
 class Principal(Output):
@@ -47,9 +48,9 @@ class UserCreate(Input):
     is_admin: bool = False
 
 
-class UserPatch(Input):
-    is_admin: bool | None = None
-    is_active: bool | None = None
+class UserPatch(Change):
+    is_admin: Omittable[bool] = None
+    is_active: Omittable[bool] = None
 
 
 class User(Output):
@@ -63,11 +64,11 @@ class User(Output):
 
 
 class UserTokenCreate(Input):
-    user_id: str
+    user_id: str = Field(min_length=1, max_length=64)
 
 
 class BotTokenCreate(Input):
-    bot_id: str
+    bot_id: str = Field(min_length=1, max_length=64)
 
 
 class TokenCreated(Output):
@@ -93,8 +94,10 @@ class BotCreate(Input):
     display_name: str = DisplayName
 
 
-class BotPatch(Input):
-    display_name: str | None = Field(None, min_length=1, max_length=128)
+class BotPatch(Change):
+    display_name: Omittable[Annotated[str, StringConstraints(min_length=1, max_length=128)]] = (
+        Field(None)
+    )
 
 
 class Bot(Output):

@@ -4,7 +4,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, field_validator
 
-from tenantry.models.common import Input, Output
+from tenantry.models.common import Change, Input, Omittable, Output, Reason, Reference
 
 ProjectStatus = Literal[
     "uninitialized",
@@ -41,20 +41,35 @@ LabelValue = Annotated[
     str, StringConstraints(pattern=r"^([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$")
 ]
 ResourceName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{0,62}$")]
-Url = Annotated[str, StringConstraints(max_length=512, pattern=r"^https?://\S+$")]
+# Printable ASCII only: the same characters in every regex dialect (no \s or \S).
+Url = Annotated[str, StringConstraints(max_length=512, pattern=r"^https?://[!-~]+$")]
+QuotaName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9._/-]{0,61}[a-z0-9])?$")]
+QuotaQuantity = Annotated[
+    str, StringConstraints(pattern=r"^[0-9]+(\.[0-9]+)?[A-Za-z]{0,2}$", max_length=32)
+]
 
 MAX_ENVIRONMENTS = 20
 MAX_LABELS = 64
+MAX_RESOURCES = 32
+MAX_CLUSTERS = 20
+# Capacities and quotas stay far below DynamoDB's 38 digits and JSON's safe integers.
+MAX_CAPACITY = 1_000_000_000
+MAX_QUOTA = 10**15
 
 
 class Capacity(Input):
-    project_capacity: int = Field(ge=0)
-    member_capacity: int = Field(ge=0)
+    project_capacity: int = Field(ge=0, le=MAX_CAPACITY)
+    member_capacity: int = Field(ge=0, le=MAX_CAPACITY)
 
 
 class ClusterQuota(Input):
     name: str = Field(min_length=1, max_length=63)
-    quota: dict[str, str | int | float] = Field(default_factory=dict)
+    quota: dict[
+        QuotaName,
+        QuotaQuantity
+        | Annotated[int, Field(ge=0, le=MAX_QUOTA)]
+        | Annotated[float, Field(ge=0, le=MAX_QUOTA, allow_inf_nan=False)],
+    ] = Field(default_factory=dict, max_length=MAX_RESOURCES)
 
 
 class ProjectCreate(Input):
@@ -63,15 +78,19 @@ class ProjectCreate(Input):
     description: str = Field("", max_length=2048)
     homepage: Url | None = None
     labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, max_length=MAX_LABELS)
-    environments: list[EnvName] = Field(default_factory=list, max_length=MAX_ENVIRONMENTS)
-    clusters: list[ClusterQuota] = Field(default_factory=list, max_length=20)
+    environments: list[EnvName] = Field(
+        default_factory=list, max_length=MAX_ENVIRONMENTS, json_schema_extra={"uniqueItems": True}
+    )
+    clusters: list[ClusterQuota] = Field(default_factory=list, max_length=MAX_CLUSTERS)
     join_policy: Policy = "moderated"
     leave_policy: Policy = "auto"
     max_members: int | None = Field(None, ge=1, le=100_000)
-    resources: dict[ResourceName, Capacity] = Field(default_factory=dict)
-    template_id: str | None = None
-    org_id: str | None = None
-    owner_id: str | None = Field(None, description="Platform admins only: create on behalf")
+    resources: dict[ResourceName, Capacity] = Field(default_factory=dict, max_length=MAX_RESOURCES)
+    template_id: Omittable[Reference] = Field(None)
+    org_id: Omittable[Reference] = Field(None)
+    owner_id: Omittable[Reference] = Field(
+        None, description="Platform admins only: create on behalf"
+    )
 
     @field_validator("environments")
     @classmethod
@@ -88,29 +107,26 @@ class ProjectCreate(Input):
         return v
 
 
-class ProjectPatch(Input):
+class ProjectPatch(Change):
+    """Null removes a field (homepage, labels, max_members: unlimited, ...); a project
+    always has both policies, so those may be left out but are never null."""
+
     description: str | None = Field(None, max_length=2048)
     homepage: Url | None = None
     labels: dict[LabelKey, LabelValue] | None = Field(None, max_length=MAX_LABELS)
-    join_policy: Policy | None = None
-    leave_policy: Policy | None = None
+    join_policy: Omittable[Policy] = None
+    leave_policy: Omittable[Policy] = None
     max_members: int | None = Field(None, ge=1, le=100_000)
-    resources: dict[ResourceName, Capacity] | None = None
-    clusters: list[ClusterQuota] | None = None
-
-    @field_validator("join_policy", "leave_policy")
-    @classmethod
-    def _policies_stay(cls, v: str | None) -> str:
-        # Optional to send, but never null: a project always has both policies.
-        if v is None:
-            raise ValueError("a policy cannot be removed; give auto, moderated or closed")
-        return v
+    resources: dict[ResourceName, Capacity] | None = Field(None, max_length=MAX_RESOURCES)
+    clusters: list[ClusterQuota] | None = Field(None, max_length=MAX_CLUSTERS)
 
 
 class ProjectAction(Input):
     action: ProjectActionName
-    reason: str | None = Field(None, max_length=1024)
-    app_id: str | None = None
+    reason: Omittable[Reason] = Field(None)
+    app_id: Omittable[Reference] = Field(
+        None, description="approve, deny, dismiss, cancel: the application"
+    )
 
 
 class Condition(Output):

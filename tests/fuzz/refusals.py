@@ -1,0 +1,87 @@
+"""Deliberate refusals that no static schema can express, in one place, each with its
+reason. The fuzzing gate forgives a "schema-valid request rejected" failure only when the
+response is one of these problems; anything else still fails the gate.
+
+A rule matches on the status, the problem `type` and, where given, the first error's `loc`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+PROBLEMS = "https://tenantry.dev/problems/"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    status: int
+    type: str
+    loc: tuple[Any, ...] | None
+    reason: str
+
+    def matches(self, status: int, problem: dict[str, Any]) -> bool:
+        if status != self.status or problem.get("type") != PROBLEMS + self.type:
+            return False
+        if self.loc is None:
+            return True
+        locs = [tuple(e.get("loc", ()))[: len(self.loc)] for e in problem.get("errors") or []]
+        return self.loc in locs
+
+
+REFUSALS = (
+    Refusal(
+        400,
+        "bad-request",
+        ("query", "cursor"),
+        "A cursor is opaque: only one the server issued, for the same list and filters, is valid.",
+    ),
+    Refusal(
+        412,
+        "precondition-failed",
+        None,
+        "If-Match must name the resource's current version, which only the server knows.",
+    ),
+    Refusal(
+        422,
+        "validation",
+        ("header", "Idempotency-Key"),
+        "An Idempotency-Key may be reused only with the body it was first sent with.",
+    ),
+    Refusal(
+        422,
+        "unknown-reference",
+        None,
+        "A body may name users, templates, orgs or clusters; they must exist and be usable.",
+    ),
+    Refusal(
+        422,
+        "validation",
+        ("body", "id"),
+        "Without an id, the project's id derives from its name, which needs latin letters or digits.",
+    ),
+    Refusal(
+        422,
+        "validation",
+        ("body", "clusters"),
+        "Cluster names must be unique in a list; JSON Schema cannot say 'unique by name'.",
+    ),
+    Refusal(
+        413,
+        "quota-exceeded",
+        None,
+        "A quota or capacity is spent by earlier requests: server state.",
+    ),
+    Refusal(
+        410,
+        "gone",
+        None,
+        "An invite expires or is revoked: server state.",
+    ),
+)
+
+
+def forgiven(status: int, problem: Any) -> Refusal | None:
+    if not isinstance(problem, dict):
+        return None
+    return next((r for r in REFUSALS if r.matches(status, problem)), None)
