@@ -375,10 +375,13 @@ class Stack:
     def deploy(self) -> None:
         ddb, sfn = self.client("dynamodb"), self.client("stepfunctions")
         for lid, res in self.resources.items():
-            kind, props = res["Type"], self.resolve(res.get("Properties", {}))
+            # Only what is deployed is resolved: others may use what is not emulated
+            # (a log group's Arn, Fn::If on a function's concurrency).
+            kind, props = res["Type"], res.get("Properties", {})
             if kind == "AWS::DynamoDB::Table":
-                self._create_table(ddb, self.physical_id(lid), props)
+                self._create_table(ddb, self.physical_id(lid), self.resolve(props))
             elif kind == "AWS::Serverless::StateMachine":
+                props = self.resolve(props)
                 if "DefinitionUri" in props:
                     text = (ROOT / props["DefinitionUri"]).read_text()
                 else:
