@@ -1,5 +1,7 @@
 # Tenantry developer entry points. Everything runs from local venvs; nothing needs Docker.
 #   make run       serve the API on 127.0.0.1:$${PORT:-3000} with AWS emulated in process
+#   make invoke    FUNCTION=<LogicalId> EVENT=events/<group>/<Name>.json: one function, one
+#                  event, as `sam local invoke` runs it (result on stdout, logs on stderr)
 #   make test      lint + sam validate --lint + checkov + pytest (what CI runs via .ci/run)
 
 PYTHON_BOOT := $(shell command -v python3.11 2>/dev/null || command -v python3)
@@ -15,7 +17,7 @@ SRC         := layers functions local tests bench
 # ~4 s of imports: cfn-lint, moto, the handlers). Try `make test PYTEST_ARGS="-n auto"`.
 PYTEST_ARGS ?=
 
-.PHONY: venv venv-sam venv-checkov venv-runtime run test pytest lint format validate checkov build bench openapi clean
+.PHONY: venv venv-sam venv-checkov venv-runtime run invoke test pytest lint format validate checkov build bench openapi clean
 
 # --- environments ------------------------------------------------------------------------
 # The stamp is rebuilt (and pip re-run) only when the venv is missing or a requirements
@@ -43,6 +45,11 @@ $(VENV_CHECKOV)/.stamp-$(CHECKOV_VERSION):
 # --- run ---------------------------------------------------------------------------------
 run: venv
 	$(PY) -m local.runner
+
+# FUNCTION may be left out for a file of events/ (each names its function).
+invoke: venv
+	@test -n "$(EVENT)" || { echo "usage: make invoke FUNCTION=<LogicalId> EVENT=events/<group>/<Name>.json" >&2; exit 2; }
+	@$(PY) -m local.invoke $(FUNCTION) -e $(EVENT)
 
 bench: venv venv-runtime
 	$(PY) -m bench
