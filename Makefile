@@ -2,6 +2,8 @@
 #   make run       serve the API on 127.0.0.1:$${PORT:-3000} with AWS emulated in process
 #   make invoke    FUNCTION=<LogicalId> EVENT=events/<group>/<Name>.json: one function, one
 #                  event, as `sam local invoke` runs it (result on stdout, logs on stderr)
+#   make moto      template.yaml in a moto server on :5000, seeded, for `sam local invoke`
+#                  (Docker) with --env-vars local/env.json (see samconfig.toml)
 #   make test      lint + sam validate --lint + checkov + pytest (what CI runs via .ci/run)
 
 PYTHON_BOOT := $(shell command -v python3.11 2>/dev/null || command -v python3)
@@ -17,7 +19,7 @@ SRC         := layers functions local tests bench
 # ~4 s of imports: cfn-lint, moto, the handlers). Try `make test PYTEST_ARGS="-n auto"`.
 PYTEST_ARGS ?=
 
-.PHONY: venv venv-sam venv-checkov venv-runtime run invoke test pytest lint format validate checkov build bench openapi clean
+.PHONY: venv venv-sam venv-checkov venv-runtime run invoke moto env-json test pytest lint format validate checkov build bench openapi clean
 
 # --- environments ------------------------------------------------------------------------
 # The stamp is rebuilt (and pip re-run) only when the venv is missing or a requirements
@@ -50,6 +52,14 @@ run: venv
 invoke: venv
 	@test -n "$(EVENT)" || { echo "usage: make invoke FUNCTION=<LogicalId> EVENT=events/<group>/<Name>.json" >&2; exit 2; }
 	@$(PY) -m local.invoke $(FUNCTION) -e $(EVENT)
+
+# SEED=creating|deleting seeds project demo as a workflow's steps find it (default active).
+moto: venv
+	$(PY) -m local.moto_server
+
+# local/env.json: each function's environment for sam local, generated from template.yaml.
+env-json: venv
+	$(PY) -m local.env_json
 
 bench: venv venv-runtime
 	$(PY) -m bench
