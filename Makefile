@@ -1,6 +1,10 @@
 # Tenantry developer entry points. Everything runs from local venvs; nothing needs Docker.
 #   make run       serve the API on 127.0.0.1:$${PORT:-3000} with AWS emulated in process
-#   make test      lint + sam validate --lint + pytest (what CI runs via .ci/run)
+#   make invoke    FUNCTION=<LogicalId> EVENT=events/<group>/<Name>.json: one function, one
+#                  event, as `sam local invoke` runs it (result on stdout, logs on stderr)
+#   make moto      template.yaml in a moto server on :5000, seeded, for `sam local invoke`
+#                  (Docker) with --env-vars local/env.json (see samconfig.toml)
+#   make test      lint + sam validate --lint + checkov + pytest (what CI runs via .ci/run)
 
 PYTHON_BOOT := $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV        := .venv
@@ -8,12 +12,14 @@ VENV_SAM    := .venv-sam
 PY          := $(VENV)/bin/python
 SAM         := AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 $(VENV_SAM)/bin/sam
 SAM_VERSION := 1.170.0
+VENV_CHECKOV := .venv-checkov
+CHECKOV_VERSION := 3.3.30
 SRC         := layers functions local tests bench
 # Serial by default: at ~150 tests pytest-xdist was slower on 2 cores (each worker pays
 # ~4 s of imports: cfn-lint, moto, the handlers). Try `make test PYTEST_ARGS="-n auto"`.
 PYTEST_ARGS ?=
 
-.PHONY: venv venv-sam venv-runtime run test pytest lint format validate build bench openapi clean
+.PHONY: venv venv-sam venv-checkov venv-runtime run invoke moto env-json test pytest lint format validate checkov build bench openapi clean
 
 # --- environments ------------------------------------------------------------------------
 # The stamp is rebuilt (and pip re-run) only when the venv is missing or a requirements
@@ -30,9 +36,30 @@ $(VENV_SAM)/.stamp:
 	$(VENV_SAM)/bin/python -m pip install -q aws-sam-cli==$(SAM_VERSION)
 	touch $@
 
+# checkov's pins conflict with ours too. The stamp names the version: a new pin reinstalls.
+venv-checkov: $(VENV_CHECKOV)/.stamp-$(CHECKOV_VERSION)
+$(VENV_CHECKOV)/.stamp-$(CHECKOV_VERSION):
+	test -x $(VENV_CHECKOV)/bin/python || $(PYTHON_BOOT) -m venv $(VENV_CHECKOV)
+	$(VENV_CHECKOV)/bin/python -m pip install -q checkov==$(CHECKOV_VERSION)
+	rm -f $(VENV_CHECKOV)/.stamp-*
+	touch $@
+
 # --- run ---------------------------------------------------------------------------------
 run: venv
 	$(PY) -m local.runner
+
+# FUNCTION may be left out for a file of events/ (each names its function).
+invoke: venv
+	@test -n "$(EVENT)" || { echo "usage: make invoke FUNCTION=<LogicalId> EVENT=events/<group>/<Name>.json" >&2; exit 2; }
+	@$(PY) -m local.invoke $(FUNCTION) -e $(EVENT)
+
+# SEED=creating|deleting seeds project demo as a workflow's steps find it (default active).
+moto: venv
+	$(PY) -m local.moto_server
+
+# local/env.json: each function's environment for sam local, generated from template.yaml.
+env-json: venv
+	$(PY) -m local.env_json
 
 bench: venv venv-runtime
 	$(PY) -m bench
@@ -49,9 +76,10 @@ openapi: venv
 	$(PY) -m local.openapi
 
 # --- checks ------------------------------------------------------------------------------
-test: venv venv-sam
+test: venv venv-sam venv-checkov
 	$(MAKE) lint
 	$(MAKE) validate
+	$(MAKE) checkov
 	$(MAKE) pytest
 
 pytest: venv
@@ -67,6 +95,13 @@ format: venv
 
 validate: venv-sam
 	$(SAM) validate --lint
+
+# checkov's CloudFormation checks on template.yaml; fails on any failed check. A check that
+# does not fit this product is skipped in the template (resource Metadata) with its reason.
+# --skip-download: no calls to the vendor's API (offline, and nothing leaves the machine).
+checkov: venv-checkov
+	$(VENV_CHECKOV)/bin/checkov --file template.yaml --framework cloudformation \
+		--quiet --compact --skip-download
 
 build: venv-sam
 	$(SAM) build

@@ -72,6 +72,7 @@ EMULATED = {
     "AWS::Serverless::LayerVersion",
 }
 log = logging.getLogger("local.stack")
+NO_VALUE = object()  # `!Ref AWS::NoValue`: the map key or list item holding it is dropped
 _VALID_DEFINITIONS: set[str] = set()  # ASL definitions moto has already validated
 
 
@@ -248,7 +249,9 @@ class Stack:
             return {"Arn": ref, "Name": self._sm_name(logical_id)}[attr]
         raise NotImplementedError(f"Fn::GetAtt {logical_id}.{attr} is not emulated")
 
-    def _ref(self, name: str) -> str:
+    def _ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return NO_VALUE
         if name in self.parameters:
             return self.parameters[name]
         if name in PSEUDO:
@@ -258,7 +261,7 @@ class Stack:
     def resolve(self, value: Any) -> Any:
         """Resolve the intrinsic functions the template uses, recursively."""
         if isinstance(value, list):
-            return [self.resolve(v) for v in value]
+            return [r for r in map(self.resolve, value) if r is not NO_VALUE]
         if not isinstance(value, Mapping):
             return value
         if len(value) == 1:
@@ -277,7 +280,8 @@ class Stack:
                 return sep.join(str(v) for v in self.resolve(items))
             if key.startswith("Fn::") or key == "Condition":
                 raise NotImplementedError(f"{key} is not emulated by local/stack.py")
-        return {k: self.resolve(v) for k, v in value.items()}
+        resolved = {k: self.resolve(v) for k, v in value.items()}
+        return {k: v for k, v in resolved.items() if v is not NO_VALUE}
 
     def _sub(self, m: re.Match[str], extra: Mapping[str, Any]) -> str:
         name = m.group(1)
@@ -375,10 +379,13 @@ class Stack:
     def deploy(self) -> None:
         ddb, sfn = self.client("dynamodb"), self.client("stepfunctions")
         for lid, res in self.resources.items():
-            kind, props = res["Type"], self.resolve(res.get("Properties", {}))
+            # Only what is deployed is resolved: others may use what is not emulated
+            # (a log group's Arn, Fn::If on a function's concurrency).
+            kind, props = res["Type"], res.get("Properties", {})
             if kind == "AWS::DynamoDB::Table":
-                self._create_table(ddb, self.physical_id(lid), props)
+                self._create_table(ddb, self.physical_id(lid), self.resolve(props))
             elif kind == "AWS::Serverless::StateMachine":
+                props = self.resolve(props)
                 if "DefinitionUri" in props:
                     text = (ROOT / props["DefinitionUri"]).read_text()
                 else:

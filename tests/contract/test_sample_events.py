@@ -13,129 +13,21 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import pytest
 
 from local import sample_events as samples
+from local.seed import admin, project_status_for
+from local.seed import seed as seed_world
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
 ENTRIES = samples.build()
-OPERATION_STATUS = {"create": "creating", "delete": "deleting"}  # what a workflow works on
-
-
-def _admin() -> Any:
-    from tenantry.models.identity import Principal
-
-    return Principal(kind="user", id=samples.admin_user_id(), is_admin=True)
 
 
 def seed(api: Any, project_status: str) -> None:
-    """The samples' world, built through the domain. Ids are pinned to the samples' ones
-    by patching the id factory of tenantry.domain.identity around each creation."""
-    from tenantry.domain import identity, projects
-    from tenantry.models.identity import BotCreate
-    from tenantry.models.project import ProjectCreate
-
-    def with_id(new_id: str) -> Any:
-        return mock.patch.object(identity, "new_id", return_value=new_id)
-
-    admin = _admin()
-    with with_id(samples.ADMIN_TOKEN_ID):
-        identity.ensure_admin(samples.TOKEN)
-    with with_id(samples.USER_TOKEN_ID):
-        identity.create_user_token(admin, admin.id)
-    with with_id(samples.BOT_ID):
-        identity.create_bot(admin, BotCreate(display_name="ci-deployer"))
-    with with_id(samples.BOT_TOKEN_ID):
-        identity.create_bot_token(admin, samples.BOT_ID)
-
-    demo = ProjectCreate(
-        name="Demo",
-        id=samples.PROJECT_ID,
-        description="The project the sample events use",
-        labels={"team": "platform"},
-        environments=["dev", "prod"],
-    )
-    if project_status == "creating":  # as the create workflow's steps find it
-        with mock.patch("tenantry.workflows.start"):
-            assert projects.create_project(admin, demo).status == "creating"
-        return
-    projects.create_project(admin, demo)  # the real create workflow runs
-    _assert_executions_succeeded(api)
-    _push_image(api)
-    assert projects.get_project(admin, samples.PROJECT_ID).status == "active"
-    _seed_governance(admin)
-    if project_status == "deleting":  # as the delete workflow's steps find it
-        with mock.patch("tenantry.workflows.start"):
-            projects.delete_project(admin, samples.PROJECT_ID, True, None)
-        assert projects.get_project(admin, samples.PROJECT_ID).status == "deleting"
-
-
-def _seed_governance(admin: Any) -> None:
-    """A member (Sam), a user outside the project (Kim) and a pending application."""
-    from tenantry.dal import projects as project_store
-    from tenantry.domain import applications, identity, memberships
-    from tenantry.models.governance import MembershipCreate
-    from tenantry.models.identity import UserCreate
-
-    for user_id, email, name in (
-        (samples.MEMBER_USER_ID, samples.MEMBER_EMAIL, "Sam"),
-        (samples.CANDIDATE_USER_ID, samples.CANDIDATE_EMAIL, "Kim"),
-    ):
-        with mock.patch.object(identity, "new_id", return_value=user_id):
-            identity.create_user(admin, UserCreate(email=email, display_name=name))
-    memberships.create(
-        admin,
-        MembershipCreate(
-            project_id=samples.PROJECT_ID, action="enroll", user_id=samples.MEMBER_USER_ID
-        ),
-    )
-    project = project_store.get(samples.PROJECT_ID)
-    with mock.patch.object(applications, "new_id", return_value=samples.APPLICATION_ID):
-        applications.submit_modify(admin, project, {"max_members": 50}, None)
-
-    from tenantry.domain import invites, orgs, templates
-    from tenantry.models.governance import InvitesCreate, OrgCreate, TemplateCreate
-    from tenantry.models.identity import Principal
-
-    with mock.patch.object(templates, "new_id", return_value=samples.TEMPLATE_ID):
-        templates.create(admin, TemplateCreate(name="Standard", environments=["dev"]))
-    with mock.patch.object(orgs, "new_id", return_value=samples.ORG_ID):
-        orgs.create(admin, OrgCreate(name="Platform"))
-    kim = Principal(kind="user", id=samples.CANDIDATE_USER_ID)
-    kim_org = orgs.create(kim, OrgCreate(name="Kim's guild"))
-    with mock.patch.object(invites, "new_id", return_value=samples.INVITE_ID):
-        invites.create(
-            kim, "org", kim_org.id, InvitesCreate(emails=[identity.ADMIN_EMAIL], roles=["member"])
-        )
-
-
-def _push_image(api: Any) -> None:
-    from tenantry import registry
-
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {
-            "mediaType": "application/vnd.docker.container.image.v1+json",
-            "size": 1470,
-            "digest": "sha256:" + "1" * 64,
-        },
-        "layers": [
-            {
-                "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                "size": 3208942,
-                "digest": "sha256:" + "2" * 64,
-            }
-        ],
-    }
-    api.stack.client("ecr").put_image(
-        repositoryName=registry.repository_name(samples.PROJECT_ID),
-        imageManifest=json.dumps(manifest),
-        imageTag="v1.0.0",
-    )
+    """The samples' world (local/seed.py, shared with `make invoke` and `make moto`)."""
+    seed_world(api.stack, project_status)
 
 
 def _assert_executions_succeeded(api: Any) -> None:
@@ -145,9 +37,7 @@ def _assert_executions_succeeded(api: Any) -> None:
 
 
 def _status_for(entry: samples.Entry) -> str:
-    if entry.kind == "step":
-        return OPERATION_STATUS[entry.event["operation"]]
-    return "active"
+    return project_status_for(entry.event)
 
 
 def _assert_http_response(entry: samples.Entry, result: Any) -> dict[str, Any] | None:
@@ -190,7 +80,7 @@ def test_sample_event_is_handled(api: Any, rel: Path) -> None:
         if "error" in event:  # a Catch target: the project is failed with a readable reason
             from tenantry.domain import projects
 
-            project = projects.get_project(_admin(), samples.PROJECT_ID)
+            project = projects.get_project(admin(), samples.PROJECT_ID)
             assert project.status == "failed", project
             assert project.reason == "RegistryError: create image repository: AccessDenied"
     else:

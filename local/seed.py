@@ -1,0 +1,179 @@
+"""The world the sample events (events/, local/sample_events.py) live in, built through the
+domain code on an emulated stack: the admin with the samples' token and a second token, a
+bot with a token, project `demo` owned by the admin (with an image, a member, a user
+outside it, a pending application), a template, an org and an invite. Ids are pinned to
+the samples' ones by patching the id factories around each creation.
+
+Used by the sample-event replay test, `make invoke` (local/invoke.py) and `make moto`
+(local/moto_server.py), so a sample event succeeds in all three.
+
+    seed(stack, "active")     the full world, project demo active
+    seed(stack, "creating")   demo as the create workflow's steps find it
+    seed(stack, "deleting")   demo as the delete workflow's steps find it
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+from unittest import mock
+
+from local import sample_events as samples
+
+OPERATION_STATUS = {"create": "creating", "delete": "deleting"}  # what a workflow works on
+
+
+class SeedError(Exception):
+    pass
+
+
+def project_status_for(event: Any) -> str:
+    """The status project demo must have for `event`: a workflow step's input names its
+    operation; every other sample wants the project active."""
+    if isinstance(event, dict) and event.get("operation") in OPERATION_STATUS:
+        return OPERATION_STATUS[event["operation"]]
+    return "active"
+
+
+def admin() -> Any:
+    from tenantry.models.identity import Principal
+
+    return Principal(kind="user", id=samples.admin_user_id(), is_admin=True)
+
+
+def wait_for_executions(stack: Any, timeout: float = 10.0) -> list[dict[str, Any]]:
+    """Wait until no execution of the stack's state machines runs; returns them all
+    (describe_execution of each)."""
+    sfn = stack.client("stepfunctions")
+    deadline = time.monotonic() + timeout
+    while True:
+        executions = [
+            sfn.describe_execution(executionArn=e["executionArn"])
+            for arn in stack.state_machine_arns().values()
+            for e in sfn.list_executions(stateMachineArn=arn)["executions"]
+        ]
+        if all(e["status"] != "RUNNING" for e in executions):
+            return executions
+        if time.monotonic() >= deadline:
+            raise SeedError(f"executions still running after {timeout}s")
+        time.sleep(0.05)
+
+
+def seed(stack: Any, project_status: str = "active") -> None:
+    """Build the samples' world on `stack` (deployed and emulated)."""
+    from tenantry.domain import identity, projects
+    from tenantry.models.identity import BotCreate
+    from tenantry.models.project import ProjectCreate
+
+    def with_id(new_id: str) -> Any:
+        return mock.patch.object(identity, "new_id", return_value=new_id)
+
+    principal = admin()
+    with with_id(samples.ADMIN_TOKEN_ID):
+        identity.ensure_admin(samples.TOKEN)
+    with with_id(samples.USER_TOKEN_ID):
+        identity.create_user_token(principal, principal.id)
+    with with_id(samples.BOT_ID):
+        identity.create_bot(principal, BotCreate(display_name="ci-deployer"))
+    with with_id(samples.BOT_TOKEN_ID):
+        identity.create_bot_token(principal, samples.BOT_ID)
+
+    demo = ProjectCreate(
+        name="Demo",
+        id=samples.PROJECT_ID,
+        description="The project the sample events use",
+        labels={"team": "platform"},
+        environments=["dev", "prod"],
+    )
+    if project_status == "creating":  # as the create workflow's steps find it
+        with mock.patch("tenantry.workflows.start"):
+            projects.create_project(principal, demo)
+        _expect_status("creating")
+        return
+    projects.create_project(principal, demo)  # the real create workflow runs
+    failed = [e for e in wait_for_executions(stack) if e["status"] != "SUCCEEDED"]
+    if failed:
+        raise SeedError(f"the create workflow of {samples.PROJECT_ID} failed: {failed}")
+    _push_image(stack)
+    _expect_status("active")
+    _seed_governance(principal)
+    if project_status == "deleting":  # as the delete workflow's steps find it
+        with mock.patch("tenantry.workflows.start"):
+            projects.delete_project(principal, samples.PROJECT_ID, True, None)
+        _expect_status("deleting")
+
+
+def _expect_status(status: str) -> None:
+    from tenantry.domain import projects
+
+    project = projects.get_project(admin(), samples.PROJECT_ID)
+    if project.status != status:
+        raise SeedError(f"project {samples.PROJECT_ID} is {project.status}, not {status}")
+
+
+def _seed_governance(principal: Any) -> None:
+    """A member (Sam), a user outside the project (Kim), a pending application, a
+    template, the admin's org and an invite of the admin to Kim's org."""
+    from tenantry.dal import projects as project_store
+    from tenantry.domain import applications, identity, invites, memberships, orgs, templates
+    from tenantry.models.governance import (
+        InvitesCreate,
+        MembershipCreate,
+        OrgCreate,
+        TemplateCreate,
+    )
+    from tenantry.models.identity import Principal, UserCreate
+
+    for user_id, email, name in (
+        (samples.MEMBER_USER_ID, samples.MEMBER_EMAIL, "Sam"),
+        (samples.CANDIDATE_USER_ID, samples.CANDIDATE_EMAIL, "Kim"),
+    ):
+        with mock.patch.object(identity, "new_id", return_value=user_id):
+            identity.create_user(principal, UserCreate(email=email, display_name=name))
+    memberships.create(
+        principal,
+        MembershipCreate(
+            project_id=samples.PROJECT_ID, action="enroll", user_id=samples.MEMBER_USER_ID
+        ),
+    )
+    project = project_store.get(samples.PROJECT_ID)
+    with mock.patch.object(applications, "new_id", return_value=samples.APPLICATION_ID):
+        applications.submit_modify(principal, project, {"max_members": 50}, None)
+
+    with mock.patch.object(templates, "new_id", return_value=samples.TEMPLATE_ID):
+        templates.create(principal, TemplateCreate(name="Standard", environments=["dev"]))
+    with mock.patch.object(orgs, "new_id", return_value=samples.ORG_ID):
+        orgs.create(principal, OrgCreate(name="Platform"))
+    kim = Principal(kind="user", id=samples.CANDIDATE_USER_ID)
+    kim_org = orgs.create(kim, OrgCreate(name="Kim's guild"))
+    with mock.patch.object(invites, "new_id", return_value=samples.INVITE_ID):
+        invites.create(
+            kim, "org", kim_org.id, InvitesCreate(emails=[identity.ADMIN_EMAIL], roles=["member"])
+        )
+
+
+def _push_image(stack: Any) -> None:
+    from tenantry import registry
+
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {
+            "mediaType": "application/vnd.docker.container.image.v1+json",
+            "size": 1470,
+            "digest": "sha256:" + "1" * 64,
+        },
+        "layers": [
+            {
+                "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                "size": 3208942,
+                "digest": "sha256:" + "2" * 64,
+            }
+        ],
+    }
+    stack.client("ecr").put_image(
+        repositoryName=registry.repository_name(samples.PROJECT_ID),
+        imageManifest=json.dumps(manifest),
+        imageTag="v1.0.0",
+    )
