@@ -30,7 +30,10 @@ class Input(BaseModel):
     """Request bodies: unknown fields are an error, not silently dropped. Strings are taken
     as sent (no stripping), so the server accepts exactly what openapi.json describes."""
 
-    model_config = ConfigDict(extra="forbid", defer_build=True, json_schema_extra=_no_null_defaults)
+    # strict: JSON's own types only (false is no integer, "1" no number), as the spec says.
+    model_config = ConfigDict(
+        extra="forbid", strict=True, defer_build=True, json_schema_extra=_no_null_defaults
+    )
 
 
 def _at_least_one(schema: dict[str, Any]) -> None:
