@@ -309,7 +309,7 @@ def check_claim(claim: Claim, call: Call) -> str | None:
     return None
 
 
-def problems(cmds: list[Command], calls_dir: Path, reached: int) -> list[str]:
+def problems(cmds: list[Command], calls_dir: Path, reached: int, failed: bool = False) -> list[str]:
     calls: dict[int, list[Call | None]] = {}
     if calls_dir.exists():
         for d in sorted(calls_dir.iterdir()):
@@ -326,7 +326,7 @@ def problems(cmds: list[Command], calls_dir: Path, reached: int) -> list[str]:
                 found.append(f"{where}unexpected {call.shown()}")
                 break
         else:
-            if cmd.claim and not made:
+            if cmd.claim and not made and not (failed and cmd.line == reached):
                 found.append(f"{where}a claim, but the command made no curl call")
             elif cmd.claim and (error := check_claim(cmd.claim, made[-1])):
                 found.append(where + error)
@@ -364,7 +364,7 @@ def test_the_readme_runs_as_written(tmp_path: Path) -> None:
 
     at = tmp_path / "at"
     reached = int(at.read_text()) if at.exists() else 0
-    found = problems(cmds, tmp_path / "calls", reached)
+    found = problems(cmds, tmp_path / "calls", reached, failed=proc.returncode != 0)
     if proc.returncode != 0:
         cmd = next((c for c in cmds if c.line == reached), None)
         what = f"did not finish in {TIMEOUT:.0f} s" if timed_out else "failed"
@@ -375,7 +375,7 @@ def test_the_readme_runs_as_written(tmp_path: Path) -> None:
         )
     if found:
         log = tmp_path / "runner.log"
-        tail = log.read_text()[-4000:] if log.exists() else ""
+        tail = log.read_text()[-2000:] if log.exists() else ""
         pytest.fail("\n".join(found) + f"\n--- runner log (tail):\n{tail}", pytrace=False)
 
 
