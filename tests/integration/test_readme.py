@@ -42,7 +42,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import urllib.parse
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -239,6 +241,7 @@ __runner() {  # stands for `make run`; VAR=value settings before it reach the ru
 curl() {  # records each call: status, headers, body (what curl printed)
   local d="$__T/calls/$(printf %06d "$__line")-${EPOCHREALTIME/./}-$BASHPID"
   mkdir -p "$d"
+  printf '%s\0' "$@" >"$d/args"
   local rc=0
   command curl -D "$d/headers" -o "$d/out" -w '%{http_code}' "$@" >"$d/status" || rc=$?
   echo "$rc" >"$d/exit"
@@ -264,6 +267,8 @@ def build_script(cmds: list[Command], port: int) -> str:
 
 @dataclass
 class Call:
+    method: str
+    path: str
     status: int
     headers: dict[str, str]
     body: str
@@ -276,6 +281,7 @@ def _read_call(d: Path) -> Call | None:
     if not (d / "status").exists() or (d / "exit").read_text().strip() != "0":
         return None
     status = int((d / "status").read_text().strip() or 0)
+    method, path = _request((d / "args").read_text().split("\0")[:-1])
     headers: dict[str, str] = {}
     for line in (d / "headers").read_text(errors="replace").splitlines():
         if line.startswith("HTTP/"):
@@ -290,7 +296,50 @@ def _read_call(d: Path) -> Call | None:
         body = json.dumps(json.loads(out), separators=(",", ":"), ensure_ascii=False)
     except ValueError:
         body = out
-    return Call(status, headers, body)
+    return Call(method, path, status, headers, body)
+
+
+def _request(args: list[str]) -> tuple[str, str]:
+    """The method and URL path of a curl command line."""
+    method, url, data = None, "", False
+    for i, arg in enumerate(args):
+        if arg in ("-X", "--request") and i + 1 < len(args):
+            method = args[i + 1]
+        elif arg.startswith("-X") and len(arg) > 2:
+            method = arg[2:]
+        elif arg in ("-I", "--head"):
+            method = "HEAD"
+        elif arg in ("-d", "--data", "--data-raw", "--json") or arg.startswith("-d"):
+            data = True
+        elif re.match(r"https?://", arg) and not url:
+            url = arg
+    path = urllib.parse.urlsplit(url).path
+    return (method or ("POST" if data else "GET")).upper(), path
+
+
+@cache
+def _documented() -> list[tuple[str, re.Pattern[str], set[int]]]:
+    spec = json.loads((ROOT / "openapi.json").read_text())
+    routes = []
+    for template, operations in spec["paths"].items():
+        pattern = re.compile("^" + re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(template)) + "$")
+        for method, op in operations.items():
+            routes.append((method.upper(), pattern, {int(c) for c in op.get("responses", {})}))
+    return routes
+
+
+def undocumented(call: Call) -> str | None:
+    """How the call's answer contradicts openapi.json, if it does."""
+    for method, pattern, statuses in _documented():
+        if method == call.method and pattern.match(call.path):
+            if call.status in statuses:
+                return None
+            documented = ", ".join(map(str, sorted(statuses)))
+            return (
+                f"{call.method} {call.path} answered {call.status}, which openapi.json does not "
+                f"document for this route ({documented}): {call.shown()}"
+            )
+    return f"{call.method} {call.path} is not a route in openapi.json"
 
 
 def check_claim(claim: Claim, call: Call) -> str | None:
@@ -320,6 +369,9 @@ def problems(cmds: list[Command], calls_dir: Path, reached: int, failed: bool = 
             break
         where = f"README.md:{cmd.last}: {cmd.text.splitlines()[-1].strip()}\n  "
         made = [c for c in calls.get(cmd.line, []) if c is not None]
+        if contradictions := [e for c in made if (e := undocumented(c))]:
+            found.append(where + contradictions[0])
+            continue
         for i, call in enumerate(made):
             last = i == len(made) - 1
             if call.status >= 500 or (call.status >= 400 and not (last and cmd.claim)):
@@ -406,6 +458,7 @@ def test_a_wrong_claim_names_the_readme_line(tmp_path: Path) -> None:
     (d / "exit").write_text("0")
     (d / "headers").write_text("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n")
     (d / "out").write_text('{"status": "ok"}')
+    (d / "args").write_text("-s\0http://127.0.0.1:1/health\0")
     (found,) = problems([cmd], tmp_path / "calls", 7)
     assert found.startswith("README.md:8: -H x   # 201\n  expected 201, got 200")
     assert (
@@ -416,6 +469,11 @@ def test_a_wrong_claim_names_the_readme_line(tmp_path: Path) -> None:
     )
     (found,) = problems([Command(7, 7, "curl", None)], tmp_path / "calls", 7) or ["ok"]
     assert found == "ok"
+    (d / "status").write_text("418")
+    (found,) = problems([Command(7, 7, "curl", Claim(418))], tmp_path / "calls", 7)
+    assert "GET /health answered 418, which openapi.json does not document" in found
     (d / "status").write_text("404")
+    (d / "args").write_text("-s\0-XDELETE\0http://127.0.0.1:1/projects/nope?reclaim=true\0")
     (found,) = problems([Command(7, 7, "curl", None)], tmp_path / "calls", 7)
     assert "unexpected 404" in found
+    assert _request(["-si", "-d", "{}", "http://h/users?x=1"]) == ("POST", "/users")
