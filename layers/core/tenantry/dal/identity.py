@@ -29,8 +29,8 @@ def create_user(user: dict[str, Any]) -> None:
     )
 
 
-def get_user(user_id: str) -> dict[str, Any] | None:
-    return table.get(keys.user(user_id))
+def get_user(user_id: str, *, consistent: bool = True) -> dict[str, Any] | None:
+    return table.get(keys.user(user_id), consistent=consistent)
 
 
 def user_id_by_email(email: str) -> str | None:
