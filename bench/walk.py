@@ -325,7 +325,7 @@ def capacity_lines(small: Walker, large: Walker) -> list[str]:
     """Per route: DynamoDB calls, read and write units (bench.calls.CapacityModel), on the
     small table and (GET requests) again on the 10k one. The authorizer's reads are
     counted with the request; its token-use write (at most once a minute per token) is not."""
-    width = 52
+    width = 60
     lines = [
         "   DynamoDB cost per request (computed from item sizes as DynamoDB bills them, see "
         "bench/calls.py; moto's own ConsumedCapacity figures are placeholders):",

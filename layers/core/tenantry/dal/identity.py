@@ -101,6 +101,7 @@ def list_bots(
 
 
 MAX_TOKENS_PER_OWNER = 20  # one transaction rewrites the owner and all its hash items
+TX_CHUNK = 24  # deletes per transaction (25 items: moto's cap, and AWS's before 2022)
 ATTEMPTS = 3  # owner rewrites retried when a token was created or deleted meanwhile
 
 
@@ -247,13 +248,16 @@ def delete_bot(bot_id: str, expected_version: int | None) -> None:
             table.transact(ops)
         except Conflict:
             continue
-        for p in pointers:
-            table.transact(
-                [
-                    table.tx_delete(keys.token_record(p["token_id"])),
-                    table.tx_delete(keys.owner_token("bot", bot_id, p["token_id"])),
-                ]
+        rest = [
+            table.tx_delete(k)
+            for p in pointers
+            for k in (
+                keys.token_record(p["token_id"]),
+                keys.owner_token("bot", bot_id, p["token_id"]),
             )
+        ]
+        for i in range(0, len(rest), TX_CHUNK):
+            table.transact(rest[i : i + TX_CHUNK])
         return
     raise Conflict("the bot's tokens changed meanwhile; retry")
 
