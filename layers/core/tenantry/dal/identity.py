@@ -33,8 +33,8 @@ def get_user(user_id: str, *, consistent: bool = True) -> dict[str, Any] | None:
     return table.get(keys.user(user_id), consistent=consistent)
 
 
-def user_id_by_email(email: str) -> str | None:
-    item = table.get(keys.email(email))
+def user_id_by_email(email: str, *, consistent: bool = True) -> str | None:
+    item = table.get(keys.email(email), consistent=consistent)
     return item["user_id"] if item else None
 
 

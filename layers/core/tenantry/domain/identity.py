@@ -111,8 +111,9 @@ def list_users(
 ) -> tuple[list[User], dict[str, Any] | None]:
     require_admin(principal)
     if email:
-        user_id = store.user_id_by_email(email)
-        user = store.get_user(user_id) if user_id else None
+        # Eventually consistent, as every list is (its index is): a filter, not a decision.
+        user_id = store.user_id_by_email(email, consistent=False)
+        user = store.get_user(user_id, consistent=False) if user_id else None
         matches = (
             user
             and (is_active is None or user["is_active"] == is_active)
