@@ -134,7 +134,8 @@ def ensure_admin(secret: str) -> None:
         _new_user(ADMIN_EMAIL, "Platform admin", True, user_id=ADMIN_USER_ID)
         owner, tokens = store.owner_with_tokens("user", ADMIN_USER_ID)
     assert owner is not None
-    _store_token("user", owner, len(tokens), secret)
+    _check_room("user", len(tokens))
+    _store_token("user", owner, secret)
 
 
 # --- bots -----------------------------------------------------------------------------------
@@ -213,20 +214,26 @@ def _issue(kind: keys.PrincipalKind, owner_id: str) -> TokenCreated:
                 "the user is inactive",
                 errors=[{"loc": ["body", "user_id"], "msg": "user is inactive"}],
             )
+        _check_room(kind, len(tokens))
         try:
-            token_id = _store_token(kind, owner, len(tokens), secret)
+            token_id = _store_token(kind, owner, secret)
         except Conflict:
             continue  # a token was created or the owner changed meanwhile: read again
         return TokenCreated(id=token_id, created_token=secret)
     raise Conflict(f"the {kind} changed meanwhile; retry")
 
 
-def _store_token(kind: keys.PrincipalKind, owner: dict[str, Any], count: int, secret: str) -> str:
+def _check_room(kind: str, count: int) -> None:
+    """At most MAX_TOKENS_PER_OWNER: changing an owner rewrites all its tokens in one
+    transaction."""
     if count >= store.MAX_TOKENS_PER_OWNER:
         raise Conflict(
             f"this {kind} already has {count} tokens (at most {store.MAX_TOKENS_PER_OWNER}); "
             "delete one first"
         )
+
+
+def _store_token(kind: keys.PrincipalKind, owner: dict[str, Any], secret: str) -> str:
     token_id = new_id()
     store.create_token(
         auth.hash_token(secret),
