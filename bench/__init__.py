@@ -16,7 +16,10 @@ target, PASS/FAIL, and a non-zero exit status when a target is missed. Not part 
              table, its GET requests replayed on the 10k table (writes stay on the small
              one: see bench/emulated.py). Targets: every route walked; no Scan anywhere;
              the same calls at both sizes; list routes the same for 100 and 10k
-             memberships; at most MAX_DYNAMODB_CALLS per request.
+             memberships; at most MAX_DYNAMODB_CALLS per request. Then, per route, the
+             DynamoDB calls and read/write units at both sizes, computed from the items
+             each call touched as DynamoDB bills them (bench/calls.py: moto's own
+             ConsumedCapacity figures are fixed placeholders).
 
 Seeding writes project + member items straight into the table with batch_writer: the items
 tenantry.domain.projects.create_project builds (keys from tenantry.dal.keys), see

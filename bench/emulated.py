@@ -21,6 +21,8 @@ full garbage collection does not land inside one timed request rather than anoth
 from __future__ import annotations
 
 import gc
+import json
+import os
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,7 +31,7 @@ from typing import Any
 from bench.calls import DYNAMODB, LEGEND, CallLog, Request, fmt_ops
 from bench.common import BenchError, Check, median, ms, progress
 from bench.seed import Seeder, field_drift
-from bench.walk import Walker, quiet, walk
+from bench.walk import Walker, capacity_json, capacity_lines, quiet, walk
 
 SMALL, LARGE = 100, 10_000
 NOISE_SMALL = (10, 10)  # other users x projects each, seeded with the member of 100
@@ -206,6 +208,10 @@ def run() -> tuple[list[str], list[Check], list[str], list[Check]]:
     s3_checks.append(
         Check("calls", "no Scan anywhere (every thread, whole run)", str(scans), "0", scans == 0)
     )
+    s3_lines.extend(capacity_lines(small, large))
+    if os.environ.get("BENCH_CAPACITY_JSON"):
+        with open(os.environ["BENCH_CAPACITY_JSON"], "w") as f:
+            json.dump(capacity_json(small, large), f, indent=1)
     s3_lines.append(
         "   whole run, every thread: "
         + ", ".join(f"{svc}:{op} {n}" for (svc, op), n in sorted(everywhere.items()))

@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from bench.calls import CallLog, Request
+from bench.calls import AUTHORIZER_TIMED_WRITES, CallLog, Request
 from bench.common import BenchError
 from bench.seed import stored
 
@@ -312,3 +312,61 @@ def walk(w: Walker, admin: str, tag: str) -> dict[str, Any]:
     )
     w.call("DELETE", f"/bots/{doomed['id']}", variant="revokes 1 token", token=admin, expect=204)
     return {"user": uid, "project": pid, "provisioned": provisioned}
+
+
+# --- capacity -----------------------------------------------------------------------------------
+
+
+def _units(value: float) -> str:
+    return f"{value:g}"
+
+
+def capacity_lines(small: Walker, large: Walker) -> list[str]:
+    """Per route: DynamoDB calls, read and write units (bench.calls.CapacityModel), on the
+    small table and (GET requests) again on the 10k one. The authorizer's reads are
+    counted with the request; its token-use write (at most once a minute per token) is not."""
+    width = 60
+    lines = [
+        "   DynamoDB cost per request (computed from item sizes as DynamoDB bills them, see "
+        "bench/calls.py; moto's own ConsumedCapacity figures are placeholders):",
+        "   calls = authorizer + function; RCU = read units (authorizer + function); "
+        "WCU = write units of the function, GSI writes included",
+        f"   {'route':<{width}} {'calls':>9} {'RCU':>10} {'WCU':>6}   "
+        f"{'10k: calls':>10} {'RCU':>10}",
+    ]
+    for label, request in small.results.items():
+        at_10k = large.results.get(label)
+        far = f"{_calls(at_10k):>10} {_rcu(at_10k):>10}" if at_10k else f"{'(write)':>10} {'':>10}"
+        lines.append(
+            f"   {label:<{width}} {_calls(request):>9} {_rcu(request):>10} "
+            f"{_units(request.handler_capacity.wcu):>6}   {far}"
+        )
+    return lines
+
+
+def _calls(request: Request) -> str:
+    auth = sum(n for (svc, op), n in request.auth.items() if svc == "dynamodb" and _read(op))
+    handler = sum(n for (svc, _), n in request.handler.items() if svc == "dynamodb")
+    return f"{auth}+{handler}"
+
+
+def _rcu(request: Request) -> str:
+    return f"{_units(request.auth_capacity.rcu)}+{_units(request.handler_capacity.rcu)}"
+
+
+def _read(operation: str) -> bool:
+    return operation.partition("(")[0] not in AUTHORIZER_TIMED_WRITES
+
+
+def capacity_json(small: Walker, large: Walker) -> dict[str, Any]:
+    """The same figures, machine-readable (BENCH_CAPACITY_JSON=<path> writes them)."""
+    out: dict[str, Any] = {}
+    for walker, size in ((small, "small"), (large, "large")):
+        for label, r in walker.results.items():
+            out.setdefault(label, {})[size] = {
+                "calls": _calls(r),
+                "rcu": [r.auth_capacity.rcu, r.handler_capacity.rcu],
+                "wcu": r.handler_capacity.wcu,
+                "ops": sorted(f"{op}" for (_, op) in r.handler),
+            }
+    return out

@@ -29,19 +29,13 @@ def create_user(user: dict[str, Any]) -> None:
     )
 
 
-def get_user(user_id: str) -> dict[str, Any] | None:
-    return table.get(keys.user(user_id))
+def get_user(user_id: str, *, consistent: bool = True) -> dict[str, Any] | None:
+    return table.get(keys.user(user_id), consistent=consistent)
 
 
-def user_id_by_email(email: str) -> str | None:
-    item = table.get(keys.email(email))
+def user_id_by_email(email: str, *, consistent: bool = True) -> str | None:
+    item = table.get(keys.email(email), consistent=consistent)
     return item["user_id"] if item else None
-
-
-def update_user(
-    user_id: str, changes: dict[str, Any], now: str, expected_version: int | None
-) -> dict[str, Any]:
-    return _update_versioned(keys.user(user_id), changes, now, expected_version, "user")
 
 
 def list_users(
@@ -97,19 +91,6 @@ def update_bot(
     return _update_versioned(keys.bot(bot_id), changes, now, expected_version, "bot")
 
 
-def delete_bot(bot_id: str, expected_version: int | None) -> None:
-    condition, values = "attribute_exists(PK)", {}
-    if expected_version is not None:
-        condition += " AND version = :v"
-        values[":v"] = expected_version
-    table.delete(
-        keys.bot(bot_id),
-        condition=condition,
-        values=values or None,
-        on_condition=lambda: _missing_or_changed(keys.bot(bot_id), "bot"),
-    )
-
-
 def list_bots(
     limit: int, start_key: dict[str, Any] | None
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
@@ -119,37 +100,176 @@ def list_bots(
 # --- tokens ---------------------------------------------------------------------------------
 
 
-def create_token(token_hash: str, record: dict[str, Any]) -> None:
-    """`record`: id, owner_kind, owner_id, created_at. Two items, one transaction."""
+MAX_TOKENS_PER_OWNER = 20  # one transaction rewrites the owner and all its hash items
+TX_CHUNK = 24  # deletes per transaction (25 items: moto's cap, and AWS's before 2022)
+ATTEMPTS = 3  # owner rewrites retried when a token was created or deleted meanwhile
+
+
+def owner_with_tokens(
+    kind: keys.PrincipalKind, owner_id: str
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """The user or bot and the pointers to its tokens: one Query of its partition, strongly
+    consistent (what is written next must see every token created so far)."""
+    items: list[dict[str, Any]] = []
+    start = None
+    while True:
+        page, start = table.query(
+            keys.owner_pk(kind, owner_id), limit=100, start_key=start, consistent=True
+        )
+        items.extend(page)
+        if not start:
+            break
+    owner_sk = keys.owner(kind, owner_id)["SK"]
+    owner = next((i for i in items if i["SK"] == owner_sk), None)
+    pointers = [i for i in items if i["SK"].startswith(keys.OWNER_TOKEN_PREFIX)]
+    return owner, pointers
+
+
+def _rev_condition(owner: dict[str, Any], values: dict[str, Any]) -> str:
+    """The owner's token set and flags are still as read (tokens_rev unchanged)."""
+    if "tokens_rev" not in owner:
+        return "attribute_not_exists(tokens_rev)"
+    values[":rev"] = owner["tokens_rev"]
+    return "tokens_rev = :rev"
+
+
+def owner_flags(kind: keys.PrincipalKind, owner: dict[str, Any]) -> dict[str, bool]:
+    """What the authorizer needs of a token's owner, copied onto the token's hash item."""
+    if kind == "bot":
+        return {"owner_active": True, "owner_admin": False}
+    return {
+        "owner_active": bool(owner.get("is_active", True)),
+        "owner_admin": bool(owner.get("is_admin")),
+    }
+
+
+def create_token(token_hash: str, record: dict[str, Any], owner: dict[str, Any]) -> None:
+    """`record`: id, owner_kind, owner_id, created_at; `owner`: the owner's item as
+    owner_with_tokens read it. Three items and the owner's tokens_rev, one transaction,
+    which fails (409) if the owner changed since it was read."""
+    kind = record["owner_kind"]
     secret_item = {
         **keys.token(token_hash),
         "entity": "token_secret",
         "token_id": record["id"],
-        "owner_kind": record["owner_kind"],
+        "owner_kind": kind,
         "owner_id": record["owner_id"],
+        **owner_flags(kind, owner),
     }
     record_item = {
         **keys.token_record(record["id"]),
-        **keys.token_record_indexes(
-            record["owner_kind"], record["owner_id"], record["id"], record["created_at"]
-        ),
+        **keys.token_record_indexes(kind, record["owner_id"], record["id"], record["created_at"]),
         "entity": "token",
         "token_hash": token_hash,
         **record,
     }
+    pointer = {
+        **keys.owner_token(kind, record["owner_id"], record["id"]),
+        "entity": "token_pointer",
+        "token_id": record["id"],
+        "token_hash": token_hash,
+    }
+    values: dict[str, Any] = {":next": int(owner.get("tokens_rev", 0)) + 1}
+    condition = "attribute_exists(PK) AND " + _rev_condition(owner, values)
     table.transact(
         [
             table.tx_put(secret_item, "attribute_not_exists(PK)"),
             table.tx_put(record_item, "attribute_not_exists(PK)"),
-        ]
+            table.tx_put(pointer, "attribute_not_exists(PK)"),
+            table.tx_update(
+                keys.owner(kind, record["owner_id"]),
+                "SET tokens_rev = :next",
+                condition,
+                values=values,
+            ),
+        ],
+        on_condition=lambda: Conflict(f"the {kind} changed meanwhile; retry"),
     )
 
 
+def update_user_flags(
+    user_id: str, changes: dict[str, Any], now: str, expected_version: int | None
+) -> dict[str, Any]:
+    """Change is_active / is_admin of a user and, in the same transaction, the copies on
+    every one of its tokens' hash items, so the authorizer's one read sees the change at
+    once. Returns the user as written."""
+    for _ in range(ATTEMPTS):
+        user, pointers = owner_with_tokens("user", user_id)
+        if user is None:
+            raise NotFound("user not found")
+        if expected_version is not None and user["version"] != expected_version:
+            raise PreconditionFailed("the user has changed; fetch it again and retry")
+        rev = int(user.get("tokens_rev", 0)) + 1
+        new = {**user, **changes, "updated_at": now, "version": user["version"] + 1}
+        new["tokens_rev"] = rev
+        expression, names, values = table.set_expression(
+            {**changes, "updated_at": now, "tokens_rev": rev}
+        )
+        expression += " ADD version :one"
+        values.update({":one": 1, ":seen": user["version"]})
+        condition = "attribute_exists(PK) AND version = :seen AND " + _rev_condition(user, values)
+        flags = {f":{k}": v for k, v in owner_flags("user", new).items()}
+        ops = [
+            table.tx_update(keys.user(user_id), expression, condition, names=names, values=values),
+            *(
+                table.tx_update(
+                    keys.token(p["token_hash"]),
+                    "SET owner_active = :owner_active, owner_admin = :owner_admin",
+                    "attribute_exists(PK)",  # a token revoked meanwhile: read again
+                    values=flags,
+                )
+                for p in pointers
+            ),
+        ]
+        try:
+            table.transact(ops)
+        except Conflict:
+            continue
+        return new
+    raise Conflict("the user's tokens changed meanwhile; retry")
+
+
+def delete_bot(bot_id: str, expected_version: int | None) -> None:
+    """The bot and its tokens' hash items in one transaction (its tokens stop at once),
+    then their records and pointers."""
+    for _ in range(ATTEMPTS):
+        bot, pointers = owner_with_tokens("bot", bot_id)
+        if bot is None:
+            raise NotFound("bot not found")
+        if expected_version is not None and bot["version"] != expected_version:
+            raise PreconditionFailed("the bot has changed; fetch it again and retry")
+        values: dict[str, Any] = {":seen": bot["version"]}
+        condition = "attribute_exists(PK) AND version = :seen AND " + _rev_condition(bot, values)
+        ops = [
+            table.tx_delete(keys.bot(bot_id), condition, values=values),
+            *(table.tx_delete(keys.token(p["token_hash"])) for p in pointers),
+        ]
+        try:
+            table.transact(ops)
+        except Conflict:
+            continue
+        rest = [
+            table.tx_delete(k)
+            for p in pointers
+            for k in (
+                keys.token_record(p["token_id"]),
+                keys.owner_token("bot", bot_id, p["token_id"]),
+            )
+        ]
+        for i in range(0, len(rest), TX_CHUNK):
+            table.transact(rest[i : i + TX_CHUNK])
+        return
+    raise Conflict("the bot's tokens changed meanwhile; retry")
+
+
 def token_by_hash(token_hash: str) -> dict[str, Any] | None:
+    # Strongly consistent: a token revoked (or its owner deactivated) a moment ago must
+    # not work any more.
     return table.get(keys.token(token_hash))
 
 
 def token_by_id(token_id: str) -> dict[str, Any] | None:
+    # Strongly consistent: GET shows a just-created token, DELETE must find it.
     return table.get(keys.token_record(token_id))
 
 
@@ -158,6 +278,9 @@ def delete_token(record: dict[str, Any]) -> None:
         [
             table.tx_delete(keys.token(record["token_hash"])),
             table.tx_delete(keys.token_record(record["id"])),
+            table.tx_delete(
+                keys.owner_token(record["owner_kind"], record["owner_id"], record["id"])
+            ),
         ]
     )
 

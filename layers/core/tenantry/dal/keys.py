@@ -14,6 +14,7 @@ Base table: PK / SK. Overloaded sparse indexes: GSI1, GSI2, GSI3 (GSIxPK, GSIxSK
 | bot                 | BOT#<id>            | BOT                     | BOTS / <created_at>#<id>            |                               |
 | api token (secret)  | TOKEN#<sha256>      | TOKEN                   |                                     |                               |
 | api token (by id)   | TOKENID#<id>        | TOKEN                   | TOKENS#<kind>#<owner> / <at>#<id>   |                               |
+| owner's token       | USER#<id> / BOT#<id>| TOKEN#<token id>        |                                     |                               |
 | membership (by id)  | MEMBERSHIP#<id>     | MEMBERSHIP              |                                     |                               |
 | application         | APP#<id>            | APP                     | PROJECTAPPS#<project> / <at>#<id>   | APPSTATE#<state> / <at>#<id>  |
 |                     |                     |                         | GSI3: APPLICANT#<user> / <at>#<id>  |                               |
@@ -22,9 +23,14 @@ Base table: PK / SK. Overloaded sparse indexes: GSI1, GSI2, GSI3 (GSIxPK, GSIxSK
 | invite              | INVITE#<id>         | INVITE                  | INVITES#<email> / <at>#<id>         | TARGETINVITES#<scope>#<id> /  |
 | template            | TEMPLATE#<id>       | TEMPLATE                | TEMPLATES / <name>#<id>             |                               |
 
-A token is two items written in one transaction: the secret's hash (what the authorizer
-reads, strongly consistent, so a revoked token stops at once) and a record by id (what the
-token routes read and list; it carries last_used_at).
+A token is three items written in one transaction: the secret's hash (what the authorizer
+reads, strongly consistent, so a revoked token stops at once), a record by id (what the
+token routes read and list; it carries last_used_at) and a pointer in its owner's partition.
+The hash item carries a copy of what the authorizer needs of the owner (owner_active,
+owner_admin), so a request costs one read. The pointers keep the copies right: whoever
+changes those flags (PATCH /users, deleting a bot) reads the owner's partition strongly
+consistent (the owner and every pointer) and rewrites the owner and each hash item in one
+transaction, conditioned on the owner's `tokens_rev`, which every token creation bumps.
 
 A membership is the member item in its project's partition (listed by project, and by
 user through GSI1) plus an immutable pointer by id, so GET /memberships/{id} is one
@@ -122,6 +128,21 @@ ALL_BOTS = "BOTS"
 
 def bot_indexes(bot_id: str, created_at: str) -> dict[str, str]:
     return {"GSI1PK": ALL_BOTS, "GSI1SK": f"{created_at}#{bot_id}"}
+
+
+def owner(kind: PrincipalKind, owner_id: str) -> dict[str, str]:
+    return user(owner_id) if kind == "user" else bot(owner_id)
+
+
+def owner_pk(kind: PrincipalKind, owner_id: str) -> str:
+    return owner(kind, owner_id)["PK"]
+
+
+OWNER_TOKEN_PREFIX = "TOKEN#"
+
+
+def owner_token(kind: PrincipalKind, owner_id: str, token_id: str) -> dict[str, str]:
+    return {"PK": owner_pk(kind, owner_id), "SK": f"{OWNER_TOKEN_PREFIX}{token_id}"}
 
 
 def token(token_hash: str) -> dict[str, str]:

@@ -16,8 +16,8 @@ from tenantry.errors import Conflict, InvalidTransition, NotFound, QuotaExceeded
 MEMBERS = "members"
 
 
-def get(project_id: str, user_id: str) -> dict[str, Any] | None:
-    return table.get(keys.member(project_id, user_id))
+def get(project_id: str, user_id: str, *, consistent: bool = True) -> dict[str, Any] | None:
+    return table.get(keys.member(project_id, user_id), consistent=consistent)
 
 
 def get_by_id(membership_id: str) -> dict[str, Any] | None:

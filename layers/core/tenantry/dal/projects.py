@@ -38,12 +38,25 @@ def create(project: dict[str, Any], owner: dict[str, Any], ops: list[dict[str, A
     )
 
 
-def get(project_id: str) -> dict[str, Any] | None:
-    return table.get(keys.project(project_id))
+def get(project_id: str, *, consistent: bool = True) -> dict[str, Any] | None:
+    return table.get(keys.project(project_id), consistent=consistent)
+
+
+def get_with_member(
+    project_id: str, principal_id: str
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The project and the caller's member item, in one BatchGetItem. Strongly consistent:
+    they decide who may see and change the project (a membership just ended must not
+    still count, one just accepted must), a project just created must be found by its
+    creator's next request, and the writes that follow are pinned to this version."""
+    project_key, member_key = keys.project(project_id), keys.member(project_id, principal_id)
+    found = table.batch_get_keyed([project_key, member_key], consistent=True)
+    return table.pick(found, project_key), table.pick(found, member_key)
 
 
 def get_many(project_ids: list[str]) -> list[dict[str, Any]]:
-    return table.batch_get([keys.project(p) for p in project_ids])
+    # Eventually consistent: the rows of a list page (the list's own index is too).
+    return table.batch_get([keys.project(p) for p in project_ids], consistent=False)
 
 
 def transition(
@@ -58,6 +71,7 @@ def transition(
     require: dict[str, Any] | None = None,
     extra_ops: list[dict[str, Any]] | None = None,
     now: str,
+    base: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Move the project to `to_status` if it is in one of `from_statuses` (and at
     `expected_version`), with its history entry, atomically. Returns the new project."""
@@ -70,6 +84,7 @@ def transition(
         statuses=from_statuses,
         expected_version=expected_version,
         require=require,
+        base=base,
     )
 
 
@@ -84,6 +99,7 @@ def update(
     require: dict[str, Any] | None = None,
     extra_ops: list[dict[str, Any]] | None = None,
     now: str,
+    base: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     return write(
         project_id,
@@ -93,6 +109,7 @@ def update(
         statuses=allowed_statuses,
         expected_version=expected_version,
         require=require,
+        base=base,
     )
 
 
@@ -105,11 +122,19 @@ def write(
     statuses: list[str],
     expected_version: int | None = None,
     require: dict[str, Any] | None = None,
+    base: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One versioned change of the project plus `ops` (history, application...), all or
     nothing. Conditions: the status is one of `statuses`, the version is
     `expected_version` when given, and each `require` attribute has that value (None: is
-    absent). Returns the project as written."""
+    absent). Returns the project as written.
+
+    `base`: the project as the caller read it (strongly consistent). The write is then
+    pinned to its version, so the project as written is `base` plus the change and needs
+    no second read; a change made meanwhile fails it (409) instead."""
+    pinned = base is not None and expected_version is None
+    if base is not None and expected_version is None:
+        expected_version = base["version"]
     expression, names, values = table.set_expression(changes, remove)
     expression += " ADD version :one"
     names["#status"] = "status"
@@ -134,8 +159,11 @@ def write(
             ),
             *ops,
         ],
-        on_condition=lambda: _why_not(project_id, statuses, expected_version, require),
+        on_condition=lambda: _why_not(project_id, statuses, expected_version, require, pinned),
     )
+    if base is not None:
+        written = {k: v for k, v in base.items() if k not in remove}
+        return {**written, **changes, "version": int(base["version"]) + 1}
     current = get(project_id)
     assert current is not None
     return current
@@ -146,10 +174,13 @@ def _why_not(
     statuses: list[str],
     expected_version: int | None,
     require: dict[str, Any] | None = None,
+    pinned: bool = False,
 ) -> Exception:
     current = get(project_id)
     if current is None:
         return NotFound("project not found")
+    if pinned and current["version"] != expected_version:
+        return Conflict("the project changed meanwhile; fetch it again and retry")
     if expected_version is not None and current["version"] != expected_version:
         return PreconditionFailed(
             f"the project is at version {current['version']}, not {expected_version}"

@@ -80,22 +80,63 @@ def _default_conflict() -> TenantryError:
     return Conflict("the resource changed or already exists")
 
 
+# --- consumed capacity ---------------------------------------------------------------------
+# Every call asks for ReturnConsumedCapacity=TOTAL; the units are summed here, per
+# process, until someone takes them (`take_consumed`: a handler's or a test's per-request
+# tally). DynamoDB bills reads in 4 KB units (eventually consistent: half; transactional:
+# double) and writes in 1 KB units (transactional: double).
+TOTAL = "TOTAL"
+_consumed = {"read": 0.0, "write": 0.0}
+
+
+def _charge(resp: dict[str, Any], kind: str) -> None:
+    found = resp.get("ConsumedCapacity")
+    for entry in found if isinstance(found, list) else [found] if found else []:
+        _consumed[kind] += float(entry.get("CapacityUnits", 0.0))
+
+
+def take_consumed() -> dict[str, float]:
+    """The read and write units consumed since the last call (and start again from 0)."""
+    out = dict(_consumed)
+    _consumed.update(read=0.0, write=0.0)
+    return out
+
+
+# --- reads ------------------------------------------------------------------------------------
+# Consistency is the caller's choice, made per read: strongly consistent (the default here)
+# where a stale answer could cause a wrong decision or a lost update; eventually
+# consistent (half the price) where it cannot.
+
+
 def get(key: dict[str, str], *, consistent: bool = True) -> dict[str, Any] | None:
     with errors_mapped():
-        resp = client().get_item(TableName=table_name(), Key=key, ConsistentRead=consistent)
+        resp = client().get_item(
+            TableName=table_name(), Key=key, ConsistentRead=consistent, ReturnConsumedCapacity=TOTAL
+        )
+    _charge(resp, "read")
     item = resp.get("Item")
     return plain(item) if item else None
 
 
-def batch_get(keys: list[dict[str, str]]) -> list[dict[str, Any]]:
+def batch_get(keys: list[dict[str, str]], *, consistent: bool = False) -> list[dict[str, Any]]:
     """Items for up to 100 keys, in the order of `keys` (missing ones skipped)."""
+    found = batch_get_keyed(keys, consistent=consistent)
+    return [found[(k["PK"], k["SK"])] for k in keys if (k["PK"], k["SK"]) in found]
+
+
+def batch_get_keyed(
+    keys: list[dict[str, str]], *, consistent: bool = False
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Independent reads in one BatchGetItem: the items found, by (PK, SK). Up to 100
+    distinct keys; one consistency for all of them (DynamoDB's is per table)."""
     if not keys:
-        return []
+        return {}
     found: dict[tuple[str, str], dict[str, Any]] = {}
-    pending: dict[str, Any] = {table_name(): {"Keys": keys}}
+    pending: dict[str, Any] = {table_name(): {"Keys": keys, "ConsistentRead": consistent}}
     for _ in range(5):
         with errors_mapped():
-            resp = client().batch_get_item(RequestItems=pending)
+            resp = client().batch_get_item(RequestItems=pending, ReturnConsumedCapacity=TOTAL)
+        _charge(resp, "read")
         for item in resp.get("Responses", {}).get(table_name(), []):
             found[(item["PK"], item["SK"])] = plain(item)
         pending = resp.get("UnprocessedKeys") or {}
@@ -103,7 +144,12 @@ def batch_get(keys: list[dict[str, str]]) -> list[dict[str, Any]]:
             break
     else:
         raise ServiceUnavailable(headers={"Retry-After": "1"})
-    return [found[(k["PK"], k["SK"])] for k in keys if (k["PK"], k["SK"]) in found]
+    return found
+
+
+def pick(found: dict[tuple[str, str], dict[str, Any]], key: dict[str, str]) -> Any:
+    """The item of `key` in a batch_get_keyed answer, or None."""
+    return found.get((key["PK"], key["SK"]))
 
 
 def put(
@@ -114,10 +160,14 @@ def put(
     values: dict[str, Any] | None = None,
     on_condition: ErrorFactory | None = None,
 ) -> None:
-    kwargs: dict[str, Any] = {"TableName": table_name(), "Item": item}
+    kwargs: dict[str, Any] = {
+        "TableName": table_name(),
+        "Item": item,
+        "ReturnConsumedCapacity": TOTAL,
+    }
     _conditional(kwargs, condition, names, values)
     with errors_mapped(on_condition):
-        client().put_item(**kwargs)
+        _charge(client().put_item(**kwargs), "write")
 
 
 def update(
@@ -134,10 +184,12 @@ def update(
         "Key": key,
         "UpdateExpression": expression,
         "ReturnValues": "ALL_NEW",
+        "ReturnConsumedCapacity": TOTAL,
     }
     _conditional(kwargs, condition, names, values)
     with errors_mapped(on_condition):
         resp = client().update_item(**kwargs)
+    _charge(resp, "write")
     return plain(resp["Attributes"])
 
 
@@ -149,10 +201,16 @@ def delete(
     values: dict[str, Any] | None = None,
     on_condition: ErrorFactory | None = None,
 ) -> dict[str, Any] | None:
-    kwargs: dict[str, Any] = {"TableName": table_name(), "Key": key, "ReturnValues": "ALL_OLD"}
+    kwargs: dict[str, Any] = {
+        "TableName": table_name(),
+        "Key": key,
+        "ReturnValues": "ALL_OLD",
+        "ReturnConsumedCapacity": TOTAL,
+    }
     _conditional(kwargs, condition, names, values)
     with errors_mapped(on_condition):
         resp = client().delete_item(**kwargs)
+    _charge(resp, "write")
     old = resp.get("Attributes")
     return plain(old) if old else None
 
@@ -215,7 +273,8 @@ def tx_check(key: dict[str, str], condition: str, **expr: Any) -> dict[str, Any]
 
 def transact(ops: list[dict[str, Any]], *, on_condition: ErrorFactory | None = None) -> None:
     with errors_mapped(on_condition):
-        client().transact_write_items(TransactItems=ops)
+        resp = client().transact_write_items(TransactItems=ops, ReturnConsumedCapacity=TOTAL)
+    _charge(resp, "write")
 
 
 def key_of(item: dict[str, Any], index: str | None = None) -> dict[str, Any]:
@@ -258,6 +317,7 @@ def query(
         "ExpressionAttributeValues": expr_values,
         "Limit": limit,
         "ScanIndexForward": forward,
+        "ReturnConsumedCapacity": TOTAL,
     }
     if index:
         kwargs["IndexName"] = index
@@ -277,6 +337,7 @@ def query(
         if start_key and exc.response.get("Error", {}).get("Code") == "ValidationException":
             raise BadRequest("invalid cursor") from exc
         raise
+    _charge(resp, "read")
     return [plain(i) for i in resp.get("Items", [])], resp.get("LastEvaluatedKey")
 
 

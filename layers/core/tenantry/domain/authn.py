@@ -9,6 +9,7 @@ from typing import Any
 from tenantry import auth, oidc
 from tenantry.clock import now_iso
 from tenantry.dal import identity as store
+from tenantry.observability import logger
 from tenantry.settings import get_settings
 
 
@@ -21,25 +22,46 @@ def resolve_token(secret: str) -> tuple[dict[str, Any] | None, str | None]:
     if not found:
         return None, "unknown or revoked token"
     kind, owner_id = found["owner_kind"], found["owner_id"]
-    if kind == "user":
-        user = store.get_user(owner_id)
-        if not user or not user.get("is_active", True):
-            return None, "the token's user is inactive"
-        is_admin = bool(user.get("is_admin"))
-    else:
-        if not store.get_bot(owner_id):
-            return None, "the token's bot no longer exists"
-        is_admin = False
-    # Record use at most once a window: most requests then cost no write at all.
-    older_than = now_iso(-timedelta(seconds=get_settings().token_last_used_resolution_seconds))
-    if found.get("last_used_at", "") < older_than:
-        store.touch_token(token_hash, found["token_id"], now_iso(), older_than)
+    if "owner_active" in found:
+        # One read: the hash item carries its owner's flags, rewritten in the same
+        # transaction as the owner (dal/keys.py), so they are never behind it.
+        if not found["owner_active"]:
+            return None, f"the token's {kind} is inactive"
+        is_admin = bool(found["owner_admin"])
+    else:  # a token created before the flags were copied: read its owner
+        owner_ok, is_admin, why = _legacy_owner(kind, owner_id)
+        if not owner_ok:
+            return None, why
+    _record_use(found, token_hash)
     return {
         "principal_kind": kind,
         "principal_id": owner_id,
         "is_admin": is_admin,
         "token_id": found["token_id"],
     }, None
+
+
+def _legacy_owner(kind: str, owner_id: str) -> tuple[bool, bool, str | None]:
+    if kind == "user":
+        user = store.get_user(owner_id)
+        if not user or not user.get("is_active", True):
+            return False, False, "the token's user is inactive"
+        return True, bool(user.get("is_admin")), None
+    if not store.get_bot(owner_id):
+        return False, False, "the token's bot no longer exists"
+    return True, False, None
+
+
+def _record_use(found: dict[str, Any], token_hash: str) -> None:
+    """Record use at most once a window (most requests then cost no write at all). Never
+    the request's failure: a throttled or failed write is logged and the request goes on."""
+    older_than = now_iso(-timedelta(seconds=get_settings().token_last_used_resolution_seconds))
+    if found.get("last_used_at", "") >= older_than:
+        return
+    try:
+        store.touch_token(token_hash, found["token_id"], now_iso(), older_than)
+    except Exception:
+        logger.warning("could not record the token's use", exc_info=True)
 
 
 def _resolve_jwt(token: str) -> tuple[dict[str, Any] | None, str | None]:

@@ -8,7 +8,8 @@ from typing import Any
 from tenantry import auth
 from tenantry.clock import new_id, now_iso
 from tenantry.dal import identity as store
-from tenantry.errors import Forbidden, NotFound, UnknownReference, Unprocessable
+from tenantry.dal import keys
+from tenantry.errors import Conflict, Forbidden, NotFound, UnknownReference, Unprocessable
 from tenantry.models.identity import (
     Bot,
     BotCreate,
@@ -93,7 +94,10 @@ def patch_user(
         raise Unprocessable(
             "nothing to change", errors=[{"loc": ["body"], "msg": "give is_admin or is_active"}]
         )
-    return User.model_validate(store.update_user(user_id, changes, now_iso(), expected_version))
+    # The user and the copies of its flags on its tokens change together (dal/keys.py).
+    return User.model_validate(
+        store.update_user_flags(user_id, changes, now_iso(), expected_version)
+    )
 
 
 def list_users(
@@ -107,8 +111,9 @@ def list_users(
 ) -> tuple[list[User], dict[str, Any] | None]:
     require_admin(principal)
     if email:
-        user_id = store.user_id_by_email(email)
-        user = store.get_user(user_id) if user_id else None
+        # Eventually consistent, as every list is (its index is): a filter, not a decision.
+        user_id = store.user_id_by_email(email, consistent=False)
+        user = store.get_user(user_id, consistent=False) if user_id else None
         matches = (
             user
             and (is_active is None or user["is_active"] == is_active)
@@ -124,9 +129,13 @@ def ensure_admin(secret: str) -> None:
     first deployment). Safe to call again."""
     if store.token_by_hash(auth.hash_token(secret)):
         return
-    if not store.get_user(ADMIN_USER_ID):
+    owner, tokens = store.owner_with_tokens("user", ADMIN_USER_ID)
+    if not owner:
         _new_user(ADMIN_EMAIL, "Platform admin", True, user_id=ADMIN_USER_ID)
-    _store_token("user", ADMIN_USER_ID, secret)
+        owner, tokens = store.owner_with_tokens("user", ADMIN_USER_ID)
+    assert owner is not None
+    _check_room("user", len(tokens))
+    _store_token("user", owner, secret)
 
 
 # --- bots -----------------------------------------------------------------------------------
@@ -167,7 +176,7 @@ def delete_bot(principal: Principal, bot_id: str, expected_version: int | None) 
     """Deleting a bot revokes its tokens (the authorizer also refuses a deleted bot's)."""
     require_admin(principal)
     store.delete_bot(bot_id, expected_version)
-    for record in store.all_tokens_of("bot", bot_id):
+    for record in store.all_tokens_of("bot", bot_id):  # tokens older than their pointers
         store.delete_token(record)
 
 
@@ -186,31 +195,50 @@ def create_user_token(principal: Principal, user_id: str) -> TokenCreated:
     is_self = principal.kind == "user" and principal.id == user_id
     if not (principal.is_admin or is_self):
         raise NotFound("user not found")
-    user = _user_or_404(user_id)
-    if not user["is_active"]:
-        raise UnknownReference(
-            "the user is inactive", errors=[{"loc": ["body", "user_id"], "msg": "user is inactive"}]
-        )
     return _issue("user", user_id)
 
 
 def create_bot_token(principal: Principal, bot_id: str) -> TokenCreated:
     require_admin(principal)
-    _bot_or_404(bot_id)
     return _issue("bot", bot_id)
 
 
-def _issue(kind: str, owner_id: str) -> TokenCreated:
+def _issue(kind: keys.PrincipalKind, owner_id: str) -> TokenCreated:
     secret = auth.new_token_secret()
-    token_id = _store_token(kind, owner_id, secret)
-    return TokenCreated(id=token_id, created_token=secret)
+    for _ in range(store.ATTEMPTS):
+        owner, tokens = store.owner_with_tokens(kind, owner_id)
+        if not owner:
+            raise NotFound(f"{kind} not found")
+        if kind == "user" and not owner["is_active"]:
+            raise UnknownReference(
+                "the user is inactive",
+                errors=[{"loc": ["body", "user_id"], "msg": "user is inactive"}],
+            )
+        _check_room(kind, len(tokens))
+        try:
+            token_id = _store_token(kind, owner, secret)
+        except Conflict:
+            continue  # a token was created or the owner changed meanwhile: read again
+        return TokenCreated(id=token_id, created_token=secret)
+    raise Conflict(f"the {kind} changed meanwhile; retry")
 
 
-def _store_token(kind: str, owner_id: str, secret: str) -> str:
+def _check_room(kind: str, count: int) -> None:
+    """At most MAX_TOKENS_PER_OWNER: changing an owner rewrites all its tokens in one
+    transaction."""
+    if count >= store.MAX_TOKENS_PER_OWNER:
+        raise Conflict(
+            f"this {kind} already has {count} tokens (at most {store.MAX_TOKENS_PER_OWNER}); "
+            "delete one first"
+        )
+
+
+def _store_token(kind: keys.PrincipalKind, owner: dict[str, Any], secret: str) -> str:
     token_id = new_id()
     store.create_token(
         auth.hash_token(secret),
-        {"id": token_id, "owner_kind": kind, "owner_id": owner_id, "created_at": now_iso()},
+        {"id": token_id, "owner_kind": kind, "owner_id": owner["id"], "created_at": now_iso()},
+        owner,
     )
     return token_id
 

@@ -60,14 +60,15 @@ def to_model(item: dict[str, Any]) -> Project:
 
 def access(principal: Principal, project_id: str) -> tuple[dict[str, Any], str | None]:
     """The project and the caller's project role. 404 when the caller may not see it, so
-    that nobody learns which ids exist in other tenants."""
-    project = store.get(project_id) if re.fullmatch(PROJECT_ID_PATTERN, project_id) else None
+    that nobody learns which ids exist in other tenants. One read: project and member item
+    in one strongly consistent BatchGetItem (dal.projects.get_with_member says why)."""
+    if not re.fullmatch(PROJECT_ID_PATTERN, project_id):
+        raise NotFound(f"project {project_id!r} not found")
+    project, member = store.get_with_member(project_id, principal.id)
     if project is None:
         raise NotFound(f"project {project_id!r} not found")
     if principal.is_admin:
-        member = member_store.get(project_id, principal.id)
         return project, member["role"] if member else None
-    member = member_store.get(project_id, principal.id)
     if not member or member.get("state") not in VISIBLE_MEMBER_STATES:
         raise NotFound(f"project {project_id!r} not found")
     return project, member["role"]
@@ -82,7 +83,8 @@ def as_user(principal: Principal, user_id: str) -> Principal:
     """An admin looking through a user's eyes (GET /users/{userId}/projects...)."""
     if not principal.is_admin:
         raise Forbidden("only platform admins may view projects as another user")
-    user = identity_store.get_user(user_id)
+    # Eventually consistent: an admin's read-only view; a flag a second old changes nothing.
+    user = identity_store.get_user(user_id, consistent=False)
     if not user:
         raise NotFound("user not found")
     return Principal(kind="user", id=user_id, is_admin=bool(user["is_admin"]))
@@ -225,10 +227,16 @@ def _check_references(clusters: list[Any], org_id: str | None, principal: Princi
 
 
 def _start_or_fail(
-    operation: str, project_id: str, attempt: int, status: str, **extra: Any
+    operation: str,
+    project_id: str,
+    attempt: int,
+    status: str,
+    written: dict[str, Any] | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
     """Start the workflow; if even that fails, the project goes to `failed` with the reason
-    (never left in creating/deleting with nothing running)."""
+    (never left in creating/deleting with nothing running). Returns the project: `written`
+    (as the caller's write left it) when given, else as read now."""
     try:
         workflows.start(operation, project_id, attempt, **extra)
     except Exception as exc:  # any failure to start must not strand the project
@@ -252,6 +260,8 @@ def _start_or_fail(
             changes={"reason": reason},
             now=now,
         )
+    if written is not None:
+        return written
     current = store.get(project_id)
     assert current is not None
     return current
@@ -366,6 +376,7 @@ def patch_project(
         allowed_statuses=list(lifecycle.DELETABLE),
         expected_version=expected_version,
         now=now,
+        base=project,
     )
     return to_model(item), False
 
@@ -388,7 +399,7 @@ def delete_project(
         at=now,
         detail={"reclaim": reclaim},
     )
-    store.transition(
+    item = store.transition(
         project_id,
         lifecycle.sources("delete"),
         "deleting",
@@ -397,8 +408,11 @@ def delete_project(
         remove=("reason",),
         expected_version=expected_version,
         now=now,
+        base=project,
     )
-    return to_model(_start_or_fail("delete", project_id, attempt, "deleting", reclaim=reclaim))
+    return to_model(
+        _start_or_fail("delete", project_id, attempt, "deleting", item, reclaim=reclaim)
+    )
 
 
 def act(
@@ -448,9 +462,10 @@ def act(
         remove=remove,
         expected_version=expected_version,
         now=now,
+        base=project,
     )
     if to_status == "creating":
-        item = _start_or_fail("create", project_id, attempt, "creating")
+        item = _start_or_fail("create", project_id, attempt, "creating", item)
     return to_model(item), to_status == "creating"
 
 
@@ -460,10 +475,20 @@ def act(
 def profile(principal: Principal, project_id: str) -> Profile:
     """Any authenticated user may read the profile of an active project; members and
     admins may read it in any status."""
-    project = store.get(project_id) if re.fullmatch(PROJECT_ID_PATTERN, project_id) else None
-    if project is None or (project["status"] != "active" and not _sees(principal, project_id)):
+    # Eventually consistent: a public, read-only view; a second-old profile harms nobody.
+    project = (
+        store.get(project_id, consistent=False)
+        if re.fullmatch(PROJECT_ID_PATTERN, project_id)
+        else None
+    )
+    if project is None or not _may_see_profile(principal, project, consistent=False):
         raise NotFound(f"project {project_id!r} not found")
-    owner = identity_store.get_user(project["owner_id"]) or {}
+    return _profile(project)
+
+
+def _profile(project: dict[str, Any]) -> Profile:
+    # Eventually consistent: a display name, set when the user was created.
+    owner = identity_store.get_user(project["owner_id"], consistent=False) or {}
     return Profile(
         id=project["id"],
         name=project["name"],
@@ -473,20 +498,23 @@ def profile(principal: Principal, project_id: str) -> Profile:
     )
 
 
-def _sees(principal: Principal, project_id: str) -> bool:
-    try:
-        access(principal, project_id)
-    except NotFound:
-        return False
-    return True
+def _may_see_profile(principal: Principal, project: dict[str, Any], *, consistent: bool) -> bool:
+    """Active projects: everyone; otherwise admins and visible members (the member item
+    is read only then)."""
+    if project["status"] == "active" or principal.is_admin:
+        return True
+    member = member_store.get(project["id"], principal.id, consistent=consistent)
+    return bool(member and member.get("state") in VISIBLE_MEMBER_STATES)
 
 
 def update_profile(
     principal: Principal, project_id: str, body: ProfileUpdate, expected_version: int | None
 ) -> Profile:
-    profile(principal, project_id)  # 404 unless the caller may see the profile
-    project = store.get(project_id)
-    assert project is not None
+    # Strongly consistent: the write below is pinned to this version and the answer is
+    # built from it.
+    project = store.get(project_id) if re.fullmatch(PROJECT_ID_PATTERN, project_id) else None
+    if project is None or not _may_see_profile(principal, project, consistent=True):
+        raise NotFound(f"project {project_id!r} not found")  # unless the caller may see it
     if not (principal.id == project["owner_id"] or principal.is_admin):
         raise Forbidden("only the project's owner may change its profile")
     changes = body.model_dump(exclude_unset=True, mode="json")
@@ -500,7 +528,7 @@ def update_profile(
     entry = history.entry(
         project_id, actor(principal), "profile_updated", at=now, detail={"fields": sorted(changes)}
     )
-    store.update(
+    item = store.update(
         project_id,
         direct,
         entry,
@@ -508,5 +536,6 @@ def update_profile(
         allowed_statuses=list(lifecycle.DELETABLE),
         expected_version=expected_version,
         now=now,
+        base=project,
     )
-    return profile(principal, project_id)
+    return _profile(item)
