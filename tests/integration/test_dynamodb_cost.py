@@ -260,6 +260,42 @@ def test_a_change_meanwhile_is_a_conflict_not_a_lost_update(
     assert api.get(f"/projects/{pid}", token=token).json()["description"] == "meanwhile"
 
 
+def test_one_race_is_read_again_and_applied(
+    api: Api, owner: tuple[dict[str, Any], str], wait_until: Any
+) -> None:
+    """Without If-Match, a change that loses one race reads again and applies: both
+    writers' changes are kept and the answer is the project as written."""
+    from tenantry.dal import history
+    from tenantry.dal import projects as store
+
+    _, token = owner
+    pid = create_active(api, token, wait_until, name="Raced once")["id"]
+    real = store.get_with_member
+    reads = []
+
+    def changed_once(project_id: str, principal_id: str) -> Any:
+        found = real(project_id, principal_id)
+        reads.append(project_id)
+        if len(reads) == 1:
+            store.update(
+                project_id,
+                {"homepage": "https://meanwhile.example"},
+                history.entry(project_id, "test", "updated"),
+                allowed_statuses=["active"],
+                expected_version=None,
+                now="2000-01-01T00:00:00Z",
+            )
+        return found
+
+    with mock.patch.object(store, "get_with_member", changed_once):
+        r = api.patch(f"/projects/{pid}", token=token, json={"description": "mine"})
+    assert r.status == 200, r
+    assert len(reads) == 2
+    stored = api.get(f"/projects/{pid}", token=token).json()
+    assert (stored["description"], stored["homepage"]) == ("mine", "https://meanwhile.example")
+    assert r.json()["version"] == stored["version"], (r.json(), stored)
+
+
 def test_every_dal_call_asks_for_consumed_capacity(
     api: Api, owner: tuple[dict[str, Any], str]
 ) -> None:

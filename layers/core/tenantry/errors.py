@@ -66,6 +66,12 @@ class Conflict(TenantryError):
     status, type_name, title = 409, "conflict", "Conflict"
 
 
+class ChangedMeanwhile(Conflict):
+    """A write pinned to the version just read lost a race with another writer. Without
+    If-Match the domain reads again and retries; only a client's own If-Match makes a race
+    the client's business (412)."""
+
+
 class InvalidTransition(Conflict):
     type_name, title = "invalid-transition", "Invalid state transition"
 

@@ -7,7 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 from tenantry.dal import keys, memberships, table
-from tenantry.errors import Conflict, InvalidTransition, NotFound, PreconditionFailed
+from tenantry.errors import (
+    ChangedMeanwhile,
+    Conflict,
+    InvalidTransition,
+    NotFound,
+    PreconditionFailed,
+)
 
 PROJECT_FIELDS_NOT_STORED = (
     "PK",
@@ -180,7 +186,7 @@ def _why_not(
     if current is None:
         return NotFound("project not found")
     if pinned and current["version"] != expected_version:
-        return Conflict("the project changed meanwhile; fetch it again and retry")
+        return ChangedMeanwhile("the project changed meanwhile; fetch it again and retry")
     if expected_version is not None and current["version"] != expected_version:
         return PreconditionFailed(
             f"the project is at version {current['version']}, not {expected_version}"

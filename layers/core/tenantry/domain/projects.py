@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
 from tenantry import registry, workflows
 from tenantry.clock import now_iso
@@ -19,6 +21,7 @@ from tenantry.domain import applications, lifecycle, memberships
 from tenantry.domain.membership_rules import COUNTED
 from tenantry.domain.selectors import ProjectFilter
 from tenantry.errors import (
+    ChangedMeanwhile,
     Forbidden,
     NotFound,
     ServiceUnavailable,
@@ -45,6 +48,29 @@ GOVERNED_FIELDS = frozenset({"join_policy", "leave_policy", "max_members", "reso
 # "owner, admin" in the contract's Projects table: the project's owner or a platform admin.
 # Project admins manage memberships and invites (domain.memberships), not the project.
 VISIBLE_MEMBER_STATES = COUNTED
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+RACE_ATTEMPTS = 3
+
+
+def retried_when_raced(change: Callable[P, R]) -> Callable[P, R]:
+    """A change without If-Match applies to whatever version is current: when its write,
+    pinned to the version it read, loses a race with another writer (a workflow step
+    finishing, say), read and decide again. Nothing was written by the lost attempt."""
+
+    @functools.wraps(change)
+    def retried(*args: P.args, **kwargs: P.kwargs) -> R:
+        for attempt in range(RACE_ATTEMPTS):
+            try:
+                return change(*args, **kwargs)
+            except ChangedMeanwhile:
+                if attempt == RACE_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    return retried
 
 
 def actor(principal: Principal) -> str:
@@ -335,6 +361,7 @@ def images(
 # --- change ---------------------------------------------------------------------------------
 
 
+@retried_when_raced
 def patch_project(
     principal: Principal, project_id: str, body: ProjectPatch, expected_version: int | None
 ) -> tuple[Project, bool]:
@@ -381,6 +408,7 @@ def patch_project(
     return to_model(item), False
 
 
+@retried_when_raced
 def delete_project(
     principal: Principal, project_id: str, reclaim: bool, expected_version: int | None
 ) -> Project:
@@ -415,6 +443,7 @@ def delete_project(
     )
 
 
+@retried_when_raced
 def act(
     principal: Principal, project_id: str, body: ProjectAction, expected_version: int | None
 ) -> tuple[Project, bool]:
@@ -507,6 +536,7 @@ def _may_see_profile(principal: Principal, project: dict[str, Any], *, consisten
     return bool(member and member.get("state") in VISIBLE_MEMBER_STATES)
 
 
+@retried_when_raced
 def update_profile(
     principal: Principal, project_id: str, body: ProfileUpdate, expected_version: int | None
 ) -> Profile:
