@@ -1063,6 +1063,69 @@ def test_membership_reads_and_allowed_actions(api: Api, admin_token: str, wait_u
     assert page.json()["next_cursor"], page
 
 
+def test_a_membership_is_read_by_id_only_by_those_who_list_it(
+    api: Api, admin_token: str, wait_until: Wait
+) -> None:
+    """A project's members see its counted memberships; requests and their outcomes (a
+    rejection's reason) only the requester, the project's managers and platform admins.
+    Guessing the id of one of those is a 404 exactly like an id that does not exist."""
+    team = build_team(api, admin_token, wait_until, join_policy="moderated")
+    pid = team.pid
+    rejected, pending = person(api, admin_token, "Rejected"), person(api, admin_token, "Pending")
+    rejected_id = join(api, rejected.token, pid).json()["id"]
+    pending_id = join(api, pending.token, pid).json()["id"]
+    r = act(api, team.owner.token, rejected_id, "reject", reason="looks like a spammer")
+    assert r.status == 200 and r.json()["state"] == "rejected", r
+
+    missing = api.get("/memberships/5f0c8f4e-1e8c-4f0b-9c52-0f1e2d3c4b5a", token=team.viewer.token)
+    for hidden in (rejected_id, pending_id):
+        for who in (team.viewer, team.member, team.outsider):
+            r = api.get(f"/memberships/{hidden}", token=who.token)
+            body = assert_problem(r, 404, "not-found")
+            assert {k: v for k, v in body.items() if k != "request_id"} == {
+                k: v for k, v in missing.json().items() if k != "request_id"
+            }
+            assert "spammer" not in r.body
+            # nor by acting on it
+            assert_problem(act(api, who.token, hidden, "accept"), 404, "not-found")
+        listed = ids(list_all(api, team.viewer.token, "/memberships", project_id=pid))
+        assert hidden not in listed
+        for who in (team.owner, team.padmin, team.admin):
+            assert api.get(f"/memberships/{hidden}", token=who.token).status == 200
+            assert hidden in ids(list_all(api, who.token, "/memberships", project_id=pid))
+    assert api.get(f"/memberships/{rejected_id}", token=rejected.token).json()["state"] == (
+        "rejected"
+    )
+    assert api.get(f"/memberships/{pending_id}", token=pending.token).status == 200
+    # an accepted membership stays visible to the project's members
+    assert act(api, team.owner.token, pending_id, "accept").status == 200
+    r = api.get(f"/memberships/{pending_id}", token=team.viewer.token)
+    assert r.status == 200 and r.json()["allowed_actions"] == [], r
+
+
+def test_a_membership_by_id_costs_a_get_and_one_batch_get(api: Api, team: Team) -> None:
+    from botocore.client import BaseClient
+
+    from tenantry.domain import memberships
+    from tenantry.models.identity import Principal
+
+    member = membership_of(api, team.owner.token, team.pid, team.member.id)
+    calls: list[str] = []
+    real = BaseClient._make_api_call
+
+    def counted(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        calls.append(operation)
+        return real(client, operation, params)
+
+    for who in (team.viewer.id, team.member.id):
+        calls.clear()
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(BaseClient, "_make_api_call", counted)
+            found = memberships.get(Principal(kind="user", id=who), member["id"])
+        assert found.user_id == team.member.id
+        assert calls == ["GetItem", "BatchGetItem"], calls
+
+
 def test_project_members(api: Api, admin_token: str, wait_until: Wait) -> None:
     team = build_team(api, admin_token, wait_until, join_policy="moderated")
     pid = team.pid

@@ -87,12 +87,15 @@ def get(key: dict[str, str], *, consistent: bool = True) -> dict[str, Any] | Non
     return plain(item) if item else None
 
 
-def batch_get(keys: list[dict[str, str]]) -> list[dict[str, Any]]:
-    """Items for up to 100 keys, in the order of `keys` (missing ones skipped)."""
+def batch_get(keys: list[dict[str, str]], *, consistent: bool = False) -> list[dict[str, Any]]:
+    """Items for up to 100 distinct keys, in the order of `keys` (missing ones skipped)."""
     if not keys:
         return []
     found: dict[tuple[str, str], dict[str, Any]] = {}
-    pending: dict[str, Any] = {table_name(): {"Keys": keys}}
+    request: dict[str, Any] = {"Keys": keys}
+    if consistent:
+        request["ConsistentRead"] = True
+    pending: dict[str, Any] = {table_name(): request}
     for _ in range(5):
         with errors_mapped():
             resp = client().batch_get_item(RequestItems=pending)

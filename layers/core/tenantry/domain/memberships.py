@@ -120,12 +120,8 @@ def _enrollee(body: MembershipCreate) -> str:
 
 
 def act(principal: Principal, membership_id_: str, body: MembershipAction) -> Membership:
-    member = store.get_by_id(membership_id_)
-    project = project_store.get(member["project_id"]) if member else None
-    role = caller_role(principal, member["project_id"]) if member else None
-    is_self = bool(member) and principal.id == member["user_id"]
-    if not member or not project or not (is_self or principal.is_admin or role):
-        raise NotFound("membership not found")
+    member, project, role = _visible(principal, membership_id_)
+    is_self = principal.id == member["user_id"]
     actor = rules.who(body.action)
     if actor == "self" and not is_self:
         raise Forbidden(f"only the member may {body.action}")
@@ -192,14 +188,30 @@ def move(
 
 
 def get(principal: Principal, membership_id_: str) -> Membership:
-    member = store.get_by_id(membership_id_)
-    project = project_store.get(member["project_id"]) if member else None
-    role = caller_role(principal, member["project_id"]) if member else None
-    if not member or not project:
-        raise NotFound("membership not found")
-    if not (principal.id == member["user_id"] or principal.is_admin or role):
-        raise NotFound("membership not found")
+    member, project, role = _visible(principal, membership_id_)
     return view(member, principal, project, role)
+
+
+def _visible(
+    principal: Principal, membership_id_: str
+) -> tuple[dict[str, Any], dict[str, Any], str | None]:
+    """The membership, its project and the caller's role there, if the caller may see the
+    membership in GET /memberships: their own; any for the project's managers and platform
+    admins; only counted ones (accepted, leave_requested) for the other members. Anything
+    else is 404, exactly as for an id that does not exist: a viewer cannot read a rejected
+    request or its reason by guessing its id. Two reads: the id pointer, one BatchGetItem."""
+    member, project, mine = store.get_with_context(membership_id_, principal.id)
+    role = mine["role"] if mine and mine["state"] in rules.COUNTED else None
+    if not member or not project or not _may_see(principal, member, role):
+        raise NotFound("membership not found")
+    return member, project, role
+
+
+def _may_see(principal: Principal, member: dict[str, Any], role: str | None) -> bool:
+    """The one visibility rule of memberships, shared by the list and the single read."""
+    if principal.id == member["user_id"] or is_manager(principal, role):
+        return True
+    return role is not None and member["state"] in rules.COUNTED
 
 
 def list_memberships(
@@ -226,10 +238,7 @@ def list_memberships(
     if not project or not (principal.is_admin or role):
         raise NotFound(f"project {project_id!r} not found")
     items, last = store.page_for_project(project_id, limit, start_key)
-    manager = is_manager(principal, role)
-    visible = [
-        i for i in items if manager or i["state"] in rules.COUNTED or i["user_id"] == principal.id
-    ]
+    visible = [i for i in items if _may_see(principal, i, role)]
     return [view(i, principal, project, role) for i in visible], last
 
 
