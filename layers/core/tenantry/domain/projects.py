@@ -17,6 +17,7 @@ from tenantry.dal import templates as template_store
 from tenantry.dal.table import key_of as table_key
 from tenantry.domain import applications, lifecycle, memberships
 from tenantry.domain.membership_rules import COUNTED
+from tenantry.domain.provisioning import NEXT_STEP
 from tenantry.domain.selectors import ProjectFilter
 from tenantry.errors import Forbidden, NotFound, Unprocessable
 from tenantry.models.governance import Profile, ProfileUpdate
@@ -224,9 +225,9 @@ def _start_or_fail(
     (never left in creating/deleting with nothing running)."""
     try:
         workflows.start(operation, project_id, attempt, **extra)
-    except Exception as exc:  # any failure to start must not strand the project
+    except Exception:  # any failure to start must not strand the project
         logger.exception("could not start workflow", extra={"project_id": project_id})
-        reason = f"could not start {operation} workflow: {type(exc).__name__}"
+        reason = f"the {operation} workflow could not be started; {NEXT_STEP[operation]}"
         event = "provisioning_failed" if operation == "create" else "deprovisioning_failed"
         now = now_iso()
         return store.transition(
