@@ -94,6 +94,8 @@ def create(principal: Principal, body: MembershipCreate) -> Membership:
         role = caller_role(principal, body.project_id)
         member = move(principal, project, principal.id, "join", role=None)
         return view(member, principal, project, role or member["role"])
+    # Enrolling by email is an invite (domain.invites.enroll_by_email), so that the answer
+    # never tells whether the address has an account; here: enroll by user_id.
     role = caller_role(principal, body.project_id)
     if not project or not (principal.is_admin or role):
         raise NotFound(f"project {body.project_id!r} not found")
@@ -105,16 +107,11 @@ def create(principal: Principal, body: MembershipCreate) -> Membership:
 
 
 def _enrollee(body: MembershipCreate) -> str:
-    if body.email:
-        user_id = identity_store.user_id_by_email(body.email)
-        loc, what = "email", body.email
-    else:
-        user_id, loc, what = body.user_id, "user_id", body.user_id
-    user = identity_store.get_user(user_id) if user_id else None
+    user = identity_store.get_user(body.user_id) if body.user_id else None
     if not user or not user["is_active"]:
         raise Unprocessable(
-            f"no active user {what!r}",
-            errors=[{"loc": ["body", loc], "msg": "no such active user"}],
+            f"no active user {body.user_id!r}",
+            errors=[{"loc": ["body", "user_id"], "msg": "no such active user"}],
         )
     return str(user["id"])
 
