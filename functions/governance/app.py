@@ -103,9 +103,11 @@ def get_application(appId: Id) -> Application:
     "under closed. enroll with user_id: accepted at once (201). enroll with email: 202 with an "
     "invite to that address (no user id), the same answer whether the address has an account "
     "or not; accepting the invite makes the membership. max_members reached: 409; over the "
-    "members quota: 413.",
+    "members quota: 413. Limits: pending join requests per user (413, "
+    "pending_join_requests_per_user), joins of one project per user per day (429, "
+    "join_requests_per_project_per_day), invites per user per day (429).",
     responses={
-        **responses(201, Membership, 403, 404, 409, 413, headers=("Location",)),
+        **responses(201, Membership, 403, 404, 409, 413, 429, headers=("Location",)),
         202: {
             "description": "enroll by email: the invite sent to that address",
             "content": {"application/json": {"model": Invite}},

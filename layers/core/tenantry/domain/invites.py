@@ -13,6 +13,7 @@ from typing import Any, Literal
 from tenantry.clock import new_id, now_iso
 from tenantry.dal import identity as identity_store
 from tenantry.dal import invites as store
+from tenantry.dal import limits
 from tenantry.dal import orgs as org_store
 from tenantry.dal import projects as project_store
 from tenantry.domain import memberships, orgs, projects
@@ -109,7 +110,10 @@ def _create_checked(
             codes[invite["id"]] = secrets.token_urlsafe(9)
             invite["code_hash"] = _hash(codes[invite["id"]])
         created.append(invite)
-    store.create_all(created)
+    counted = limits.take(
+        "invites_per_user_per_day", principal.id, exempt=principal.is_admin, by=len(created)
+    )
+    store.create_all(created, extra_ops=counted)
     return [view(i, now, codes.get(i["id"])) for i in created]
 
 

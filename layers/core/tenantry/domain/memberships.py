@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from tenantry.clock import now_iso
-from tenantry.dal import history
+from tenantry.dal import history, limits
 from tenantry.dal import identity as identity_store
 from tenantry.dal import memberships as store
 from tenantry.dal import projects as project_store
@@ -163,6 +163,8 @@ def move(
     }
     for k in ("PK", "SK", "GSI1PK", "GSI1SK", "entity"):
         member.pop(k, None)
+    ops = list(extra_ops or [])
+    ops += _limit_ops(principal, pid, user_id, action, before, target, member)
     delta = rules.member_delta(before, target)
     detail: dict[str, Any] = {"user_id": user_id, "role": member["role"]}
     if reason:
@@ -177,8 +179,38 @@ def move(
         detail=detail,
     )
     statuses = GROWING if delta > 0 else LIVE
-    store.change(member, before, delta, entry, project_statuses=statuses, extra_ops=extra_ops)
+    store.change(member, before, delta, entry, project_statuses=statuses, extra_ops=ops)
     return member
+
+
+def _limit_ops(
+    principal: Principal,
+    project_id: str,
+    user_id: str,
+    action: str,
+    before: str | None,
+    target: str,
+    member: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """The limit counters a membership change moves, in its transaction (dal/limits.py):
+    every join counts towards the joiner's joins to this project today (a join/cancel loop
+    cannot grow another tenant's history without bound), and a pending request holds one
+    of the requester's pending_join_requests until it is answered or cancelled. `member`
+    records whether it holds one, so only what was counted is given back."""
+    ops = []
+    if action == "join":
+        ops += limits.take(
+            "join_requests_per_project_per_day",
+            user_id,
+            exempt=principal.is_admin,
+            scope=project_id,
+        )
+    if target == "requested" and before != "requested":
+        ops += limits.take("pending_join_requests_per_user", user_id, exempt=principal.is_admin)
+        member["pending_counted"] = True
+    elif before == "requested" and target != "requested" and member.pop("pending_counted", None):
+        ops.append(limits.release("pending_join_requests_per_user", user_id))
+    return ops
 
 
 # --- read ---------------------------------------------------------------------------------------

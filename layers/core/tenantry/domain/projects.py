@@ -8,7 +8,7 @@ from typing import Any
 from tenantry import registry, workflows
 from tenantry.clock import now_iso
 from tenantry.dal import applications as app_store
-from tenantry.dal import history
+from tenantry.dal import history, limits
 from tenantry.dal import identity as identity_store
 from tenantry.dal import memberships as member_store
 from tenantry.dal import orgs as org_store
@@ -160,6 +160,7 @@ def create_project(principal: Principal, body: ProjectCreate) -> Project:
         "conditions": [],
         "provision_attempts": 0 if needs_approval else 1,
         "usage": {"members": 1},
+        "owner_counted": True,  # in the owner's projects_per_user count (dal/limits.py)
     }
     if template:
         project["template_id"] = template["id"]
@@ -177,6 +178,7 @@ def create_project(principal: Principal, body: ProjectCreate) -> Project:
             },
         )
     ]
+    ops += limits.take("projects_per_user", owner_id, exempt=principal.is_admin)
     if needs_approval:
         app = applications.new(project, principal.id, "create", fields, now)
         project["pending_application_id"] = app["id"]

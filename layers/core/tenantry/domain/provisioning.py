@@ -11,7 +11,7 @@ from typing import Any
 
 from tenantry import registry
 from tenantry.clock import now_iso
-from tenantry.dal import history
+from tenantry.dal import history, limits
 from tenantry.dal import projects as store
 from tenantry.errors import InvalidTransition
 
@@ -149,7 +149,8 @@ def revoke_project_credentials(project_id: str) -> int:
 
 
 def finish_deprovisioning(project_id: str) -> None:
-    if _expect(project_id, "deleting", done="deleted") is None:
+    project = _expect(project_id, "deleting", done="deleted")
+    if project is None:
         return
     now = now_iso()
     store.transition(
@@ -160,6 +161,8 @@ def finish_deprovisioning(project_id: str) -> None:
             project_id, ACTOR, "deleted", from_status="deleting", to_status="deleted", at=now
         ),
         changes={"deleted_at": now, "conditions": [_condition("Ready", False, "Deleted")]},
+        remove=("owner_counted",),
+        extra_ops=limits.release_owned(project),
         now=now,
     )
 
