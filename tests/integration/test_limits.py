@@ -162,6 +162,22 @@ def test_pending_join_requests_per_user(api: Api, admin_token: str, wait_until: 
         assert join(api, admin_token, pid).status == 201
 
 
+def test_a_request_to_a_deleted_project_can_still_be_withdrawn(
+    api: Api, admin_token: str, wait_until: Wait
+) -> None:
+    (pid,), owner = projects_of_others(api, admin_token, wait_until, 1, "moderated")
+    uid, token = user(api, admin_token)
+    request = join(api, token, pid).json()
+    assert counter("pending_join_requests_per_user", uid) == 1
+    assert api.delete(f"/projects/{pid}", token=owner).status == 202
+    wait_status(api, admin_token, pid, "deleted", wait_until)
+
+    r = act(api, token, request["id"], "cancel")
+    assert r.status == 200 and r.json()["state"] == "cancelled", r
+    assert counter("pending_join_requests_per_user", uid) == 0
+    assert_problem(join(api, token, pid), 404)  # and nothing else moves on a deleted project
+
+
 def test_join_requests_per_project_per_day(api: Api, admin_token: str, wait_until: Wait) -> None:
     """A join/cancel (or join/leave) loop cannot grow another tenant's history without
     bound: the fourth join of the day is 429 and writes nothing."""

@@ -179,6 +179,10 @@ def move(
         detail=detail,
     )
     statuses = GROWING if delta > 0 else LIVE
+    if action == "cancel" and before == "requested":
+        # A requester may always withdraw, even from a deleted project: it gives back
+        # their pending_join_requests unit, which nothing else would.
+        statuses = (*LIVE, "deleting", "deleted")
     store.change(member, before, delta, entry, project_statuses=statuses, extra_ops=ops)
     return member
 
