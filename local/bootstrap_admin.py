@@ -4,6 +4,10 @@
 
 Uses your AWS credentials (it writes two items to the stack's table). Running it again
 with the same --token is a no-op; without --token it issues a new admin token.
+
+This admin (admin@tenantry.invalid) signs in with its API token only: no OIDC JWT ever
+resolves to it (tenantry.domain.authn). For an admin who signs in through your identity
+provider, create a user with your real email and is_admin: true (POST /users).
 """
 
 from __future__ import annotations

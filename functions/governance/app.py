@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from tenantry import idempotency
-from tenantry.domain import applications, memberships, projects, quotas, templates
+from tenantry.domain import applications, invites, memberships, projects, quotas, templates
 from tenantry.http import (
     Cursor,
     IdempotencyKey,
@@ -26,6 +26,7 @@ from tenantry.models.common import Page
 from tenantry.models.governance import (
     Application,
     ApplicationState,
+    Invite,
     Member,
     Membership,
     MembershipAction,
@@ -99,13 +100,35 @@ def get_application(appId: Id) -> Application:
     tags=["governance"],
     summary="Join a project (self) or enroll a user (owner, project admin)",
     description="join: accepted at once under join_policy auto, requested under moderated, 409 "
-    "under closed. enroll: accepted at once. max_members reached: 409; over the members quota: 413.",
-    responses=responses(201, Membership, 403, 404, 409, 413, headers=("Location",)),
+    "under closed. enroll with user_id: accepted at once (201). enroll with email: 202 with an "
+    "invite to that address (no user id), the same answer whether the address has an account "
+    "or not; accepting the invite makes the membership. max_members reached: 409; over the "
+    "members quota: 413. Limits: pending join requests per user (413, "
+    "pending_join_requests_per_user), joins of one project per user per day (429, "
+    "join_requests_per_project_per_day), invites per user per day (429).",
+    responses={
+        **responses(201, Membership, 403, 404, 409, 413, 429, headers=("Location",)),
+        202: {
+            "description": "enroll by email: the invite sent to that address",
+            "content": {"application/json": {"model": Invite}},
+            "headers": {"Location": {"description": "The invite", "schema": {"type": "string"}}},
+        },
+    },
 )
 def create_membership(
     body: MembershipCreate, idempotency_key: IdempotencyKey = None
-) -> Response[Membership]:
+) -> Response[Membership | Invite]:
     principal = caller(app)
+    if body.action == "enroll" and body.email:
+        return idempotency.created(
+            app,
+            idempotency_key,
+            principal.id,
+            body,
+            lambda: invites.enroll_by_email(principal, body),
+            "/invites",
+            status=202,
+        )
     return idempotency.created(
         app,
         idempotency_key,

@@ -48,7 +48,9 @@ class InviteList(Output):
     "/orgs",
     tags=["orgs"],
     summary="Create an org; the caller becomes its owner",
-    responses=responses(201, Org, 403, headers=("Location",)),
+    description="At most MaxOrgsPerUserPerDay orgs per user per UTC day: 429 (limit "
+    "orgs_per_user_per_day).",
+    responses=responses(201, Org, 403, 429, headers=("Location",)),
 )
 def create_org(body: OrgCreate, idempotency_key: IdempotencyKey = None) -> Response[Org]:
     principal = caller(app)
@@ -102,7 +104,8 @@ def list_org_members(orgId: Id, limit: Limit = 25, cursor: Cursor = None) -> Pag
 
 INVITE_DOC = (
     "One invite per email, valid for expire_days (default 7, at most 30). A secure invite's "
-    "`code` is in this response only: pass it to the invitee out of band."
+    "`code` is in this response only: pass it to the invitee out of band. At most "
+    "MaxInvitesPerUserPerDay emails per user per UTC day: 429 (limit invites_per_user_per_day)."
 )
 
 
@@ -118,7 +121,7 @@ def _invite(
     tags=["invites"],
     summary="Invite emails to an org (org owner/admins)",
     description=INVITE_DOC,
-    responses=responses(201, InviteList, 403, 404),
+    responses=responses(201, InviteList, 403, 404, 429),
 )
 def invite_to_org(orgId: Id, body: OrgInvitesCreate) -> Response[InviteList]:
     return _invite("org", orgId, body)
@@ -129,7 +132,7 @@ def invite_to_org(orgId: Id, body: OrgInvitesCreate) -> Response[InviteList]:
     tags=["invites"],
     summary="Invite emails to a project (owner, project admins)",
     description=INVITE_DOC,
-    responses=responses(201, InviteList, 403, 404),
+    responses=responses(201, InviteList, 403, 404, 429),
 )
 def invite_to_project(projectId: Id, body: InvitesCreate) -> Response[InviteList]:
     return _invite("project", projectId, body)

@@ -68,9 +68,10 @@ def _location(project_id: str) -> str:
     tags=["projects"],
     summary="Create a project (202; provisioning runs in Step Functions)",
     description="Status `creating` when the caller is a platform admin or the approval policy is "
-    "`auto`, else `uninitialized` awaiting approval. Send `Idempotency-Key` to make retries safe.",
+    "`auto`, else `uninitialized` awaiting approval. Send `Idempotency-Key` to make retries safe. "
+    "A user owning MaxProjectsPerUser projects already: 413 (limit projects_per_user).",
     responses=responses(
-        202, Project, 403, 409, description="Accepted", headers=("ETag", "Location")
+        202, Project, 403, 409, 413, description="Accepted", headers=("ETag", "Location")
     ),
 )
 def create_project(

@@ -49,8 +49,17 @@ def finish_deprovisioning(event: dict[str, Any], context: Any) -> dict[str, Any]
 
 @logger.inject_lambda_context(clear_state=True)
 def record_failure(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    error = event.get("error")
     reason, marked = provisioning.record_failure(
-        _project(event), event.get("operation", "create"), event.get("error")
+        _project(event), event.get("operation", "create"), error
     )
-    logger.warning("workflow failed", extra={"reason": reason, "project_marked_failed": marked})
+    # The tenant reads `reason`; the raw error (type, message) is for operators only.
+    logger.warning(
+        "workflow failed",
+        extra={
+            "reason": reason,
+            "project_marked_failed": marked,
+            **provisioning.failure_details(error),
+        },
+    )
     return {"status": "failed" if marked else "unchanged", "reason": reason}

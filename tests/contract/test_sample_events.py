@@ -82,7 +82,7 @@ def test_sample_event_is_handled(api: Any, rel: Path) -> None:
 
             project = projects.get_project(admin(), samples.PROJECT_ID)
             assert project.status == "failed", project
-            assert project.reason == "RegistryError: create image repository: AccessDenied"
+            assert project.reason and project.reason.startswith("the image registry refused")
     else:
         assert entry.route is not None
         body = _assert_http_response(entry, result)

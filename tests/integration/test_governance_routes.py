@@ -123,6 +123,10 @@ def enroll(api: Api, token: str, pid: str, **who: Any) -> Response:
     return api.post("/memberships", token=token, json=body)
 
 
+def accept_invite(api: Api, token: str, invite_id: str) -> Response:
+    return api.post(f"/invites/{invite_id}/accept", token=token, json={})
+
+
 def act(api: Api, token: str, membership_id: str, action: str, **extra: Any) -> Response:
     return api.post(
         f"/memberships/{membership_id}/actions", token=token, json={"action": action, **extra}
@@ -763,15 +767,18 @@ def test_enroll_by_user_id_and_email(api: Api, admin_token: str, team: Team) -> 
     m = assert_membership(r, 201, state="accepted", role="viewer", allowed=["remove"])
     assert r.headers["location"] == f"/memberships/{m['id']}", r
     assert api.get(f"/projects/{pid}", token=newcomers[0].token).status == 200
-    # by email, in any case; the default role is member
+    # by email: an invite (see test_enroll_by_email_is_an_invite...); accepting it enrolls
     r = enroll(api, team.owner.token, pid, email=newcomers[1].email.upper())
-    m = assert_membership(r, 201, state="accepted", role="member", allowed=["remove"])
-    assert m["user_id"] == newcomers[1].id, m
+    assert r.status == 202 and "user_id" not in r.json(), r
+    assert accept_invite(api, newcomers[1].token, r.json()["id"]).status == 200
+    m = membership_of(api, team.owner.token, pid, newcomers[1].id)
+    assert (m["state"], m["role"]) == ("accepted", "member"), m  # the default role
     # a project admin and a platform admin may enroll too
     r = enroll(api, team.padmin.token, pid, user_id=newcomers[2].id, role="admin")
     assert_membership(r, 201, state="accepted", role="admin", allowed=["remove"])
     r = enroll(api, admin_token, pid, email=newcomers[3].email)
-    assert_membership(r, 201, state="accepted", role="member", allowed=["remove"])
+    assert r.status == 202, r
+    assert accept_invite(api, newcomers[3].token, r.json()["id"]).status == 200
 
     # a member or viewer may see the project but not enroll; an outsider or a bot may not see it
     for who in (team.member, team.viewer):
@@ -792,8 +799,6 @@ def test_enroll_by_user_id_and_email(api: Api, admin_token: str, team: Team) -> 
     assert_membership(r, 201, state="accepted", role="member", allowed=["remove"])
 
     # bad input
-    stranger = "nobody-at-all@example.com"
-    assert_validation(enroll(api, team.owner.token, pid, email=stranger), ["body", "email"])
     assert_validation(
         enroll(api, team.owner.token, pid, user_id="5f0c8f4e-1e8c-4f0b-9c52-0f1e2d3c4b5a"),
         ["body", "user_id"],
@@ -817,6 +822,74 @@ def test_enroll_by_user_id_and_email(api: Api, admin_token: str, team: Team) -> 
 
     enrolled = [e for e in events(api, team.owner.token, pid) if e[0] == "membership_enroll"]
     assert len(enrolled) == 3 + 4 + 1, enrolled  # the team's three, four here, one request
+
+
+INVITE_FIELDS = {
+    "id",
+    "email",
+    "scope",
+    "target_id",
+    "roles",
+    "status",
+    "expires_at",
+    "created_at",
+    "invited_by",
+    "secure",
+}
+
+
+def test_enroll_by_email_is_an_invite_that_never_tells_whether_the_address_has_an_account(
+    api: Api, admin_token: str, team: Team
+) -> None:
+    """An owner enrolling by email learns nothing about the address: registered or not (or
+    inactive, or already a member), the answer is the same 202 with an invite and no user id.
+    The invitee sees the invite and accepting it makes the membership."""
+    pid = team.pid
+    known = person(api, admin_token, "Known")
+    gone = person(api, admin_token, "Gone")
+    r = api.patch(f"/users/{gone.id}", token=admin_token, json={"is_active": False})
+    assert r.status == 200, r
+    addresses = {
+        "registered": known.email,
+        "unregistered": "nobody-at-all@example.com",
+        "inactive": gone.email,
+        "already a member": team.member.email,
+    }
+    answers = {}
+    for case, email in addresses.items():
+        r = enroll(api, team.owner.token, pid, email=email.upper(), role="viewer")
+        assert r.status == 202, (case, r)
+        body = r.json()
+        assert body.keys() == INVITE_FIELDS | {"code"}, (case, body)
+        assert "user_id" not in r.body and known.id not in r.body and gone.id not in r.body
+        assert r.headers["location"] == f"/invites/{body['id']}", r
+        assert (body["email"], body["scope"], body["target_id"]) == (email.lower(), "project", pid)
+        assert (body["roles"], body["status"], body["invited_by"]) == (
+            ["viewer"],
+            "pending",
+            team.owner.id,
+        )
+        answers[case] = (r.status, sorted(body), sorted(r.headers))
+    assert len(set(map(repr, answers.values()))) == 1, answers
+
+    # nothing is enrolled yet; the registered invitee sees the invite and accepts it
+    assert_problem(api.get(f"/projects/{pid}", token=known.token), 404)
+    (mine,) = list_all(api, known.token, "/invites")
+    assert mine["target_id"] == pid, mine
+    assert accept_invite(api, known.token, mine["id"]).status == 200
+    m = membership_of(api, team.owner.token, pid, known.id)
+    assert (m["state"], m["role"]) == ("accepted", "viewer"), m
+    assert ("membership_enroll", None, "accepted") in events(api, team.owner.token, pid)
+
+    # the same refusals as enrolling by user_id
+    for who in (team.member, team.viewer):
+        assert_problem(enroll(api, who.token, pid, email=known.email), 403, "forbidden")
+    assert_problem(enroll(api, team.outsider.token, pid, email=known.email), 404)
+    assert_problem(enroll(api, team.owner.token, "no-such-project", email=known.email), 404)
+    assert_validation(enroll(api, team.owner.token, pid, email="not-an-email"), ["body", "email"])
+    r = project_action(api, admin_token, pid, "suspend")
+    assert r.status == 200, r
+    assert_problem(enroll(api, team.owner.token, pid, email="late@example.com"), 409)
 
 
 # --- memberships: leave, remove, cancel ----------------------------------------------------------
@@ -1061,6 +1134,69 @@ def test_membership_reads_and_allowed_actions(api: Api, admin_token: str, wait_u
     page = api.get("/memberships", token=team.owner.token, query={"project_id": pid, "limit": 2})
     assert page.status == 200 and len(page.json()["items"]) == 2, page
     assert page.json()["next_cursor"], page
+
+
+def test_a_membership_is_read_by_id_only_by_those_who_list_it(
+    api: Api, admin_token: str, wait_until: Wait
+) -> None:
+    """A project's members see its counted memberships; requests and their outcomes (a
+    rejection's reason) only the requester, the project's managers and platform admins.
+    Guessing the id of one of those is a 404 exactly like an id that does not exist."""
+    team = build_team(api, admin_token, wait_until, join_policy="moderated")
+    pid = team.pid
+    rejected, pending = person(api, admin_token, "Rejected"), person(api, admin_token, "Pending")
+    rejected_id = join(api, rejected.token, pid).json()["id"]
+    pending_id = join(api, pending.token, pid).json()["id"]
+    r = act(api, team.owner.token, rejected_id, "reject", reason="looks like a spammer")
+    assert r.status == 200 and r.json()["state"] == "rejected", r
+
+    missing = api.get("/memberships/5f0c8f4e-1e8c-4f0b-9c52-0f1e2d3c4b5a", token=team.viewer.token)
+    for hidden in (rejected_id, pending_id):
+        for who in (team.viewer, team.member, team.outsider):
+            r = api.get(f"/memberships/{hidden}", token=who.token)
+            body = assert_problem(r, 404, "not-found")
+            assert {k: v for k, v in body.items() if k != "request_id"} == {
+                k: v for k, v in missing.json().items() if k != "request_id"
+            }
+            assert "spammer" not in r.body
+            # nor by acting on it
+            assert_problem(act(api, who.token, hidden, "accept"), 404, "not-found")
+        listed = ids(list_all(api, team.viewer.token, "/memberships", project_id=pid))
+        assert hidden not in listed
+        for who in (team.owner, team.padmin, team.admin):
+            assert api.get(f"/memberships/{hidden}", token=who.token).status == 200
+            assert hidden in ids(list_all(api, who.token, "/memberships", project_id=pid))
+    assert api.get(f"/memberships/{rejected_id}", token=rejected.token).json()["state"] == (
+        "rejected"
+    )
+    assert api.get(f"/memberships/{pending_id}", token=pending.token).status == 200
+    # an accepted membership stays visible to the project's members
+    assert act(api, team.owner.token, pending_id, "accept").status == 200
+    r = api.get(f"/memberships/{pending_id}", token=team.viewer.token)
+    assert r.status == 200 and r.json()["allowed_actions"] == [], r
+
+
+def test_a_membership_by_id_costs_a_get_and_one_batch_get(api: Api, team: Team) -> None:
+    from botocore.client import BaseClient
+
+    from tenantry.domain import memberships
+    from tenantry.models.identity import Principal
+
+    member = membership_of(api, team.owner.token, team.pid, team.member.id)
+    calls: list[str] = []
+    real = BaseClient._make_api_call
+
+    def counted(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        calls.append(operation)
+        return real(client, operation, params)
+
+    for who in (team.viewer.id, team.member.id):
+        calls.clear()
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(BaseClient, "_make_api_call", counted)
+            found = memberships.get(Principal(kind="user", id=who), member["id"])
+        assert found.user_id == team.member.id
+        assert calls == ["GetItem", "BatchGetItem"], calls
 
 
 def test_project_members(api: Api, admin_token: str, wait_until: Wait) -> None:

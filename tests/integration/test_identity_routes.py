@@ -60,7 +60,11 @@ def test_auth_me_for_admin_user_and_bad_tokens(api: Api, admin_token: str) -> No
     me = r.json()
     assert me["kind"] == "user" and me["is_admin"] is True, me
     assert uuid.UUID(me["id"]), me
-    assert me["email"] == "admin@tenantry.local", me
+    # A reserved TLD no identity provider can verify, and marked: no JWT signs in as it.
+    assert me["email"] == "admin@tenantry.invalid", me
+    from tenantry.dal import identity as store
+
+    assert store.get_user(me["id"])["oidc_linkable"] is False
 
     user, token = make_user(api, admin_token, "Ada Lovelace", email="Ada@Example.COM")
     r = api.get("/auth/me", token=token)

@@ -46,6 +46,7 @@ def token(key=KEY, **overrides):
         "exp": int(time.time()) + 300,
         "sub": "x",
         "email": "Ann@example.com",
+        "email_verified": True,
         **overrides,
     }
     return jwt.encode({k: v for k, v in claims.items() if v is not None}, key, algorithm="RS256")
@@ -70,6 +71,10 @@ def test_valid_jwt_resolves_to_the_user_with_that_email():
         ({"exp": int(time.time()) - 10}, "expired"),
         ({"email": None}, "email"),
         ({"email_verified": False}, "not verified"),
+        ({"email_verified": None}, "not verified"),  # missing: the provider did not vouch
+        ({"email_verified": "false"}, "not verified"),
+        ({"email_verified": 1}, "not verified"),  # only true or "true", not truthy values
+        ({"email_verified": "yes"}, "not verified"),
         ({"email": "nobody@example.com"}, "no Tenantry user"),
     ],
 )
@@ -87,3 +92,29 @@ def test_inactive_user_is_refused(configured):
     configured["u-1"]["is_active"] = False
     ctx, why = identity.resolve_token(token())
     assert ctx is None and "inactive" in why
+
+
+def test_email_verified_as_the_string_true_is_accepted():
+    ctx, why = identity.resolve_token(token(email_verified="true"))
+    assert why is None and ctx["principal_id"] == "u-1"
+
+
+def test_the_bootstrap_admin_cannot_be_reached_by_a_jwt(monkeypatch, configured):
+    """Even an IdP that asserts the bootstrap admin's email (or the email an older
+    deployment gave it) gets no admin session: that user signs in with its API token."""
+    admin = {
+        "id": identity.BOOTSTRAP_ADMIN_ID,
+        "email": "admin@tenantry.local",
+        "is_admin": True,
+        "is_active": True,
+    }
+    configured[admin["id"]] = admin
+    monkeypatch.setattr(identity.store, "user_id_by_email", lambda e: admin["id"])
+    ctx, why = identity.resolve_token(token(email="admin@tenantry.local"))
+    assert ctx is None and "API token only" in why
+
+
+def test_a_user_marked_not_oidc_linkable_is_refused(configured):
+    configured["u-1"]["oidc_linkable"] = False
+    ctx, why = identity.resolve_token(token())
+    assert ctx is None and "API token only" in why

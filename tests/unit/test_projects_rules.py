@@ -42,13 +42,17 @@ def test_unknown_fields_are_refused():
         ProjectCreate(name="x", colour="blue")
 
 
-def test_failure_reason_reads_lambda_cause():
+def test_failure_reason_is_a_sentence_whatever_the_cause():
     error = {
         "Error": "RegistryError",
         "Cause": '{"errorMessage": "create image repository: AccessDenied", "errorType": "RegistryError"}',
     }
-    assert failure_reason(error) == "RegistryError: create image repository: AccessDenied"
-    assert failure_reason({"Error": "States.Timeout", "Cause": ""}) == "a workflow step timed out"
+    reason = failure_reason(error)
+    assert reason.startswith("the image registry refused the request")
+    assert "AccessDenied" not in reason and "RegistryError" not in reason
+    assert failure_reason({"Error": "States.Timeout", "Cause": ""}) == (
+        "a provisioning step took too long; retry the project"
+    )
     assert failure_reason(None)
 
 

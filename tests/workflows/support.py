@@ -294,3 +294,24 @@ def dynamodb_busy() -> Exception:
 def step_event(project_id: str, operation: str, attempt: int = 1, **extra: Any) -> dict[str, Any]:
     """The execution input every step receives (tenantry.workflows.start's payload)."""
     return {"project_id": project_id, "operation": operation, "attempt": attempt, **extra}
+
+
+INTERNALS = (
+    "Error",  # TransientError, RegistryError, ClientError, ...
+    "Exception",
+    "arn:",
+    "Traceback",
+    "AccessDenied",
+    "Throttling",
+    "TransactWriteItems",
+    "CreateRepository",
+    "DeleteRepository",
+    "{",
+)
+
+
+def assert_no_internals(reason: str) -> None:
+    """A reason shown to tenants is a sentence: no error types, codes, ARNs or raw causes."""
+    assert reason and reason[0].islower() and " " in reason, reason
+    leaked = [word for word in INTERNALS if word in reason]
+    assert not leaked, (leaked, reason)

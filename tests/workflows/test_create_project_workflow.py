@@ -22,6 +22,7 @@ from tests.workflows.support import (
     Faults,
     LostResponse,
     Workflow,
+    assert_no_internals,
     client_error,
     dynamodb_busy,
     step_event,
@@ -50,7 +51,7 @@ def assert_failed(wf: Workflow, pid: str, execution: str = "") -> dict[str, Any]
     assert wf.states(execution)[-2:] == ["RecordFailure", "ProvisioningFailed"]
     project = wf.project(pid)
     assert project["status"] == "failed", project
-    assert project["reason"], project
+    assert_no_internals(project["reason"])
     ready = [c for c in project["conditions"] if c["type"] == "Ready"]
     assert ready and ready[0]["status"] == "False" and ready[0]["reason"] == "Failed", project
     assert ready[0]["message"] == project["reason"]
@@ -178,9 +179,7 @@ def test_registry_failing_after_all_retries_ends_failed_with_reason(
         workflow.step_attempts("gamma-create-1", "CreateImageRepository") == ["TransientError"] * 4
     )
     project = assert_failed(workflow, "gamma")
-    assert project["reason"].startswith("TransientError: "), project["reason"]
-    assert "image repository" in project["reason"] and "registry" in project["reason"]
-    assert "ThrottlingException" in project["reason"]
+    assert project["reason"] == "the image registry was unavailable; retry the project"
     assert workflow.states("gamma-create-1") == [
         "CreateEnvironments",
         "CreateImageRepository",
@@ -200,8 +199,11 @@ def test_permanent_registry_error_fails_at_once_without_retries(
     assert fault.calls == 1
     assert workflow.step_attempts("delta-create-1", "CreateImageRepository") == ["RegistryError"]
     project = assert_failed(workflow, "delta")
-    assert project["reason"].startswith("RegistryError: create image repository: "), project
-    assert "AccessDenied" in project["reason"]
+    assert project["reason"] == (
+        "the image registry refused the request; a platform admin has to check its "
+        "permissions, then retry the project"
+    )
+    assert_no_internals(project["reason"])
 
 
 def test_registry_server_error_counts_as_transient(workflow: Workflow, faults: Faults) -> None:
@@ -230,7 +232,8 @@ def test_failure_creating_environments_ends_failed(workflow: Workflow, faults: F
     assert fault.calls == 1  # not transient: no retries
     assert workflow.step_attempts("epsilon-create-1", "CreateEnvironments") == ["ClientError"]
     project = assert_failed(workflow, "epsilon")
-    assert "AccessDenied" in project["reason"] and "TransactWriteItems" in project["reason"]
+    assert project["reason"].startswith("a platform service refused a request"), project
+    assert_no_internals(project["reason"])
     assert workflow.states("epsilon-create-1")[:2] == ["CreateEnvironments", "RecordFailure"]
     assert workflow.environments("epsilon") == {}
     assert workflow.repository("epsilon") is None
@@ -266,7 +269,7 @@ def test_failure_finishing_provisioning_ends_failed(workflow: Workflow, faults: 
     assert fault.calls == 1
     assert workflow.step_attempts("zeta-create-1", "FinishProvisioning") == ["ClientError"]
     project = assert_failed(workflow, "zeta")
-    assert "AccessDenied" in project["reason"]
+    assert project["reason"].startswith("a platform service refused a request"), project
     # what the earlier steps made stays (a retry finds it and moves on)
     assert set(workflow.environments("zeta")) == {"dev", "prod"}
     assert workflow.repository("zeta") is not None
@@ -448,7 +451,8 @@ def test_record_failure_on_a_project_that_moved_on_only_appends_history(
         "RecordFailureFunction", step_event("moved-on", operation, error=error)
     )
 
-    assert result["reason"] == "RegistryError: create image repository: AccessDenied: no"
+    assert result["reason"].startswith("the image registry refused the request; ")
+    assert_no_internals(result["reason"])
     after = workflow.project("moved-on")
     assert after == before  # status, reason, conditions, version: untouched
     last = workflow.history("moved-on")[-1]
@@ -515,7 +519,7 @@ def test_failure_to_start_the_workflow_fails_the_project_at_once(
 
     assert fault.calls == 1
     assert created["status"] == "failed", created
-    assert created["reason"].startswith("could not start create workflow"), created
+    assert created["reason"] == "the create workflow could not be started; retry the project"
     assert workflow.execution_names() == []
     project = workflow.project("no-start")
     assert project["status"] == "failed" and project["reason"] == created["reason"]

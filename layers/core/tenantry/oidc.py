@@ -2,8 +2,10 @@
 
 A JWT is accepted when it is signed by a key of the configured issuer's JWKS, its `iss`
 is the issuer, its `aud` contains the configured audience and it has not expired. It
-identifies a Tenantry user by its `email` claim (which must be verified when the claim
-`email_verified` is present): identity providers authenticate, Tenantry authorizes.
+identifies a Tenantry user by its `email` claim, which the provider must vouch for:
+`email_verified` must be the boolean true (or the string "true", as some providers send
+it); a missing or false claim is refused. Identity providers authenticate, Tenantry
+authorizes.
 PyJWT is imported only here, on the first JWT.
 """
 
@@ -62,6 +64,7 @@ def verify(token: str) -> dict[str, Any]:
         raise InvalidJwt("the OIDC issuer's keys could not be fetched") from exc
     if not claims.get("email"):
         raise InvalidJwt("the JWT carries no email claim")
-    if claims.get("email_verified") is False:
-        raise InvalidJwt("the JWT's email is not verified")
+    verified = claims.get("email_verified")
+    if not (verified is True or verified == "true"):  # not `in (True, ...)`: 1 == True
+        raise InvalidJwt("the JWT's email is not verified (email_verified must be true)")
     return claims

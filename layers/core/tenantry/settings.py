@@ -27,10 +27,19 @@ class Settings:
     idempotency_ttl_seconds: int = 3600
     token_last_used_resolution_seconds: int = 60
     stage: str = "local"
+    # Limits against abuse (template parameters Max*; dal/limits.py enforces them).
+    max_projects_per_user: int = 50
+    max_pending_join_requests_per_user: int = 20
+    max_join_requests_per_project_per_day: int = 5
+    max_invites_per_user_per_day: int = 100
+    max_orgs_per_user_per_day: int = 10
 
     def __post_init__(self) -> None:
         if self.approval_policy not in APPROVAL_POLICIES:
             raise ValueError(f"APPROVAL_POLICY must be one of {APPROVAL_POLICIES}")
+        for f in fields(self):
+            if f.name.startswith("max_") and getattr(self, f.name) < 1:
+                raise ValueError(f"{f.name.upper()} must be at least 1")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

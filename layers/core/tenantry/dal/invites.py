@@ -24,8 +24,10 @@ def put_op(invite: dict[str, Any]) -> dict[str, Any]:
     return table.tx_put(item, "attribute_not_exists(PK)")
 
 
-def create_all(invites: list[dict[str, Any]]) -> None:
-    table.transact([put_op(i) for i in invites])
+def create_all(
+    invites: list[dict[str, Any]], extra_ops: list[dict[str, Any]] | None = None
+) -> None:
+    table.transact([put_op(i) for i in invites] + (extra_ops or []))
 
 
 def get(invite_id: str) -> dict[str, Any] | None:

@@ -22,6 +22,8 @@ Base table: PK / SK. Overloaded sparse indexes: GSI1, GSI2, GSI3 (GSIxPK, GSIxSK
 | org member          | ORG#<id>            | MEMBER#<user>           | USERORGS#<user> / <org id>          |                               |
 | invite              | INVITE#<id>         | INVITE                  | INVITES#<email> / <at>#<id>         | TARGETINVITES#<scope>#<id> /  |
 | template            | TEMPLATE#<id>       | TEMPLATE                | TEMPLATES / <name>#<id>             |                               |
+| limit counter       | LIMIT#<principal>   | <limit>#<scope>         |                                     |                               |
+| daily limit counter | LIMIT#<principal>   | <limit>#<day>#<scope>   |  (TTL expires_at: gone after a day) |                               |
 
 A token is three items written in one transaction: the secret's hash (what the authorizer
 reads, strongly consistent, so a revoked token stops at once), a record by id (what the
@@ -263,3 +265,16 @@ ALL_TEMPLATES = "TEMPLATES"
 
 def template_indexes(template_id: str, name: str) -> dict[str, str]:
     return {"GSI1PK": ALL_TEMPLATES, "GSI1SK": f"{name}#{template_id}"}
+
+
+# --- limits against abuse (dal/limits.py) --------------------------------------------------------
+
+
+def limit_counter(principal_id: str, name: str, scope: str = "") -> dict[str, str]:
+    """A standing count (projects owned, pending join requests) of one principal."""
+    return {"PK": f"LIMIT#{principal_id}", "SK": f"{name}#{scope}"}
+
+
+def daily_counter(principal_id: str, name: str, day: str, scope: str = "") -> dict[str, str]:
+    """A count of one principal's actions on one UTC day (`YYYY-MM-DD`), per scope."""
+    return {"PK": f"LIMIT#{principal_id}", "SK": f"{name}#{day}#{scope}"}

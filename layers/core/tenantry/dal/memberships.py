@@ -20,9 +20,21 @@ def get(project_id: str, user_id: str, *, consistent: bool = True) -> dict[str, 
     return table.get(keys.member(project_id, user_id), consistent=consistent)
 
 
-def get_by_id(membership_id: str) -> dict[str, Any] | None:
+def get_with_context(
+    membership_id: str, caller_id: str
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None, dict[str, Any] | None]:
+    """(the membership, its project, the caller's own membership of that project), each
+    None when absent: the pointer, then one strongly consistent BatchGetItem."""
     pointer = table.get(keys.membership_pointer(membership_id))
-    return get(pointer["project_id"], pointer["user_id"]) if pointer else None
+    if not pointer:
+        return None, None, None
+    pid, uid = pointer["project_id"], pointer["user_id"]
+    wanted = [keys.member(pid, uid), keys.project(pid)]
+    if caller_id != uid:
+        wanted.append(keys.member(pid, caller_id))
+    found = {(i["PK"], i["SK"]): i for i in table.batch_get(wanted, consistent=True)}
+    member, project, *mine = [found.get((k["PK"], k["SK"])) for k in wanted]
+    return member, project, (mine[0] if mine else member)
 
 
 def page_for_project(

@@ -8,8 +8,10 @@ from tenantry.dal import keys, table
 from tenantry.errors import Conflict
 
 
-def create(org: dict[str, Any], owner_id: str) -> None:
-    """The org and its creator as owner, together."""
+def create(
+    org: dict[str, Any], owner_id: str, extra_ops: list[dict[str, Any]] | None = None
+) -> None:
+    """The org and its creator as owner (and `extra_ops`: its limit counter), together."""
     item = {
         **keys.org(org["id"]),
         **keys.org_indexes(org["id"], org["created_at"]),
@@ -20,6 +22,7 @@ def create(org: dict[str, Any], owner_id: str) -> None:
         [
             table.tx_put(item, "attribute_not_exists(PK)"),
             add_member_op(org["id"], owner_id, "owner", org["created_at"]),
+            *(extra_ops or []),
         ]
     )
 

@@ -56,7 +56,9 @@ def plain(value: Any) -> Any:
 
 
 @contextmanager
-def errors_mapped(on_condition: ErrorFactory | None = None) -> Iterator[None]:
+def errors_mapped(
+    on_condition: ErrorFactory | None = None, ops: list[dict[str, Any]] | None = None
+) -> Iterator[None]:
     from botocore.exceptions import ClientError
 
     try:
@@ -68,12 +70,25 @@ def errors_mapped(on_condition: ErrorFactory | None = None) -> Iterator[None]:
         if code == "TransactionCanceledException":
             reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
             if "ConditionalCheckFailed" in reasons:
-                raise (on_condition or _default_conflict)() from exc
+                refused = _limit_refusal(ops or [], reasons)
+                raise (refused or on_condition or _default_conflict)() from exc
             if any(r in ("TransactionConflict", "ThrottlingError") for r in reasons):
                 raise ServiceUnavailable(headers={"Retry-After": "1"}) from exc
         if code in BUSY_CODES:
             raise ServiceUnavailable(headers={"Retry-After": "1"}) from exc
         raise
+
+
+def _limit_refusal(ops: list[dict[str, Any]], reasons: list[str | None]) -> ErrorFactory | None:
+    """When a limit counter's condition failed (dal/limits.py), that limit's problem: the
+    cancellation reasons come in the order of the transaction's items."""
+    for op, reason in zip(ops, reasons, strict=False):
+        values = next(iter(op.values())).get("ExpressionAttributeValues") or {}
+        if reason == "ConditionalCheckFailed" and ":limit_name" in values:
+            from tenantry.dal import limits
+
+            return lambda: limits.refusal(values)
+    return None
 
 
 def _default_conflict() -> TenantryError:
@@ -272,7 +287,9 @@ def tx_check(key: dict[str, str], condition: str, **expr: Any) -> dict[str, Any]
 
 
 def transact(ops: list[dict[str, Any]], *, on_condition: ErrorFactory | None = None) -> None:
-    with errors_mapped(on_condition):
+    """All `ops` or none. A failed condition is a limit counter's problem (dal/limits.py)
+    if one of those failed, else `on_condition()` (409 by default)."""
+    with errors_mapped(on_condition, ops):
         resp = client().transact_write_items(TransactItems=ops, ReturnConsumedCapacity=TOTAL)
     _charge(resp, "write")
 

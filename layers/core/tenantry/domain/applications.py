@@ -10,7 +10,7 @@ from typing import Any
 
 from tenantry.clock import new_id, now_iso
 from tenantry.dal import applications as store
-from tenantry.dal import history
+from tenantry.dal import history, limits
 from tenantry.dal import projects as project_store
 from tenantry.domain import lifecycle
 from tenantry.errors import Forbidden, InvalidTransition, NotFound
@@ -154,8 +154,12 @@ def decide(
         changes: dict[str, Any] = dict(bookkeeping)
         if to_status == "creating":
             changes["provision_attempts"] = int(project.get("provision_attempts", 0)) + 1
+        extra_ops = [app_op]
+        removed: tuple[str, ...] = ("pending_application_id",)
         if to_status == "deleted":
             changes["deleted_at"] = now
+            extra_ops += limits.release_owned(project)
+            removed += ("owner_counted",)
         updated = project_store.transition(
             pid,
             lifecycle.sources(action),
@@ -170,10 +174,10 @@ def decide(
                 detail=detail,
             ),
             changes=changes,
-            remove=("pending_application_id",),
+            remove=removed,
             expected_version=expected_version,
             require=pending,
-            extra_ops=[app_op],
+            extra_ops=extra_ops,
             now=now,
         )
         return updated, to_status == "creating"

@@ -3,6 +3,7 @@ authorizer imports no pydantic models (a cold start it does not need)."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -11,6 +12,14 @@ from tenantry.clock import now_iso
 from tenantry.dal import identity as store
 from tenantry.observability import logger
 from tenantry.settings import get_settings
+
+# The bootstrap admin (local run, first deployment: domain.identity.ensure_admin) signs in
+# with its API token only. Its email is in the reserved `.invalid` TLD (RFC 2606), which no
+# identity provider can verify, and the user is marked `oidc_linkable: false`; a JWT that
+# resolves to it is refused all the same (admins bootstrapped before carry another email).
+# For an OIDC-signed-in admin, create a user with your real email and is_admin: true.
+BOOTSTRAP_ADMIN_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "https://tenantry.dev/users/admin"))
+BOOTSTRAP_ADMIN_EMAIL = "admin@tenantry.invalid"
 
 
 def resolve_token(secret: str) -> tuple[dict[str, Any] | None, str | None]:
@@ -73,6 +82,8 @@ def _resolve_jwt(token: str) -> tuple[dict[str, Any] | None, str | None]:
     user = store.get_user(user_id) if user_id else None
     if not user:
         return None, "no Tenantry user has this identity's email"
+    if user["id"] == BOOTSTRAP_ADMIN_ID or user.get("oidc_linkable") is False:
+        return None, "this user signs in with an API token only, not with an OIDC identity"
     if not user.get("is_active", True):
         return None, "the user is inactive"
     return {

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from tenantry import auth
 from tenantry.clock import new_id, now_iso
 from tenantry.dal import identity as store
 from tenantry.dal import keys
+from tenantry.domain.authn import BOOTSTRAP_ADMIN_EMAIL, BOOTSTRAP_ADMIN_ID
 from tenantry.errors import Conflict, Forbidden, NotFound, UnknownReference, Unprocessable
 from tenantry.models.identity import (
     Bot,
@@ -24,8 +24,9 @@ from tenantry.models.identity import (
     UserToken,
 )
 
-ADMIN_USER_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "https://tenantry.dev/users/admin"))
-ADMIN_EMAIL = "admin@tenantry.local"
+# Not reachable by an OIDC JWT: see domain.authn.
+ADMIN_USER_ID = BOOTSTRAP_ADMIN_ID
+ADMIN_EMAIL = BOOTSTRAP_ADMIN_EMAIL
 
 
 # --- who is calling -------------------------------------------------------------------------
@@ -59,7 +60,12 @@ def create_user(principal: Principal, body: UserCreate) -> User:
 
 
 def _new_user(
-    email: str, display_name: str, is_admin: bool, user_id: str | None = None
+    email: str,
+    display_name: str,
+    is_admin: bool,
+    user_id: str | None = None,
+    *,
+    oidc_linkable: bool = True,
 ) -> dict[str, Any]:
     now = now_iso()
     user = {
@@ -72,6 +78,8 @@ def _new_user(
         "is_admin": is_admin,
         "is_active": True,
     }
+    if not oidc_linkable:
+        user["oidc_linkable"] = False
     store.create_user(user)
     return user
 
@@ -131,7 +139,7 @@ def ensure_admin(secret: str) -> None:
         return
     owner, tokens = store.owner_with_tokens("user", ADMIN_USER_ID)
     if not owner:
-        _new_user(ADMIN_EMAIL, "Platform admin", True, user_id=ADMIN_USER_ID)
+        _new_user(ADMIN_EMAIL, "Platform admin", True, user_id=ADMIN_USER_ID, oidc_linkable=False)
         owner, tokens = store.owner_with_tokens("user", ADMIN_USER_ID)
     assert owner is not None
     _check_room("user", len(tokens))

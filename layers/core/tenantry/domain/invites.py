@@ -13,11 +13,19 @@ from typing import Any, Literal
 from tenantry.clock import new_id, now_iso
 from tenantry.dal import identity as identity_store
 from tenantry.dal import invites as store
+from tenantry.dal import limits
 from tenantry.dal import orgs as org_store
 from tenantry.dal import projects as project_store
 from tenantry.domain import memberships, orgs, projects
-from tenantry.errors import Conflict, Forbidden, Gone, NotFound, Unprocessable
-from tenantry.models.governance import Invite, InvitesCreate
+from tenantry.errors import (
+    Conflict,
+    Forbidden,
+    Gone,
+    InvalidTransition,
+    NotFound,
+    Unprocessable,
+)
+from tenantry.models.governance import Invite, InvitesCreate, MembershipCreate
 from tenantry.models.identity import Principal
 
 Scope = Literal["org", "project"]
@@ -40,6 +48,28 @@ def view(invite: dict[str, Any], now: str, code: str | None = None) -> Invite:
     return Invite.model_validate({**invite, "status": status_of(invite, now), "code": code})
 
 
+def enroll_by_email(principal: Principal, body: MembershipCreate) -> Invite:
+    """POST /memberships {action: enroll, email}: an invite to that address, which becomes
+    the membership when its owner accepts it. Nobody looks the address up, so the answer
+    (202, the invite, no user id) is the same whether it has an account or not: a project
+    owner cannot probe which emails are registered."""
+    project = project_store.get(body.project_id)
+    role = memberships.caller_role(principal, body.project_id) if project else None
+    if not project or not (principal.is_admin or role):
+        raise NotFound(f"project {body.project_id!r} not found")
+    if not memberships.is_manager(principal, role):
+        raise Forbidden("only the project's owner or admins may enroll members")
+    if project["status"] not in memberships.GROWING:
+        raise InvalidTransition(
+            f"the project is {project['status']}; members are enrolled only while it is active",
+            extra={"current_status": project["status"]},
+        )
+    assert body.email is not None
+    invite = InvitesCreate(emails=[body.email], roles=[body.role or "member"])
+    (created,) = _create_checked(principal, "project", body.project_id, invite)
+    return created
+
+
 def create(principal: Principal, scope: Scope, target_id: str, body: InvitesCreate) -> list[Invite]:
     if scope == "project":
         _, role = projects.access(principal, target_id)
@@ -53,6 +83,13 @@ def create(principal: Principal, scope: Scope, target_id: str, body: InvitesCrea
                 f"org invites grant admin or member, not {', '.join(bad)}",
                 errors=[{"loc": ["body", "roles"], "msg": "org roles are admin or member"}],
             )
+    return _create_checked(principal, scope, target_id, body)
+
+
+def _create_checked(
+    principal: Principal, scope: Scope, target_id: str, body: InvitesCreate
+) -> list[Invite]:
+    """The invites of `body`, once the caller may invite to the target."""
     now = now_iso()
     expires = now_iso(timedelta(days=body.expire_days))
     created, codes = [], {}
@@ -73,7 +110,10 @@ def create(principal: Principal, scope: Scope, target_id: str, body: InvitesCrea
             codes[invite["id"]] = secrets.token_urlsafe(9)
             invite["code_hash"] = _hash(codes[invite["id"]])
         created.append(invite)
-    store.create_all(created)
+    counted = limits.take(
+        "invites_per_user_per_day", principal.id, exempt=principal.is_admin, by=len(created)
+    )
+    store.create_all(created, extra_ops=counted)
     return [view(i, now, codes.get(i["id"])) for i in created]
 
 

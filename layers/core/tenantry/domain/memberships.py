@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from tenantry.clock import now_iso
-from tenantry.dal import history
+from tenantry.dal import history, limits
 from tenantry.dal import identity as identity_store
 from tenantry.dal import memberships as store
 from tenantry.dal import projects as project_store
@@ -94,6 +94,8 @@ def create(principal: Principal, body: MembershipCreate) -> Membership:
         role = caller_role(principal, body.project_id)
         member = move(principal, project, principal.id, "join", role=None)
         return view(member, principal, project, role or member["role"])
+    # Enrolling by email is an invite (domain.invites.enroll_by_email), so that the answer
+    # never tells whether the address has an account; here: enroll by user_id.
     role = caller_role(principal, body.project_id)
     if not project or not (principal.is_admin or role):
         raise NotFound(f"project {body.project_id!r} not found")
@@ -105,27 +107,18 @@ def create(principal: Principal, body: MembershipCreate) -> Membership:
 
 
 def _enrollee(body: MembershipCreate) -> str:
-    if body.email:
-        user_id = identity_store.user_id_by_email(body.email)
-        loc, what = "email", body.email
-    else:
-        user_id, loc, what = body.user_id, "user_id", body.user_id
-    user = identity_store.get_user(user_id) if user_id else None
+    user = identity_store.get_user(body.user_id) if body.user_id else None
     if not user or not user["is_active"]:
         raise UnknownReference(
-            f"no active user {what!r}",
-            errors=[{"loc": ["body", loc], "msg": "no such active user"}],
+            f"no active user {body.user_id!r}",
+            errors=[{"loc": ["body", "user_id"], "msg": "no such active user"}],
         )
     return str(user["id"])
 
 
 def act(principal: Principal, membership_id_: str, body: MembershipAction) -> Membership:
-    member = store.get_by_id(membership_id_)
-    project = project_store.get(member["project_id"]) if member else None
-    role = caller_role(principal, member["project_id"]) if member else None
-    is_self = bool(member) and principal.id == member["user_id"]
-    if not member or not project or not (is_self or principal.is_admin or role):
-        raise NotFound("membership not found")
+    member, project, role = _visible(principal, membership_id_)
+    is_self = principal.id == member["user_id"]
     actor = rules.who(body.action)
     if actor == "self" and not is_self:
         raise Forbidden(f"only the member may {body.action}")
@@ -170,6 +163,8 @@ def move(
     }
     for k in ("PK", "SK", "GSI1PK", "GSI1SK", "entity"):
         member.pop(k, None)
+    ops = list(extra_ops or [])
+    ops += _limit_ops(principal, pid, user_id, action, before, target, member)
     delta = rules.member_delta(before, target)
     detail: dict[str, Any] = {"user_id": user_id, "role": member["role"]}
     if reason:
@@ -184,22 +179,72 @@ def move(
         detail=detail,
     )
     statuses = GROWING if delta > 0 else LIVE
-    store.change(member, before, delta, entry, project_statuses=statuses, extra_ops=extra_ops)
+    if action == "cancel" and before == "requested":
+        # A requester may always withdraw, even from a deleted project: it gives back
+        # their pending_join_requests unit, which nothing else would.
+        statuses = (*LIVE, "deleting", "deleted")
+    store.change(member, before, delta, entry, project_statuses=statuses, extra_ops=ops)
     return member
+
+
+def _limit_ops(
+    principal: Principal,
+    project_id: str,
+    user_id: str,
+    action: str,
+    before: str | None,
+    target: str,
+    member: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """The limit counters a membership change moves, in its transaction (dal/limits.py):
+    every join counts towards the joiner's joins to this project today (a join/cancel loop
+    cannot grow another tenant's history without bound), and a pending request holds one
+    of the requester's pending_join_requests until it is answered or cancelled. `member`
+    records whether it holds one, so only what was counted is given back."""
+    ops = []
+    if action == "join":
+        ops += limits.take(
+            "join_requests_per_project_per_day",
+            user_id,
+            exempt=principal.is_admin,
+            scope=project_id,
+        )
+    if target == "requested" and before != "requested":
+        ops += limits.take("pending_join_requests_per_user", user_id, exempt=principal.is_admin)
+        member["pending_counted"] = True
+    elif before == "requested" and target != "requested" and member.pop("pending_counted", None):
+        ops.append(limits.release("pending_join_requests_per_user", user_id))
+    return ops
 
 
 # --- read ---------------------------------------------------------------------------------------
 
 
 def get(principal: Principal, membership_id_: str) -> Membership:
-    member = store.get_by_id(membership_id_)
-    project = project_store.get(member["project_id"]) if member else None
-    role = caller_role(principal, member["project_id"]) if member else None
-    if not member or not project:
-        raise NotFound("membership not found")
-    if not (principal.id == member["user_id"] or principal.is_admin or role):
-        raise NotFound("membership not found")
+    member, project, role = _visible(principal, membership_id_)
     return view(member, principal, project, role)
+
+
+def _visible(
+    principal: Principal, membership_id_: str
+) -> tuple[dict[str, Any], dict[str, Any], str | None]:
+    """The membership, its project and the caller's role there, if the caller may see the
+    membership in GET /memberships: their own; any for the project's managers and platform
+    admins; only counted ones (accepted, leave_requested) for the other members. Anything
+    else is 404, exactly as for an id that does not exist: a viewer cannot read a rejected
+    request or its reason by guessing its id. Two reads: the id pointer, one BatchGetItem."""
+    member, project, mine = store.get_with_context(membership_id_, principal.id)
+    role = mine["role"] if mine and mine["state"] in rules.COUNTED else None
+    if not member or not project or not _may_see(principal, member, role):
+        raise NotFound("membership not found")
+    return member, project, role
+
+
+def _may_see(principal: Principal, member: dict[str, Any], role: str | None) -> bool:
+    """The one visibility rule of memberships, shared by the list and the single read."""
+    if principal.id == member["user_id"] or is_manager(principal, role):
+        return True
+    return role is not None and member["state"] in rules.COUNTED
 
 
 def list_memberships(
@@ -226,10 +271,7 @@ def list_memberships(
     if not project or not (principal.is_admin or role):
         raise NotFound(f"project {project_id!r} not found")
     items, last = store.page_for_project(project_id, limit, start_key)
-    manager = is_manager(principal, role)
-    visible = [
-        i for i in items if manager or i["state"] in rules.COUNTED or i["user_id"] == principal.id
-    ]
+    visible = [i for i in items if _may_see(principal, i, role)]
     return [view(i, principal, project, role) for i in visible], last
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tenantry.clock import new_id, now_iso
+from tenantry.dal import limits
 from tenantry.dal import orgs as store
 from tenantry.errors import Forbidden, NotFound
 from tenantry.models.governance import Org, OrgCreate, OrgMember
@@ -17,7 +18,11 @@ def create(principal: Principal, body: OrgCreate) -> Org:
     if principal.kind != "user":
         raise Forbidden("only users may create orgs")
     org = {"id": new_id(), "name": body.name, "created_by": principal.id, "created_at": now_iso()}
-    store.create(org, principal.id)
+    store.create(
+        org,
+        principal.id,
+        limits.take("orgs_per_user_per_day", principal.id, exempt=principal.is_admin),
+    )
     return Org.model_validate(org)
 
 

@@ -10,7 +10,7 @@ from typing import Any, ParamSpec, TypeVar
 from tenantry import registry, workflows
 from tenantry.clock import now_iso
 from tenantry.dal import applications as app_store
-from tenantry.dal import history
+from tenantry.dal import history, limits
 from tenantry.dal import identity as identity_store
 from tenantry.dal import memberships as member_store
 from tenantry.dal import orgs as org_store
@@ -19,6 +19,7 @@ from tenantry.dal import templates as template_store
 from tenantry.dal.table import key_of as table_key
 from tenantry.domain import applications, lifecycle, memberships
 from tenantry.domain.membership_rules import COUNTED
+from tenantry.domain.provisioning import NEXT_STEP
 from tenantry.domain.selectors import ProjectFilter
 from tenantry.errors import (
     ChangedMeanwhile,
@@ -194,6 +195,7 @@ def create_project(principal: Principal, body: ProjectCreate) -> Project:
         "conditions": [],
         "provision_attempts": 0 if needs_approval else 1,
         "usage": {"members": 1},
+        "owner_counted": True,  # in the owner's projects_per_user count (dal/limits.py)
     }
     if template:
         project["template_id"] = template["id"]
@@ -211,6 +213,7 @@ def create_project(principal: Principal, body: ProjectCreate) -> Project:
             },
         )
     ]
+    ops += limits.take("projects_per_user", owner_id, exempt=principal.is_admin)
     if needs_approval:
         app = applications.new(project, principal.id, "create", fields, now)
         project["pending_application_id"] = app["id"]
@@ -265,9 +268,9 @@ def _start_or_fail(
     (as the caller's write left it) when given, else as read now."""
     try:
         workflows.start(operation, project_id, attempt, **extra)
-    except Exception as exc:  # any failure to start must not strand the project
+    except Exception:  # any failure to start must not strand the project
         logger.exception("could not start workflow", extra={"project_id": project_id})
-        reason = f"could not start {operation} workflow: {type(exc).__name__}"
+        reason = f"the {operation} workflow could not be started; {NEXT_STEP[operation]}"
         event = "provisioning_failed" if operation == "create" else "deprovisioning_failed"
         now = now_iso()
         return store.transition(

@@ -11,7 +11,7 @@ from typing import Any
 
 from tenantry import registry
 from tenantry.clock import now_iso
-from tenantry.dal import history
+from tenantry.dal import history, limits
 from tenantry.dal import projects as store
 from tenantry.errors import InvalidTransition
 
@@ -149,7 +149,8 @@ def revoke_project_credentials(project_id: str) -> int:
 
 
 def finish_deprovisioning(project_id: str) -> None:
-    if _expect(project_id, "deleting", done="deleted") is None:
+    project = _expect(project_id, "deleting", done="deleted")
+    if project is None:
         return
     now = now_iso()
     store.transition(
@@ -160,6 +161,8 @@ def finish_deprovisioning(project_id: str) -> None:
             project_id, ACTOR, "deleted", from_status="deleting", to_status="deleted", at=now
         ),
         changes={"deleted_at": now, "conditions": [_condition("Ready", False, "Deleted")]},
+        remove=("owner_counted",),
+        extra_ops=limits.release_owned(project),
         now=now,
     )
 
@@ -167,20 +170,49 @@ def finish_deprovisioning(project_id: str) -> None:
 # --- failure --------------------------------------------------------------------------------
 
 
-def failure_reason(error: dict[str, Any] | None) -> str:
-    """A readable reason from a Step Functions Catch's {"Error", "Cause"}."""
+# What a tenant reads about a failed workflow (the project's `reason`, its history): a
+# sentence per known error name, with what to do next. Exception text, error types and
+# internals (ARNs, stack traces) go to the logs only (functions/workflows record_failure).
+REASONS = {
+    "TransientError": "the image registry was unavailable; {next}",
+    "ServiceUnavailable": "the database was too busy; {next}",
+    "States.Timeout": "a provisioning step took too long; {next}",
+    "Lambda.TooManyRequestsException": "the platform was too busy to run a step; {next}",
+    "Lambda.ServiceException": "the platform could not run a step; {next}",
+    "Lambda.AWSLambdaException": "the platform could not run a step; {next}",
+    "Lambda.SdkClientException": "the platform could not run a step; {next}",
+    "RegistryError": "the image registry refused the request; a platform admin has to check "
+    "its permissions, then {next}",
+    "ClientError": "a platform service refused a request; a platform admin has to check the "
+    "logs, then {next}",
+    "ProjectStateChanged": "the project was changed by another action while the workflow ran",
+}
+GENERIC_REASON = (
+    "the workflow failed unexpectedly; a platform admin has to check the logs, then {next}"
+)
+UNKNOWN_REASON = "the workflow failed for an unknown reason"
+NEXT_STEP = {"create": "retry the project", "delete": "delete the project again"}
+
+
+def failure_reason(error: dict[str, Any] | None, operation: str = "create") -> str:
+    """The sentence a tenant reads for a Step Functions Catch's {"Error", "Cause"}: chosen
+    by the error's name only, never from its message."""
     if not error:
-        return "the workflow failed for an unknown reason"
-    name = error.get("Error", "Error")
+        return UNKNOWN_REASON
+    template = REASONS.get(str(error.get("Error", "")), GENERIC_REASON)
+    return template.format(next=NEXT_STEP.get(operation, NEXT_STEP["create"]))
+
+
+def failure_details(error: dict[str, Any] | None) -> dict[str, Any]:
+    """What the logs get: the error's name and message (from the Lambda's JSON cause)."""
+    if not error:
+        return {}
     cause = error.get("Cause") or ""
     try:
-        parsed = json.loads(cause)
-        message = parsed.get("errorMessage") or cause
+        message = json.loads(cause).get("errorMessage") or cause
     except (ValueError, AttributeError):
         message = cause
-    if name == "States.Timeout":
-        return "a workflow step timed out"
-    return f"{name}: {message}".strip(": ") if message else name
+    return {"error": error.get("Error"), "cause": message}
 
 
 def record_failure(
@@ -189,7 +221,7 @@ def record_failure(
     """Catch target: the project goes to `failed` with the reason. If the project already
     moved on (deleted meanwhile, say), the failure is only written to its history.
     Returns (reason, whether the project was marked failed)."""
-    reason = failure_reason(error)
+    reason = failure_reason(error, operation)
     source, event = (
         ("creating", "provisioning_failed")
         if operation == "create"

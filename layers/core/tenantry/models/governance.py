@@ -61,7 +61,12 @@ class MembershipCreate(Input):
     project_id: ProjectId
     action: Literal["join", "enroll"]
     user_id: str | None = Field(None, max_length=64, description="enroll: the user, or give email")
-    email: Email | None = Field(None, description="enroll: the user's email, or give user_id")
+    email: Email | None = Field(
+        None,
+        description="enroll: invite this address instead of giving user_id. The answer is "
+        "202 with the invite, the same whether the address has an account or not; the "
+        "membership exists once the invitee accepts (POST /invites/{inviteId}/accept)",
+    )
     role: GrantableRole | None = Field(None, description="enroll only; default member")
 
     @model_validator(mode="after")
