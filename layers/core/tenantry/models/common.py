@@ -13,7 +13,7 @@ from pydantic import (
 T = TypeVar("T")
 
 
-def _no_null_defaults(schema: dict[str, Any]) -> None:
+def no_null_defaults(schema: dict[str, Any]) -> None:
     """An omittable, non-nullable field defaults to "absent", not to null: drop the
     `default: null` pydantic writes, or clients (and fuzzers) would send a refused null."""
     for prop in schema.get("properties", {}).values():
@@ -32,12 +32,12 @@ class Input(BaseModel):
 
     # strict: JSON's own types only (false is no integer, "1" no number), as the spec says.
     model_config = ConfigDict(
-        extra="forbid", strict=True, defer_build=True, json_schema_extra=_no_null_defaults
+        extra="forbid", strict=True, defer_build=True, json_schema_extra=no_null_defaults
     )
 
 
 def _at_least_one(schema: dict[str, Any]) -> None:
-    _no_null_defaults(schema)
+    no_null_defaults(schema)
     schema["minProperties"] = 1
 
 

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, field_validator, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from tenantry.models.common import Change, Input, Omittable, Output, Reason
+from tenantry.models.common import (
+    Change,
+    Input,
+    Omittable,
+    Output,
+    Reason,
+    Reference,
+    no_null_defaults,
+)
 from tenantry.models.identity import Email
 from tenantry.models.project import (
     MAX_CLUSTERS,
@@ -57,23 +65,54 @@ class Application(Output):
 # --- memberships -----------------------------------------------------------------------------
 
 
+def _one_of_the_three_shapes(schema: dict[str, Any]) -> None:
+    """join names nobody; enroll names exactly one of user_id or email. Said in the schema
+    (oneOf), so a client sees the rule the server applies in `_who` below."""
+    no_null_defaults(schema)
+    schema["oneOf"] = [
+        {
+            "title": "join",
+            "properties": {"action": {"const": "join"}},
+            "not": {"anyOf": [{"required": [f]} for f in ("user_id", "email", "role")]},
+        },
+        {
+            "title": "enroll a user",
+            "properties": {"action": {"const": "enroll"}},
+            "required": ["user_id"],
+            "not": {"required": ["email"]},
+        },
+        {
+            "title": "enroll by email",
+            "properties": {"action": {"const": "enroll"}},
+            "required": ["email"],
+            "not": {"required": ["user_id"]},
+        },
+    ]
+
+
 class MembershipCreate(Input):
+    """`{project_id, action: "join"}` for the caller, or `{project_id, action: "enroll",
+    user_id | email, role?}` by the project's owner or admins."""
+
+    model_config = ConfigDict(json_schema_extra=_one_of_the_three_shapes)
+
     project_id: ProjectId
     action: Literal["join", "enroll"]
-    user_id: str | None = Field(None, max_length=64, description="enroll: the user, or give email")
-    email: Email | None = Field(
+    user_id: Omittable[Reference] = Field(None, description="enroll: the user, or give email")
+    email: Omittable[Email] = Field(
         None,
         description="enroll: invite this address instead of giving user_id. The answer is "
         "202 with the invite, the same whether the address has an account or not; the "
         "membership exists once the invitee accepts (POST /invites/{inviteId}/accept)",
     )
-    role: GrantableRole | None = Field(None, description="enroll only; default member")
+    role: Omittable[GrantableRole] = Field(None, description="enroll only; default member")
 
     @model_validator(mode="after")
     def _who(self) -> MembershipCreate:
-        if self.action == "join" and (self.user_id or self.email or self.role):
+        named = [f for f in ("user_id", "email", "role") if getattr(self, f) is not None]
+        if self.action == "join" and named:
             raise ValueError("join is for the caller: give no user_id, email or role")
-        if self.action == "enroll" and bool(self.user_id) == bool(self.email):
+        if self.action == "enroll" and (self.user_id is None) == (self.email is None):
             raise ValueError("enroll needs exactly one of user_id or email")
         return self
 
