@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import copy
 import importlib
 import json
 import logging
@@ -530,34 +529,21 @@ class Stack:
 
     @staticmethod
     @contextlib.contextmanager
-    def moto_fixes() -> Iterator[None]:
-        """moto 5.2.1 bug getmoto/moto#10077 (fixed in 5.2.5): StartExecution deep-copies
-        the state machine, with its past executions (live threads, an RLock) and its backend
-        (every other state machine), so a second execution fails with "cannot pickle
-        '_thread.RLock'". Copy as 5.2.5 does: no executions, the backend shared."""
+    def validate_asl_once() -> Iterator[None]:
+        """moto parses a state machine's ASL to validate it on every CreateStateMachine
+        (~20 ms each); every emulation (each test) deploys the same definitions, so each
+        distinct definition is validated once per process."""
         from moto.stepfunctions.parser import models
 
         validate = models.StepFunctionsParserBackend._validate_definition
 
-        def validate_once(definition: str) -> None:  # speed: an ASL parse is ~40 ms
+        def validate_once(definition: str) -> None:
             if definition not in _VALID_DEFINITIONS:
                 validate(definition)
                 _VALID_DEFINITIONS.add(definition)
 
-        def deepcopy(obj: Any, memo: dict[int, Any] | None = None) -> Any:
-            memo = dict(memo or {})
-            if hasattr(obj, "executions") and hasattr(obj, "backend"):
-                memo.setdefault(id(obj.executions), [])
-                memo.setdefault(id(obj.backend), obj.backend)
-            return copy.deepcopy(obj, memo)
-
-        with (
-            mock.patch.object(models, "copy", SimpleNamespace(deepcopy=deepcopy)),
-            mock.patch.object(
-                models.StepFunctionsParserBackend,
-                "_validate_definition",
-                staticmethod(validate_once),
-            ),
+        with mock.patch.object(
+            models.StepFunctionsParserBackend, "_validate_definition", staticmethod(validate_once)
         ):
             yield
 
@@ -577,7 +563,7 @@ class Stack:
             with contextlib.ExitStack() as stack:
                 stack.enter_context(mock_aws(config=MOCK_CONFIG))
                 _default_session_with_shared_loader()
-                stack.enter_context(self.moto_fixes())
+                stack.enter_context(self.validate_asl_once())
                 stack.enter_context(serial_aws_calls())
                 stack.enter_context(self.dispatch_lambda())
                 if wait_scale is not None:
