@@ -33,6 +33,8 @@ from typing import Any
 from unittest import mock
 from urllib.parse import parse_qsl, unquote, urlencode
 
+from local.dynamodb_transactions import item_level_rollback
+
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 REGION = "us-east-1"
@@ -550,7 +552,8 @@ class Stack:
     @contextlib.contextmanager
     def emulate(self, *, wait_scale: float | None = None) -> Iterator[Stack]:
         """Fake AWS env + functions' env, moto in process, the stack deployed, Lambda
-        dispatch on (and Wait/Retry sleeps scaled when wait_scale is given)."""
+        dispatch on (and Wait/Retry sleeps scaled when wait_scale is given). DynamoDB
+        transactions roll back item by item (local/dynamodb_transactions.py)."""
         from moto import mock_aws
 
         saved = dict(os.environ)
@@ -564,6 +567,7 @@ class Stack:
                 stack.enter_context(mock_aws(config=MOCK_CONFIG))
                 _default_session_with_shared_loader()
                 stack.enter_context(self.validate_asl_once())
+                stack.enter_context(item_level_rollback())
                 stack.enter_context(serial_aws_calls())
                 stack.enter_context(self.dispatch_lambda())
                 if wait_scale is not None:
@@ -741,8 +745,8 @@ _AWS_CALL_LOCK = threading.RLock()
 @contextlib.contextmanager
 def serial_aws_calls() -> Iterator[None]:
     """One AWS API call at a time into moto, from any thread: each call is atomic, as a
-    real service request is. moto's DynamoDB backend is not thread-safe (its
-    transact_write_items deep-copies tables while other threads iterate them), and
+    real service request is. moto's DynamoDB backend is not thread-safe (a transaction
+    writes several items, then may undo them, while other threads read), and
     workflow steps run on moto's own threads next to the HTTP requests."""
     from botocore.client import BaseClient
 
