@@ -31,7 +31,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 from unittest import mock
-from urllib.parse import parse_qsl, unquote, urlencode
+from urllib.parse import parse_qsl, unquote_to_bytes, urlencode
 
 from local.dynamodb_transactions import item_level_rollback
 
@@ -599,10 +599,12 @@ class Stack:
 
     # --- HTTP API ----------------------------------------------------------------------
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        """The route for a method and a decoded path (see decode_path), and its path
+        parameters. No route, whatever the method (TRACE, PROPFIND, ...): None."""
         for route in self.routes:
             m = route.pattern.fullmatch(path)
             if m and route.method in (method, "ANY"):
-                return route, {k: unquote(v) for k, v in m.groupdict().items()}
+                return route, m.groupdict()
         return None
 
     def http(
@@ -614,7 +616,8 @@ class Stack:
         body: str | bytes | None = None,
     ) -> tuple[int, dict[str, str], str]:
         """One request through API Gateway (HTTP API, payload 2.0) as AWS serves it:
-        route match, Lambda authorizer, integration. `path` may carry `?query`; `query`
+        route match on the decoded path, Lambda authorizer, integration. `path` (as sent,
+        percent-encoded) may carry `?query`; `query`
         (raw string or mapping, lists for repeated keys) is appended to it.
         Returns (status, headers, body); cookies come back as one `set-cookie` header
         whose values are separated by newlines."""
@@ -623,6 +626,10 @@ class Stack:
         if query:
             extra = query if isinstance(query, str) else urlencode(query, doseq=True)
             raw_query = f"{raw_query}&{extra}" if raw_query else extra
+        decoded = decode_path(path)
+        if decoded is None:
+            return _gateway(400, "Bad Request")
+        path = decoded
         found = self.match(method, path)
         if found is None:
             return _gateway(404, "Not Found")
@@ -737,6 +744,29 @@ class Stack:
             if key in event:
                 out[key] = event[key]
         return out
+
+
+_PERCENT_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")  # a % not followed by two hex digits
+
+
+def decode_path(raw: str) -> str | None:
+    """The request path as API Gateway HTTP API routes it and hands it on (rawPath,
+    requestContext.http.path, path parameters): percent-decoded. Live captures of
+    HTTP API events show it decoding twice (`%252F` arrives as `/`, `%2525` as `%`),
+    cutting the path at a decoded `?`, and rejecting a path that is not valid percent
+    encoding (`%25zz`) with 400. So `%2F` in a parameter is a `/`: `/projects/a%2Fb`
+    matches no `{projectId}` route (404), as in AWS. None: not decodable (400)."""
+    path = raw
+    for _ in range(2):
+        if "%" not in path:
+            break
+        if _PERCENT_ESCAPE.search(path):
+            return None
+        try:
+            path = unquote_to_bytes(path).decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    return path.partition("?")[0]
 
 
 _AWS_CALL_LOCK = threading.RLock()
