@@ -33,6 +33,7 @@ from typing import Any
 from unittest import mock
 from urllib.parse import parse_qsl, unquote_to_bytes, urlencode
 
+from local.dynamodb_responses import plain_json_item_responses
 from local.dynamodb_transactions import item_level_rollback
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -549,11 +550,36 @@ class Stack:
         ):
             yield
 
+    @staticmethod
+    @contextlib.contextmanager
+    def reuse_task_clients() -> Iterator[None]:
+        """moto's ASL interpreter builds a new boto3 client for every Lambda Task (~30 ms
+        of botocore set-up, three per project creation); one client per region serves
+        them all (boto3 clients are thread-safe, and moto's ignore the state's
+        credentials)."""
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task import (
+            lambda_eval_utils,
+        )
+
+        build = lambda_eval_utils.boto_client_for
+        clients: dict[tuple[str, str], Any] = {}
+        lock = threading.Lock()
+
+        def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+            with lock:
+                if (region, service) not in clients:
+                    clients[region, service] = build(region, service, state_credentials)
+                return clients[region, service]
+
+        with mock.patch.object(lambda_eval_utils, "boto_client_for", client_for):
+            yield
+
     @contextlib.contextmanager
     def emulate(self, *, wait_scale: float | None = None) -> Iterator[Stack]:
         """Fake AWS env + functions' env, moto in process, the stack deployed, Lambda
         dispatch on (and Wait/Retry sleeps scaled when wait_scale is given). DynamoDB
-        transactions roll back item by item (local/dynamodb_transactions.py)."""
+        transactions roll back item by item (local/dynamodb_transactions.py) and item
+        responses are plain JSON (local/dynamodb_responses.py): both for speed."""
         from moto import mock_aws
 
         saved = dict(os.environ)
@@ -567,7 +593,9 @@ class Stack:
                 stack.enter_context(mock_aws(config=MOCK_CONFIG))
                 _default_session_with_shared_loader()
                 stack.enter_context(self.validate_asl_once())
+                stack.enter_context(self.reuse_task_clients())
                 stack.enter_context(item_level_rollback())
+                stack.enter_context(plain_json_item_responses())
                 stack.enter_context(serial_aws_calls())
                 stack.enter_context(self.dispatch_lambda())
                 if wait_scale is not None:
