@@ -74,7 +74,7 @@ EMULATED = {
     "AWS::Serverless::LayerVersion",
 }
 log = logging.getLogger("local.stack")
-_VALID_DEFINITIONS: set[str] = set()  # ASL definitions moto has already validated
+_ASL_TREES: dict[str, Any] = {}  # ASL definition -> its antlr syntax tree (parse_asl_once)
 
 
 def parse_overrides(text: str | None) -> dict[str, str]:
@@ -532,21 +532,26 @@ class Stack:
 
     @staticmethod
     @contextlib.contextmanager
-    def validate_asl_once() -> Iterator[None]:
-        """moto parses a state machine's ASL to validate it on every CreateStateMachine
-        (~20 ms each); every emulation (each test) deploys the same definitions, so each
-        distinct definition is validated once per process."""
-        from moto.stepfunctions.parser import models
+    def parse_asl_once() -> Iterator[None]:
+        """moto parses a state machine's ASL (antlr, ~20 ms) on every CreateStateMachine
+        and again for every execution; every emulation (so each test) deploys the same
+        definitions, and the runner starts an execution per project created. The syntax
+        tree of each distinct definition is kept for the process; the evaluation
+        components are still built afresh from it each time, as moto does."""
+        from moto.stepfunctions.parser.asl.parse import asl_parser
 
-        validate = models.StepFunctionsParserBackend._validate_definition
+        parse = asl_parser.AmazonStateLanguageParser.parse
 
-        def validate_once(definition: str) -> None:
-            if definition not in _VALID_DEFINITIONS:
-                validate(definition)
-                _VALID_DEFINITIONS.add(definition)
+        def parse_once(definition: str) -> tuple[Any, Any]:
+            tree = _ASL_TREES.get(definition)
+            if tree is None:
+                program, tree = parse(definition)  # raises for an invalid definition
+                _ASL_TREES[definition] = tree
+                return program, tree
+            return asl_parser.Preprocessor().visit(tree), tree
 
         with mock.patch.object(
-            models.StepFunctionsParserBackend, "_validate_definition", staticmethod(validate_once)
+            asl_parser.AmazonStateLanguageParser, "parse", staticmethod(parse_once)
         ):
             yield
 
@@ -592,7 +597,7 @@ class Stack:
             with contextlib.ExitStack() as stack:
                 stack.enter_context(mock_aws(config=MOCK_CONFIG))
                 _default_session_with_shared_loader()
-                stack.enter_context(self.validate_asl_once())
+                stack.enter_context(self.parse_asl_once())
                 stack.enter_context(self.reuse_task_clients())
                 stack.enter_context(item_level_rollback())
                 stack.enter_context(plain_json_item_responses())
