@@ -20,6 +20,7 @@ import signal
 import socket
 import sys
 import time
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -51,6 +52,7 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "tenantry-local"
     protocol_version = "HTTP/1.1"
     timeout = IDLE_TIMEOUT
+    wbufsize = 64 * 1024  # headers and body leave in one send (flushed after each request)
     stack: Stack
 
     def setup(self) -> None:
@@ -169,6 +171,16 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own answers (a malformed request line, headers too large, ...)
+        in API Gateway's JSON, not an HTML page; the connection is closed after them."""
+        self.close_connection = True
+        # http.server takes a request line it cannot parse for HTTP/0.9 and would answer
+        # without a status line or headers
+        self.request_version = self.protocol_version
+        text = json.dumps({"message": HTTPStatus(code).phrase})
+        self._respond(code, {"content-type": "application/json"}, text)
 
     def log_message(self, *args: Any) -> None:
         pass  # one line per request is logged by _serve

@@ -167,6 +167,19 @@ def test_a_bad_content_length_is_a_4xx_never_a_crash_or_a_hang(
     assert _get(f"{runner}/health")[0] == 200
 
 
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b"GARBAGE\r\n\r\n", 400),
+        (b"GET /health HTTP/2.0\r\n\r\n", 505),
+        (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n", 414),
+    ],
+)
+def test_what_http_server_rejects_is_json_too(runner: str, raw: bytes, expected: int) -> None:
+    status, body = _exchange(runner, raw)
+    assert status == expected and set(body) == {"message"}, body
+
+
 def test_a_chunked_body_reaches_the_handler(runner: str) -> None:
     conn = _connection(runner)
     payload = json.dumps({"email": "chunked@example.com", "display_name": "Chunked"}).encode()
