@@ -1,8 +1,8 @@
 """template.yaml -> an emulated stack in this process (dev and tests only, never deployed).
 
-The one place that reads the template for local use: parameters, intrinsics, functions and
-their HttpApi routes and authorizer, tables and state machines. Nothing here lists a route
-or a resource a second time.
+The template is read by local/template.py (functions, their HttpApi routes, Globals); this
+module resolves it for local use: parameters, intrinsics, route patterns and authorizers,
+tables and state machines. Nothing here lists a route or a resource a second time.
 
 AWS is moto in process (`mock_aws`). Step Functions run real ASL (moto's parser) and
 their Lambda Tasks are dispatched to the functions' Python handlers in this process; HTTP
@@ -20,7 +20,6 @@ import logging
 import os
 import re
 import shlex
-import sys
 import threading
 import time
 import uuid
@@ -33,11 +32,12 @@ from typing import Any
 from unittest import mock
 from urllib.parse import parse_qsl, unquote_to_bytes, urlencode
 
+from local import template as tpl
 from local.dynamodb_responses import plain_json_item_responses
 from local.dynamodb_transactions import item_level_rollback
 
-ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE = ROOT / "template.yaml"
+ROOT = tpl.ROOT
+TEMPLATE = tpl.TEMPLATE
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 API_ID = "localapi01"
@@ -93,28 +93,6 @@ def parse_overrides(text: str | None) -> dict[str, str]:
 
 def fake_aws_env() -> dict[str, str]:
     return dict(FAKE_AWS_ENV)
-
-
-@cache
-def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
-    from cfnlint.decode import decode
-
-    template, matches = decode(str(path))
-    if template is None:
-        raise ValueError(f"cannot read {path}: {matches}")
-    return template
-
-
-def _merge(base: Any, over: Any) -> Any:
-    """SAM Globals: maps merge, lists append, scalars are overridden."""
-    if isinstance(base, Mapping) and isinstance(over, Mapping):
-        merged = dict(base)
-        for k, v in over.items():
-            merged[k] = _merge(base[k], v) if k in base else v
-        return merged
-    if isinstance(base, list) and isinstance(over, list):
-        return [*base, *over]
-    return over
 
 
 @dataclass(frozen=True)
@@ -175,17 +153,13 @@ class Stack:
         *,
         raise_handler_errors: bool = False,
     ) -> None:
-        self.template = load_template(template)
+        self.template = tpl.load(template)
         self.resources: dict[str, Any] = self.template["Resources"]
         self.parameters = self._parameters(parameters or {})
         # True in tests: an exception in a route handler propagates instead of becoming
         # API Gateway's bare 500, so the test shows the real traceback.
         self.raise_handler_errors = raise_handler_errors
-        self.functions = {
-            lid: self._function(lid, res)
-            for lid, res in self.resources.items()
-            if res["Type"] == "AWS::Serverless::Function"
-        }
+        self.functions = {lid: self._function(lid) for lid in tpl.functions(self.template)}
         self.routes = sorted(
             (r for fn in self.functions.values() for r in fn.routes),
             key=lambda r: (r.path.count("{"), -r.path.count("/")),  # literal routes first
@@ -199,11 +173,7 @@ class Stack:
         self._locks: dict[str, threading.RLock] = {}
         for fn in self.functions.values():
             self._locks.setdefault(fn.module, threading.RLock())
-        for path in self._layer_paths():
-            if str(path) not in sys.path:
-                sys.path.insert(0, str(path))
-        if str(ROOT) not in sys.path:
-            sys.path.insert(0, str(ROOT))
+        tpl.add_layers_to_path(self.template)  # as /opt/python is in Lambda
 
     # --- template ----------------------------------------------------------------------
     def _parameters(self, overrides: Mapping[str, str]) -> dict[str, str]:
@@ -292,8 +262,8 @@ class Stack:
             return self.attribute(lid, attr)
         return self._ref(name)
 
-    def _function(self, logical_id: str, res: Mapping[str, Any]) -> Function:
-        props = _merge(self.template.get("Globals", {}).get("Function", {}), res["Properties"])
+    def _function(self, logical_id: str) -> Function:
+        props = tpl.function_properties(logical_id, self.template)
         env = self.resolve(props.get("Environment", {}).get("Variables", {}))
         fn = Function(
             logical_id=logical_id,
@@ -303,41 +273,32 @@ class Stack:
             memory=int(props.get("MemorySize", 128)),
             timeout=int(props.get("Timeout", 3)),
         )
-        for event in props.get("Events", {}).values():
-            if event["Type"] != "HttpApi":
-                continue
-            ev = event.get("Properties", {})
-            method, path = ev.get("Method", "ANY").upper(), ev.get("Path", "/")
+        for route in tpl.functions(self.template)[logical_id].routes:
             pattern = re.sub(
                 r"\\\{(\w+)(\\\+)?\\\}",
                 lambda m: f"(?P<{m.group(1)}>.+)" if m.group(2) else f"(?P<{m.group(1)}>[^/]+)",
-                re.escape(path),
+                re.escape(route.path),
             )
-            authorizer = self._route_authorizer(ev)
-            fn.routes.append(Route(method, path, logical_id, authorizer, re.compile(pattern)))
+            authorizer = self._authorizer_function(route.authorizer)
+            fn.routes.append(
+                Route(route.method, route.path, logical_id, authorizer, re.compile(pattern))
+            )
         return fn
 
-    def _route_authorizer(self, event: Mapping[str, Any]) -> str | None:
-        api_ref = event.get("ApiId", {})
-        api_id = api_ref.get("Ref") if isinstance(api_ref, Mapping) else None
-        auth = self.resources[api_id]["Properties"].get("Auth", {}) if api_id else {}
-        name = event.get("Auth", {}).get("Authorizer", auth.get("DefaultAuthorizer"))
-        if not name or name == "NONE":
+    def _authorizer_function(self, name: str | None) -> str | None:
+        """The logical id of the function behind the HttpApi authorizer of that name."""
+        if name is None:
             return None
-        decl = auth["Authorizers"][name]
-        if str(decl.get("AuthorizerPayloadFormatVersion")) != "2.0" or not decl.get(
-            "EnableSimpleResponses"
-        ):
-            raise NotImplementedError("only payload 2.0 authorizers with simple responses")
-        return self.resolve(decl["FunctionArn"]).rsplit(":", 1)[-1]
-
-    def _layer_paths(self) -> list[Path]:
-        """Local layers go on sys.path, as /opt/python is in Lambda."""
-        return [
-            ROOT / res["Properties"]["ContentUri"]
-            for res in self.resources.values()
-            if res["Type"] == "AWS::Serverless::LayerVersion"
-        ]
+        for res in self.resources.values():
+            decl = res.get("Properties", {}).get("Auth", {}).get("Authorizers", {}).get(name)
+            if res["Type"] != "AWS::Serverless::HttpApi" or decl is None:
+                continue
+            if str(decl.get("AuthorizerPayloadFormatVersion")) != "2.0" or not decl.get(
+                "EnableSimpleResponses"
+            ):
+                raise NotImplementedError("only payload 2.0 authorizers with simple responses")
+            return str(self.resolve(decl["FunctionArn"])).rsplit(":", 1)[-1]
+        raise ValueError(f"no HttpApi declares the authorizer {name}")
 
     def _sm_name(self, logical_id: str) -> str:
         return str(self.resolve(self.resources[logical_id]["Properties"].get("Name", logical_id)))
