@@ -1,4 +1,4 @@
-"""`make bench` (`.venv/bin/python -m bench`): three performance measurements, each with its
+"""`make bench` (`.venv/bin/python -m bench`): four performance measurements, each with its
 target, PASS/FAIL, and a non-zero exit status when a target is missed. Not part of
 `make test`.
 
@@ -20,6 +20,12 @@ target, PASS/FAIL, and a non-zero exit status when a target is missed. Not part 
              DynamoDB calls and read/write units at both sizes, computed from the items
              each call touched as DynamoDB bills them (bench/calls.py: moto's own
              ConsumedCapacity figures are fixed placeholders).
+4. load      `make run` under load (bench/load.py): the runner as a subprocess on a free
+             loopback port, 8 keep-alive client threads for 30 s mixing reads (GET
+             /projects, /projects/{id}, /auth/me, /projects/{id}/history) and creates (POST
+             /projects, POST /users by the admin). Targets: >= 100 requests/s, p99 < 250 ms,
+             no error, the runner's RSS growing < 100 MiB. Also reported: the runner's CPU
+             time per request, which does not depend on what else the machine runs.
 
 Seeding writes project + member items straight into the table with batch_writer: the items
 tenantry.domain.projects.create_project builds (keys from tenantry.dal.keys), see

@@ -16,7 +16,7 @@ if LAYER not in sys.path:  # as pytest's pythonpath and Lambda's /opt/python do
 
 
 def main() -> int:
-    from bench import emulated, imports
+    from bench import emulated, imports, load
 
     started = time.monotonic()
     load_before = f"{os.getloadavg()[0]:.1f}"
@@ -24,6 +24,7 @@ def main() -> int:
         lines1, checks1 = imports.measure()
         print("\n".join(lines1), flush=True)
         lines2, checks2, lines3, checks3 = emulated.run()
+        lines4, checks4 = load.run()
     except BenchError as exc:
         print(f"bench could not run: {exc}", file=sys.stderr)
         return 2
@@ -34,13 +35,15 @@ def main() -> int:
     print("\n".join(lines2))
     print()
     print("\n".join(lines3))
-    checks: list[Check] = [*checks1, *checks2, *checks3]
+    print()
+    print("\n".join(lines4))
+    checks: list[Check] = [*checks1, *checks2, *checks3, *checks4]
     failed = [c for c in checks if not c.passed]
     print()
-    load = f"{os.getloadavg()[0]:.1f}"
+    load_after = f"{os.getloadavg()[0]:.1f}"
     print(
         f"Summary ({time.monotonic() - started:.0f} s; 1-min load average {load_before} at the "
-        f"start, {load} at the end, {os.cpu_count()} CPUs): "
+        f"start, {load_after} at the end, {os.cpu_count()} CPUs): "
         f"{len(checks) - len(failed)}/{len(checks)} targets met"
     )
     for c in checks:

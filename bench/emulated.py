@@ -9,10 +9,11 @@ Order of play:
      interleaved round by round; count the list routes for both members
   5. replay every GET request of the walk on the large table, and compare the counts
 
-Write routes are walked on the small table only: moto's TransactWriteItems deep-copies
-every table it touches before writing (to roll back), about 1 s per 1,000 items, so one
-write on the 10k table would take longer than this whole bench. They address items by key
-(GetItem, TransactWriteItems on known keys), so their calls do not depend on table size.
+Write routes are walked on the small table only, so the large table stays as seeded for
+every GET replay. They address items by key (GetItem, TransactWriteItems on known keys), so
+their calls do not depend on table size. (This was also forced once: moto deep-copied every
+table a TransactWriteItems touches, about 1 s per 1,000 items; local/dynamodb_transactions.py
+now rolls back item by item.)
 
 After each seeding, `gc.freeze()` moves moto's items to the permanent generation, so a
 full garbage collection does not land inside one timed request rather than another.

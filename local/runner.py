@@ -12,11 +12,15 @@ Environment:
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
 import signal
+import socket
 import sys
 import time
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -25,25 +29,135 @@ from local.stack import Stack, fake_aws_env, parse_overrides
 log = logging.getLogger("local.runner")
 
 
+MAX_BODY = 10 * 1024 * 1024  # API Gateway's request payload limit (10 MB)
+BODY_TIMEOUT = 10.0  # seconds to receive a body once its headers are in
+IDLE_TIMEOUT = 60.0  # a keep-alive connection with no request for this long is closed
+_DIGITS = re.compile(r"[0-9]+")  # str.isdigit() also takes "²", which int() refuses
+
+
+class BadRequest(Exception):
+    """The request cannot be read as sent (its framing is broken): answered, then the
+    connection is closed, since the next request's start is unknown."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
 class Handler(BaseHTTPRequestHandler):
+    """HTTP/1.1 with keep-alive in front of Stack.http, which plays API Gateway. Every
+    method reaches Stack.http (no route for it: API Gateway's 404, never http.server's
+    501 page); a body that cannot be read is a 400, one over the payload limit a 413."""
+
     server_version = "tenantry-local"
     protocol_version = "HTTP/1.1"
+    timeout = IDLE_TIMEOUT
+    wbufsize = 64 * 1024  # headers and body leave in one send (flushed after each request)
     stack: Stack
+
+    def setup(self) -> None:
+        super().setup()
+        # Without it Nagle holds the body's segment until the client ACKs the headers'
+        # (delayed ACK): ~40 ms on every keep-alive request.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def __getattr__(self, name: str) -> Any:
+        """`do_<METHOD>` for any method: http.server looks the handler up by name."""
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
 
     def _serve(self) -> None:
         started = time.perf_counter()
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else None
+        try:
+            body = self._read_body()
+        except BadRequest as bad:
+            self.close_connection = True
+            status, out_headers = bad.status, {"content-type": "application/json"}
+            text = json.dumps({"message": bad.message})
+        else:
+            status, out_headers, text = self._gateway(body)
+        self._respond(status, out_headers, text)
+        ms = (time.perf_counter() - started) * 1000
+        log.info("%s %s -> %d (%.1f ms)", self.command, self.path, status, ms)
+
+    def _read_body(self) -> bytes | None:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._read_chunked()
+        lengths = self.headers.get_all("Content-Length") or []
+        if not lengths:
+            return None
+        text = lengths[0].strip()
+        if len(set(lengths)) > 1 or not _DIGITS.fullmatch(text):
+            raise BadRequest(400, "Bad Request")  # non-numeric, negative, conflicting
+        if len(text) > len(str(MAX_BODY)) or int(text) > MAX_BODY:
+            raise BadRequest(413, "Request Entity Too Large")
+        length = int(text)
+        return self._read_exactly(length) if length else None
+
+    def _read_exactly(self, length: int) -> bytes:
+        """`length` bytes, or a 400 if the client sends fewer (closes, or stalls for
+        BODY_TIMEOUT): a Content-Length larger than the body never hangs a thread."""
+        self.connection.settimeout(BODY_TIMEOUT)
+        try:
+            data = self.rfile.read(length)
+        except OSError:  # TimeoutError included
+            data = b""
+        finally:
+            self.connection.settimeout(self.timeout)
+        if len(data) != length:
+            raise BadRequest(400, "Bad Request")
+        return data
+
+    def _read_chunked(self) -> bytes:
+        """Transfer-Encoding: chunked, up to MAX_BODY in all; trailers are dropped."""
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            line = self._read_line()
+            size_text = line.split(b";", 1)[0].strip()
+            try:
+                size = int(size_text, 16)
+            except ValueError:
+                raise BadRequest(400, "Bad Request") from None
+            if size < 0:
+                raise BadRequest(400, "Bad Request")
+            if size == 0:
+                while self._read_line().strip():
+                    pass  # trailers, up to the empty line
+                return b"".join(chunks)
+            total += size
+            if total > MAX_BODY:
+                raise BadRequest(413, "Request Entity Too Large")
+            chunks.append(self._read_exactly(size))
+            if self._read_line().strip():
+                raise BadRequest(400, "Bad Request")  # each chunk ends with CRLF
+
+    def _read_line(self) -> bytes:
+        self.connection.settimeout(BODY_TIMEOUT)
+        try:
+            line = self.rfile.readline(1024)
+        except OSError:
+            line = b""
+        finally:
+            self.connection.settimeout(self.timeout)
+        if not line.endswith(b"\n"):
+            raise BadRequest(400, "Bad Request")
+        return line
+
+    def _gateway(self, body: bytes | None) -> tuple[int, dict[str, str], str]:
         headers: dict[str, str] = {}
         for key, value in self.headers.items():  # repeated headers are comma-joined
             k = key.lower()
             headers[k] = f"{headers[k]},{value}" if k in headers else value
         headers.setdefault("x-forwarded-for", self.client_address[0])
         try:
-            status, out_headers, text = self.stack.http(self.command, self.path, headers, body=body)
+            return self.stack.http(self.command, self.path, headers, body=body)
         except Exception:
             log.exception("%s %s failed", self.command, self.path)
-            status, out_headers, text = 500, {}, '{"message":"Internal Server Error"}'
+            return 500, {}, '{"message":"Internal Server Error"}'
+
+    def _respond(self, status: int, out_headers: dict[str, str], text: str) -> None:
         data = text.encode("utf-8", "surrogateescape")
         self.send_response(status)
         for key, value in out_headers.items():
@@ -52,13 +166,21 @@ class Handler(BaseHTTPRequestHandler):
             for v in value.split("\n") if key.lower() == "set-cookie" else [value]:
                 self.send_header(key, v)
         self.send_header("Content-Length", str(len(data)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
-        ms = (time.perf_counter() - started) * 1000
-        log.info("%s %s -> %d (%.1f ms)", self.command, self.path, status, ms)
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own answers (a malformed request line, headers too large, ...)
+        in API Gateway's JSON, not an HTML page; the connection is closed after them."""
+        self.close_connection = True
+        # http.server takes a request line it cannot parse for HTTP/0.9 and would answer
+        # without a status line or headers
+        self.request_version = self.protocol_version
+        text = json.dumps({"message": HTTPStatus(code).phrase})
+        self._respond(code, {"content-type": "application/json"}, text)
 
     def log_message(self, *args: Any) -> None:
         pass  # one line per request is logged by _serve

@@ -1,8 +1,8 @@
 """template.yaml -> an emulated stack in this process (dev and tests only, never deployed).
 
-The one place that reads the template for local use: parameters, intrinsics, functions and
-their HttpApi routes and authorizer, tables and state machines. Nothing here lists a route
-or a resource a second time.
+The template is read by local/template.py (functions, their HttpApi routes, Globals); this
+module resolves it for local use: parameters, intrinsics, route patterns and authorizers,
+tables and state machines. Nothing here lists a route or a resource a second time.
 
 AWS is moto in process (`mock_aws`). Step Functions run real ASL (moto's parser) and
 their Lambda Tasks are dispatched to the functions' Python handlers in this process; HTTP
@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import copy
 import importlib
 import json
 import logging
 import os
 import re
 import shlex
-import sys
 import threading
 import time
 import uuid
@@ -32,10 +30,14 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 from unittest import mock
-from urllib.parse import parse_qsl, unquote, urlencode
+from urllib.parse import parse_qsl, unquote_to_bytes, urlencode
 
-ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE = ROOT / "template.yaml"
+from local import template as tpl
+from local.dynamodb_responses import plain_json_item_responses
+from local.dynamodb_transactions import item_level_rollback
+
+ROOT = tpl.ROOT
+TEMPLATE = tpl.TEMPLATE
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 API_ID = "localapi01"
@@ -73,7 +75,7 @@ EMULATED = {
 }
 log = logging.getLogger("local.stack")
 NO_VALUE = object()  # `!Ref AWS::NoValue`: the map key or list item holding it is dropped
-_VALID_DEFINITIONS: set[str] = set()  # ASL definitions moto has already validated
+_ASL_TREES: dict[str, Any] = {}  # ASL definition -> its antlr syntax tree (parse_asl_once)
 
 
 def parse_overrides(text: str | None) -> dict[str, str]:
@@ -92,28 +94,6 @@ def parse_overrides(text: str | None) -> dict[str, str]:
 
 def fake_aws_env() -> dict[str, str]:
     return dict(FAKE_AWS_ENV)
-
-
-@cache
-def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
-    from cfnlint.decode import decode
-
-    template, matches = decode(str(path))
-    if template is None:
-        raise ValueError(f"cannot read {path}: {matches}")
-    return template
-
-
-def _merge(base: Any, over: Any) -> Any:
-    """SAM Globals: maps merge, lists append, scalars are overridden."""
-    if isinstance(base, Mapping) and isinstance(over, Mapping):
-        merged = dict(base)
-        for k, v in over.items():
-            merged[k] = _merge(base[k], v) if k in base else v
-        return merged
-    if isinstance(base, list) and isinstance(over, list):
-        return [*base, *over]
-    return over
 
 
 @dataclass(frozen=True)
@@ -174,17 +154,13 @@ class Stack:
         *,
         raise_handler_errors: bool = False,
     ) -> None:
-        self.template = load_template(template)
+        self.template = tpl.load(template)
         self.resources: dict[str, Any] = self.template["Resources"]
         self.parameters = self._parameters(parameters or {})
         # True in tests: an exception in a route handler propagates instead of becoming
         # API Gateway's bare 500, so the test shows the real traceback.
         self.raise_handler_errors = raise_handler_errors
-        self.functions = {
-            lid: self._function(lid, res)
-            for lid, res in self.resources.items()
-            if res["Type"] == "AWS::Serverless::Function"
-        }
+        self.functions = {lid: self._function(lid) for lid in tpl.functions(self.template)}
         self.routes = sorted(
             (r for fn in self.functions.values() for r in fn.routes),
             key=lambda r: (r.path.count("{"), -r.path.count("/")),  # literal routes first
@@ -198,11 +174,7 @@ class Stack:
         self._locks: dict[str, threading.RLock] = {}
         for fn in self.functions.values():
             self._locks.setdefault(fn.module, threading.RLock())
-        for path in self._layer_paths():
-            if str(path) not in sys.path:
-                sys.path.insert(0, str(path))
-        if str(ROOT) not in sys.path:
-            sys.path.insert(0, str(ROOT))
+        tpl.add_layers_to_path(self.template)  # as /opt/python is in Lambda
 
     # --- template ----------------------------------------------------------------------
     def _parameters(self, overrides: Mapping[str, str]) -> dict[str, str]:
@@ -294,8 +266,8 @@ class Stack:
             return self.attribute(lid, attr)
         return self._ref(name)
 
-    def _function(self, logical_id: str, res: Mapping[str, Any]) -> Function:
-        props = _merge(self.template.get("Globals", {}).get("Function", {}), res["Properties"])
+    def _function(self, logical_id: str) -> Function:
+        props = tpl.function_properties(logical_id, self.template)
         env = self.resolve(props.get("Environment", {}).get("Variables", {}))
         fn = Function(
             logical_id=logical_id,
@@ -305,41 +277,32 @@ class Stack:
             memory=int(props.get("MemorySize", 128)),
             timeout=int(props.get("Timeout", 3)),
         )
-        for event in props.get("Events", {}).values():
-            if event["Type"] != "HttpApi":
-                continue
-            ev = event.get("Properties", {})
-            method, path = ev.get("Method", "ANY").upper(), ev.get("Path", "/")
+        for route in tpl.functions(self.template)[logical_id].routes:
             pattern = re.sub(
                 r"\\\{(\w+)(\\\+)?\\\}",
                 lambda m: f"(?P<{m.group(1)}>.+)" if m.group(2) else f"(?P<{m.group(1)}>[^/]+)",
-                re.escape(path),
+                re.escape(route.path),
             )
-            authorizer = self._route_authorizer(ev)
-            fn.routes.append(Route(method, path, logical_id, authorizer, re.compile(pattern)))
+            authorizer = self._authorizer_function(route.authorizer)
+            fn.routes.append(
+                Route(route.method, route.path, logical_id, authorizer, re.compile(pattern))
+            )
         return fn
 
-    def _route_authorizer(self, event: Mapping[str, Any]) -> str | None:
-        api_ref = event.get("ApiId", {})
-        api_id = api_ref.get("Ref") if isinstance(api_ref, Mapping) else None
-        auth = self.resources[api_id]["Properties"].get("Auth", {}) if api_id else {}
-        name = event.get("Auth", {}).get("Authorizer", auth.get("DefaultAuthorizer"))
-        if not name or name == "NONE":
+    def _authorizer_function(self, name: str | None) -> str | None:
+        """The logical id of the function behind the HttpApi authorizer of that name."""
+        if name is None:
             return None
-        decl = auth["Authorizers"][name]
-        if str(decl.get("AuthorizerPayloadFormatVersion")) != "2.0" or not decl.get(
-            "EnableSimpleResponses"
-        ):
-            raise NotImplementedError("only payload 2.0 authorizers with simple responses")
-        return self.resolve(decl["FunctionArn"]).rsplit(":", 1)[-1]
-
-    def _layer_paths(self) -> list[Path]:
-        """Local layers go on sys.path, as /opt/python is in Lambda."""
-        return [
-            ROOT / res["Properties"]["ContentUri"]
-            for res in self.resources.values()
-            if res["Type"] == "AWS::Serverless::LayerVersion"
-        ]
+        for res in self.resources.values():
+            decl = res.get("Properties", {}).get("Auth", {}).get("Authorizers", {}).get(name)
+            if res["Type"] != "AWS::Serverless::HttpApi" or decl is None:
+                continue
+            if str(decl.get("AuthorizerPayloadFormatVersion")) != "2.0" or not decl.get(
+                "EnableSimpleResponses"
+            ):
+                raise NotImplementedError("only payload 2.0 authorizers with simple responses")
+            return str(self.resolve(decl["FunctionArn"])).rsplit(":", 1)[-1]
+        raise ValueError(f"no HttpApi declares the authorizer {name}")
 
     def _sm_name(self, logical_id: str) -> str:
         return str(self.resolve(self.resources[logical_id]["Properties"].get("Name", logical_id)))
@@ -537,41 +500,59 @@ class Stack:
 
     @staticmethod
     @contextlib.contextmanager
-    def moto_fixes() -> Iterator[None]:
-        """moto 5.2.1 bug getmoto/moto#10077 (fixed in 5.2.5): StartExecution deep-copies
-        the state machine, with its past executions (live threads, an RLock) and its backend
-        (every other state machine), so a second execution fails with "cannot pickle
-        '_thread.RLock'". Copy as 5.2.5 does: no executions, the backend shared."""
-        from moto.stepfunctions.parser import models
+    def parse_asl_once() -> Iterator[None]:
+        """moto parses a state machine's ASL (antlr, ~20 ms) on every CreateStateMachine
+        and again for every execution; every emulation (so each test) deploys the same
+        definitions, and the runner starts an execution per project created. The syntax
+        tree of each distinct definition is kept for the process; the evaluation
+        components are still built afresh from it each time, as moto does."""
+        from moto.stepfunctions.parser.asl.parse import asl_parser
 
-        validate = models.StepFunctionsParserBackend._validate_definition
+        parse = asl_parser.AmazonStateLanguageParser.parse
 
-        def validate_once(definition: str) -> None:  # speed: an ASL parse is ~40 ms
-            if definition not in _VALID_DEFINITIONS:
-                validate(definition)
-                _VALID_DEFINITIONS.add(definition)
+        def parse_once(definition: str) -> tuple[Any, Any]:
+            tree = _ASL_TREES.get(definition)
+            if tree is None:
+                program, tree = parse(definition)  # raises for an invalid definition
+                _ASL_TREES[definition] = tree
+                return program, tree
+            return asl_parser.Preprocessor().visit(tree), tree
 
-        def deepcopy(obj: Any, memo: dict[int, Any] | None = None) -> Any:
-            memo = dict(memo or {})
-            if hasattr(obj, "executions") and hasattr(obj, "backend"):
-                memo.setdefault(id(obj.executions), [])
-                memo.setdefault(id(obj.backend), obj.backend)
-            return copy.deepcopy(obj, memo)
-
-        with (
-            mock.patch.object(models, "copy", SimpleNamespace(deepcopy=deepcopy)),
-            mock.patch.object(
-                models.StepFunctionsParserBackend,
-                "_validate_definition",
-                staticmethod(validate_once),
-            ),
+        with mock.patch.object(
+            asl_parser.AmazonStateLanguageParser, "parse", staticmethod(parse_once)
         ):
+            yield
+
+    @staticmethod
+    @contextlib.contextmanager
+    def reuse_task_clients() -> Iterator[None]:
+        """moto's ASL interpreter builds a new boto3 client for every Lambda Task (~30 ms
+        of botocore set-up, three per project creation); one client per region serves
+        them all (boto3 clients are thread-safe, and moto's ignore the state's
+        credentials)."""
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task import (
+            lambda_eval_utils,
+        )
+
+        build = lambda_eval_utils.boto_client_for
+        clients: dict[tuple[str, str], Any] = {}
+        lock = threading.Lock()
+
+        def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+            with lock:
+                if (region, service) not in clients:
+                    clients[region, service] = build(region, service, state_credentials)
+                return clients[region, service]
+
+        with mock.patch.object(lambda_eval_utils, "boto_client_for", client_for):
             yield
 
     @contextlib.contextmanager
     def emulate(self, *, wait_scale: float | None = None) -> Iterator[Stack]:
         """Fake AWS env + functions' env, moto in process, the stack deployed, Lambda
-        dispatch on (and Wait/Retry sleeps scaled when wait_scale is given)."""
+        dispatch on (and Wait/Retry sleeps scaled when wait_scale is given). DynamoDB
+        transactions roll back item by item (local/dynamodb_transactions.py) and item
+        responses are plain JSON (local/dynamodb_responses.py): both for speed."""
         from moto import mock_aws
 
         saved = dict(os.environ)
@@ -584,7 +565,10 @@ class Stack:
             with contextlib.ExitStack() as stack:
                 stack.enter_context(mock_aws(config=MOCK_CONFIG))
                 _default_session_with_shared_loader()
-                stack.enter_context(self.moto_fixes())
+                stack.enter_context(self.parse_asl_once())
+                stack.enter_context(self.reuse_task_clients())
+                stack.enter_context(item_level_rollback())
+                stack.enter_context(plain_json_item_responses())
                 stack.enter_context(serial_aws_calls())
                 stack.enter_context(self.dispatch_lambda())
                 if wait_scale is not None:
@@ -616,10 +600,12 @@ class Stack:
 
     # --- HTTP API ----------------------------------------------------------------------
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        """The route for a method and a decoded path (see decode_path), and its path
+        parameters. No route, whatever the method (TRACE, PROPFIND, ...): None."""
         for route in self.routes:
             m = route.pattern.fullmatch(path)
             if m and route.method in (method, "ANY"):
-                return route, {k: unquote(v) for k, v in m.groupdict().items()}
+                return route, m.groupdict()
         return None
 
     def http(
@@ -631,7 +617,8 @@ class Stack:
         body: str | bytes | None = None,
     ) -> tuple[int, dict[str, str], str]:
         """One request through API Gateway (HTTP API, payload 2.0) as AWS serves it:
-        route match, Lambda authorizer, integration. `path` may carry `?query`; `query`
+        route match on the decoded path, Lambda authorizer, integration. `path` (as sent,
+        percent-encoded) may carry `?query`; `query`
         (raw string or mapping, lists for repeated keys) is appended to it.
         Returns (status, headers, body); cookies come back as one `set-cookie` header
         whose values are separated by newlines."""
@@ -640,6 +627,10 @@ class Stack:
         if query:
             extra = query if isinstance(query, str) else urlencode(query, doseq=True)
             raw_query = f"{raw_query}&{extra}" if raw_query else extra
+        decoded = decode_path(path)
+        if decoded is None:
+            return _gateway(400, "Bad Request")
+        path = decoded
         found = self.match(method, path)
         if found is None:
             return _gateway(404, "Not Found")
@@ -756,14 +747,37 @@ class Stack:
         return out
 
 
+_PERCENT_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")  # a % not followed by two hex digits
+
+
+def decode_path(raw: str) -> str | None:
+    """The request path as API Gateway HTTP API routes it and hands it on (rawPath,
+    requestContext.http.path, path parameters): percent-decoded. Live captures of
+    HTTP API events show it decoding twice (`%252F` arrives as `/`, `%2525` as `%`),
+    cutting the path at a decoded `?`, and rejecting a path that is not valid percent
+    encoding (`%25zz`) with 400. So `%2F` in a parameter is a `/`: `/projects/a%2Fb`
+    matches no `{projectId}` route (404), as in AWS. None: not decodable (400)."""
+    path = raw
+    for _ in range(2):
+        if "%" not in path:
+            break
+        if _PERCENT_ESCAPE.search(path):
+            return None
+        try:
+            path = unquote_to_bytes(path).decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    return path.partition("?")[0]
+
+
 _AWS_CALL_LOCK = threading.RLock()
 
 
 @contextlib.contextmanager
 def serial_aws_calls() -> Iterator[None]:
     """One AWS API call at a time into moto, from any thread: each call is atomic, as a
-    real service request is. moto's DynamoDB backend is not thread-safe (its
-    transact_write_items deep-copies tables while other threads iterate them), and
+    real service request is. moto's DynamoDB backend is not thread-safe (a transaction
+    writes several items, then may undo them, while other threads read), and
     workflow steps run on moto's own threads next to the HTTP requests."""
     from botocore.client import BaseClient
 

@@ -1,5 +1,6 @@
-"""A read-only index of template.yaml for the dev tools (OpenAPI, sample events, contract
-tests): which function serves which HttpApi route, under which event name, in which module.
+"""A read-only index of template.yaml for the dev tools (the emulated stack, OpenAPI, sample
+events, contract tests): which function serves which HttpApi route, under which event name,
+in which module. The one reader of the file (local/stack.py resolves and deploys from it).
 
 Nothing here lists a route or a function: everything comes from the template, read with
 cfn-lint's decoder (it understands the short-form intrinsics like `!Ref`).
@@ -82,21 +83,20 @@ def _globals(template: Mapping[str, Any]) -> dict[str, Any]:
 def function_properties(logical_id: str, template: Mapping[str, Any] | None = None) -> dict:
     """A function's Properties with the template's Globals.Function under them."""
     template = template or load()
-    props = dict(_globals(template))
-    for key, value in resources(template)[logical_id].get("Properties", {}).items():
-        if isinstance(value, Mapping) and isinstance(props.get(key), Mapping):
-            value = _deep_merge(props[key], value)
-        props[key] = value
-    return props
+    own = resources(template)[logical_id].get("Properties", {})
+    return dict(merge_globals(_globals(template), own))
 
 
-def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            value = _deep_merge(merged[key], value)
-        merged[key] = value
-    return merged
+def merge_globals(base: Any, over: Any) -> Any:
+    """SAM Globals: maps merge, lists append, scalars are overridden."""
+    if isinstance(base, Mapping) and isinstance(over, Mapping):
+        merged = dict(base)
+        for k, v in over.items():
+            merged[k] = merge_globals(base[k], v) if k in base else v
+        return merged
+    if isinstance(base, list) and isinstance(over, list):
+        return [*base, *over]
+    return over
 
 
 def functions(template: Mapping[str, Any] | None = None) -> dict[str, TemplateFunction]:

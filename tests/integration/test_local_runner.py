@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -39,8 +40,10 @@ def _get(url: str, token: str | None = None) -> tuple[int, Any]:
         return err.code, json.loads(err.read() or b"null")
 
 
-@pytest.fixture
-def runner(tmp_path: Path) -> Iterator[str]:
+@pytest.fixture(scope="module")
+def runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One runner for the module's tests (startup is seconds); each test leaves it serving."""
+    tmp_path = tmp_path_factory.mktemp("runner")
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTEST_"))}
     env.update(PORT=str(port), TENANTRY_ADMIN_TOKEN=ADMIN_TOKEN, PYTHONUNBUFFERED="1")
@@ -92,6 +95,107 @@ def test_runner_serves_the_api_with_the_admin_token(runner: str) -> None:
     assert (status, body) == (404, {"message": "Not Found"})
 
 
+def _exchange(base: str, raw: bytes, *, half_close: bool = False) -> tuple[int, Any]:
+    """Send raw bytes to the runner; the status and JSON body of its answer."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(raw)
+        if half_close:
+            sock.shutdown(socket.SHUT_WR)  # the client has sent all it will send
+        resp = http.client.HTTPResponse(sock, method="POST")
+        resp.begin()
+        return resp.status, json.loads(resp.read() or b"null")
+
+
+def _connection(base: str) -> http.client.HTTPConnection:
+    host, port = base.removeprefix("http://").split(":")
+    return http.client.HTTPConnection(host, int(port), timeout=30)
+
+
+def test_path_parameters_are_percent_decoded_as_api_gateway_does(runner: str) -> None:
+    _, me = _get(f"{runner}/auth/me", ADMIN_TOKEN)
+    user_id = me["id"]
+    encoded = "".join(f"%{b:02X}" for b in user_id.encode())
+
+    status, body = _get(f"{runner}/users/{encoded}", ADMIN_TOKEN)
+    assert (status, body["id"]) == (200, user_id), body
+    # HTTP API decodes before routing: %2F is a "/", so no {userId} route matches.
+    status, body = _get(f"{runner}/users/{user_id[:4]}%2F{user_id[4:]}", ADMIN_TOKEN)
+    assert (status, body) == (404, {"message": "Not Found"})
+    status, body = _get(f"{runner}/users/%zz", ADMIN_TOKEN)
+    assert (status, body) == (400, {"message": "Bad Request"})
+
+
+@pytest.mark.parametrize("method", ["TRACE", "CONNECT", "PROPFIND", "OPTIONS", "BREW", "HEAD"])
+def test_a_method_no_route_has_is_api_gateways_404(runner: str, method: str) -> None:
+    conn = _connection(runner)
+    conn.request(method, "/health")
+    resp = conn.getresponse()
+    body = resp.read()
+    assert resp.status == 404 and resp.getheader("content-type") == "application/json"
+    assert body == (b"" if method == "HEAD" else b'{"message": "Not Found"}')
+    conn.request("GET", "/health")  # the connection is still good
+    resp = conn.getresponse()
+    assert (resp.status, json.loads(resp.read())) == (200, {"status": "ok"})
+    conn.close()
+
+
+@pytest.mark.parametrize(
+    ("content_length", "sent", "expected"),
+    [
+        ("abc", b"{}", 400),
+        ("-5", b"{}", 400),
+        ("1e3", b"{}", 400),
+        ("2, 3", b"{}", 400),
+        ("20", b"{}", 400),  # more than the body, and the client is done sending
+        (str(10 * 1024 * 1024 + 1), b"{}", 413),  # over API Gateway's 10 MB payload limit
+        ("9" * 5000, b"{}", 413),
+    ],
+)
+def test_a_bad_content_length_is_a_4xx_never_a_crash_or_a_hang(
+    runner: str, content_length: str, sent: bytes, expected: int
+) -> None:
+    head = (
+        f"POST /users HTTP/1.1\r\nHost: local\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {content_length}\r\n\r\n"
+    )
+    started = time.monotonic()
+    status, body = _exchange(runner, head.encode() + sent, half_close=True)
+    message = "Bad Request" if expected == 400 else "Request Entity Too Large"
+    assert (status, body) == (expected, {"message": message})
+    assert time.monotonic() - started < 5
+    assert _get(f"{runner}/health")[0] == 200
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b"GARBAGE\r\n\r\n", 400),
+        (b"GET /health HTTP/2.0\r\n\r\n", 505),
+        (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n", 414),
+    ],
+)
+def test_what_http_server_rejects_is_json_too(runner: str, raw: bytes, expected: int) -> None:
+    status, body = _exchange(runner, raw)
+    assert status == expected and set(body) == {"message"}, body
+
+
+def test_a_chunked_body_reaches_the_handler(runner: str) -> None:
+    conn = _connection(runner)
+    payload = json.dumps({"email": "chunked@example.com", "display_name": "Chunked"}).encode()
+    conn.request(
+        "POST",
+        "/users",
+        body=iter([payload[:10], payload[10:]]),
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"},
+        encode_chunked=True,
+    )
+    resp = conn.getresponse()
+    body = json.loads(resp.read())
+    assert resp.status == 201 and body["email"] == "chunked@example.com", body
+    conn.close()
+
+
 # --- the emulation itself (local/stack.py), in process, with stand-in handlers -------------
 
 
@@ -134,7 +238,7 @@ def test_request_becomes_http_api_payload_v2_through_the_authorizer(api: Any) ->
     (event,) = route.events
     assert event["version"] == "2.0"
     assert event["routeKey"] == event["requestContext"]["routeKey"] == "GET /users/{userId}"
-    assert (event["rawPath"], event["rawQueryString"]) == ("/users/u%201", "a=1&a=2&b=")
+    assert (event["rawPath"], event["rawQueryString"]) == ("/users/u 1", "a=1&a=2&b=")
     assert event["queryStringParameters"] == {"a": "1,2", "b": ""}
     assert event["pathParameters"] == {"userId": "u 1"}
     assert event["cookies"] == ["c1=v1", "c2=v2"]
@@ -147,7 +251,7 @@ def test_request_becomes_http_api_payload_v2_through_the_authorizer(api: Any) ->
     (auth_event,) = authorizer.events
     assert auth_event["type"] == "REQUEST" and auth_event["version"] == "2.0"
     assert auth_event["identitySource"] == ["Bearer secret"]
-    assert auth_event["routeArn"].endswith("/$default/GET/users/u%201")
+    assert auth_event["routeArn"].endswith("/$default/GET/users/u 1")
     assert auth_event["headers"]["authorization"] == "Bearer secret"
 
 

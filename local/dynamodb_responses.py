@@ -1,0 +1,76 @@
+"""DynamoDB item responses written as plain JSON in moto (dev emulation only).
+
+moto 5.2 serializes every response by walking the operation's output shape in botocore's
+service model, attribute by attribute (an AttributePicker per member, name aliases
+tried one after the other). For the item operations that walk is most of the runner's CPU
+time: a page of 25 projects is thousands of nested attribute values. Their result, as
+moto builds it, is already DynamoDB's wire JSON (AttributeValue maps, counts, keys), the
+only conversions being binary values (raw bytes, sent base64-encoded) and dropping the
+few top-level keys moto adds that the output shape lacks. So those responses are
+json.dumps of the result's shape members, bytes base64-encoded; anything else JSON cannot
+take (a timestamp) falls back to moto's serializer, as do all other operations.
+tests/integration/test_dynamodb_responses.py compares both on every item operation.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+from collections.abc import Iterator
+from typing import Any
+from unittest import mock
+
+ITEM_OPERATIONS = frozenset(
+    {
+        "GetItem",
+        "BatchGetItem",
+        "TransactGetItems",
+        "Query",
+        "Scan",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+    }
+)
+CONTENT_TYPE = "application/x-amz-json-1.0"  # DynamoDB's JSON protocol version
+
+
+class _NotPlainJson(Exception):
+    pass
+
+
+def _blob(value: Any) -> str:
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode("ascii")
+    raise _NotPlainJson(type(value).__name__)
+
+
+def plain_json(result: Any) -> str | None:
+    """The wire body of an item operation's result, or None if it is not plain JSON."""
+    try:
+        return json.dumps(result, default=_blob)
+    except _NotPlainJson:
+        return None
+
+
+@contextlib.contextmanager
+def plain_json_item_responses() -> Iterator[None]:
+    """Patch moto's DynamoResult for the duration (see the module doc)."""
+    from moto.dynamodb.responses import DynamoResult
+
+    original = DynamoResult.execute_result
+
+    def execute_result(self: Any, context: Any) -> Any:
+        if context.operation_model.name in ITEM_OPERATIONS and isinstance(self.result, dict):
+            members = context.operation_model.output_shape.members
+            # moto adds a few keys of its own (ConsumedCapacityUnits); the serializer and
+            # DynamoDB send only the output shape's members
+            body = plain_json({k: v for k, v in self.result.items() if k in members})
+            if body is not None:
+                return 200, {"Content-Type": CONTENT_TYPE}, body
+        return original(self, context)
+
+    execute_result.__wrapped__ = original  # type: ignore[attr-defined]  # moto's, for tests
+    with mock.patch.object(DynamoResult, "execute_result", execute_result):
+        yield
