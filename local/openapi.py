@@ -119,6 +119,9 @@ GATEWAY_MESSAGE = {
     "required": ["message"],
 }
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+# Statuses API Gateway answers itself, before any function runs, with `{"message"}`: a path
+# it cannot decode (400), no route (404), a body over 10 MiB (413), stage throttling (429).
+GATEWAY_STATUSES = ("400", "404", "413", "429")
 BODY_RESPONSES = {
     "413": "Request body over 256 KiB",
     "415": "Content-Type is not application/json (UTF-8)",
@@ -135,8 +138,7 @@ def tidy(doc: dict[str, Any]) -> dict[str, Any]:
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     for schema in schemas.values():
         _key_patterns_as_property_names(schema)
-    if any("429" in op.get("responses", {}) for op in _operations(doc)):
-        schemas["GatewayMessage"] = GATEWAY_MESSAGE
+    schemas["GatewayMessage"] = GATEWAY_MESSAGE
     return doc
 
 
@@ -164,12 +166,14 @@ def _tidy_operation(op: dict[str, Any]) -> None:
             {
                 "description": "Throttled: a per-caller limit (problem+json) or the API "
                 "stage's rate limit (API Gateway's own message)",
-                "content": {
-                    "application/problem+json": {"schema": PROBLEM_REF},
-                    "application/json": {"schema": {"$ref": "#/components/schemas/GatewayMessage"}},
-                },
+                "content": {"application/problem+json": {"schema": PROBLEM_REF}},
             },
         )
+    for status in GATEWAY_STATUSES:
+        if status in responses:
+            responses[status].setdefault("content", {})["application/json"] = {
+                "schema": {"$ref": "#/components/schemas/GatewayMessage"}
+            }
     op["responses"] = dict(sorted(responses.items()))
     for content in op.get("requestBody", {}).get("content", {}).values():
         _key_patterns_as_property_names(content.get("schema", {}))

@@ -199,6 +199,14 @@ def _bootstrap_admin() -> tuple[str, bool]:
     return token, generated
 
 
+class Server(ThreadingHTTPServer):
+    """One thread per connection. A listen backlog of 5 (http.server's default) refuses
+    connections under a burst of clients; API Gateway never does."""
+
+    daemon_threads = True
+    request_queue_size = 128
+
+
 def _stop(_signum: int, _frame: Any) -> None:
     raise KeyboardInterrupt
 
@@ -217,8 +225,7 @@ def main() -> int:
             log.error("%s cannot be imported, its routes will answer 500: %s", fn, error)
         token, generated = _bootstrap_admin()
         Handler.stack = stack
-        server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        server.daemon_threads = True
+        server = Server(("127.0.0.1", port), Handler)
         params = " ".join(f"{k}={v}" for k, v in stack.parameters.items() if v)
         print(f"Tenantry on http://127.0.0.1:{server.server_port}  ({params})", flush=True)
         if generated:

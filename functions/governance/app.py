@@ -6,13 +6,14 @@ from functools import partial
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from tenantry import idempotency
 from tenantry.domain import applications, invites, memberships, projects, quotas, templates
 from tenantry.http import (
     Cursor,
     IdempotencyKey,
+    IdPath,
     IfMatch,
     Limit,
     caller,
@@ -42,7 +43,7 @@ from tenantry.pagination import decode_cursor, fingerprint, page
 
 app = make_app()
 
-Id = Annotated[str, Path(min_length=1, max_length=64)]
+Id = IdPath
 ProjectIdQuery = Annotated[str | None, Query(max_length=64, description="Only this project's")]
 
 

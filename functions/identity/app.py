@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from tenantry import __version__, idempotency
 from tenantry.domain import identity
 from tenantry.http import (
     Cursor,
     IdempotencyKey,
+    IdPath,
     IfMatch,
     Limit,
     caller,
@@ -43,9 +44,9 @@ from tenantry.pagination import decode_cursor, fingerprint, page
 
 app = make_app()
 
-UserId = Annotated[str, Path(min_length=1, max_length=64)]
-BotId = Annotated[str, Path(min_length=1, max_length=64)]
-TokenId = Annotated[str, Path(min_length=1, max_length=64)]
+UserId = IdPath
+BotId = IdPath
+TokenId = IdPath
 CREATED = ("ETag", "Location")
 NO_SECRET_REPLAY = (
     "The secret is in `created_token`, in this response only; only its hash is stored. "

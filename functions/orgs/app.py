@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from tenantry import idempotency
 from tenantry.domain import invites, orgs
 from tenantry.http import (
     Cursor,
     IdempotencyKey,
+    IdPath,
     Limit,
     caller,
     lambda_handler_for,
@@ -34,7 +34,7 @@ from tenantry.pagination import decode_cursor, fingerprint, page
 
 app = make_app()
 
-Id = Annotated[str, Path(min_length=1, max_length=64)]
+Id = IdPath
 
 
 class InviteList(Output):

@@ -16,8 +16,10 @@ from tenantry.domain.selectors import (
 )
 from tenantry.errors import BadRequest
 from tenantry.http import (
+    ID_PATTERN,
     Cursor,
     IdempotencyKey,
+    IdPath,
     IfMatch,
     Limit,
     caller,
@@ -45,9 +47,10 @@ from tenantry.pagination import decode_cursor, encode_cursor, fingerprint, inval
 app = make_app()
 
 ProjectIdPath = Annotated[
-    str, Path(min_length=1, max_length=64, description="The project's DNS-label id")
+    str,
+    Path(min_length=1, max_length=64, pattern=ID_PATTERN, description="The project's DNS-label id"),
 ]
-UserIdPath = Annotated[str, Path(min_length=1, max_length=64)]
+UserIdPath = IdPath
 
 
 ACTION_RESPONSES = {

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import schemathesis
-from schemathesis.openapi.checks import RejectedPositiveData
+from schemathesis.openapi.checks import RejectedPositiveData, UnsupportedMethodResponse
 
-from tests.fuzz.refusals import forgiven
+from tests.fuzz.refusals import forgiven, gateway_has_no_such_route
 
 
 @schemathesis.hook
 def filter_failure(context, failure, case, response) -> bool:  # type: ignore[no-untyped-def]
-    """Keep every failure except a valid request refused for one of the listed reasons."""
-    if not isinstance(failure, RejectedPositiveData):
-        return True
+    """Keep every failure except a valid request refused for one of the listed reasons,
+    and API Gateway's own 404 for a method no route has."""
     try:
-        problem = response.json()
+        body = response.json()
     except ValueError:
         return True
-    return forgiven(response.status_code, problem) is None
+    if isinstance(failure, UnsupportedMethodResponse):
+        return not gateway_has_no_such_route(response.status_code, body)
+    if isinstance(failure, RejectedPositiveData):
+        return forgiven(response.status_code, body) is None
+    return True

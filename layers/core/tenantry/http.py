@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Header, Query
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 
 from tenantry.errors import (
     BadRequest,
@@ -34,6 +34,10 @@ PROBLEM_JSON = "application/problem+json"
 PUBLIC_ROUTES = {"GET /health"}
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size, 1 to 100")]
+# An id in a path: every id Tenantry issues (UUIDs, project DNS labels) is made of URL
+# unreserved characters, which pass API Gateway's path decoding unchanged.
+ID_PATTERN = r"^[A-Za-z0-9._~-]{1,64}$"
+IdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
 # A version is a positive integer of at most 18 digits (DynamoDB numbers hold 38).
 IF_MATCH_PATTERN = r'^(\*|(W/)?"[0-9]{1,18}"|[0-9]{1,18})$'
 IfMatch = Annotated[

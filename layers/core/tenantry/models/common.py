@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
+from annotated_types import Interval
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -61,6 +63,21 @@ if TYPE_CHECKING:
     Omittable = Annotated[T | None, "omittable"]
 else:
     Omittable = Annotated[T, "omittable"]
+
+
+def _integral(value: Any) -> Any:
+    """JSON Schema's integer is any number with no fraction: 3.0 is 3. Booleans and
+    strings stay what they are (and fail strict validation)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def Int(ge: int, le: int) -> Any:
+    """An integer in [ge, le] as JSON Schema means it: 3.0 is 3, while `false` and "3" are
+    no integers (the models are strict). The bounds come first so the spec shows them."""
+    return Annotated[int, Interval(ge=ge, le=le), BeforeValidator(_integral)]
+
 
 # The id of another resource named in a body (its existence is the domain's to check).
 Reference = Annotated[str, StringConstraints(min_length=1, max_length=64)]

@@ -9,6 +9,7 @@ from pydantic import ConfigDict, Field, StringConstraints, field_validator, mode
 from tenantry.models.common import (
     Change,
     Input,
+    Int,
     Omittable,
     Output,
     Reason,
@@ -23,6 +24,7 @@ from tenantry.models.project import (
     Capacity,
     ClusterQuota,
     EnvName,
+    MaxMembers,
     Policy,
     ProjectId,
     ResourceName,
@@ -164,7 +166,7 @@ class OrgMember(Output):
 class InvitesCreate(Input):
     emails: list[Email] = Field(min_length=1, max_length=50)
     roles: list[GrantableRole] = Field(min_length=1, max_length=3)
-    expire_days: int = Field(7, ge=1, le=MAX_INVITE_DAYS)
+    expire_days: Int(1, MAX_INVITE_DAYS) = 7
     secure: bool = Field(False, description="Require a one-time code, shown to the inviter once")
 
     @field_validator("emails", "roles")
@@ -218,7 +220,7 @@ class TemplateCreate(Input):
     clusters: list[ClusterQuota] = Field(default_factory=list, max_length=MAX_CLUSTERS)
     join_policy: Omittable[Policy] = None
     leave_policy: Omittable[Policy] = None
-    max_members: int | None = Field(None, ge=1, le=100_000)
+    max_members: MaxMembers | None = None
     resources: dict[ResourceName, Capacity] = Field(default_factory=dict, max_length=MAX_RESOURCES)
     approval: Literal["auto", "moderated"] = "auto"
 

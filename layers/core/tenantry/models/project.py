@@ -2,9 +2,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, field_validator
+from annotated_types import Interval
+from pydantic import AllowInfNan, Field, StringConstraints, field_validator
 
-from tenantry.models.common import Change, Input, Omittable, Output, Reason, Reference
+from tenantry.models.common import (
+    Change,
+    Input,
+    Int,
+    Omittable,
+    Output,
+    Reason,
+    Reference,
+)
 
 ProjectStatus = Literal[
     "uninitialized",
@@ -55,11 +64,12 @@ MAX_CLUSTERS = 20
 # Capacities and quotas stay far below DynamoDB's 38 digits and JSON's safe integers.
 MAX_CAPACITY = 1_000_000_000
 MAX_QUOTA = 10**15
+MaxMembers = Int(1, 100_000)
 
 
 class Capacity(Input):
-    project_capacity: int = Field(ge=0, le=MAX_CAPACITY)
-    member_capacity: int = Field(ge=0, le=MAX_CAPACITY)
+    project_capacity: Int(0, MAX_CAPACITY)
+    member_capacity: Int(0, MAX_CAPACITY)
 
 
 class ClusterQuota(Input):
@@ -67,8 +77,8 @@ class ClusterQuota(Input):
     quota: dict[
         QuotaName,
         QuotaQuantity
-        | Annotated[int, Field(ge=0, le=MAX_QUOTA)]
-        | Annotated[float, Field(ge=0, le=MAX_QUOTA, allow_inf_nan=False)],
+        | Int(0, MAX_QUOTA)
+        | Annotated[float, Interval(ge=0, le=MAX_QUOTA), AllowInfNan(False)],
     ] = Field(default_factory=dict, max_length=MAX_RESOURCES)
 
 
@@ -84,7 +94,7 @@ class ProjectCreate(Input):
     clusters: list[ClusterQuota] = Field(default_factory=list, max_length=MAX_CLUSTERS)
     join_policy: Policy = "moderated"
     leave_policy: Policy = "auto"
-    max_members: int | None = Field(None, ge=1, le=100_000)
+    max_members: MaxMembers | None = None
     resources: dict[ResourceName, Capacity] = Field(default_factory=dict, max_length=MAX_RESOURCES)
     template_id: Omittable[Reference] = Field(None)
     org_id: Omittable[Reference] = Field(None)
@@ -116,7 +126,7 @@ class ProjectPatch(Change):
     labels: dict[LabelKey, LabelValue] | None = Field(None, max_length=MAX_LABELS)
     join_policy: Omittable[Policy] = None
     leave_policy: Omittable[Policy] = None
-    max_members: int | None = Field(None, ge=1, le=100_000)
+    max_members: MaxMembers | None = None
     resources: dict[ResourceName, Capacity] | None = Field(None, max_length=MAX_RESOURCES)
     clusters: list[ClusterQuota] | None = Field(None, max_length=MAX_CLUSTERS)
 
