@@ -5,6 +5,7 @@ documented as problem+json, and every route has a sample event."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -189,3 +190,45 @@ def test_every_function_has_a_sample_event() -> None:
     assert covered == set(template.functions())
     for path in sample_events.EVENTS_DIR.rglob("*.json"):
         json.loads(path.read_text())
+
+
+def test_operation_ids_are_short_stable_camel_case(spec: dict[str, Any]) -> None:
+    """A client generated from the spec names its functions after these."""
+    ids = [
+        op["operationId"]
+        for item in spec["paths"].values()
+        for method, op in item.items()
+        if method in openapi.HTTP_METHODS
+    ]
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    for op_id in ids:
+        assert re.fullmatch(r"[a-z][a-zA-Z]{2,29}", op_id), op_id
+    assert {"listProjects", "createProject", "getProject", "deleteProject"} <= set(ids)
+
+
+def test_no_response_says_204_has_a_body(spec: dict[str, Any]) -> None:
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            if method in openapi.HTTP_METHODS and "204" in op["responses"]:
+                assert "content" not in op["responses"]["204"], (method, path)
+
+
+def test_optional_parameters_are_never_null(spec: dict[str, Any]) -> None:
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            if method not in openapi.HTTP_METHODS:
+                continue
+            for param in op.get("parameters", []):
+                assert {"type": "null"} not in param["schema"].get("anyOf", []), (
+                    method,
+                    path,
+                    param["name"],
+                )
+
+
+def test_dicts_with_constrained_keys_say_property_names(spec: dict[str, Any]) -> None:
+    text = json.dumps(spec)
+    assert "patternProperties" not in text
+    resources = spec["components"]["schemas"]["ProjectCreate"]["properties"]["resources"]
+    assert resources["propertyNames"] == {"pattern": "^[a-z][a-z0-9_.-]{0,62}$"}
+    assert resources["additionalProperties"] == {"$ref": "#/components/schemas/Capacity"}
