@@ -188,8 +188,9 @@ def running_runner(admin_token: str) -> Iterator[tuple[int, subprocess.Popen[byt
     then kill) on the way out. Its log goes to a temporary file, shown if it fails."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.pop("PARAMETER_OVERRIDES", None)
     env.update(
+        # the clients create far more projects than a user may own by default
+        PARAMETER_OVERRIDES="MaxProjectsPerUser=1000000",
         PORT=str(port),
         TENANTRY_ADMIN_TOKEN=admin_token,
         WAIT_SCALE=WAIT_SCALE,

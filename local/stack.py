@@ -33,6 +33,7 @@ from unittest import mock
 from urllib.parse import parse_qsl, unquote_to_bytes, urlencode
 
 from local import template as tpl
+from local.dynamodb_queries import partition_queries
 from local.dynamodb_responses import plain_json_item_responses
 from local.dynamodb_transactions import item_level_rollback
 
@@ -551,8 +552,9 @@ class Stack:
     def emulate(self, *, wait_scale: float | None = None) -> Iterator[Stack]:
         """Fake AWS env + functions' env, moto in process, the stack deployed, Lambda
         dispatch on (and Wait/Retry sleeps scaled when wait_scale is given). DynamoDB
-        transactions roll back item by item (local/dynamodb_transactions.py) and item
-        responses are plain JSON (local/dynamodb_responses.py): both for speed."""
+        transactions roll back item by item (local/dynamodb_transactions.py), queries
+        read only their partition (local/dynamodb_queries.py) and item responses are
+        plain JSON (local/dynamodb_responses.py): all for speed."""
         from moto import mock_aws
 
         saved = dict(os.environ)
@@ -568,6 +570,7 @@ class Stack:
                 stack.enter_context(self.parse_asl_once())
                 stack.enter_context(self.reuse_task_clients())
                 stack.enter_context(item_level_rollback())
+                stack.enter_context(partition_queries())
                 stack.enter_context(plain_json_item_responses())
                 stack.enter_context(serial_aws_calls())
                 stack.enter_context(self.dispatch_lambda())
