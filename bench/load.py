@@ -21,8 +21,6 @@ import json
 import os
 import random
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,12 +33,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, BenchError, Check, progress
+from bench.common import BenchError, Check, progress
+from local.runner_process import RunnerFailed, running
 
 CLIENTS = 8
 DURATION = 30.0
 WAIT_SCALE = "0.001"  # the create workflow's Wait/Retry sleeps: 2 s -> 2 ms
-STARTUP_TIMEOUT = 120.0
 SEED_PROJECTS = 5  # per principal, before the clock starts
 TARGET_RPS = 100.0
 TARGET_P99_MS = 250.0
@@ -163,12 +161,6 @@ def _worker(port: int, principal: Principal, seed: int, deadline: float, results
 # --- the runner as a subprocess -------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -184,56 +176,19 @@ def cpu_seconds(pid: int) -> float:
 
 @contextmanager
 def running_runner(admin_token: str) -> Iterator[tuple[int, subprocess.Popen[bytes], Path]]:
-    """`python -m local.runner` on a free loopback port until healthy; stopped (SIGTERM,
-    then kill) on the way out. Its log goes to a temporary file, shown if it fails."""
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
+    """`make run` on a free loopback port until healthy (local/runner_process.py), stopped
+    on the way out; its log goes to a temporary file, shown if it fails."""
+    env = {
         # the clients create far more projects than a user may own by default
-        PARAMETER_OVERRIDES="MaxProjectsPerUser=1000000",
-        PORT=str(port),
-        TENANTRY_ADMIN_TOKEN=admin_token,
-        WAIT_SCALE=WAIT_SCALE,
-        PYTHONUNBUFFERED="1",
-    )
+        "PARAMETER_OVERRIDES": "MaxProjectsPerUser=1000000",
+        "WAIT_SCALE": WAIT_SCALE,
+    }
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
-        log_path = Path(tmp) / "runner.log"
-        with log_path.open("wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "local.runner"],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
         try:
-            _wait_healthy(port, proc, log_path)
-            yield port, proc, log_path
-        finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=5)
-
-
-def _wait_healthy(port: int, proc: subprocess.Popen[bytes], log_path: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise BenchError(f"the runner exited ({proc.returncode}):\n{log_path.read_text()}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", "/health")
-            if conn.getresponse().status == 200:
-                conn.close()
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise BenchError(f"the runner was not healthy in {STARTUP_TIMEOUT:.0f} s")
+            with running(Path(tmp) / "runner.log", admin_token, env) as runner:
+                yield int(runner.url.rpartition(":")[2]), runner.proc, runner.log_path
+        except RunnerFailed as exc:
+            raise BenchError(str(exc)) from exc
 
 
 # --- the run ----------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.runner_process import ROOT, request, running
+from local.runner_process import ROOT, request, running
 
 ADMIN_TOKEN = "fuzz-admin-token-0123456789abcdef"
 SEED = 20261127
@@ -59,7 +59,8 @@ def _plain_user_with_a_project(base: str) -> str:
 
 @pytest.mark.parametrize("role", ["admin", "user"])
 def test_no_operation_misbehaves_under_fuzzing(role: str, tmp_path: Path) -> None:
-    with running(tmp_path / "runner.log", ADMIN_TOKEN, {"WAIT_SCALE": "0.01"}) as base:
+    with running(tmp_path / "runner.log", ADMIN_TOKEN, {"WAIT_SCALE": "0.01"}) as runner:
+        base = runner.url
         user_token = _plain_user_with_a_project(base)
         token = ADMIN_TOKEN if role == "admin" else user_token
         env = {

@@ -4,83 +4,28 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import signal
 import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from local.runner_process import request, running
+
 ADMIN_TOKEN = "runner-test-admin-token-0123456789abcdef"
-STARTUP_TIMEOUT = 90.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _get(url: str, token: str | None = None) -> tuple[int, Any]:
-    req = urllib.request.Request(url)
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, json.loads(resp.read() or b"null")
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read() or b"null")
+    return request("GET", url, token)
 
 
 @pytest.fixture(scope="module")
 def runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One runner for the module's tests (startup is seconds); each test leaves it serving."""
-    tmp_path = tmp_path_factory.mktemp("runner")
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTEST_"))}
-    env.update(PORT=str(port), TENANTRY_ADMIN_TOKEN=ADMIN_TOKEN, PYTHONUNBUFFERED="1")
-    env.pop("PARAMETER_OVERRIDES", None)
-    log_path = tmp_path / "runner.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "local.runner"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"runner exited with {proc.returncode}:\n{log_path.read_text()}")
-            try:
-                if _get(f"{base}/health")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"runner not healthy in {STARTUP_TIMEOUT}s:\n{log_path.read_text()}")
-            time.sleep(0.2)
-        yield base
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
-    assert proc.returncode == 0, log_path.read_text()
+    log_path = tmp_path_factory.mktemp("runner") / "runner.log"
+    with running(log_path, ADMIN_TOKEN) as process:
+        yield process.url
 
 
 def test_runner_serves_the_api_with_the_admin_token(runner: str) -> None:

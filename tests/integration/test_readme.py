@@ -49,6 +49,8 @@ from pathlib import Path
 
 import pytest
 
+from local.runner_process import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 TIMEOUT = 240.0
@@ -386,11 +388,9 @@ def problems(cmds: list[Command], calls_dir: Path, reached: int, failed: bool = 
 
 
 def test_the_readme_runs_as_written(tmp_path: Path) -> None:
-    from tests.integration.test_local_runner import _free_port
-
     cmds = commands(README.read_text())
     assert any(MAKE_RUN.match(c.text) for c in cmds), "no `make run` block in the walk-through"
-    port = _free_port()
+    port = free_port()
     script = tmp_path / "readme.sh"
     script.write_text(build_script(cmds, port))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTEST_"))}

@@ -1,5 +1,5 @@
-"""`make run` as a subprocess on a free loopback port, for tests that talk HTTP to it as a
-user would (the runner test, the fuzzing gate, the README walk-through)."""
+"""`make run` as a subprocess on a free loopback port, for what talks HTTP to it as a user
+would: the runner's own tests, the fuzzing gate, the load bench."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,14 @@ STARTUP_TIMEOUT = 90.0
 
 
 class RunnerFailed(AssertionError):
-    pass
+    """The runner exited, did not become healthy, or did not stop cleanly."""
+
+
+@dataclass(frozen=True)
+class Running:
+    url: str  # http://127.0.0.1:<port>
+    proc: subprocess.Popen[bytes]
+    log_path: Path
 
 
 def free_port() -> int:
@@ -51,9 +59,10 @@ def request(
 @contextlib.contextmanager
 def running(
     log_path: Path, admin_token: str, env: Mapping[str, str] | None = None
-) -> Iterator[str]:
-    """Start `python -m local.runner`, wait for /health, yield its base URL; stop it with
-    SIGTERM after and fail if it did not exit cleanly. Its output goes to `log_path`."""
+) -> Iterator[Running]:
+    """Start `python -m local.runner`, wait for /health, yield it; stop it with SIGTERM
+    after and fail if it did not exit cleanly. Its output goes to `log_path`; `env` adds to
+    (or overrides) the environment, PARAMETER_OVERRIDES and WAIT_SCALE included."""
     port = free_port()
     child_env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTEST_"))}
     child_env.pop("PARAMETER_OVERRIDES", None)
@@ -81,7 +90,7 @@ def running(
                     f"runner not healthy in {STARTUP_TIMEOUT}s:\n{log_path.read_text()}"
                 )
             time.sleep(0.2)
-        yield base
+        yield Running(base, proc, log_path)
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
