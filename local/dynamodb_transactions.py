@@ -26,6 +26,8 @@ from types import SimpleNamespace
 from typing import Any
 from unittest import mock
 
+from local.dynamodb_queries import forget_partitions
+
 
 @dataclass
 class _Touched:
@@ -93,6 +95,7 @@ class Snapshot:
     def restore(self) -> None:
         for touched in self.touched.values():
             touched.restore()
+            forget_partitions(touched.table)  # restored without stream records
         for shard, length in self.stream_lengths.values():
             del shard.items[length:]
 

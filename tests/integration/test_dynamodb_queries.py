@@ -71,3 +71,57 @@ def test_candidates_only_answers_as_the_whole_table_does(
         walked = _pages(ddb, name, query)
     assert fast == walked
     assert sum(len(items) for items, _ in fast) > 0 or "none" in str(query)
+
+
+def test_index_partitions_follow_every_kind_of_write(table: tuple[Any, str]) -> None:
+    """Build the kept partitions, then move items between index partitions by update, put,
+    delete and a transaction that fails half way: every query still answers as moto's own
+    walk of the whole table."""
+    from moto.dynamodb.models.table import Table
+
+    ddb, name = table
+    index_query = QUERIES[3]
+    _pages(ddb, name, index_query)  # builds the partitions of GSI1PK
+    key = {"PK": {"S": "P#1"}, "SK": {"S": "M#01"}}
+    ddb.update_item(
+        TableName=name,
+        Key=key,
+        UpdateExpression="SET GSI1PK = :o",
+        ExpressionAttributeValues={":o": {"S": "OTHER"}},
+    )
+    ddb.update_item(
+        TableName=name,
+        Key={"PK": {"S": "P#1"}, "SK": {"S": "M#02"}},
+        UpdateExpression="SET GSI1PK = :l, GSI1SK = :k",
+        ExpressionAttributeValues={":l": {"S": "LIST"}, ":k": {"S": "02"}},
+    )
+    ddb.put_item(TableName=name, Item={"PK": {"S": "P#1"}, "SK": {"S": "M#03"}})  # leaves
+    ddb.delete_item(TableName=name, Key={"PK": {"S": "P#2"}, "SK": {"S": "M#05"}})
+    with pytest.raises(ddb.exceptions.TransactionCanceledException):
+        ddb.transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": name,
+                        "Item": {
+                            "PK": {"S": "P#9"},
+                            "SK": {"S": "M#00"},
+                            "GSI1PK": {"S": "LIST"},
+                            "GSI1SK": {"S": "00"},
+                        },
+                    }
+                },
+                {
+                    "ConditionCheck": {
+                        "TableName": name,
+                        "Key": key,
+                        "ConditionExpression": "attribute_not_exists(PK)",
+                    }
+                },
+            ]
+        )
+    for query in QUERIES:
+        fast = _pages(ddb, name, query)
+        with mock.patch.object(Table, "query", Table.query.__wrapped__):
+            walked = _pages(ddb, name, query)
+        assert fast == walked, query
