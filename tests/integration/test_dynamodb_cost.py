@@ -235,7 +235,6 @@ def test_a_change_meanwhile_is_a_conflict_not_a_lost_update(
 ) -> None:
     """A write pinned to the version it read fails (409) if the project changed after the
     read, rather than answering a project that was never stored."""
-    from tenantry.dal import history
     from tenantry.dal import projects as store
 
     _, token = owner
@@ -244,14 +243,7 @@ def test_a_change_meanwhile_is_a_conflict_not_a_lost_update(
 
     def then_changed(project_id: str, principal_id: str) -> Any:
         found = real(project_id, principal_id)
-        store.update(
-            project_id,
-            {"description": "meanwhile"},
-            history.entry(project_id, "test", "updated"),
-            allowed_statuses=["active"],
-            expected_version=None,
-            now="2000-01-01T00:00:00Z",
-        )
+        _another_writer(project_id, {"description": "meanwhile"})
         return found
 
     with mock.patch.object(store, "get_with_member", then_changed):
@@ -260,12 +252,26 @@ def test_a_change_meanwhile_is_a_conflict_not_a_lost_update(
     assert api.get(f"/projects/{pid}", token=token).json()["description"] == "meanwhile"
 
 
+def _another_writer(project_id: str, changes: dict[str, Any]) -> None:
+    """A change made by someone else between a route's read and its write."""
+    from tenantry.dal import history
+    from tenantry.dal import projects as store
+
+    store.update(
+        project_id,
+        changes,
+        history.entry(project_id, "test", "updated"),
+        allowed_statuses=["active"],
+        expected_version=None,
+        now="2000-01-01T00:00:00Z",
+    )
+
+
 def test_one_race_is_read_again_and_applied(
     api: Api, owner: tuple[dict[str, Any], str], wait_until: Any
 ) -> None:
     """Without If-Match, a change that loses one race reads again and applies: both
     writers' changes are kept and the answer is the project as written."""
-    from tenantry.dal import history
     from tenantry.dal import projects as store
 
     _, token = owner
@@ -277,14 +283,7 @@ def test_one_race_is_read_again_and_applied(
         found = real(project_id, principal_id)
         reads.append(project_id)
         if len(reads) == 1:
-            store.update(
-                project_id,
-                {"homepage": "https://meanwhile.example"},
-                history.entry(project_id, "test", "updated"),
-                allowed_statuses=["active"],
-                expected_version=None,
-                now="2000-01-01T00:00:00Z",
-            )
+            _another_writer(project_id, {"homepage": "https://meanwhile.example"})
         return found
 
     with mock.patch.object(store, "get_with_member", changed_once):

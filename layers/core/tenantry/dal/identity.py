@@ -187,6 +187,19 @@ def create_token(token_hash: str, record: dict[str, Any], owner: dict[str, Any])
     )
 
 
+def _owner_at(
+    kind: keys.PrincipalKind, owner_id: str, expected_version: int | None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The owner and its token pointers (owner_with_tokens), at `expected_version` when
+    given: 404 when there is no such owner, 412 when it has changed."""
+    owner, pointers = owner_with_tokens(kind, owner_id)
+    if owner is None:
+        raise NotFound(f"{kind} not found")
+    if expected_version is not None and owner["version"] != expected_version:
+        raise PreconditionFailed(f"the {kind} has changed; fetch it again and retry")
+    return owner, pointers
+
+
 def update_user_flags(
     user_id: str, changes: dict[str, Any], now: str, expected_version: int | None
 ) -> dict[str, Any]:
@@ -194,11 +207,7 @@ def update_user_flags(
     every one of its tokens' hash items, so the authorizer's one read sees the change at
     once. Returns the user as written."""
     for _ in range(ATTEMPTS):
-        user, pointers = owner_with_tokens("user", user_id)
-        if user is None:
-            raise NotFound("user not found")
-        if expected_version is not None and user["version"] != expected_version:
-            raise PreconditionFailed("the user has changed; fetch it again and retry")
+        user, pointers = _owner_at("user", user_id, expected_version)
         rev = int(user.get("tokens_rev", 0)) + 1
         new = {**user, **changes, "updated_at": now, "version": user["version"] + 1}
         new["tokens_rev"] = rev
@@ -233,11 +242,7 @@ def delete_bot(bot_id: str, expected_version: int | None) -> None:
     """The bot and its tokens' hash items in one transaction (its tokens stop at once),
     then their records and pointers."""
     for _ in range(ATTEMPTS):
-        bot, pointers = owner_with_tokens("bot", bot_id)
-        if bot is None:
-            raise NotFound("bot not found")
-        if expected_version is not None and bot["version"] != expected_version:
-            raise PreconditionFailed("the bot has changed; fetch it again and retry")
+        bot, pointers = _owner_at("bot", bot_id, expected_version)
         values: dict[str, Any] = {":seen": bot["version"]}
         condition = "attribute_exists(PK) AND version = :seen AND " + _rev_condition(bot, values)
         ops = [
