@@ -238,8 +238,36 @@ def test_an_images_cursor_without_its_token_is_400(
     assert_problem(
         api.get(path, token=admin_token, query={"cursor": forged}), 400, loc=["query", "cursor"]
     )
+    # a token the registry refuses: 400 for the cursor that carried it
     unknown = encode_cursor({"t": "not-a-token"}, fingerprint("images", project["id"]))
-    assert api.get(path, token=admin_token, query={"cursor": unknown}).status in (200, 400)
+    with mock.patch.object(registry, "_ecr", return_value=_refusing_registry()):
+        r = api.get(path, token=admin_token, query={"cursor": unknown})
+        assert_problem(r, 400, loc=["query", "cursor"])
+        # the same refusal without a token of ours is the registry's fault: 503
+        assert_problem(api.get(path, token=admin_token), 503, "unavailable")
+
+
+def _refusing_registry() -> Any:
+    """An ECR client whose DescribeImages answers InvalidParameterException, as ECR does
+    for a nextToken it did not issue."""
+    from types import SimpleNamespace
+
+    from botocore.exceptions import ClientError
+
+    def describe_images(**_kwargs: Any) -> Any:
+        raise ClientError(
+            {
+                "Error": {"Code": "InvalidParameterException", "Message": "bad nextToken"},
+                "ResponseMetadata": {"HTTPStatusCode": 400},
+            },
+            "DescribeImages",
+        )
+
+    missing = type("RepositoryNotFoundException", (Exception,), {})
+    return SimpleNamespace(
+        describe_images=describe_images,
+        exceptions=SimpleNamespace(RepositoryNotFoundException=missing),
+    )
 
 
 @pytest.mark.parametrize(

@@ -57,8 +57,6 @@ def _mapped(action: str) -> Iterator[None]:
         message = exc.response.get("Error", {}).get("Message", str(exc))
         if code in TRANSIENT or status >= 500:
             raise TransientError(f"{action}: registry busy ({code})") from exc
-        if code == "InvalidParameterException" and action == "list images":
-            raise InvalidPageToken(f"{action}: {message}", code) from exc
         raise RegistryError(f"{action}: {code}: {message}", code) from exc
     except BotoCoreError as exc:
         raise TransientError(f"{action}: {exc}") from exc
@@ -97,11 +95,16 @@ def list_images(
     kwargs: dict[str, Any] = {"repositoryName": name, "maxResults": limit}
     if token:
         kwargs["nextToken"] = token
-    with _mapped("list images"):
-        try:
-            resp = _ecr().describe_images(**kwargs)
-        except _ecr().exceptions.RepositoryNotFoundException:
-            return [], None
+    try:
+        with _mapped("list images"):
+            try:
+                resp = _ecr().describe_images(**kwargs)
+            except _ecr().exceptions.RepositoryNotFoundException:
+                return [], None
+    except RegistryError as exc:
+        if token and exc.code == "InvalidParameterException":
+            raise InvalidPageToken(str(exc), exc.code) from exc
+        raise
     images = []
     for detail in resp.get("imageDetails", []):
         pushed = detail.get("imagePushedAt")

@@ -98,10 +98,6 @@ def patch_user(
             raise Forbidden("only platform admins may change users")
         raise NotFound("user not found")
     changes = body.model_dump(exclude_none=True)
-    if not changes:
-        raise Unprocessable(
-            "nothing to change", errors=[{"loc": ["body"], "msg": "give is_admin or is_active"}]
-        )
     # The user and the copies of its flags on its tokens change together (dal/keys.py).
     return User.model_validate(
         store.update_user_flags(user_id, changes, now_iso(), expected_version)
@@ -173,10 +169,6 @@ def patch_bot(
 ) -> Bot:
     require_admin(principal)
     changes = body.model_dump(exclude_none=True)
-    if not changes:
-        raise Unprocessable(
-            "nothing to change", errors=[{"loc": ["body"], "msg": "give display_name"}]
-        )
     return Bot.model_validate(store.update_bot(bot_id, changes, now_iso(), expected_version))
 
 
