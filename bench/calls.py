@@ -201,7 +201,7 @@ class CallLog:
 
 
 # --- capacity ---------------------------------------------------------------------------------
-# moto 5.2.1 answers ReturnConsumedCapacity with fixed placeholders (GetItem 0.5, Query and
+# moto (5.2.5) answers ReturnConsumedCapacity with fixed placeholders (GetItem 0.5, Query and
 # PutItem 1.0 and BatchGetItem one unit per key, whatever the item sizes or the consistency),
 # so the bench computes read and write units itself, from the items each call touched, the
 # way DynamoDB bills them (on-demand request units = provisioned capacity units):

@@ -293,22 +293,3 @@ def test_one_race_is_read_again_and_applied(
     stored = api.get(f"/projects/{pid}", token=token).json()
     assert (stored["description"], stored["homepage"]) == ("mine", "https://meanwhile.example")
     assert r.json()["version"] == stored["version"], (r.json(), stored)
-
-
-def test_every_dal_call_asks_for_consumed_capacity(
-    api: Api, owner: tuple[dict[str, Any], str]
-) -> None:
-    """ReturnConsumedCapacity=TOTAL on every call, so a request's units can be summed
-    (tenantry.dal.table.take_consumed) wherever it runs."""
-    from tenantry.dal import table
-
-    user, token = owner
-    table.take_consumed()
-    with counted(api) as calls:
-        assert api.get(f"/users/{user['id']}", token=token).status == 200
-        assert api.post("/user-tokens", token=token, json={"user_id": user["id"]}).status == 201
-    assert calls.calls and all(
-        c.params.get("ReturnConsumedCapacity") == "TOTAL" for c in calls.calls
-    )
-    assert table.take_consumed()["read"] > 0
-    assert table.take_consumed() == {"read": 0.0, "write": 0.0}

@@ -95,28 +95,6 @@ def _default_conflict() -> TenantryError:
     return Conflict("the resource changed or already exists")
 
 
-# --- consumed capacity ---------------------------------------------------------------------
-# Every call asks for ReturnConsumedCapacity=TOTAL; the units are summed here, per
-# process, until someone takes them (`take_consumed`: a handler's or a test's per-request
-# tally). DynamoDB bills reads in 4 KB units (eventually consistent: half; transactional:
-# double) and writes in 1 KB units (transactional: double).
-TOTAL = "TOTAL"
-_consumed = {"read": 0.0, "write": 0.0}
-
-
-def _charge(resp: dict[str, Any], kind: str) -> None:
-    found = resp.get("ConsumedCapacity")
-    for entry in found if isinstance(found, list) else [found] if found else []:
-        _consumed[kind] += float(entry.get("CapacityUnits", 0.0))
-
-
-def take_consumed() -> dict[str, float]:
-    """The read and write units consumed since the last call (and start again from 0)."""
-    out = dict(_consumed)
-    _consumed.update(read=0.0, write=0.0)
-    return out
-
-
 # --- reads ------------------------------------------------------------------------------------
 # Consistency is the caller's choice, made per read: strongly consistent (the default here)
 # where a stale answer could cause a wrong decision or a lost update; eventually
@@ -125,10 +103,7 @@ def take_consumed() -> dict[str, float]:
 
 def get(key: dict[str, str], *, consistent: bool = True) -> dict[str, Any] | None:
     with errors_mapped():
-        resp = client().get_item(
-            TableName=table_name(), Key=key, ConsistentRead=consistent, ReturnConsumedCapacity=TOTAL
-        )
-    _charge(resp, "read")
+        resp = client().get_item(TableName=table_name(), Key=key, ConsistentRead=consistent)
     item = resp.get("Item")
     return plain(item) if item else None
 
@@ -150,8 +125,7 @@ def batch_get_keyed(
     pending: dict[str, Any] = {table_name(): {"Keys": keys, "ConsistentRead": consistent}}
     for _ in range(5):
         with errors_mapped():
-            resp = client().batch_get_item(RequestItems=pending, ReturnConsumedCapacity=TOTAL)
-        _charge(resp, "read")
+            resp = client().batch_get_item(RequestItems=pending)
         for item in resp.get("Responses", {}).get(table_name(), []):
             found[(item["PK"], item["SK"])] = plain(item)
         pending = resp.get("UnprocessedKeys") or {}
@@ -175,14 +149,10 @@ def put(
     values: dict[str, Any] | None = None,
     on_condition: ErrorFactory | None = None,
 ) -> None:
-    kwargs: dict[str, Any] = {
-        "TableName": table_name(),
-        "Item": item,
-        "ReturnConsumedCapacity": TOTAL,
-    }
+    kwargs: dict[str, Any] = {"TableName": table_name(), "Item": item}
     _conditional(kwargs, condition, names, values)
     with errors_mapped(on_condition):
-        _charge(client().put_item(**kwargs), "write")
+        client().put_item(**kwargs)
 
 
 def update(
@@ -199,12 +169,10 @@ def update(
         "Key": key,
         "UpdateExpression": expression,
         "ReturnValues": "ALL_NEW",
-        "ReturnConsumedCapacity": TOTAL,
     }
     _conditional(kwargs, condition, names, values)
     with errors_mapped(on_condition):
         resp = client().update_item(**kwargs)
-    _charge(resp, "write")
     return plain(resp["Attributes"])
 
 
@@ -216,16 +184,10 @@ def delete(
     values: dict[str, Any] | None = None,
     on_condition: ErrorFactory | None = None,
 ) -> dict[str, Any] | None:
-    kwargs: dict[str, Any] = {
-        "TableName": table_name(),
-        "Key": key,
-        "ReturnValues": "ALL_OLD",
-        "ReturnConsumedCapacity": TOTAL,
-    }
+    kwargs: dict[str, Any] = {"TableName": table_name(), "Key": key, "ReturnValues": "ALL_OLD"}
     _conditional(kwargs, condition, names, values)
     with errors_mapped(on_condition):
         resp = client().delete_item(**kwargs)
-    _charge(resp, "write")
     old = resp.get("Attributes")
     return plain(old) if old else None
 
@@ -290,8 +252,7 @@ def transact(ops: list[dict[str, Any]], *, on_condition: ErrorFactory | None = N
     """All `ops` or none. A failed condition is a limit counter's problem (dal/limits.py)
     if one of those failed, else `on_condition()` (409 by default)."""
     with errors_mapped(on_condition, ops):
-        resp = client().transact_write_items(TransactItems=ops, ReturnConsumedCapacity=TOTAL)
-    _charge(resp, "write")
+        client().transact_write_items(TransactItems=ops)
 
 
 def key_of(item: dict[str, Any], index: str | None = None) -> dict[str, Any]:
@@ -334,7 +295,6 @@ def query(
         "ExpressionAttributeValues": expr_values,
         "Limit": limit,
         "ScanIndexForward": forward,
-        "ReturnConsumedCapacity": TOTAL,
     }
     if index:
         kwargs["IndexName"] = index
@@ -354,7 +314,6 @@ def query(
         if start_key and exc.response.get("Error", {}).get("Code") == "ValidationException":
             raise BadRequest("invalid cursor") from exc
         raise
-    _charge(resp, "read")
     return [plain(i) for i in resp.get("Items", [])], resp.get("LastEvaluatedKey")
 
 
