@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from typing import Any
 from unittest import mock
 
+from local.moto_lock import MOTO_LOCK
+
 _PARTITIONS = "_local_index_partitions"  # table attribute: {attr: {value key: {item key: item}}}
 
 
@@ -111,16 +113,18 @@ def partition_queries() -> Iterator[None]:
     def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
         index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
         conditions = kwargs.get("hash_key_conditions")
-        candidates = _candidates(self, hash_key, index_name, conditions)
-        self.all_items = lambda: candidates  # calls are serialized: see serial_aws_calls
-        try:
-            return original_query(self, hash_key, *args, **kwargs)
-        finally:
-            del self.all_items
+        with MOTO_LOCK:  # self.all_items is this call's alone
+            candidates = _candidates(self, hash_key, index_name, conditions)
+            self.all_items = lambda: candidates
+            try:
+                return original_query(self, hash_key, *args, **kwargs)
+            finally:
+                del self.all_items
 
     def add(self: Any, old: Any, new: Any) -> None:
-        _written(self.table, old, new)
-        original_add(self, old, new)
+        with MOTO_LOCK:
+            _written(self.table, old, new)
+            original_add(self, old, new)
 
     query.__wrapped__ = original_query  # type: ignore[attr-defined]  # tests compare with moto's own
     with mock.patch.object(Table, "query", query), mock.patch.object(StreamShard, "add", add):

@@ -27,6 +27,7 @@ from typing import Any
 from unittest import mock
 
 from local.dynamodb_queries import forget_partitions
+from local.moto_lock import MOTO_LOCK
 
 
 @dataclass
@@ -118,19 +119,20 @@ def _deepcopy_except_tables(obj: Any, memo: dict[int, Any] | None = None) -> Any
 @contextlib.contextmanager
 def item_level_rollback() -> Iterator[None]:
     """Patch moto's DynamoDB transact_write_items for the duration (see the module doc).
-    Calls into moto are serialized by local.stack.serial_aws_calls, so a snapshot cannot
-    interleave with another write."""
+    It holds local.moto_lock.MOTO_LOCK, so a snapshot cannot interleave with another
+    write."""
     from moto.dynamodb import models
 
     original = models.DynamoDBBackend.transact_write_items
 
     def transact_write_items(backend: Any, transact_items: list[dict[str, Any]]) -> None:
-        snapshot = Snapshot(backend, transact_items)
-        try:
-            original(backend, transact_items)
-        except Exception:
-            snapshot.restore()
-            raise
+        with MOTO_LOCK:
+            snapshot = Snapshot(backend, transact_items)
+            try:
+                original(backend, transact_items)
+            except Exception:
+                snapshot.restore()
+                raise
 
     with (
         mock.patch.object(models, "copy", SimpleNamespace(deepcopy=_deepcopy_except_tables)),

@@ -123,7 +123,7 @@ PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 # it cannot decode (400), no route (404), a body over 10 MiB (413), stage throttling (429).
 GATEWAY_STATUSES = ("400", "404", "413", "429")
 BODY_RESPONSES = {
-    "413": "Request body over 256 KiB",
+    "413": "Request body over 256 KiB",  # tenantry.request_body.MAX_BODY_BYTES
     "415": "Content-Type is not application/json (UTF-8)",
 }
 
@@ -131,10 +131,8 @@ BODY_RESPONSES = {
 def tidy(doc: dict[str, Any]) -> dict[str, Any]:
     """Make the document say exactly what the server does, where Powertools' generator
     says something else or nothing."""
-    for item in doc.get("paths", {}).values():
-        for method, op in item.items():
-            if method in HTTP_METHODS:
-                _tidy_operation(op)
+    for op in _operations(doc):
+        _tidy_operation(op)
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     for schema in schemas.values():
         _key_patterns_as_property_names(schema)

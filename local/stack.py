@@ -36,6 +36,7 @@ from local import template as tpl
 from local.dynamodb_queries import partition_queries
 from local.dynamodb_responses import plain_json_item_responses
 from local.dynamodb_transactions import item_level_rollback
+from local.moto_lock import MOTO_LOCK
 
 ROOT = tpl.ROOT
 TEMPLATE = tpl.TEMPLATE
@@ -773,9 +774,6 @@ def decode_path(raw: str) -> str | None:
     return path.partition("?")[0]
 
 
-_AWS_CALL_LOCK = threading.RLock()
-
-
 @contextlib.contextmanager
 def serial_aws_calls() -> Iterator[None]:
     """One AWS API call at a time into moto, from any thread: each call is atomic, as a
@@ -791,7 +789,7 @@ def serial_aws_calls() -> Iterator[None]:
             # An Invoke runs a whole handler (whose own calls take the lock): holding the
             # lock across it would stall every other request for the step's duration.
             return original(self, operation_name, api_params)
-        with _AWS_CALL_LOCK:
+        with MOTO_LOCK:
             return original(self, operation_name, api_params)
 
     BaseClient._make_api_call = serialized  # type: ignore[method-assign]

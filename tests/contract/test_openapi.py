@@ -232,3 +232,11 @@ def test_dicts_with_constrained_keys_say_property_names(spec: dict[str, Any]) ->
     resources = spec["components"]["schemas"]["ProjectCreate"]["properties"]["resources"]
     assert resources["propertyNames"] == {"pattern": "^[a-z][a-z0-9_.-]{0,62}$"}
     assert resources["additionalProperties"] == {"$ref": "#/components/schemas/Capacity"}
+
+
+def test_the_documented_body_limit_is_the_servers() -> None:
+    from tenantry.request_body import MAX_BODY_BYTES
+
+    assert openapi.BODY_RESPONSES["413"].startswith(
+        f"Request body over {MAX_BODY_BYTES // 1024} KiB"
+    )

@@ -122,8 +122,13 @@ def test_a_bad_base64_body_is_400(api: Api, plain: str) -> None:
     event["requestContext"]["authorizer"] = {
         "lambda": {"principal_id": "u1", "principal_kind": "user", "is_admin": False}
     }
+    before = _table_items(api)
     result = api.invoke("OrgsFunction", event)
     assert result["statusCode"] == 400, result
+    problem = json.loads(result["body"])
+    assert "flagged base64" in problem["detail"], problem  # not read as text instead
+    assert problem["errors"][0]["loc"] == ["body"], problem
+    assert _table_items(api) == before
 
 
 @pytest.mark.parametrize(
