@@ -1,5 +1,7 @@
-"""`make run` as a subprocess on a free loopback port, for what talks HTTP to it as a user
-would: the runner's own tests, the fuzzing gate, the load bench."""
+"""The local tools as subprocesses, as a user starts them: `make run` on a free loopback
+port (the runner's tests, the fuzzing gate, the README walk-through, the load bench) and,
+through `started`, `make moto` and `make invoke`'s module. `child_env` is the environment
+they all get: this one without AWS settings, pytest's or a developer's local settings."""
 
 from __future__ import annotations
 
@@ -13,13 +15,34 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTUP_TIMEOUT = 90.0
+# What `make run` / `make moto` read from the environment: never inherited by a child.
+LOCAL_SETTINGS = (
+    "PARAMETER_OVERRIDES",
+    "TENANTRY_ADMIN_TOKEN",
+    "WAIT_SCALE",
+    "PORT",
+    "SEED",
+    "MOTO_HOST",
+    "MOTO_PORT",
+)
+
+
+def child_env(**settings: str) -> dict[str, str]:
+    """This process's environment less AWS_*, PYTEST_* and LOCAL_SETTINGS, plus `settings`."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AWS_", "PYTEST_")) and k not in LOCAL_SETTINGS
+    }
+    env.update(PYTHONUNBUFFERED="1", **settings)
+    return env
 
 
 class RunnerFailed(AssertionError):
@@ -57,47 +80,58 @@ def request(
 
 
 @contextlib.contextmanager
-def running(
-    log_path: Path, admin_token: str, env: Mapping[str, str] | None = None
-) -> Iterator[Running]:
-    """Start `python -m local.runner`, wait for /health, yield it; stop it with SIGTERM
-    after and fail if it did not exit cleanly. Its output goes to `log_path`; `env` adds to
-    (or overrides) the environment, PARAMETER_OVERRIDES and WAIT_SCALE included."""
-    port = free_port()
-    child_env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTEST_"))}
-    child_env.pop("PARAMETER_OVERRIDES", None)
-    child_env.update(PORT=str(port), TENANTRY_ADMIN_TOKEN=admin_token, PYTHONUNBUFFERED="1")
-    child_env.update(env or {})
+def started(
+    module: str, log_path: Path, env: Mapping[str, str], ready: Callable[[], bool]
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`python -m <module>` with its output in `log_path`, once `ready()`; stopped with
+    SIGTERM after (then killed), failing unless it exited cleanly."""
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "local.runner"],
+            [sys.executable, "-m", module],
             cwd=ROOT,
-            env=child_env,
+            env=dict(env),
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + STARTUP_TIMEOUT
-        while True:
+        while not ready():
             if proc.poll() is not None:
-                raise RunnerFailed(f"runner exited with {proc.returncode}:\n{log_path.read_text()}")
-            with contextlib.suppress(OSError):
-                if request("GET", f"{base}/health")[0] == 200:
-                    break
+                raise RunnerFailed(
+                    f"{module} exited with {proc.returncode}:\n{log_path.read_text()}"
+                )
             if time.monotonic() > deadline:
                 raise RunnerFailed(
-                    f"runner not healthy in {STARTUP_TIMEOUT}s:\n{log_path.read_text()}"
+                    f"{module} not ready in {STARTUP_TIMEOUT}s:\n{log_path.read_text()}"
                 )
             time.sleep(0.2)
-        yield Running(base, proc, log_path)
+        yield proc
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             try:
-                proc.wait(timeout=15)
+                proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=5)
     if proc.returncode != 0:
-        raise RunnerFailed(f"runner exited with {proc.returncode}:\n{log_path.read_text()}")
+        raise RunnerFailed(f"{module} exited with {proc.returncode}:\n{log_path.read_text()}")
+
+
+@contextlib.contextmanager
+def running(
+    log_path: Path, admin_token: str, env: Mapping[str, str] | None = None
+) -> Iterator[Running]:
+    """`make run` on a free loopback port once /health answers; `env` adds settings
+    (PARAMETER_OVERRIDES, WAIT_SCALE, ...)."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        with contextlib.suppress(OSError):
+            return request("GET", f"{base}/health")[0] == 200
+        return False
+
+    settings = child_env(PORT=str(port), TENANTRY_ADMIN_TOKEN=admin_token, **(env or {}))
+    with started("local.runner", log_path, settings, healthy) as proc:
+        yield Running(base, proc, log_path)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from local.runner_process import ROOT, request, running
+from local.runner_process import ROOT, child_env, request, running
 
 ADMIN_TOKEN = "fuzz-admin-token-0123456789abcdef"
 SEED = int(os.environ.get("FUZZ_SEED", "20261127"))
@@ -63,12 +63,7 @@ def test_no_operation_misbehaves_under_fuzzing(role: str, tmp_path: Path) -> Non
         base = runner.url
         user_token = _plain_user_with_a_project(base)
         token = ADMIN_TOKEN if role == "admin" else user_token
-        env = {
-            **os.environ,
-            "SCHEMATHESIS_HOOKS": "tests.fuzz.hooks",
-            "PYTHONPATH": str(ROOT),
-            "NO_COLOR": "1",
-        }
+        env = child_env(SCHEMATHESIS_HOOKS="tests.fuzz.hooks", PYTHONPATH=str(ROOT), NO_COLOR="1")
         result = subprocess.run(
             [
                 str(ST),

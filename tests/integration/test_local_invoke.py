@@ -5,22 +5,21 @@ only thing on stdout; the function's logs (and the emulator's) are on stderr."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+from local.runner_process import child_env
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _invoke(*args: str) -> tuple[int, Any, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTEST_"))}
-    env.pop("PARAMETER_OVERRIDES", None)
     proc = subprocess.run(
         [sys.executable, "-m", "local.invoke", *args],
         cwd=ROOT,
-        env=env,
+        env=child_env(),
         capture_output=True,
         text=True,
         timeout=180,

@@ -7,9 +7,6 @@ it would in SAM's container."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +18,7 @@ import pytest
 
 from local import env_json
 from local import sample_events as samples
+from local.runner_process import child_env, free_port, started
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT = 120.0
@@ -52,47 +50,15 @@ def test_env_json_is_current() -> None:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _clean_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTEST_"))}
-    for key in ("PARAMETER_OVERRIDES", "SEED", "MOTO_HOST", "MOTO_PORT", "WAIT_SCALE"):
-        env.pop(key, None)
-    return env
-
-
 @pytest.fixture
 def moto_endpoint(tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
-    env = _clean_env()
-    env.update(MOTO_PORT=str(port), MOTO_HOST="127.0.0.1", PYTHONUNBUFFERED="1")
+    port = free_port()
     log_path = tmp_path / "moto.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "local.moto_server"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while "moto on http://" not in log_path.read_text():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"make moto did not come up:\n{log_path.read_text()}")
-            time.sleep(0.2)
+    env = child_env(MOTO_PORT=str(port), MOTO_HOST="127.0.0.1")
+    with started(
+        "local.moto_server", log_path, env, lambda: "moto on http://" in log_path.read_text()
+    ):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _client(service: str, endpoint: str) -> Any:
@@ -126,7 +92,7 @@ def test_make_moto_serves_the_seeded_stack_to_an_out_of_process_function(
 
     # A sample event, run by the function in another process with its env.json environment:
     # it writes through the server and starts a workflow that runs in the server's process.
-    container_env = {**_clean_env(), **env, **FAKE_CREDENTIALS}
+    container_env = {**child_env(), **env, **FAKE_CREDENTIALS}
     container_env["AWS_ENDPOINT_URL"] = moto_endpoint  # host.docker.internal, from a container
     proc = subprocess.run(
         [sys.executable, "-c", CONTAINER, str(samples.EVENTS_DIR / "projects/CreateProject.json")],

@@ -49,7 +49,7 @@ from pathlib import Path
 
 import pytest
 
-from local.runner_process import free_port
+from local.runner_process import child_env, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -393,10 +393,7 @@ def test_the_readme_runs_as_written(tmp_path: Path) -> None:
     port = free_port()
     script = tmp_path / "readme.sh"
     script.write_text(build_script(cmds, port))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTEST_"))}
-    for name in ("PARAMETER_OVERRIDES", "TENANTRY_ADMIN_TOKEN", "WAIT_SCALE", "PORT"):
-        env.pop(name, None)
-    env.update(__T=str(tmp_path), __PORT=str(port), __PY=sys.executable, PYTHONUNBUFFERED="1")
+    env = child_env(__T=str(tmp_path), __PORT=str(port), __PY=sys.executable)
     proc = subprocess.Popen(
         ["bash", str(script)],
         cwd=ROOT,
