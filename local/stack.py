@@ -162,7 +162,9 @@ class Stack:
         # True in tests: an exception in a route handler propagates instead of becoming
         # API Gateway's bare 500, so the test shows the real traceback.
         self.raise_handler_errors = raise_handler_errors
-        self.functions = {lid: self._function(lid) for lid in tpl.functions(self.template)}
+        self.functions = {
+            lid: self._function(tf) for lid, tf in tpl.functions(self.template).items()
+        }
         self.routes = sorted(
             (r for fn in self.functions.values() for r in fn.routes),
             key=lambda r: (r.path.count("{"), -r.path.count("/")),  # literal routes first
@@ -268,7 +270,8 @@ class Stack:
             return self.attribute(lid, attr)
         return self._ref(name)
 
-    def _function(self, logical_id: str) -> Function:
+    def _function(self, declared: tpl.TemplateFunction) -> Function:
+        logical_id = declared.logical_id
         props = tpl.function_properties(logical_id, self.template)
         env = self.resolve(props.get("Environment", {}).get("Variables", {}))
         fn = Function(
@@ -279,7 +282,7 @@ class Stack:
             memory=int(props.get("MemorySize", 128)),
             timeout=int(props.get("Timeout", 3)),
         )
-        for route in tpl.functions(self.template)[logical_id].routes:
+        for route in declared.routes:
             pattern = re.sub(
                 r"\\\{(\w+)(\\\+)?\\\}",
                 lambda m: f"(?P<{m.group(1)}>.+)" if m.group(2) else f"(?P<{m.group(1)}>[^/]+)",
