@@ -15,6 +15,21 @@ PROBLEM_BASE = "https://tenantry.dev/problems/"
 _seq = itertools.count(1)
 
 
+# An invite as every route answers it (`code` only in the creating answer of a secure one).
+INVITE_FIELDS = {
+    "id",
+    "email",
+    "scope",
+    "target_id",
+    "roles",
+    "status",
+    "expires_at",
+    "created_at",
+    "invited_by",
+    "secure",
+}
+
+
 def assert_problem(
     r: Response,
     status: int,

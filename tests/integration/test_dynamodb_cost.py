@@ -18,8 +18,9 @@ from unittest import mock
 
 import pytest
 
+from tenantry.domain.projects import RACE_ATTEMPTS
 from tests.harness import Api
-from tests.integration.helpers import create_active, make_bot, make_user
+from tests.integration.helpers import assert_problem, create_active, make_bot, make_user
 
 AUTHORIZER = "Authorizer"
 
@@ -242,14 +243,18 @@ def test_a_change_meanwhile_is_a_conflict_not_a_lost_update(
     pid = create_active(api, token, wait_until, name="Racy")["id"]
     real = store.get_with_member
 
+    reads = []
+
     def then_changed(project_id: str, principal_id: str) -> Any:
         found = real(project_id, principal_id)
+        reads.append(project_id)
         _another_writer(project_id, {"description": "meanwhile"})
         return found
 
     with mock.patch.object(store, "get_with_member", then_changed):
         r = api.patch(f"/projects/{pid}", token=token, json={"description": "mine"})
-    assert r.status == 409, r
+    assert_problem(r, 409, "conflict")
+    assert len(reads) == RACE_ATTEMPTS  # read and decided again each time, then gave up
     assert api.get(f"/projects/{pid}", token=token).json()["description"] == "meanwhile"
 
 

@@ -16,6 +16,7 @@ import pytest
 
 from tests.harness import Api, Response
 from tests.integration.helpers import (
+    INVITE_FIELDS,
     assert_problem,
     assert_validation,
     create_active,
@@ -822,20 +823,6 @@ def test_enroll_by_user_id_and_email(api: Api, admin_token: str, team: Team) -> 
 
     enrolled = [e for e in events(api, team.owner.token, pid) if e[0] == "membership_enroll"]
     assert len(enrolled) == 3 + 4 + 1, enrolled  # the team's three, four here, one request
-
-
-INVITE_FIELDS = {
-    "id",
-    "email",
-    "scope",
-    "target_id",
-    "roles",
-    "status",
-    "expires_at",
-    "created_at",
-    "invited_by",
-    "secure",
-}
 
 
 def test_enroll_by_email_is_an_invite_that_never_tells_whether_the_address_has_an_account(

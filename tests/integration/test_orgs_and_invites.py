@@ -15,6 +15,7 @@ import pytest
 
 from tests.harness import Api, Response
 from tests.integration.helpers import (
+    INVITE_FIELDS,
     assert_problem,
     assert_validation,
     create_active,
@@ -26,17 +27,6 @@ from tests.integration.helpers import (
 Wait = Callable[..., Any]
 BAD_TOKEN = "tnt_" + "x" * 43
 MISSING = "5f0c8f4e-1e8c-4f0b-9c52-0f1e2d3c4b5a"
-INVITE_FIELDS = {
-    "id",
-    "email",
-    "scope",
-    "target_id",
-    "roles",
-    "status",
-    "expires_at",
-    "created_at",
-    "invited_by",
-}
 ISO = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
