@@ -14,12 +14,12 @@ SAM         := AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 $(VENV_SAM)/bin/
 SAM_VERSION := 1.170.0
 VENV_CHECKOV := .venv-checkov
 CHECKOV_VERSION := 3.3.30
-SRC         := layers functions local tests bench
+SRC         := layers functions local tests bench statemachines
 # Two workers (pytest-xdist): the suite is dominated by subprocess runners (fuzzing gate,
 # README walk-through) and emulated stacks; measured 2 min 12 s on 2 cores with -n 2.
 PYTEST_ARGS ?= -n 2
 
-.PHONY: venv venv-sam venv-checkov venv-runtime run invoke moto env-json test pytest lint format validate checkov build bench openapi clean
+.PHONY: venv venv-sam venv-checkov venv-runtime run invoke moto env-json asl test pytest lint format validate checkov build bench openapi clean
 
 # --- environments ------------------------------------------------------------------------
 # The stamp is rebuilt (and pip re-run) only when the venv is missing or a requirements
@@ -70,6 +70,10 @@ venv-runtime: .venv-runtime/.stamp
 	$(PYTHON_BOOT) -m venv .venv-runtime
 	.venv-runtime/bin/python -m pip install -q -r layers/core/requirements.txt
 	touch $@
+
+# statemachines/asl.py writes the workflows' ASL (one shared Retry/Catch policy); a test compares.
+asl: venv
+	$(PY) -m statemachines.asl
 
 # local/openapi.py writes openapi.json from the code (owned by the application side).
 openapi: venv

@@ -9,6 +9,8 @@ Layout (the group is the function's CodeUri folder):
                                             named by the route's event key in the template
     events/<group>/<FunctionLogicalId>.json a workflow step's input (the execution input)
     events/<group>/Request.json             the HTTP API Lambda authorizer's REQUEST event
+    events/<group>/<ScheduleEvent>.json     an EventBridge schedule's Scheduled Event,
+                                            named by the event key in the template
 
 Routes and functions come from the template; only what a template cannot say is here: the
 request bodies and query strings of the samples, and the ids they use. Those ids are the
@@ -396,6 +398,30 @@ def workflow_event(step: Mapping[str, Any]) -> dict[str, Any]:
     return event
 
 
+# --- schedules ------------------------------------------------------------------------------
+
+
+def schedules(lid: str, tpl: Mapping[str, Any]) -> list[str]:
+    """The function's Schedule event keys (EventBridge rules that invoke it)."""
+    events = template.function_properties(lid, tpl).get("Events", {})
+    return [name for name, ev in events.items() if ev.get("Type") == "Schedule"]
+
+
+def schedule_event(rule: str) -> dict[str, Any]:
+    """What EventBridge sends a scheduled rule's target."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"tenantry-sample/{rule}")),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT_ID,
+        "time": "2026-01-01T00:00:00Z",
+        "region": REGION,
+        "resources": [f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{rule}"],
+        "detail": {},
+    }
+
+
 # --- all of them ----------------------------------------------------------------------------
 
 
@@ -404,7 +430,7 @@ class Entry:
     """One sample event and the function that handles it."""
 
     function: str  # logical id in template.yaml
-    kind: str  # "http", "authorizer" or "step"
+    kind: str  # "http", "authorizer", "step" or "schedule"
     event: dict[str, Any]
     route: template.HttpRoute | None = None
 
@@ -436,8 +462,15 @@ def build() -> dict[Path, Entry]:
             )
         elif lid in steps:
             entries[Path(fn.group, f"{lid}.json")] = Entry(lid, "step", workflow_event(steps[lid]))
+        elif rules := schedules(lid, tpl):
+            for rule in rules:
+                entries[Path(fn.group, f"{rule}.json")] = Entry(
+                    lid, "schedule", schedule_event(rule)
+                )
         else:
-            raise SampleError(f"{lid} has no HttpApi route, is no authorizer and no workflow step")
+            raise SampleError(
+                f"{lid} has no HttpApi route or schedule, is no authorizer and no workflow step"
+            )
     return entries
 
 

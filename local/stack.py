@@ -353,7 +353,8 @@ class Stack:
             if kind == "AWS::DynamoDB::Table":
                 self._create_table(ddb, self.physical_id(lid), self.resolve(props))
             elif kind == "AWS::Serverless::StateMachine":
-                props = self.resolve(props)
+                used = ("DefinitionUri", "Definition", "DefinitionSubstitutions", "Type")
+                props = self.resolve({k: v for k, v in props.items() if k in used})
                 if "DefinitionUri" in props:
                     text = (ROOT / props["DefinitionUri"]).read_text()
                 else:

@@ -15,35 +15,40 @@ def _project(event: dict[str, Any]) -> str:
     return str(event["project_id"])
 
 
+def _attempt(event: dict[str, Any]) -> int:
+    """Which operation of the project this execution is (its id: project, kind, attempt)."""
+    return int(event.get("attempt", 1))
+
+
 @logger.inject_lambda_context(clear_state=True)
 def create_environments(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return {"created": provisioning.create_environments(_project(event))}
+    return {"created": provisioning.create_environments(_project(event), _attempt(event))}
 
 
 @logger.inject_lambda_context(clear_state=True)
 def create_image_repository(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return {"repository": provisioning.create_image_repository(_project(event))}
+    return {"repository": provisioning.create_image_repository(_project(event), _attempt(event))}
 
 
 @logger.inject_lambda_context(clear_state=True)
 def finish_provisioning(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    provisioning.finish_provisioning(_project(event))
+    provisioning.finish_provisioning(_project(event), _attempt(event))
     return {"status": "active"}
 
 
 @logger.inject_lambda_context(clear_state=True)
 def delete_image_repository(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return {"existed": provisioning.delete_image_repository(_project(event))}
+    return {"existed": provisioning.delete_image_repository(_project(event), _attempt(event))}
 
 
 @logger.inject_lambda_context(clear_state=True)
 def revoke_project_credentials(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return {"removed": provisioning.revoke_project_credentials(_project(event))}
+    return {"removed": provisioning.revoke_project_credentials(_project(event), _attempt(event))}
 
 
 @logger.inject_lambda_context(clear_state=True)
 def finish_deprovisioning(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    provisioning.finish_deprovisioning(_project(event))
+    provisioning.finish_deprovisioning(_project(event), _attempt(event))
     return {"status": "deleted"}
 
 
@@ -51,7 +56,7 @@ def finish_deprovisioning(event: dict[str, Any], context: Any) -> dict[str, Any]
 def record_failure(event: dict[str, Any], context: Any) -> dict[str, Any]:
     error = event.get("error")
     reason, marked = provisioning.record_failure(
-        _project(event), event.get("operation", "create"), error
+        _project(event), event.get("operation", "create"), error, _attempt(event)
     )
     # The tenant reads `reason`; the raw error (type, message) is for operators only.
     logger.warning(

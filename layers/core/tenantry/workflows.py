@@ -1,5 +1,6 @@
-"""Starting the project workflows (Step Functions). Execution names are deterministic,
-<project>-<operation>-<n>, so a retried call can never start a second execution."""
+"""The adapter to Step Functions for the project workflows: start an operation's execution,
+look one up. An execution is named after its operation (`<project>-<kind>-<attempt>`), so
+starting it again, from a retried request or from the reconciler, never runs it twice."""
 
 from __future__ import annotations
 
@@ -21,17 +22,36 @@ def execution_name(project_id: str, operation: str, attempt: int) -> str:
     return f"{project_id}-{operation}-{attempt}"
 
 
-def start(operation: str, project_id: str, attempt: int, **extra: Any) -> str:
+def _state_machine(operation: str) -> str:
     settings = get_settings()
-    arn = {
+    return {
         "create": settings.create_project_state_machine_arn,
         "delete": settings.delete_project_state_machine_arn,
     }[operation]
+
+
+def execution_arn(operation: str, name: str) -> str:
+    return f"{_state_machine(operation).replace(':stateMachine:', ':execution:')}:{name}"
+
+
+def start(operation: str, project_id: str, attempt: int, **extra: Any) -> str:
     name = execution_name(project_id, operation, attempt)
     payload = {"project_id": project_id, "operation": operation, "attempt": attempt, **extra}
     client = _sfn()
     try:
-        resp = client.start_execution(stateMachineArn=arn, name=name, input=json.dumps(payload))
+        resp = client.start_execution(
+            stateMachineArn=_state_machine(operation), name=name, input=json.dumps(payload)
+        )
     except client.exceptions.ExecutionAlreadyExists:
-        return f"{arn.replace(':stateMachine:', ':execution:')}:{name}"
+        return execution_arn(operation, name)
     return str(resp["executionArn"])
+
+
+def status(operation: str, name: str) -> str | None:
+    """RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED; None if it was never started."""
+    client = _sfn()
+    try:
+        resp = client.describe_execution(executionArn=execution_arn(operation, name))
+    except client.exceptions.ExecutionDoesNotExist:
+        return None
+    return str(resp["status"])

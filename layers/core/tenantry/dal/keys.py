@@ -7,6 +7,7 @@ Base table: PK / SK. Overloaded sparse indexes: GSI1, GSI2, GSI3 (GSIxPK, GSIxSK
 | project             | PROJECT#<id>        | PROJECT                 | PROJECTS / <id>                     | OWNER#<user> / <id>           |
 | project member      | PROJECT#<id>        | MEMBER#<user>           | USERPROJECTS#<user> / <project id>  |                               |
 | history entry       | PROJECT#<id>        | HIST#<at>#<seq>         |                                     |                               |
+| operation           | PROJECT#<id>        | OP#<operation id>       | GSI3 while open: OPERATIONS#open / <check_at>#<operation id>        |
 | environment         | PROJECT#<id>        | ENV#<env id>            |                                     |                               |
 | environment name    | PROJECT#<id>        | ENVNAME#<name>          |                                     |                               |
 | user                | USER#<id>           | USER                    | USERS / <created_at>#<id>           |                               |
@@ -37,6 +38,12 @@ transaction, conditioned on the owner's `tokens_rev`, which every token creation
 A membership is the member item in its project's partition (listed by project, and by
 user through GSI1) plus an immutable pointer by id, so GET /memberships/{id} is one
 strongly consistent read. Membership ids are uuid5(project, user): one per pair, forever.
+
+An operation (create, delete, retry, approve: the asynchronous changes) is an item in its
+project's partition, written in the transaction that moves the project to the status it
+works on; the project names it (`operation_id`). While open it sits in GSI3's
+OPERATIONS#open partition, sorted by `check_at`, the time the reconciler should look at it:
+the reconciler reads only the operations due, never the table.
 
 A tenant's items share PK=PROJECT#<id>, so one Query serves a project's lists and a
 project's deletion finds everything it owns.
@@ -104,6 +111,21 @@ ENV_NAME_PREFIX = "ENVNAME#"
 
 def environment_name(project_id: str, name: str) -> dict[str, str]:
     return {"PK": f"PROJECT#{project_id}", "SK": f"{ENV_NAME_PREFIX}{name}"}
+
+
+# --- operations (tenantry.domain.operations) ---------------------------------------------------
+
+OPERATION_PREFIX = "OP#"
+OPEN_OPERATIONS = "OPERATIONS#open"
+
+
+def operation(project_id: str, operation_id: str) -> dict[str, str]:
+    return {"PK": f"PROJECT#{project_id}", "SK": f"{OPERATION_PREFIX}{operation_id}"}
+
+
+def open_operation_index(operation_id: str, check_at: str) -> dict[str, str]:
+    """Sparse: only open operations carry it, sorted by when the reconciler should look."""
+    return {"GSI3PK": OPEN_OPERATIONS, "GSI3SK": f"{check_at}#{operation_id}"}
 
 
 def user(user_id: str) -> dict[str, str]:

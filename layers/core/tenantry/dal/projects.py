@@ -221,24 +221,38 @@ def page_owned(
 # --- environments -----------------------------------------------------------------------------
 
 
-def put_environment(project_id: str, env: dict[str, Any]) -> bool:
-    """Create the environment unless one of that name exists. True if created."""
-    item = {**keys.environment(project_id, env["id"]), "entity": "environment", **env}
-    guard = {
-        **keys.environment_name(project_id, env["name"]),
-        "entity": "environment_name",
-        "env_id": env["id"],
-    }
-    try:
-        table.transact(
-            [
-                table.tx_put(item, "attribute_not_exists(PK)"),
-                table.tx_put(guard, "attribute_not_exists(PK)"),
-            ]
+def environment_ops(project_id: str, envs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Transaction ops creating each environment and its name guard (refused if taken)."""
+    ops = []
+    for env in envs:
+        item = {**keys.environment(project_id, env["id"]), "entity": "environment", **env}
+        guard = {
+            **keys.environment_name(project_id, env["name"]),
+            "entity": "environment_name",
+            "env_id": env["id"],
+        }
+        ops += [
+            table.tx_put(item, "attribute_not_exists(PK)"),
+            table.tx_put(guard, "attribute_not_exists(PK)"),
+        ]
+    return ops
+
+
+def environment_names(project_id: str) -> set[str]:
+    """Names of the project's environments (from their name guards), strongly consistent."""
+    names: set[str] = set()
+    start = None
+    while True:
+        items, start = table.query(
+            keys.project_pk(project_id),
+            sk_prefix=keys.ENV_NAME_PREFIX,
+            limit=100,
+            start_key=start,
+            consistent=True,
         )
-    except Conflict:
-        return False
-    return True
+        names.update(i["SK"].removeprefix(keys.ENV_NAME_PREFIX) for i in items)
+        if not start:
+            return names
 
 
 def environment_keys(project_id: str) -> list[dict[str, str]]:

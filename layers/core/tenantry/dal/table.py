@@ -2,7 +2,7 @@
 
 boto3 is imported lazily so a handler's cold start does not pay for it before it needs it.
 Errors map to the domain: a failed condition becomes the caller's chosen error (409 or
-412), throttling and transaction conflicts become 503.
+412), throttling, transaction conflicts and no answer at all (BotoCoreError) become 503.
 """
 
 from __future__ import annotations
@@ -59,10 +59,13 @@ def plain(value: Any) -> Any:
 def errors_mapped(
     on_condition: ErrorFactory | None = None, ops: list[dict[str, Any]] | None = None
 ) -> Iterator[None]:
-    from botocore.exceptions import ClientError
+    from botocore.exceptions import BotoCoreError, ClientError
 
     try:
         yield
+    except BotoCoreError as exc:
+        # No answer from DynamoDB (connection, read timeout, ...): retryable, like throttling.
+        raise ServiceUnavailable(headers={"Retry-After": "1"}) from exc
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         if code == "ConditionalCheckFailedException":
@@ -271,6 +274,7 @@ def query(
     *,
     index: str | None = None,
     sk_prefix: str | None = None,
+    sk_at_most: str | None = None,
     limit: int = 25,
     start_key: dict[str, Any] | None = None,
     forward: bool = True,
@@ -288,6 +292,10 @@ def query(
         expr_names["#sk"] = sk_name
         expr_values[":skp"] = sk_prefix
         condition += " AND begins_with(#sk, :skp)"
+    elif sk_at_most:
+        expr_names["#sk"] = sk_name
+        expr_values[":skmax"] = sk_at_most
+        condition += " AND #sk <= :skmax"
     kwargs: dict[str, Any] = {
         "TableName": table_name(),
         "KeyConditionExpression": condition,

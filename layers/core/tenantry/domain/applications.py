@@ -12,7 +12,7 @@ from tenantry.clock import new_id, now_iso
 from tenantry.dal import applications as store
 from tenantry.dal import history, limits
 from tenantry.dal import projects as project_store
-from tenantry.domain import lifecycle
+from tenantry.domain import lifecycle, operations
 from tenantry.errors import Forbidden, InvalidTransition, NotFound
 from tenantry.models.governance import Application
 from tenantry.models.identity import Principal
@@ -105,9 +105,10 @@ def decide(
     app_id: str | None,
     reason: str | None,
     expected_version: int | None,
-) -> tuple[dict[str, Any], bool]:
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """approve, deny (platform admins), cancel, dismiss (the applicant). Returns the project
-    and whether provisioning must start (an approved `create` application)."""
+    and, for an approved `create` application, the provisioning operation to launch
+    (domain/operations.py), written with the decision."""
     app = _target(project, action, app_id)
     if action in APPLICANT_DECISIONS:
         if not (principal.is_admin or principal.id == app["applicant_id"]):
@@ -145,16 +146,20 @@ def decide(
             extra_ops=[app_op],
             now=now,
         )
-        return _fresh(pid), False
+        return _fresh(pid), None
 
     pending = {"pending_application_id": app["id"]}
     bookkeeping = {"last_application": summary(decided)}
     if app["type"] == "create":
         to_status = lifecycle.next_status(project["status"], action)
         changes: dict[str, Any] = dict(bookkeeping)
-        if to_status == "creating":
-            changes["provision_attempts"] = int(project.get("provision_attempts", 0)) + 1
         extra_ops = [app_op]
+        op = None
+        if to_status == "creating":
+            attempt = int(project.get("provision_attempts", 0)) + 1
+            op_changes, op_put, op = operations.begin(pid, "create", attempt, now)
+            changes.update({"provision_attempts": attempt, **op_changes})
+            extra_ops.append(op_put)
         removed: tuple[str, ...] = ("pending_application_id",)
         if to_status == "deleted":
             changes["deleted_at"] = now
@@ -180,7 +185,7 @@ def decide(
             extra_ops=extra_ops,
             now=now,
         )
-        return updated, to_status == "creating"
+        return updated, op
 
     changes = dict(bookkeeping)
     remove: tuple[str, ...] = ("pending_application_id",)
@@ -199,7 +204,20 @@ def decide(
         extra_ops=[app_op],
         now=now,
     )
-    return updated, False
+    return updated, None
+
+
+def withdrawn_with_project(
+    principal: Principal, app_id: str, now: str
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """A pending application of a project being deleted is cancelled in the same
+    transaction: (its transaction ops, the project's changes)."""
+    app = store.get(app_id)
+    if app is None or app["state"] != "pending":
+        return [], {}
+    extra = {"decided_by": principal.id, "reason": "the project was deleted"}
+    decided = {**app, "state": "cancelled", **extra}
+    return [store.state_op(app, "cancelled", now, extra)], {"last_application": summary(decided)}
 
 
 def _target(project: dict[str, Any], action: str, app_id: str | None) -> dict[str, Any]:

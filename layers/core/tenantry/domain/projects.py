@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
-from tenantry import registry, workflows
+from tenantry import registry
 from tenantry.clock import now_iso
 from tenantry.dal import applications as app_store
 from tenantry.dal import history, limits
@@ -17,9 +17,8 @@ from tenantry.dal import orgs as org_store
 from tenantry.dal import projects as store
 from tenantry.dal import templates as template_store
 from tenantry.dal.table import key_of as table_key
-from tenantry.domain import applications, lifecycle, memberships
+from tenantry.domain import applications, lifecycle, memberships, operations
 from tenantry.domain.membership_rules import COUNTED
-from tenantry.domain.provisioning import NEXT_STEP
 from tenantry.domain.selectors import ProjectFilter
 from tenantry.errors import (
     ChangedMeanwhile,
@@ -198,6 +197,10 @@ def create_project(principal: Principal, body: ProjectCreate) -> Project:
     }
     if template:
         project["template_id"] = template["id"]
+    op = None
+    if status == "creating":
+        op_changes, op_put, op = operations.begin(project_id, "create", 1, now)
+        project.update(op_changes)
     ops = [
         history.entry(
             project_id,
@@ -218,9 +221,11 @@ def create_project(principal: Principal, body: ProjectCreate) -> Project:
         project["pending_application_id"] = app["id"]
         project["last_application"] = applications.summary(app)
         ops.append(app_store.put_op(app))
+    if op is not None:
+        ops.append(op_put)
     store.create(project, memberships.new_owner(project_id, owner_id, now), ops)
-    if status == "creating":
-        project = _start_or_fail("create", project_id, 1, "creating")
+    if op is not None:
+        operations.launch(op)
     return to_model(project)
 
 
@@ -252,47 +257,6 @@ def _check_references(clusters: list[Any], org_id: str | None, principal: Princi
         errors.append({"loc": ["body", "org_id"], "msg": f"org {org_id!r} not found among yours"})
     if errors:
         raise UnknownReference("the project names things that do not exist", errors=errors)
-
-
-def _start_or_fail(
-    operation: str,
-    project_id: str,
-    attempt: int,
-    status: str,
-    written: dict[str, Any] | None = None,
-    **extra: Any,
-) -> dict[str, Any]:
-    """Start the workflow; if even that fails, the project goes to `failed` with the reason
-    (never left in creating/deleting with nothing running). Returns the project: `written`
-    (as the caller's write left it) when given, else as read now."""
-    try:
-        workflows.start(operation, project_id, attempt, **extra)
-    except Exception:  # any failure to start must not strand the project
-        logger.exception("could not start workflow", extra={"project_id": project_id})
-        reason = f"the {operation} workflow could not be started; {NEXT_STEP[operation]}"
-        event = "provisioning_failed" if operation == "create" else "deprovisioning_failed"
-        now = now_iso()
-        return store.transition(
-            project_id,
-            [status],
-            "failed",
-            history.entry(
-                project_id,
-                "system",
-                event,
-                from_status=status,
-                to_status="failed",
-                detail={"reason": reason},
-                at=now,
-            ),
-            changes={"reason": reason},
-            now=now,
-        )
-    if written is not None:
-        return written
-    current = store.get(project_id)
-    assert current is not None
-    return current
 
 
 # --- read -----------------------------------------------------------------------------------
@@ -416,6 +380,17 @@ def delete_project(
     attempt = int(project.get("deprovision_attempts", 0)) + 1
     now = now_iso()
     policy = "Delete" if reclaim else "Retain"
+    op_changes, op_put, op = operations.begin(project_id, "delete", attempt, now, reclaim=reclaim)
+    changes = {"cluster_delete_policy": policy, "deprovision_attempts": attempt, **op_changes}
+    extra_ops, remove = [op_put], ("reason",)
+    require = None
+    if app_id := project.get("pending_application_id"):
+        # Its application would stay pending for a project that is gone: cancelled with it.
+        app_ops, app_changes = applications.withdrawn_with_project(principal, app_id, now)
+        extra_ops += app_ops
+        changes.update(app_changes)
+        remove += ("pending_application_id",)
+        require = {"pending_application_id": app_id}
     entry = history.entry(
         project_id,
         actor(principal),
@@ -430,15 +405,16 @@ def delete_project(
         lifecycle.sources("delete"),
         "deleting",
         entry,
-        changes={"cluster_delete_policy": policy, "deprovision_attempts": attempt},
-        remove=("reason",),
+        changes=changes,
+        remove=remove,
         expected_version=expected_version,
+        require=require,
+        extra_ops=extra_ops,
         now=now,
         base=project,
     )
-    return to_model(
-        _start_or_fail("delete", project_id, attempt, "deleting", item, reclaim=reclaim)
-    )
+    operations.launch(op)
+    return to_model(item)
 
 
 @retried_when_raced
@@ -450,12 +426,12 @@ def act(
     project, role = access(principal, project_id)
     event = body.action
     if event in applications.DECISIONS:
-        item, provision = applications.decide(
+        item, op = applications.decide(
             principal, project, event, body.app_id, body.reason, expected_version
         )
-        if provision:
-            item = _start_or_fail("create", project_id, item["provision_attempts"], "creating")
-        return to_model(item), provision
+        if op is not None:
+            operations.launch(op)
+        return to_model(item), op is not None
     who = lifecycle.who_may(event)
     if who == "admin" and not principal.is_admin:
         raise Forbidden(f"only platform admins may {event} a project")
@@ -466,9 +442,11 @@ def act(
     now = now_iso()
     changes: dict[str, Any] = {}
     remove: tuple[str, ...] = ()
-    attempt = int(project.get("provision_attempts", 0)) + 1
+    op = None
     if to_status == "creating":
-        changes["provision_attempts"] = attempt
+        attempt = int(project.get("provision_attempts", 0)) + 1
+        op_changes, op_put, op = operations.begin(project_id, "create", attempt, now)
+        changes.update({"provision_attempts": attempt, **op_changes})
         remove = ("reason",)
     detail = {"reason": body.reason} if body.reason else None
     entry = history.entry(
@@ -488,12 +466,13 @@ def act(
         changes=changes,
         remove=remove,
         expected_version=expected_version,
+        extra_ops=[op_put] if op else None,
         now=now,
         base=project,
     )
-    if to_status == "creating":
-        item = _start_or_fail("create", project_id, attempt, "creating", item)
-    return to_model(item), to_status == "creating"
+    if op is not None:
+        operations.launch(op)
+    return to_model(item), op is not None
 
 
 # --- public profile -----------------------------------------------------------------------------

@@ -1,7 +1,13 @@
-"""The steps of the project workflows. Each is idempotent (a retried step finds its work
-done and moves on) and checks the project is still in the status its workflow expects, so
-a workflow overtaken by a user's action (say, a DELETE during provisioning) stops instead
-of undoing it."""
+"""The steps of the project workflows. Each step belongs to an operation (domain/operations.py)
+and commits its writes, its history entry and its "done" mark on the operation in one
+transaction conditioned on that operation still being the project's current one:
+- a retried step (Lambda runs at least once) finds its mark and returns the same result,
+  writing nothing twice;
+- a step of an overtaken operation (a DELETE during provisioning) writes nothing and stops
+  the workflow (ProjectStateChanged), and a side effect it made outside the table after
+  the DELETE (an image repository) is undone when the deletion reclaims;
+- deprovisioning ends with a sweep of what the project still owns, so nothing a late
+  provisioning step made survives the tombstone."""
 
 from __future__ import annotations
 
@@ -12,28 +18,71 @@ from typing import Any
 from tenantry import registry
 from tenantry.clock import now_iso
 from tenantry.dal import history, limits
+from tenantry.dal import operations as op_store
 from tenantry.dal import projects as store
-from tenantry.errors import InvalidTransition
+from tenantry.domain.operations import WORKING_STATUS, operation_id
+from tenantry.errors import Conflict, InvalidTransition
 
 ACTOR = "system:workflow"
 ENV_NAMESPACE = uuid.UUID("6f1c1b1e-3f5e-4a59-9a47-2f0d5c1e7a10")
 
 
 class ProjectStateChanged(Exception):
-    """The project left the status this workflow works on; not worth retrying."""
+    """The project moved on to another operation (or is gone); not worth retrying."""
 
 
-def _expect(project_id: str, status: str, done: str | None = None) -> dict[str, Any] | None:
-    """The project, if it is `status`; None if it is already `done` (a retried step whose
-    work is finished); otherwise the workflow was overtaken: ProjectStateChanged."""
-    project = store.get(project_id)
-    if project is None:
-        raise ProjectStateChanged(f"project {project_id} no longer exists")
-    if done and project["status"] == done:
-        return None
-    if project["status"] != status:
-        raise ProjectStateChanged(f"project {project_id} is {project['status']}, not {status}")
-    return project
+class Step:
+    """One step of one operation: the project and the operation as read when it began."""
+
+    def __init__(self, name: str, project_id: str, kind: str, attempt: int) -> None:
+        self.name, self.project_id, self.kind, self.attempt = name, project_id, kind, attempt
+        self.operation_id = operation_id(project_id, kind, attempt)
+        project, op = op_store.get_with_project(project_id, self.operation_id)
+        self.project: dict[str, Any] = project or {}
+        self.op: dict[str, Any] = op or {}
+
+    @property
+    def done(self) -> dict[str, Any] | None:
+        """The mark of this step if it already committed (a retried invocation)."""
+        found = self.op.get("steps", {}).get(self.name)
+        return found if isinstance(found, dict) else None
+
+    @property
+    def current(self) -> bool:
+        return bool(self.op) and self.project.get("operation_id") == self.operation_id
+
+    def require_current(self) -> None:
+        if not self.project:
+            raise ProjectStateChanged(f"project {self.project_id} no longer exists")
+        if not self.current:
+            raise ProjectStateChanged(
+                f"project {self.project_id} moved on from operation {self.operation_id} "
+                f"(now {self.project.get('operation_id')}, {self.project.get('status')})"
+            )
+
+    def commit(self, result: Any, ops: list[dict[str, Any]], *, current: bool = True) -> Any:
+        """`ops` + this step's done mark (+ the operation-is-current check), atomically.
+        Lost to a concurrent invocation of the same step: its result. Lost because the
+        project moved on: ProjectStateChanged."""
+        checks = [op_store.current_check(self.project_id, self.operation_id)] if current else []
+        try:
+            op_store.commit(
+                [
+                    *ops,
+                    op_store.step_done(
+                        self.project_id, self.operation_id, self.name, result, now_iso()
+                    ),
+                    *checks,
+                ]
+            )
+        except Conflict:
+            again = Step(self.name, self.project_id, self.kind, self.attempt)
+            if again.done is not None:
+                return again.done["result"]
+            if current:
+                again.require_current()
+            raise
+        return result
 
 
 def environment_id(project_id: str, name: str) -> str:
@@ -56,16 +105,28 @@ def _condition(
     return cond
 
 
+def _begin(name: str, project_id: str, kind: str, attempt: int) -> tuple[Step, Any]:
+    """The step, and its earlier result if it already committed (else None)."""
+    step = Step(name, project_id, kind, attempt)
+    if step.done is not None:
+        return step, step.done["result"]
+    step.require_current()
+    return step, None
+
+
 # --- provisioning ---------------------------------------------------------------------------
 
 
-def create_environments(project_id: str) -> list[str]:
-    project = _expect(project_id, "creating")
-    assert project is not None
+def create_environments(project_id: str, attempt: int = 1) -> list[str]:
+    step, earlier = _begin("create_environments", project_id, "create", attempt)
+    if earlier is not None:
+        return list(earlier)
+    project = step.project
     now = now_iso()
-    created = []
-    for name in project.get("environments", []):
-        env = {
+    existing = store.environment_names(project_id)
+    created = [n for n in project.get("environments", []) if n not in existing]
+    envs = [
+        {
             "id": environment_id(project_id, name),
             "project_id": project_id,
             "name": name,
@@ -76,28 +137,49 @@ def create_environments(project_id: str) -> list[str]:
             "tolerations": [],
             "auto_add_new_users": False,
         }
-        if store.put_environment(project_id, env):
-            created.append(name)
-    history.append(
+        for name in created
+    ]
+    entry = history.entry(
         project_id,
         ACTOR,
         "environments_created",
+        at=now,
         detail={"environments": project.get("environments", []), "newly_created": created},
     )
-    return created
+    return list(step.commit(created, [*store.environment_ops(project_id, envs), entry]))
 
 
-def create_image_repository(project_id: str) -> str:
-    _expect(project_id, "creating")
+def create_image_repository(project_id: str, attempt: int = 1) -> str:
+    step, earlier = _begin("create_image_repository", project_id, "create", attempt)
+    if earlier is not None:
+        return str(earlier)
     name = registry.create_repository(project_id)
-    history.append(project_id, ACTOR, "image_repository_created", detail={"repository": name})
-    return name
+    entry = history.entry(
+        project_id, ACTOR, "image_repository_created", detail={"repository": name}
+    )
+    try:
+        return str(step.commit(name, [entry]))
+    except ProjectStateChanged:
+        # Made after a DELETE overtook this operation: a reclaiming deletion may already
+        # have swept the registry, so the repository is undone here.
+        _undo_repository_if_reclaimed(project_id)
+        raise
 
 
-def finish_provisioning(project_id: str) -> None:
-    project = _expect(project_id, "creating", done="active")
-    if project is None:
+def _undo_repository_if_reclaimed(project_id: str) -> None:
+    project = store.get(project_id)
+    if project is None or (
+        project["status"] in ("deleting", "deleted")
+        and project.get("cluster_delete_policy") == "Delete"
+    ):
+        registry.delete_repository(project_id)
+
+
+def finish_provisioning(project_id: str, attempt: int = 1) -> None:
+    step, earlier = _begin("finish_provisioning", project_id, "create", attempt)
+    if earlier is not None:
         return
+    project = step.project
     now = now_iso()
     conditions = [
         _condition(
@@ -108,62 +190,110 @@ def finish_provisioning(project_id: str) -> None:
         ),
         _condition("Ready", True, "Provisioned"),
     ]
-    store.transition(
-        project_id,
-        ["creating"],
+    _finish(
+        step,
+        "creating",
         "active",
-        history.entry(
-            project_id, ACTOR, "provisioned", from_status="creating", to_status="active", at=now
-        ),
+        "provisioned",
+        now,
         changes={"conditions": conditions},
         remove=("reason",),
-        now=now,
     )
+
+
+def _finish(
+    step: Step,
+    working: str,
+    to_status: str,
+    event: str,
+    now: str,
+    *,
+    outcome: str = "succeeded",
+    detail: dict[str, Any] | None = None,
+    changes: dict[str, Any] | None = None,
+    remove: tuple[str, ...] = (),
+    extra_ops: list[dict[str, Any]] | None = None,
+) -> None:
+    """The operation's last write: the project leaves its working status, with the history
+    entry, the operation closed and this step marked, all conditioned on the operation."""
+    pid, op_id = step.project_id, step.operation_id
+    try:
+        store.transition(
+            pid,
+            [working],
+            to_status,
+            history.entry(
+                pid, ACTOR, event, from_status=working, to_status=to_status, at=now, detail=detail
+            ),
+            changes=changes,
+            remove=remove,
+            require={"operation_id": op_id},
+            extra_ops=[
+                *(extra_ops or []),
+                op_store.close_op(pid, op_id, outcome, now, step=(step.name, to_status)),
+            ],
+            now=now,
+        )
+    except (Conflict, InvalidTransition):
+        again = Step(step.name, pid, step.kind, step.attempt)
+        if again.done is not None:
+            return
+        again.require_current()
+        raise
 
 
 # --- deprovisioning -------------------------------------------------------------------------
 
 
-def delete_image_repository(project_id: str) -> bool:
-    _expect(project_id, "deleting")
+def delete_image_repository(project_id: str, attempt: int = 1) -> bool:
+    step, earlier = _begin("delete_image_repository", project_id, "delete", attempt)
+    if earlier is not None:
+        return bool(earlier)
     existed = registry.delete_repository(project_id)
-    history.append(
+    entry = history.entry(
         project_id,
         ACTOR,
         "image_repository_deleted",
         detail={"repository": registry.repository_name(project_id), "existed": existed},
     )
-    return existed
+    return bool(step.commit(existed, [entry]))
 
 
-def revoke_project_credentials(project_id: str) -> int:
+def revoke_project_credentials(project_id: str, attempt: int = 1) -> int:
     """Remove what lives inside the project's partition and grants access on the platform:
     its environments now; its secrets and project-scoped tokens when those exist."""
-    _expect(project_id, "deleting")
+    step, earlier = _begin("revoke_project_credentials", project_id, "delete", attempt)
+    if earlier is not None:
+        return int(earlier)
     item_keys = store.environment_keys(project_id)
-    store.delete_items(item_keys)
-    history.append(
+    entry = history.entry(
         project_id, ACTOR, "environments_removed", detail={"items_removed": len(item_keys)}
     )
-    return len(item_keys)
+    store.delete_items(item_keys)
+    return int(step.commit(len(item_keys), [entry]))
 
 
-def finish_deprovisioning(project_id: str) -> None:
-    project = _expect(project_id, "deleting", done="deleted")
-    if project is None:
+def finish_deprovisioning(project_id: str, attempt: int = 1) -> None:
+    """The sweep, then the tombstone. The sweep removes what the project still owns, made
+    by a provisioning step that was running when the DELETE came: environment items and,
+    when reclaiming, the image repository."""
+    step, earlier = _begin("finish_deprovisioning", project_id, "delete", attempt)
+    if earlier is not None:
         return
+    project = step.project
+    store.delete_items(store.environment_keys(project_id))
+    if step.op.get("params", {}).get("reclaim"):
+        registry.delete_repository(project_id)
     now = now_iso()
-    store.transition(
-        project_id,
-        ["deleting"],
+    _finish(
+        step,
+        "deleting",
         "deleted",
-        history.entry(
-            project_id, ACTOR, "deleted", from_status="deleting", to_status="deleted", at=now
-        ),
+        "deleted",
+        now,
         changes={"deleted_at": now, "conditions": [_condition("Ready", False, "Deleted")]},
         remove=("owner_counted",),
         extra_ops=limits.release_owned(project),
-        now=now,
     )
 
 
@@ -216,42 +346,43 @@ def failure_details(error: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def record_failure(
-    project_id: str, operation: str, error: dict[str, Any] | None
+    project_id: str, operation: str, error: dict[str, Any] | None, attempt: int = 1
 ) -> tuple[str, bool]:
-    """Catch target: the project goes to `failed` with the reason. If the project already
-    moved on (deleted meanwhile, say), the failure is only written to its history.
-    Returns (reason, whether the project was marked failed)."""
+    """Catch target: the project goes to `failed` with the reason, if this operation is
+    still current. If the project moved on (deleted meanwhile, say), the failure is only
+    written to its history. Once per operation. Returns (reason, whether the project was
+    marked failed)."""
     reason = failure_reason(error, operation)
-    source, event = (
-        ("creating", "provisioning_failed")
-        if operation == "create"
-        else ("deleting", "deprovisioning_failed")
-    )
-    now = now_iso()
-    try:
-        store.transition(
-            project_id,
-            [source],
-            "failed",
-            history.entry(
-                project_id,
-                ACTOR,
-                event,
-                from_status=source,
-                to_status="failed",
-                at=now,
-                detail={"reason": reason},
-            ),
-            changes={
-                "reason": reason,
-                "conditions": [_condition("Ready", False, "Failed", reason)],
-            },
-            now=now,
-        )
-    except InvalidTransition:
-        if store.get(project_id) is not None:
-            history.append(
-                project_id, ACTOR, f"{operation}_workflow_stopped", detail={"reason": reason}
-            )
+    step = Step("record_failure", project_id, operation, attempt)
+    if step.done is not None:
+        return reason, step.done["result"] == "failed"
+    if not step.project:
         return reason, False
-    return reason, True
+    working = WORKING_STATUS[operation]
+    if step.current and step.project["status"] == working:
+        event = "provisioning_failed" if operation == "create" else "deprovisioning_failed"
+        try:
+            _finish(
+                step,
+                working,
+                "failed",
+                event,
+                now_iso(),
+                outcome="failed",
+                detail={"reason": reason},
+                changes={
+                    "reason": reason,
+                    "conditions": [_condition("Ready", False, "Failed", reason)],
+                },
+            )
+            return reason, True
+        except ProjectStateChanged:
+            pass  # overtaken between the read and the write: only the history entry
+    entry = history.entry(
+        project_id, ACTOR, f"{operation}_workflow_stopped", detail={"reason": reason}
+    )
+    if step.op:
+        step.commit("unchanged", [entry], current=False)
+    else:  # no such operation (a hand-made invocation): the entry alone
+        op_store.commit([entry])
+    return reason, False
