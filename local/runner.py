@@ -8,6 +8,8 @@ Environment:
   TENANTRY_ADMIN_TOKEN  API token of the platform admin (generated and printed if unset)
   PARAMETER_OVERRIDES   template parameters, e.g. "ApprovalPolicy=moderated Stage=dev"
   WAIT_SCALE            scale Step Functions Wait/Retry sleeps (e.g. 0.01); default real time
+
+Schedules (EventBridge rules with rate expressions) run too: local/schedules.py.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from local import schedules
 from local.stack import Stack, fake_aws_env, parse_overrides
 
 log = logging.getLogger("local.runner")
@@ -232,12 +235,15 @@ def main() -> int:
             print(f"Admin token (generated): {token}", flush=True)
         else:
             print("Admin token: the value of TENANTRY_ADMIN_TOKEN", flush=True)
-        try:
-            server.serve_forever(poll_interval=0.2)
-        except KeyboardInterrupt:
-            print("stopping", flush=True)
-        finally:
-            server.server_close()
+        with schedules.running(stack) as emulated:
+            for lid, name, seconds in emulated:
+                print(f"Schedule {name}: {lid} every {seconds:.0f} s", flush=True)
+            try:
+                server.serve_forever(poll_interval=0.2)
+            except KeyboardInterrupt:
+                print("stopping", flush=True)
+            finally:
+                server.server_close()
     return 0
 
 

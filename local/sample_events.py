@@ -401,12 +401,6 @@ def workflow_event(step: Mapping[str, Any]) -> dict[str, Any]:
 # --- schedules ------------------------------------------------------------------------------
 
 
-def schedules(lid: str, tpl: Mapping[str, Any]) -> list[str]:
-    """The function's Schedule event keys (EventBridge rules that invoke it)."""
-    events = template.function_properties(lid, tpl).get("Events", {})
-    return [name for name, ev in events.items() if ev.get("Type") == "Schedule"]
-
-
 def schedule_event(rule: str) -> dict[str, Any]:
     """What EventBridge sends a scheduled rule's target."""
     return {
@@ -462,7 +456,7 @@ def build() -> dict[Path, Entry]:
             )
         elif lid in steps:
             entries[Path(fn.group, f"{lid}.json")] = Entry(lid, "step", workflow_event(steps[lid]))
-        elif rules := schedules(lid, tpl):
+        elif rules := template.schedules(lid, tpl):
             for rule in rules:
                 entries[Path(fn.group, f"{rule}.json")] = Entry(
                     lid, "schedule", schedule_event(rule)

@@ -134,6 +134,16 @@ def _route(name: str, props: Mapping[str, Any], template: Mapping[str, Any]) -> 
     )
 
 
+def schedules(logical_id: str, template: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """{event key: schedule expression} of the function's Schedule (EventBridge) events."""
+    events = function_properties(logical_id, template).get("Events", {})
+    return {
+        name: str(ev.get("Properties", {}).get("Schedule", ""))
+        for name, ev in events.items()
+        if ev.get("Type") == "Schedule"
+    }
+
+
 def getatt_target(value: Any) -> str | None:
     """`!GetAtt X.Arn` (either form) -> "X"; anything else -> None."""
     target = value.get("Fn::GetAtt") if isinstance(value, Mapping) else None

@@ -372,6 +372,26 @@ def test_moderated_applicant_cancels_a_pending_application(
     assert executions_for(api, "CreateProjectStateMachine", pid) == []
 
 
+@MODERATED
+def test_deleting_an_uninitialized_project_cancels_its_pending_application(
+    api: Api, admin_token: str, wait_until: Wait
+) -> None:
+    """The application would otherwise stay in the admins' queue, pending for a project
+    that is gone, and undecidable."""
+    applicant = person(api, admin_token, "Applicant")
+    project = create_project(api, applicant.token, name="Deleted Unapproved")
+    pid, app_id = project["id"], project["last_application"]["id"]
+    r = api.delete(f"/projects/{pid}", token=applicant.token)
+    assert r.status == 202, r
+    assert r.json()["last_application"]["state"] == "cancelled", r.json()
+    settle(api, wait_until)
+    assert api.get(f"/projects/{pid}", token=applicant.token).json()["status"] == "deleted"
+    decided = application(api, applicant.token, app_id)
+    assert decided["state"] == "cancelled", decided
+    assert app_id not in ids(list_all(api, admin_token, "/applications"))
+    assert_problem(project_action(api, admin_token, pid, "approve", app_id=app_id), 409)
+
+
 def test_applications_bad_input_and_missing(api: Api, admin_token: str) -> None:
     user = person(api, admin_token, "Reader")
     assert_validation(

@@ -384,10 +384,10 @@ def test_delete_during_provisioning_stops_the_create_workflow(
     assert project["deleted_at"]
     assert project["reason"] is None
     events = workflow.events("iota")
-    # never resurrected (provisioned) nor overwritten (provisioning_failed)
+    # never resurrected (provisioned) nor overwritten (provisioning_failed), and nothing
+    # written after the tombstone
     assert "provisioned" not in events and "provisioning_failed" not in events, events
-    assert "create_workflow_stopped" in events, events
-    assert events.index("delete_requested") < events.index("create_workflow_stopped")
+    assert events[-1] == "deleted", events
     assert workflow.items("iota", "ENV") == []
     assert workflow.repository("iota") is None
 
@@ -500,13 +500,16 @@ def test_record_failure_on_a_deleted_tombstone_keeps_it_deleted(workflow: Workfl
     workflow.settle()
     deleted = workflow.project("tombstone")
     assert deleted["status"] == "deleted"
+    events = workflow.events("tombstone")
 
-    workflow.api.invoke(
+    result = workflow.api.invoke(
         "RecordFailureFunction",
         step_event("tombstone", "create", error={"Error": "TransientError", "Cause": "late"}),
     )
+    assert result["status"] == "unchanged"
     assert workflow.project("tombstone") == deleted
-    assert workflow.events("tombstone")[-1] == "create_workflow_stopped"
+    assert workflow.events("tombstone") == events  # a tombstone's history ends at deleted
+    assert events[-1] == "deleted"
 
 
 def test_record_failure_without_error_details_still_gives_a_reason(
@@ -536,3 +539,92 @@ def test_starting_the_same_execution_twice_runs_it_once(workflow: Workflow, crea
     workflow.settle()
     assert workflow.execution_names() == [f"{creating}-create-1"]
     assert workflow.events(creating).count("provisioned") == 1
+
+
+# --- a DELETE landing inside a step, after its check and before its write -------------------
+
+
+def _delete_and_deprovision(workflow: Workflow, project_id: str) -> None:
+    """The DELETE (reclaim) and its whole workflow, run to the tombstone right now: the
+    steps are called in process, as the delete execution would."""
+    from tenantry import workflows
+    from tenantry.domain import provisioning
+
+    with mock.patch.object(workflows, "start", return_value="arn:not-started"):
+        assert workflow.delete(project_id, reclaim=True)["status"] == "deleting"
+    provisioning.delete_image_repository(project_id)
+    provisioning.revoke_project_credentials(project_id)
+    provisioning.finish_deprovisioning(project_id)
+    assert workflow.project(project_id)["status"] == "deleted"
+
+
+def test_a_delete_inside_create_image_repository_leaves_no_repository(
+    workflow: Workflow, creating: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tenantry import registry
+    from tenantry.domain import provisioning
+
+    real = registry.create_repository
+
+    def create_after_the_delete(project_id: str) -> str:
+        _delete_and_deprovision(workflow, project_id)  # lands between check and side effect
+        return real(project_id)
+
+    monkeypatch.setattr(registry, "create_repository", create_after_the_delete)
+    with pytest.raises(provisioning.ProjectStateChanged):
+        provisioning.create_image_repository(creating)
+
+    assert workflow.repository(creating) is None  # undone: the deletion reclaims
+    assert workflow.events(creating)[-1] == "deleted"
+    assert "image_repository_created" not in workflow.events(creating)
+
+
+def test_a_delete_inside_create_environments_leaves_no_environment(
+    workflow: Workflow, creating: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tenantry.dal import projects as store
+    from tenantry.domain import provisioning
+
+    real = store.environment_names
+
+    def names_then_delete(project_id: str) -> set[str]:
+        found = real(project_id)
+        _delete_and_deprovision(workflow, project_id)  # after the read, before the write
+        return found
+
+    monkeypatch.setattr(store, "environment_names", names_then_delete)
+    with pytest.raises(provisioning.ProjectStateChanged):
+        provisioning.create_environments(creating)
+
+    assert workflow.items(creating, "ENV") == []
+    assert workflow.events(creating)[-1] == "deleted"
+    assert "environments_created" not in workflow.events(creating)
+
+
+def test_a_stale_executions_record_failure_does_not_fail_the_current_attempt(
+    workflow: Workflow, faults: Faults
+) -> None:
+    """Attempt 1 failed and was retried; a late RecordFailure of attempt 1 (a stale
+    execution) must not touch attempt 2."""
+    faults.inject(faults.ecr(), "create_repository", lambda: access_denied(), times=1)
+    workflow.create("stale")
+    workflow.settle()
+    assert workflow.project("stale")["status"] == "failed"
+    from tenantry import workflows
+
+    with mock.patch.object(workflows, "start", return_value="arn:not-started"):
+        assert workflow.action("stale", "retry").status == 202
+    assert workflow.project("stale")["status"] == "creating"
+
+    late = step_event("stale", "create", attempt=1, error={"Error": "TransientError"})
+    # its mark is set already (attempt 1 recorded its failure): the same answer, no write
+    assert workflow.api.invoke("RecordFailureFunction", late)["status"] == "failed"
+    assert workflow.project("stale")["status"] == "creating"
+    # a step of attempt 1 run late writes nothing either
+    with pytest.raises(Exception, match="moved on"):
+        workflow.api.invoke("FinishProvisioningFunction", step_event("stale", "create", attempt=1))
+    assert workflow.project("stale")["status"] == "creating"
+    workflow.api.invoke("CreateEnvironmentsFunction", step_event("stale", "create", attempt=2))
+    workflow.api.invoke("CreateImageRepositoryFunction", step_event("stale", "create", attempt=2))
+    workflow.api.invoke("FinishProvisioningFunction", step_event("stale", "create", attempt=2))
+    assert workflow.project("stale")["status"] == "active"

@@ -106,6 +106,16 @@ def current_check(project_id: str, operation_id: str) -> dict[str, Any]:
     )
 
 
+def not_deleted_check(project_id: str) -> dict[str, Any]:
+    """A condition on the project: it is no tombstone (whose history ends at `deleted`)."""
+    return table.tx_check(
+        keys.project(project_id),
+        "#status <> :deleted",
+        names={"#status": "status"},
+        values={":deleted": "deleted"},
+    )
+
+
 def due(now: str, limit: int, start_key: dict[str, Any] | None = None) -> tuple[list, Any]:
     """Open operations whose check_at has passed, oldest first."""
     return table.query(

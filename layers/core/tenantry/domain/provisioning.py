@@ -22,6 +22,7 @@ from tenantry.dal import operations as op_store
 from tenantry.dal import projects as store
 from tenantry.domain.operations import WORKING_STATUS, operation_id
 from tenantry.errors import Conflict, InvalidTransition
+from tenantry.observability import logger
 
 ACTOR = "system:workflow"
 ENV_NAMESPACE = uuid.UUID("6f1c1b1e-3f5e-4a59-9a47-2f0d5c1e7a10")
@@ -378,11 +379,16 @@ def record_failure(
             return reason, True
         except ProjectStateChanged:
             pass  # overtaken between the read and the write: only the history entry
+    # The project moved on: the failure goes to its history, unless it is a tombstone.
     entry = history.entry(
         project_id, ACTOR, f"{operation}_workflow_stopped", detail={"reason": reason}
     )
-    if step.op:
-        step.commit("unchanged", [entry], current=False)
-    else:  # no such operation (a hand-made invocation): the entry alone
-        op_store.commit([entry])
+    alive = op_store.not_deleted_check(project_id)
+    try:
+        if step.op:
+            step.commit("unchanged", [entry, alive], current=False)
+        else:  # no such operation (a hand-made invocation): the entry alone
+            op_store.commit([entry, alive])
+    except Conflict:
+        logger.info("workflow stopped on a deleted project", extra={"reason": reason})
     return reason, False
