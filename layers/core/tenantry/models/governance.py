@@ -207,8 +207,14 @@ class InviteAccept(Input):
 class Quota(Output):
     limit: int | None = Field(description="The project's capacity; null when unlimited")
     usage: int
-    member_limit: int | None = None
-    member_usage: dict[str, int] = Field(default_factory=dict)
+    member_limit: int | None = Field(
+        None, description="Each member's capacity (member_capacity); null when unlimited"
+    )
+    member_usage: dict[str, int] = Field(
+        default_factory=dict,
+        description="What each member (user id) holds of a resource allocated per member. "
+        "Nothing is allocated per member yet (members count per project): always empty.",
+    )
 
 
 class TemplateCreate(Input):
