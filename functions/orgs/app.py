@@ -12,8 +12,10 @@ from tenantry.http import (
     Cursor,
     IdempotencyKey,
     IdPath,
+    IfMatch,
     Limit,
     caller,
+    expected_version,
     lambda_handler_for,
     make_app,
     no_content,
@@ -182,10 +184,12 @@ def accept_invite(inviteId: Id, body: InviteAccept | None = None) -> Invite:
     "/invites/<inviteId>",
     tags=["invites"],
     summary="Revoke an invite (its inviter, the target's managers)",
-    responses=responses(204, None, 404, 409, 410, description="Revoked"),
+    description='With If-Match (the invite\'s `version` as an ETag, `"1"` for a new '
+    "invite), only at that version; 412 otherwise. Accepted: 409. Revoked or expired: 410.",
+    responses=responses(204, None, 403, 404, 409, 410, 412, description="Revoked"),
 )
-def revoke_invite(inviteId: Id) -> Response[None]:
-    invites.revoke(caller(app), inviteId)
+def revoke_invite(inviteId: Id, if_match: IfMatch = None) -> Response[None]:
+    invites.revoke(caller(app), inviteId, expected_version(if_match))
     return no_content()
 
 

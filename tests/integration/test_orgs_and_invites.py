@@ -480,6 +480,38 @@ def test_revoke_then_accept_is_410(api: Api, admin_token: str, wait_until: Wait)
     assert_problem(accept(api, guest.token, org_invite["id"]), 410, "gone")
 
 
+def test_revoke_honours_if_match(api: Api, admin_token: str) -> None:
+    """An invite carries a version (1 when created, one more when accepted or revoked);
+    DELETE with If-Match revokes only at that version: 412 when stale or weak (RFC 9110
+    compares strongly), 422 when it is no ETag."""
+    owner = person(api, admin_token, "Owner")
+    guest = person(api, admin_token, "Guest")
+    oid = new_org(api, owner.token)["id"]
+    item = invited(api, owner.token, "org", oid, guest.email)
+    assert item["version"] == 1, item
+    (listed,) = list_all(api, guest.token, "/invites")
+    assert listed["version"] == 1, listed
+
+    def revoke(invite_id: str, if_match: str) -> Response:
+        return api.delete(
+            f"/invites/{invite_id}", token=owner.token, headers={"If-Match": if_match}
+        )
+
+    assert_problem(revoke(item["id"], '"2"'), 412, "precondition-failed")
+    assert_problem(revoke(item["id"], 'W/"1"'), 412, "precondition-failed")
+    assert_validation(revoke(item["id"], "one"), ["header", "if-match"])
+    assert pending_ids(api, guest.token) == {item["id"]}
+    assert revoke(item["id"], '"1"').status == 204
+    assert_problem(revoke(item["id"], '"2"'), 410, "gone")  # the state's answer, at its version
+
+    # accepting moves the version too: a revoke at the version read before is refused
+    other = invited(api, owner.token, "org", oid, guest.email)
+    r = accept(api, guest.token, other["id"])
+    assert (r.status, r.json()["version"]) == (200, 2), r
+    assert_problem(revoke(other["id"], '"1"'), 412, "precondition-failed")
+    assert_problem(revoke(other["id"], "*"), 409)
+
+
 def test_an_expired_invite_is_410(api: Api, admin_token: str) -> None:
     owner = person(api, admin_token, "Owner")
     guest = person(api, admin_token, "Guest")

@@ -28,6 +28,7 @@ from tenantry.errors import (
     Gone,
     InvalidTransition,
     NotFound,
+    PreconditionFailed,
     Unprocessable,
 )
 from tenantry.models.governance import Invite, InvitesCreate, MembershipCreate
@@ -63,10 +64,16 @@ def status_of(invite: dict[str, Any], now: str) -> str:
     return str(invite["status"])
 
 
+def version_of(invite: dict[str, Any]) -> int:
+    """Invites written before versions count as version 1."""
+    return int(invite.get("version", 1))
+
+
 def view(invite: dict[str, Any], now: str, code: str | None = None) -> Invite:
     return Invite.model_validate(
         {
             **invite,
+            "version": version_of(invite),
             "expires_at": valid_until(invite),
             "status": status_of(invite, now),
             "code": code,
@@ -132,6 +139,7 @@ def _create_checked(
             "expires_at": ttl_after(expires),
             "created_at": now,
             "invited_by": principal.id,
+            "version": 1,
         }
         if body.secure:
             codes[invite["id"]] = secrets.token_urlsafe(9)
@@ -183,10 +191,12 @@ def accept(principal: Principal, invite_id: str, code: str | None) -> Invite:
         if org_store.get(invite["target_id"]) is None:
             raise Gone("the org no longer exists")
         org_store.grant(invite["target_id"], principal.id, role, now, extra_ops=[accepted_op])
-    return view({**invite, "status": "accepted"}, now)
+    return view({**invite, "status": "accepted", "version": version_of(invite) + 1}, now)
 
 
-def revoke(principal: Principal, invite_id: str) -> None:
+def revoke(principal: Principal, invite_id: str, expected_version: int | None = None) -> None:
+    """With `expected_version` (If-Match), only at that version: 412 otherwise, before
+    what the invite's state would answer."""
     invite = store.get(invite_id)
     if not invite:
         raise NotFound("invite not found")
@@ -194,13 +204,17 @@ def revoke(principal: Principal, invite_id: str) -> None:
         if invite["email"] == _email_of(principal):  # the invitee sees it, may not revoke it
             raise Forbidden("only the inviter or the target's owner and admins may revoke")
         raise NotFound("invite not found")
+    if expected_version is not None and version_of(invite) != expected_version:
+        raise PreconditionFailed(
+            f"the invite is at version {version_of(invite)}, not {expected_version}"
+        )
     now = now_iso()
     status = status_of(invite, now)
     if status == "accepted":
         raise Conflict("the invite was already accepted; remove the membership instead")
     if status == "revoked":
         raise Gone("the invite is already revoked")
-    store.revoke(invite_id, now, principal.id)
+    store.revoke(invite_id, now, principal.id, expected_version)
 
 
 def _may_manage(principal: Principal, invite: dict[str, Any]) -> bool:

@@ -192,7 +192,12 @@ class Invite(Output):
     created_at: str
     invited_by: str
     secure: bool = False
-    code: str | None = Field(None, description="Secure invites: in the creating response only")
+    code: str | None = Field(
+        None,
+        description="Secure invites: in the creating response (and its replay to a retry "
+        "with the same Idempotency-Key) only",
+    )
+    version: int = Field(description="1 when created; one more when accepted or revoked")
 
 
 class InviteAccept(Input):
@@ -250,6 +255,7 @@ class Template(Output):
     resources: dict[str, dict[str, int]] = Field(default_factory=dict)
     approval: Literal["auto", "moderated"]
     created_at: str
+    version: int = Field(description="Always 1 (a template does not change); its ETag")
 
 
 class Profile(Output):
