@@ -21,6 +21,7 @@ from tenantry.http import (
     lambda_handler_for,
     make_app,
     no_content,
+    respond,
     responses,
 )
 from tenantry.models.common import Page
@@ -247,18 +248,19 @@ def list_templates(limit: Limit = 25, cursor: Cursor = None) -> Page[Template]:
     "/templates/<templateId>",
     tags=["templates"],
     summary="A project template",
-    responses=responses(200, Template, 404),
+    responses=responses(200, Template, 404, headers=("ETag",)),
 )
-def get_template(templateId: Id) -> Template:
+def get_template(templateId: Id) -> Response[Template]:
     caller(app)
-    return templates.get(templateId)
+    template = templates.get(templateId)
+    return respond(template, version=template.version)
 
 
 @app.post(
     "/templates",
     tags=["templates"],
     summary="Create a project template (platform admin)",
-    responses=responses(201, Template, 403, headers=("Location",)),
+    responses=responses(201, Template, 403, headers=("ETag", "Location")),
 )
 def create_template(
     body: TemplateCreate, idempotency_key: IdempotencyKey = None
@@ -278,10 +280,12 @@ def create_template(
     "/templates/<templateId>",
     tags=["templates"],
     summary="Delete a project template (platform admin)",
-    responses=responses(204, None, 403, 404, description="Deleted"),
+    description='With If-Match, only at that version (templates do not change: `"1"`); '
+    "412 otherwise.",
+    responses=responses(204, None, 403, 404, 412, description="Deleted"),
 )
-def delete_template(templateId: Id) -> Response[None]:
-    templates.delete(caller(app), templateId)
+def delete_template(templateId: Id, if_match: IfMatch = None) -> Response[None]:
+    templates.delete(caller(app), templateId, expected_version(if_match))
     return no_content()
 
 

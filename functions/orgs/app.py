@@ -12,8 +12,10 @@ from tenantry.http import (
     Cursor,
     IdempotencyKey,
     IdPath,
+    IfMatch,
     Limit,
     caller,
+    expected_version,
     lambda_handler_for,
     make_app,
     no_content,
@@ -105,15 +107,27 @@ def list_org_members(orgId: Id, limit: Limit = 25, cursor: Cursor = None) -> Pag
 INVITE_DOC = (
     "One invite per email, valid for expire_days (default 7, at most 30). A secure invite's "
     "`code` is in this response only: pass it to the invitee out of band. At most "
-    "MaxInvitesPerUserPerDay emails per user per UTC day: 429 (limit invites_per_user_per_day)."
+    "MaxInvitesPerUserPerDay emails per user per UTC day: 429 (limit invites_per_user_per_day). "
+    "With an Idempotency-Key, a retry with the same body answers this response again (the "
+    "codes included: they are kept with it for the key's hour) and invites nobody twice; the "
+    "same key with another body or for another target is 422."
 )
 
 
 def _invite(
-    scope: Literal["org", "project"], target: str, body: InvitesCreate
+    scope: Literal["org", "project"],
+    target: str,
+    body: InvitesCreate,
+    idempotency_key: str | None,
 ) -> Response[InviteList]:
-    items = invites.create(caller(app), scope, target, body)
-    return respond(InviteList(items=items), 201)
+    principal = caller(app)
+
+    def create() -> Response[InviteList]:
+        return respond(InviteList(items=invites.create(principal, scope, target, body)), 201)
+
+    # The target is in the path, not the body: it is part of what the key must repeat.
+    request = {"target": target, **body.model_dump(mode="json")}
+    return idempotency.once(app, idempotency_key, principal.id, request, create)
 
 
 @app.put(
@@ -123,8 +137,10 @@ def _invite(
     description=INVITE_DOC,
     responses=responses(201, InviteList, 403, 404, 429),
 )
-def invite_to_org(orgId: Id, body: OrgInvitesCreate) -> Response[InviteList]:
-    return _invite("org", orgId, body)
+def invite_to_org(
+    orgId: Id, body: OrgInvitesCreate, idempotency_key: IdempotencyKey = None
+) -> Response[InviteList]:
+    return _invite("org", orgId, body, idempotency_key)
 
 
 @app.put(
@@ -134,8 +150,10 @@ def invite_to_org(orgId: Id, body: OrgInvitesCreate) -> Response[InviteList]:
     description=INVITE_DOC,
     responses=responses(201, InviteList, 403, 404, 429),
 )
-def invite_to_project(projectId: Id, body: InvitesCreate) -> Response[InviteList]:
-    return _invite("project", projectId, body)
+def invite_to_project(
+    projectId: Id, body: InvitesCreate, idempotency_key: IdempotencyKey = None
+) -> Response[InviteList]:
+    return _invite("project", projectId, body, idempotency_key)
 
 
 @app.get(
@@ -166,10 +184,12 @@ def accept_invite(inviteId: Id, body: InviteAccept | None = None) -> Invite:
     "/invites/<inviteId>",
     tags=["invites"],
     summary="Revoke an invite (its inviter, the target's managers)",
-    responses=responses(204, None, 404, 409, 410, description="Revoked"),
+    description='With If-Match (the invite\'s `version` as an ETag, `"1"` for a new '
+    "invite), only at that version; 412 otherwise. Accepted: 409. Revoked or expired: 410.",
+    responses=responses(204, None, 403, 404, 409, 410, 412, description="Revoked"),
 )
-def revoke_invite(inviteId: Id) -> Response[None]:
-    invites.revoke(caller(app), inviteId)
+def revoke_invite(inviteId: Id, if_match: IfMatch = None) -> Response[None]:
+    invites.revoke(caller(app), inviteId, expected_version(if_match))
     return no_content()
 
 

@@ -42,7 +42,7 @@ from tenantry.models.project import (
     ProjectStatus,
 )
 from tenantry.observability import metrics
-from tenantry.pagination import decode_cursor, encode_cursor, fingerprint, invalid_cursor, page
+from tenantry.pagination import decode_cursor, encode_cursor, fingerprint, page
 
 app = make_app()
 
@@ -272,13 +272,8 @@ def project_history(projectId: ProjectIdPath, limit: Limit = 25, cursor: Cursor 
 
 def _images(principal: Principal, project_id: str, limit: int, cursor: str | None) -> Page[Image]:
     scope = fingerprint("images", project_id)
-    start = decode_cursor(cursor, scope)
-    if start is not None and "t" not in start:
-        raise invalid_cursor()
-    items, token = projects.images(principal, project_id, limit, start["t"] if start else None)
-    return Page[Image](
-        items=items, next_cursor=encode_cursor({"t": token} if token else None, scope)
-    )
+    items, last = projects.images(principal, project_id, limit, decode_cursor(cursor, scope))
+    return Page[Image](items=items, next_cursor=encode_cursor(last, scope))
 
 
 @app.get(

@@ -27,6 +27,7 @@ INVITE_FIELDS = {
     "created_at",
     "invited_by",
     "secure",
+    "version",
 }
 
 

@@ -212,6 +212,49 @@ def test_if_match_out_of_shape_or_beyond_any_version(
     assert_problem(r, 400, loc=["query", "reclaim"])
 
 
+def test_a_weak_etag_never_matches_if_match(api: Api, admin_token: str, wait_until: Any) -> None:
+    """RFC 9110 (13.1.1): If-Match uses the strong comparison, so a weak ETag (`W/"3"`)
+    never matches, not even the current version's: 412 and nothing written, on every
+    route that takes If-Match. The same tag without W/ does."""
+    user, _ = make_user(api, admin_token, "Weakly")
+    bot = api.post("/bots", token=admin_token, json={"display_name": "Weak bot"}).json()
+    project = create_active(api, admin_token, wait_until, name="Weakly Tagged")
+    pid = project["id"]
+
+    def current(path: str) -> str:
+        r = api.get(path, token=admin_token)
+        assert r.status == 200, r
+        return r.headers["etag"]
+
+    writes = [
+        ("PATCH", f"/projects/{pid}", f"/projects/{pid}", {"description": "w"}, None),
+        ("PUT", f"/projects/{pid}/profile", f"/projects/{pid}", {"description": "w"}, None),
+        ("POST", f"/projects/{pid}/actions", f"/projects/{pid}", {"action": "suspend"}, None),
+        ("PATCH", f"/users/{user['id']}", f"/users/{user['id']}", {"is_admin": True}, None),
+        ("PATCH", f"/bots/{bot['id']}", f"/bots/{bot['id']}", {"display_name": "W"}, None),
+        ("DELETE", f"/bots/{bot['id']}", f"/bots/{bot['id']}", None, None),
+        ("DELETE", f"/projects/{pid}", f"/projects/{pid}", None, {"reclaim": "false"}),
+    ]
+    for method, path, read, body, query in writes:
+        etag = current(read)
+        assert not etag.startswith("W/"), etag
+        r = api.request(
+            method,
+            path,
+            token=admin_token,
+            json=body,
+            query=query,
+            headers={"If-Match": f"W/{etag}"},
+        )
+        assert_problem(r, 412, "precondition-failed")
+        assert current(read) == etag, (method, path)  # nothing written
+        r = api.request(
+            method, path, token=admin_token, json=body, query=query, headers={"If-Match": etag}
+        )
+        assert r.status in (200, 202, 204), (method, path, r)
+    wait_until(lambda: api.get(f"/projects/{pid}", token=admin_token).json()["status"] == "deleted")
+
+
 def _cursor(data: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
 

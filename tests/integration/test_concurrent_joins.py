@@ -222,3 +222,88 @@ def test_racing_join_transactions_never_overshoot(
             assert (out.user_id, out.state, out.role) == (user_id, "accepted", "member"), out
             accepted.add(user_id)
     _assert_final(api, owner, pid, variant, accepted, refused)
+
+
+# --- the policy a join or leave was decided under ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("action", "field", "before", "after"),
+    [
+        ("join", "join_policy", "auto", "closed"),
+        ("join", "join_policy", "auto", "moderated"),
+        ("join", "join_policy", "moderated", "closed"),
+        ("leave", "leave_policy", "auto", "closed"),
+    ],
+)
+def test_a_policy_changed_between_read_and_write_refuses_the_change(
+    api: Api,
+    admin_token: str,
+    wait_until: Wait,
+    monkeypatch: pytest.MonkeyPatch,
+    action: str,
+    field: str,
+    before: str,
+    after: str,
+) -> None:
+    """A join (or leave) reads the project's policy, decides the outcome (accepted,
+    requested...) and writes it. A platform admin changes the policy in between: the write
+    must not land under the old policy's outcome. It is refused as a conflict (409) and
+    leaves nothing behind; asked again, the request follows the new policy. The race is
+    made deterministic by running the admin's PATCH inside the membership's write
+    (tenantry.dal.memberships.change), after the read and before the transaction."""
+    from tenantry.dal import memberships as member_store
+
+    pid = f"policy-{action}-{before}-{after}"
+    _, owner = _user(api, admin_token, 0)
+    user_id, token = _user(api, admin_token, 1)
+    policies = {"join_policy": "auto", "leave_policy": "auto", field: before}
+    r = api.post("/projects", token=owner, json={"id": pid, "name": pid, **policies})
+    assert r.status == 202, r
+    wait_until(lambda: api.get(f"/projects/{pid}", token=owner).json()["status"] == "active")
+    mid = None
+    if action == "leave":
+        r = api.post("/memberships", token=token, json={"project_id": pid, "action": "join"})
+        assert r.status == 201 and r.json()["state"] == "accepted", r
+        mid = r.json()["id"]
+    usage = api.get(f"/projects/{pid}/quotas", token=owner).json()["members"]["usage"]
+    events = len(api.get(f"/projects/{pid}/history", token=owner).json()["items"])
+
+    original = member_store.change
+    raced: list[int] = []
+
+    def policy_changes_first(*args: Any, **kwargs: Any) -> Any:
+        if not raced:
+            r = api.patch(f"/projects/{pid}", token=admin_token, json={field: after})
+            raced.append(r.status)
+            assert r.json()[field] == after, r
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(member_store, "change", policy_changes_first)
+
+    def ask() -> Response:
+        if action == "join":
+            return api.post("/memberships", token=token, json={"project_id": pid, "action": "join"})
+        return api.post(f"/memberships/{mid}/actions", token=token, json={"action": "leave"})
+
+    r = ask()
+    assert raced == [200], raced
+    assert r.status == 409, r
+    assert r.headers["content-type"].split(";")[0] == PROBLEM_JSON, r
+    assert field in r.json()["detail"], r
+    monkeypatch.undo()
+
+    # nothing was written: the membership, the count and the history are as before
+    r = api.get("/memberships", token=owner, query={"project_id": pid})
+    mine = [m for m in r.json()["items"] if m["user_id"] == user_id]
+    assert [m["state"] for m in mine] == ([] if action == "join" else ["accepted"]), mine
+    assert api.get(f"/projects/{pid}/quotas", token=owner).json()["members"]["usage"] == usage
+    history = api.get(f"/projects/{pid}/history", token=owner).json()["items"]
+    assert [e["event"] for e in history[events:]] == ["updated"], history[events:]
+
+    # asked again, the new policy decides
+    r = ask()
+    if after == "closed":
+        assert r.status == 409 and "closed" in r.json()["detail"], r
+    else:
+        assert (r.status, r.json()["state"]) == (201, "requested"), r

@@ -232,6 +232,33 @@ def test_project_routes_read_each_item_once(
     assert api.get(f"/projects/{pid}", token=token).json()["status"] == "suspended"
 
 
+def test_quotas_read_the_project_once_whatever_its_members(
+    api: Api, admin_token: str, owner: tuple[dict[str, Any], str], wait_until: Any
+) -> None:
+    """GET /quotas answers from the project item (its limits and usage counters): one
+    BatchGetItem (project and caller's membership), however many members the project has,
+    and with quotas set too (`member_usage` is per-member allocation, which nothing makes
+    yet: always empty, and never a Query over the members)."""
+    _, token = owner
+    pid = create_active(api, token, wait_until, name="Counted", join_policy="auto")["id"]
+    resources = {"members": {"project_capacity": 10, "member_capacity": 0}}
+    r = api.patch(f"/projects/{pid}", token=admin_token, json={"resources": resources})
+    assert r.status == 200, r
+    for n in range(3):
+        _, joiner = make_user(api, admin_token, f"Joiner {n}")
+        r = api.post("/memberships", token=joiner, json={"project_id": pid, "action": "join"})
+        assert r.status == 201, r
+    _warm(api, token)
+
+    with counted(api) as calls:
+        r = api.get(f"/projects/{pid}/quotas", token=token)
+    assert r.status == 200, r
+    assert r.json() == {
+        "members": {"limit": 10, "usage": 4, "member_limit": None, "member_usage": {}}
+    }, r
+    assert calls.ops("fn") == ["BatchGetItem"], calls.calls
+
+
 def test_a_change_meanwhile_is_a_conflict_not_a_lost_update(
     api: Api, owner: tuple[dict[str, Any], str], wait_until: Any
 ) -> None:

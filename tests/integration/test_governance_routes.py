@@ -348,6 +348,40 @@ def test_moderated_deny_then_dismiss(api: Api, admin_token: str, wait_until: Wai
 
 
 @MODERATED
+def test_dismiss_honours_if_match(api: Api, admin_token: str) -> None:
+    """dismiss is a project action: like every other, If-Match names the project's version
+    (412 when stale; a weak ETag never matches, RFC 9110 compares strongly; 422 when it is
+    no ETag), and nothing changes unless it matches."""
+    applicant = person(api, admin_token, "Applicant")
+    project = create_project(api, applicant.token, name="Dismissed Late")
+    pid = project["id"]
+    r = project_action(api, admin_token, pid, "deny", reason="no")
+    assert r.status == 200, r
+    etag = r.headers["etag"]
+    assert etag == f'"{r.json()["version"]}"', r
+
+    def dismiss(if_match: str) -> Response:
+        return api.post(
+            f"/projects/{pid}/actions",
+            token=applicant.token,
+            json={"action": "dismiss"},
+            headers={"If-Match": if_match},
+        )
+
+    stale = f'"{r.json()["version"] - 1}"'
+    assert_problem(dismiss(stale), 412, "precondition-failed")
+    assert_problem(dismiss(f"W/{etag}"), 412, "precondition-failed")
+    assert_validation(dismiss("yesterday"), ["header", "if-match"])
+    assert application(api, applicant.token, project["last_application"]["id"])["state"] == (
+        "denied"
+    )
+    assert [e[0] for e in events(api, applicant.token, pid)][-1] == "application_denied"
+    r = dismiss(etag)
+    assert r.status == 200 and r.json()["last_application"]["state"] == "dismissed", r
+    assert r.headers["etag"] == f'"{r.json()["version"]}"' != etag, r
+
+
+@MODERATED
 def test_moderated_applicant_cancels_a_pending_application(
     api: Api, admin_token: str, wait_until: Wait
 ) -> None:
@@ -613,6 +647,31 @@ def test_templates_crud_admin_only(api: Api, admin_token: str) -> None:
     assert_problem(api.get(f"/templates/{tid}", token=user.token), 404, "not-found")
     assert_problem(api.delete(f"/templates/{tid}", token=admin_token), 404, "not-found")
     assert list_all(api, admin_token, "/templates") == []
+
+
+def test_delete_template_honours_if_match(api: Api, admin_token: str) -> None:
+    """A template carries a version (1: templates do not change) and returns it as ETag;
+    DELETE with If-Match deletes only at that version: 412 when stale or weak (RFC 9110:
+    If-Match compares strongly, so W/"1" never matches), 422 when it is no ETag."""
+    r = api.post("/templates", token=admin_token, json={"name": "Versioned"})
+    assert r.status == 201 and r.json()["version"] == 1 and r.headers["etag"] == '"1"', r
+    tid = r.json()["id"]
+    r = api.get(f"/templates/{tid}", token=admin_token)
+    assert (r.status, r.headers["etag"], r.json()["version"]) == (200, '"1"', 1), r
+
+    def delete(if_match: str) -> Response:
+        return api.delete(f"/templates/{tid}", token=admin_token, headers={"If-Match": if_match})
+
+    assert_problem(delete('"2"'), 412, "precondition-failed")
+    assert_problem(delete('W/"1"'), 412, "precondition-failed")
+    assert_validation(delete("v1"), ["header", "if-match"])
+    assert api.get(f"/templates/{tid}", token=admin_token).status == 200
+    assert delete('"1"').status == 204
+    assert_problem(delete('"1"'), 404, "not-found")
+    # `*` means any version; without the header the delete is unconditional
+    for headers in ({"If-Match": "*"}, {}):
+        tid = api.post("/templates", token=admin_token, json={"name": "Any"}).json()["id"]
+        assert api.delete(f"/templates/{tid}", token=admin_token, headers=headers).status == 204
 
 
 def test_template_presets_apply_unless_the_request_sets_them(

@@ -1,6 +1,7 @@
-"""`Idempotency-Key` on the routes that create: POST /projects, POST /users, POST /bots.
-A retry with the same key and body gets the first response and creates nothing more; the
-same key with another body is 422; keys belong to their caller (and route)."""
+"""`Idempotency-Key` on the routes that create: POST /projects, POST /users, POST /bots,
+PUT /orgs/{orgId}/invites, PUT /projects/{projectId}/invites. A retry with the same key and
+body gets the first response and creates nothing more; the same key with another body (or
+another target) is 422; keys belong to their caller (and route)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from tests.harness import Api, Response
 from tests.integration.helpers import (
     assert_problem,
+    create_active,
     executions_for,
     list_all,
     list_ids,
@@ -156,6 +158,50 @@ def test_post_users_and_bots_with_a_key(api: Api, admin_token: str) -> None:
     assert (
         len([b for b in list_all(api, admin_token, "/bots") if b["display_name"] == "Builder"]) == 2
     )
+
+
+@pytest.mark.parametrize("scope", ["org", "project"])
+def test_put_invites_with_a_key(api: Api, admin_token: str, wait_until: Wait, scope: str) -> None:
+    """A retried invite (its answer lost) must not invite the same people twice: the
+    retry answers the first 201, with the same invites (and the secure invites' codes,
+    which the inviter would otherwise never see), and nothing new is created or counted."""
+    from tenantry.dal import limits
+
+    owner, token = make_user(api, admin_token, "Inviter")
+    guest, guest_token = make_user(api, admin_token, "Guest")
+    if scope == "org":
+        targets = [
+            api.post("/orgs", token=token, json={"name": f"Org {i}"}).json()["id"] for i in (1, 2)
+        ]
+    else:
+        targets = [create_active(api, token, wait_until, name=f"Invites {i}")["id"] for i in (1, 2)]
+    path = f"/{scope}s/{targets[0]}/invites"
+    body = {"emails": [guest["email"], "nobody@example.com"], "roles": ["member"], "secure": True}
+
+    def put(key: str, json: dict[str, Any], where: str = path) -> Response:
+        return api.put(where, token=token, json=json, headers={"Idempotency-Key": key})
+
+    first = put("invite-key", body)
+    assert first.status == 201, first
+    assert len(first.json()["items"]) == 2 and all(i["code"] for i in first.json()["items"])
+    _same_response(first, put("invite-key", body))
+    pending = list_all(api, guest_token, "/invites")
+    assert [i["id"] for i in pending] == [first.json()["items"][0]["id"]], pending
+    assert limits.current("invites_per_user_per_day", owner["id"]) == 2
+
+    # the same key with another body, or for another target: 422, nothing created
+    r = put("invite-key", {**body, "roles": ["admin"]})
+    assert_problem(r, 422, loc=["header", "Idempotency-Key"])
+    r = put("invite-key", body, f"/{scope}s/{targets[1]}/invites")
+    assert_problem(r, 422, loc=["header", "Idempotency-Key"])
+    assert len(list_all(api, guest_token, "/invites")) == 1
+    # the key is the caller's: another caller with it is refused, not answered the replay
+    r = api.put(path, token=guest_token, json=body, headers={"Idempotency-Key": "invite-key"})
+    assert_problem(r, 404)
+    # without a key, the same body invites again (a new request)
+    assert api.put(path, token=token, json=body).status == 201
+    assert len(list_all(api, guest_token, "/invites")) == 2
+    assert limits.current("invites_per_user_per_day", owner["id"]) == 4
 
 
 def test_concurrent_identical_requests_create_one_project(

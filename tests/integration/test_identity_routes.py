@@ -7,6 +7,8 @@ import re
 import uuid
 from typing import Any
 
+import pytest
+
 from tests.harness import Api
 from tests.integration.helpers import (
     assert_problem,
@@ -448,6 +450,73 @@ def test_user_tokens_lifecycle(api: Api, admin_token: str) -> None:
     r = api.get("/user-tokens", token=admin_token, query={"user_id": user["id"]})
     assert r.json()["items"] == [], r
     assert api.get("/auth/me", token=other_token).status == 200  # others unaffected
+
+
+def _failure(kind: str) -> Exception:
+    """What DynamoDB (or the network) answers the token-use write with."""
+    from botocore.exceptions import ClientError, ReadTimeoutError
+
+    if kind == "read-timeout":
+        return ReadTimeoutError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
+    if kind in ("TransactionConflict", "ThrottlingError"):
+        response: dict[str, Any] = {
+            "Error": {"Code": "TransactionCanceledException", "Message": kind},
+            "CancellationReasons": [{"Code": kind}, {"Code": "None"}],
+        }
+    else:
+        response = {"Error": {"Code": kind, "Message": kind}}
+    return ClientError(response, "TransactWriteItems")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "TransactionConflict",
+        "ThrottlingError",
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "InternalServerError",
+        "read-timeout",
+    ],
+)
+def test_a_failed_token_use_write_never_fails_the_request(
+    api: Api,
+    admin_token: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    kind: str,
+) -> None:
+    """The authorizer records a token's use at most once a minute (last_used_at, one
+    TransactWriteItems on the token's two items). That write is bookkeeping: a transaction
+    conflict with another request of the same token, throttling, a DynamoDB error or a
+    timeout on it must never turn into an error for the request itself; it is logged.
+    Injected at botocore's door, below tenantry.dal, so the dal's error mapping is
+    exercised too."""
+    from botocore.client import BaseClient
+
+    user, token = make_user(api, admin_token, "Busy")
+    r = api.get("/user-tokens", token=admin_token, query={"user_id": user["id"]})
+    (token_id,) = [t["id"] for t in r.json()["items"]]  # read by the admin: the token is unused
+    make_api_call = BaseClient._make_api_call
+    refused: list[str] = []
+
+    def failing(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        if operation == "TransactWriteItems" and "last_used_at" in str(params):
+            refused.append(operation)
+            raise _failure(kind)
+        return make_api_call(client, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", failing)
+    caplog.clear()
+    r = api.get("/auth/me", token=token)
+    monkeypatch.undo()
+    assert r.status == 200 and r.json()["id"] == user["id"], r
+    assert refused == ["TransactWriteItems"], refused
+    assert "could not record the token's use" in caplog.text, caplog.text
+    # nothing was recorded, so the next request records the use
+    assert api.get(f"/user-tokens/{token_id}", token=admin_token).json().get("last_used_at") is None
+    assert api.get("/auth/me", token=token).status == 200
+    assert api.get(f"/user-tokens/{token_id}", token=admin_token).json()["last_used_at"]
 
 
 # --- bots and bot tokens ----------------------------------------------------------------------

@@ -88,13 +88,14 @@ def org_members(api: Api, token: str, org_id: str) -> dict[str, str]:
 
 
 def expire(api: Api, invite_id: str) -> None:
-    """Move an invite's expires_at into the past, in the table itself."""
+    """Move an invite's validity (valid_until, shown as expires_at) into the past, in the
+    table itself."""
     table = api.stack.table_names()["TenantryTable"]
     past = (datetime.now(UTC) - timedelta(minutes=1)).strftime(ISO)
     api.stack.client("dynamodb").update_item(
         TableName=table,
         Key={"PK": {"S": f"INVITE#{invite_id}"}, "SK": {"S": "INVITE"}},
-        UpdateExpression="SET expires_at = :t",
+        UpdateExpression="SET valid_until = :t",
         ConditionExpression="attribute_exists(PK)",
         ExpressionAttributeValues={":t": {"S": past}},
     )
@@ -479,6 +480,38 @@ def test_revoke_then_accept_is_410(api: Api, admin_token: str, wait_until: Wait)
     assert_problem(accept(api, guest.token, org_invite["id"]), 410, "gone")
 
 
+def test_revoke_honours_if_match(api: Api, admin_token: str) -> None:
+    """An invite carries a version (1 when created, one more when accepted or revoked);
+    DELETE with If-Match revokes only at that version: 412 when stale or weak (RFC 9110
+    compares strongly), 422 when it is no ETag."""
+    owner = person(api, admin_token, "Owner")
+    guest = person(api, admin_token, "Guest")
+    oid = new_org(api, owner.token)["id"]
+    item = invited(api, owner.token, "org", oid, guest.email)
+    assert item["version"] == 1, item
+    (listed,) = list_all(api, guest.token, "/invites")
+    assert listed["version"] == 1, listed
+
+    def revoke(invite_id: str, if_match: str) -> Response:
+        return api.delete(
+            f"/invites/{invite_id}", token=owner.token, headers={"If-Match": if_match}
+        )
+
+    assert_problem(revoke(item["id"], '"2"'), 412, "precondition-failed")
+    assert_problem(revoke(item["id"], 'W/"1"'), 412, "precondition-failed")
+    assert_validation(revoke(item["id"], "one"), ["header", "if-match"])
+    assert pending_ids(api, guest.token) == {item["id"]}
+    assert revoke(item["id"], '"1"').status == 204
+    assert_problem(revoke(item["id"], '"2"'), 410, "gone")  # the state's answer, at its version
+
+    # accepting moves the version too: a revoke at the version read before is refused
+    other = invited(api, owner.token, "org", oid, guest.email)
+    r = accept(api, guest.token, other["id"])
+    assert (r.status, r.json()["version"]) == (200, 2), r
+    assert_problem(revoke(other["id"], '"1"'), 412, "precondition-failed")
+    assert_problem(revoke(other["id"], "*"), 409)
+
+
 def test_an_expired_invite_is_410(api: Api, admin_token: str) -> None:
     owner = person(api, admin_token, "Owner")
     guest = person(api, admin_token, "Guest")
@@ -511,6 +544,72 @@ def test_an_invite_expires_with_time(
     assert_problem(accept(api, guest.token, item["id"]), 410, "gone")
     monkeypatch.undo()
     assert pending_ids(api, guest.token) == {item["id"]}
+
+
+def test_every_ttl_attribute_holds_epoch_seconds(
+    api: Api, admin_token: str, wait_until: Wait
+) -> None:
+    """DynamoDB's TTL deletes an item only when its TTL attribute (template.yaml,
+    TimeToLiveSpecification) is a Number of epoch seconds; any other type is ignored and
+    the item stays forever. Every item written with that attribute, after invites (plain,
+    secure, accepted, revoked) and the per-day limit counters they move, must hold one, a
+    little after the moment the item stops mattering. The invite's own expiry, which the
+    API shows, stays an ISO time."""
+    owner = person(api, admin_token, "Owner")
+    guest = person(api, admin_token, "Guest")
+    oid = new_org(api, owner.token)["id"]
+    pid = create_active(api, owner.token, wait_until, name="Expiring")["id"]
+    plain = invited(api, owner.token, "org", oid, guest.email, expire_days=2)
+    secure = invited(api, owner.token, "project", pid, guest.email, secure=True)
+    revoked = invited(api, owner.token, "project", pid, "gone@example.com", expire_days=30)
+    assert accept(api, guest.token, plain["id"]).status == 200
+    assert api.delete(f"/invites/{revoked['id']}", token=owner.token).status == 204
+    for item, days in ((plain, 2), (secure, 7), (revoked, 30)):
+        shown = (when(item["expires_at"]) - when(item["created_at"])).total_seconds() / 86400
+        assert round(shown, 3) == days, item
+
+    dynamodb = api.stack.client("dynamodb")
+    table = api.stack.table_names()["TenantryTable"]
+    ttl = dynamodb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
+    attribute = ttl["AttributeName"]
+    items = dynamodb.scan(TableName=table)["Items"]  # a test may scan
+    with_ttl = [i for i in items if attribute in i]
+    kinds = {i["entity"]["S"] for i in with_ttl if "entity" in i}
+    assert {"invite"} <= kinds, kinds
+    assert any(i["PK"]["S"].startswith("LIMIT#") for i in with_ttl), with_ttl
+    now = datetime.now(UTC).timestamp()
+    wrong = [i for i in with_ttl if set(i[attribute]) != {"N"}]
+    assert wrong == [], wrong
+    for i in with_ttl:
+        assert now < int(i[attribute]["N"]) < now + 90 * 86400, i
+    invites = {i["id"]["S"]: i for i in with_ttl if i.get("entity", {}).get("S") == "invite"}
+    for item in (plain, secure, revoked):
+        stored = invites[item["id"]]
+        # gone from the table only after it stopped being valid (410 until then)
+        assert int(stored[attribute]["N"]) > when(item["expires_at"]).timestamp(), stored
+
+
+def test_an_invite_stored_before_the_ttl_fix_still_reads(api: Api, admin_token: str) -> None:
+    """Invites written before held their validity as an ISO string in expires_at (and no
+    valid_until): they read, list and expire as before."""
+    owner = person(api, admin_token, "Owner")
+    guest = person(api, admin_token, "Guest")
+    oid = new_org(api, owner.token)["id"]
+    current, stale = (invited(api, owner.token, "org", oid, guest.email) for _ in range(2))
+    dynamodb = api.stack.client("dynamodb")
+    table = api.stack.table_names()["TenantryTable"]
+    past = (datetime.now(UTC) - timedelta(minutes=1)).strftime(ISO)
+    for item, until in ((current, current["expires_at"]), (stale, past)):
+        dynamodb.update_item(
+            TableName=table,
+            Key={"PK": {"S": f"INVITE#{item['id']}"}, "SK": {"S": "INVITE"}},
+            UpdateExpression="SET expires_at = :t REMOVE valid_until",
+            ExpressionAttributeValues={":t": {"S": until}},
+        )
+    (listed,) = list_all(api, guest.token, "/invites")
+    assert (listed["id"], listed["expires_at"]) == (current["id"], current["expires_at"]), listed
+    assert_problem(accept(api, guest.token, stale["id"]), 410, "gone")
+    assert accept(api, guest.token, current["id"]).status == 200
 
 
 # --- GET /invites -------------------------------------------------------------------------------

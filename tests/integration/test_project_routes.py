@@ -7,6 +7,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from tests.harness import Api, Response, emulated, ensure_test_admin, wait_until
 from tests.integration.helpers import (
     assert_problem,
@@ -947,6 +949,47 @@ def test_project_images(api: Api, admin_token: str, wait_until: Wait) -> None:
     assert_problem(api.get("/projects/pictures/images", token=token, query={"cursor": "zz"}), 400)
     assert_problem(api.get("/projects/pictures/images"), 401)
     assert_problem(api.get(f"/users/{owner['id']}/projects/pictures/images"), 401)
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3])
+def test_an_images_page_never_exceeds_limit(
+    api: Api, admin_token: str, wait_until: Wait, limit: int
+) -> None:
+    """The list has one entry per tag, while the registry pages by image: an image with
+    three tags is three entries. A page holds at most `limit` entries, and following the
+    cursors yields every entry exactly once, also when a page ends inside an image's tags."""
+    _, token = make_user(api, admin_token, "Pager")
+    create_active(api, token, wait_until, name="Many Tags")
+    repo = "tenantry/many-tags"
+    first = push_image(api, repo, "v1", config_size=1000)
+    ecr = api.stack.client("ecr")
+    manifest = ecr.batch_get_image(repositoryName=repo, imageIds=[{"imageTag": "v1"}])
+    for tag in ("latest", "stable"):  # two more tags on the first image
+        ecr.put_image(
+            repositoryName=repo,
+            imageManifest=manifest["images"][0]["imageManifest"],
+            imageTag=tag,
+        )
+    second = push_image(api, repo, "v2", config_size=2000)
+    third = push_image(api, repo, "v3", config_size=3000)
+    expected = sorted(
+        [(first, "v1"), (first, "latest"), (first, "stable"), (second, "v2"), (third, "v3")]
+    )
+
+    seen, cursor, pages = [], None, 0
+    while True:
+        query = {"limit": limit, **({"cursor": cursor} if cursor else {})}
+        r = api.get("/projects/many-tags/images", token=token, query=query)
+        assert r.status == 200, r
+        items = r.json()["items"]
+        assert len(items) <= limit, (limit, items)
+        seen += [(i["digest"], i["tag"]) for i in items]
+        cursor, pages = r.json()["next_cursor"], pages + 1
+        if cursor is None:
+            break
+        assert pages < 20, seen
+    assert sorted(seen) == expected, seen
+    assert len(seen) == len(set(seen)), seen
 
 
 def test_images_follow_the_repository_prefix_parameter() -> None:

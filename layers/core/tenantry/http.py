@@ -46,7 +46,9 @@ IfMatch = Annotated[
         alias="If-Match",
         max_length=24,
         pattern=IF_MATCH_PATTERN,
-        description='An ETag (`"3"`) or `*`: the write happens only at that version (412 otherwise)',
+        description='An ETag (`"3"`) or `*`: the write happens only at that version (412 '
+        'otherwise). If-Match compares strongly (RFC 9110), so a weak ETag (`W/"3"`) never '
+        "matches: 412",
     ),
 ]
 IdempotencyKey = Annotated[
@@ -223,10 +225,16 @@ def etag(version: int) -> str:
 
 
 def expected_version(if_match: str | None) -> int | None:
-    """The version an `If-Match` header requires, or None. `*` means any version."""
+    """The version an `If-Match` header requires, or None. `*` means any version. If-Match
+    uses the strong comparison (RFC 9110, 13.1.1): a weak ETag matches nothing, not even
+    the current version's tag (Tenantry's ETags are all strong), so it is 412."""
     if if_match is None or if_match.strip() == "*":
         return None
-    value = if_match.strip().removeprefix("W/").strip('"')
+    if if_match.strip().startswith("W/"):
+        raise PreconditionFailed(
+            f"If-Match compares strongly: a weak ETag ({if_match!r}) never matches"
+        )
+    value = if_match.strip().strip('"')
     if not (value.isascii() and value.isdigit()) or len(value) > 18:
         raise PreconditionFailed(f"If-Match must be an ETag of this resource, got {if_match!r}")
     return int(value)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -87,14 +88,78 @@ def delete_repository(project_id: str) -> bool:
     return True
 
 
+# A page of images reads the registry at most this often: the entries left in the page it
+# started in, then the next registry page when those do not fill it.
+REGISTRY_READS_PER_PAGE = 2
+MAX_REGISTRY_PAGE = 1000  # ECR's maxResults
+MAX_SKIP = 10**6
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a page of images starts. The list has one entry per tag, while the registry
+    pages by image (an image with three tags is three entries), so a page can end inside
+    one registry page: the position is that registry page (its token, None for the first,
+    and the size it was read with, so reading it again gives the same images) and how
+    many of its entries came before."""
+
+    token: str | None
+    size: int
+    skip: int = 0
+
+    def key(self) -> dict[str, str]:
+        """The position as a cursor's key (strings only)."""
+        return {"t": self.token or "", "n": str(self.size), "o": str(self.skip)}
+
+    @classmethod
+    def from_key(cls, key: dict[str, str], limit: int) -> Position:
+        """The position of a cursor's key; InvalidPageToken when it is not one. A key with
+        only "t" (cursors issued before positions) starts at that registry page."""
+        size, skip = key.get("n", str(limit)), key.get("o", "0")
+        ok = (
+            set(key) <= {"t", "n", "o"}
+            and "t" in key
+            and size.isascii()
+            and size.isdigit()
+            and 1 <= int(size) <= MAX_REGISTRY_PAGE
+            and skip.isascii()
+            and skip.isdigit()
+            and int(skip) < MAX_SKIP
+        )
+        if not ok:
+            raise InvalidPageToken("not a position in the image list")
+        return cls(key["t"] or None, int(size), int(skip))
+
+
 def list_images(
-    project_id: str, limit: int, token: str | None
-) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of the repository's images, one entry per tag (untagged: tag None)."""
+    project_id: str, limit: int, start: Position | None
+) -> tuple[list[dict[str, Any]], Position | None]:
+    """At most `limit` of the repository's images, one entry per tag (untagged: tag None),
+    from `start`; and where the next page starts (None: this was the last)."""
+    at = start or Position(None, limit)
+    out: list[dict[str, Any]] = []
+    for _ in range(REGISTRY_READS_PER_PAGE):
+        entries, token = _registry_page(project_id, at)
+        room = limit - len(out)
+        rest = entries[at.skip :]
+        if len(rest) > room:  # the page ends inside this registry page
+            out += rest[:room]
+            return out, Position(at.token, at.size, at.skip + room)
+        out += rest
+        if not token:
+            return out, None
+        at = Position(token, limit)
+        if len(out) == limit:
+            break
+    return out, at
+
+
+def _registry_page(project_id: str, at: Position) -> tuple[list[dict[str, Any]], str | None]:
+    """The entries of one registry page, in the registry's order, and the next page's token."""
     name = repository_name(project_id)
-    kwargs: dict[str, Any] = {"repositoryName": name, "maxResults": limit}
-    if token:
-        kwargs["nextToken"] = token
+    kwargs: dict[str, Any] = {"repositoryName": name, "maxResults": at.size}
+    if at.token:
+        kwargs["nextToken"] = at.token
     try:
         with _mapped("list images"):
             try:
@@ -102,7 +167,7 @@ def list_images(
             except _ecr().exceptions.RepositoryNotFoundException:
                 return [], None
     except RegistryError as exc:
-        if token and exc.code == "InvalidParameterException":
+        if at.token and exc.code == "InvalidParameterException":
             raise InvalidPageToken(str(exc), exc.code) from exc
         raise
     images = []

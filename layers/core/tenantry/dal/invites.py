@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tenantry.dal import keys, table
-from tenantry.errors import Gone
+from tenantry.errors import Gone, PreconditionFailed
 
 
 def put_op(invite: dict[str, Any]) -> dict[str, Any]:
@@ -34,21 +34,43 @@ def get(invite_id: str) -> dict[str, Any] | None:
     return table.get(keys.invite(invite_id))
 
 
-def status_op(invite_id: str, to_status: str, now: str, by: str) -> dict[str, Any]:
-    """pending -> `to_status`, conditional: an invite is answered once."""
+def status_op(
+    invite_id: str, to_status: str, now: str, by: str, expected_version: int | None = None
+) -> dict[str, Any]:
+    """pending -> `to_status`, one version more, conditional: an invite is answered once
+    (and, with `expected_version`, only at that version). Invites written before versions
+    have none: they count as version 1."""
+    names = {"#st": "status", "#v": "version"}
+    values: dict[str, Any] = {":to": to_status, ":now": now, ":by": by, ":pending": "pending"}
+    values[":one"] = 1
+    condition = "#st = :pending"
+    if expected_version is not None:
+        values[":expected"] = expected_version
+        condition += (
+            " AND (#v = :expected OR attribute_not_exists(#v))"
+            if expected_version == 1
+            else " AND #v = :expected"
+        )
     return table.tx_update(
         keys.invite(invite_id),
-        "SET #st = :to, updated_at = :now, answered_by = :by",
-        "#st = :pending",
-        names={"#st": "status"},
-        values={":to": to_status, ":now": now, ":by": by, ":pending": "pending"},
+        "SET #st = :to, updated_at = :now, answered_by = :by, #v = if_not_exists(#v, :one) + :one",
+        condition,
+        names=names,
+        values=values,
     )
 
 
-def revoke(invite_id: str, now: str, by: str) -> None:
+def revoke(invite_id: str, now: str, by: str, expected_version: int | None = None) -> None:
+    def why_not() -> Exception:
+        current = get(invite_id)
+        if current is None or current["status"] != "pending":
+            return Gone("the invite was answered or revoked meanwhile")
+        return PreconditionFailed(
+            f"the invite is at version {current.get('version', 1)}, not {expected_version}"
+        )
+
     table.transact(
-        [status_op(invite_id, "revoked", now, by)],
-        on_condition=lambda: Gone("the invite was answered or revoked meanwhile"),
+        [status_op(invite_id, "revoked", now, by, expected_version)], on_condition=why_not
     )
 
 

@@ -2,8 +2,10 @@
 
 A change of membership state is one transaction: the member item (conditional on the
 state it was read in), its id pointer, the project's `usage.members` counter (conditional
-on max_members and the `members` quota when it grows) and the history entry. Concurrent
-joins therefore can never push a project over its limits: DynamoDB checks the count.
+on max_members and the `members` quota when it grows, and on the join or leave policy the
+change was decided under) and the history entry. Concurrent joins therefore can never
+push a project over its limits, nor land under a policy changed meanwhile: DynamoDB
+checks the count and the policy.
 """
 
 from __future__ import annotations
@@ -88,11 +90,14 @@ def change(
     entry: dict[str, Any],
     *,
     project_statuses: tuple[str, ...],
+    policy: tuple[str, str] | None = None,
     extra_ops: list[dict[str, Any]] | None = None,
 ) -> None:
     """Write `member` (its new state and fields) if it is still in `from_state` (None: it
     must not exist), move the member count by `delta` within the project's limits, and
-    append `entry`. Anything else in the same transaction goes in `extra_ops`."""
+    append `entry`. `policy` (attribute, value): the project's policy the change was
+    decided under, which must still be the project's. Anything else in the same
+    transaction goes in `extra_ops`."""
     pid, uid = member["project_id"], member["user_id"]
     item = {**keys.member(pid, uid), **keys.member_indexes(pid, uid), "entity": "member", **member}
     if from_state is None:
@@ -104,19 +109,24 @@ def change(
     ops = [
         member_op,
         table.tx_put(_pointer(member)),
-        _project_op(pid, delta, project_statuses),
+        _project_op(pid, delta, project_statuses, policy),
         entry,
     ]
     table.transact(
         ops + (extra_ops or []),
-        on_condition=lambda: _why_not(pid, uid, from_state, delta, project_statuses),
+        on_condition=lambda: _why_not(pid, uid, from_state, delta, project_statuses, policy),
     )
 
 
-def _project_op(project_id: str, delta: int, statuses: tuple[str, ...]) -> dict[str, Any]:
+def _project_op(
+    project_id: str, delta: int, statuses: tuple[str, ...], policy: tuple[str, str] | None
+) -> dict[str, Any]:
     names = {"#status": "status"}
     values: dict[str, Any] = {f":s{i}": s for i, s in enumerate(statuses)}
     condition = f"#status IN ({', '.join(values)})"
+    if policy is not None:
+        names["#policy"], values[":policy"] = policy
+        condition += " AND #policy = :policy"
     if delta == 0:
         return table.tx_check(keys.project(project_id), condition, names=names, values=values)
     names.update({"#usage": "usage", "#m": MEMBERS})
@@ -133,7 +143,12 @@ def _project_op(project_id: str, delta: int, statuses: tuple[str, ...]) -> dict[
 
 
 def _why_not(
-    project_id: str, user_id: str, from_state: str | None, delta: int, statuses: tuple[str, ...]
+    project_id: str,
+    user_id: str,
+    from_state: str | None,
+    delta: int,
+    statuses: tuple[str, ...],
+    policy: tuple[str, str] | None,
 ) -> TenantryError:
     project = table.get(keys.project(project_id))
     if project is None:
@@ -143,6 +158,13 @@ def _why_not(
             f"the project is {project['status']}; memberships change only while it is "
             + " or ".join(statuses),
             extra={"current_status": project["status"]},
+        )
+    if policy is not None and project.get(policy[0]) != policy[1]:
+        field, decided = policy
+        return Conflict(
+            f"the project's {field} changed meanwhile (from {decided} to "
+            f"{project.get(field)}); ask again",
+            extra={field: project.get(field)},
         )
     current = get(project_id, user_id)
     if (current or {}).get("state") != from_state:

@@ -142,7 +142,7 @@ def decide(
             {"last_application": summary(decided)} if is_last else {},
             history.entry(pid, actor(principal), event, at=now, detail=detail),
             allowed_statuses=[*lifecycle.DELETABLE, "deleted"],
-            expected_version=None,
+            expected_version=expected_version,
             extra_ops=[app_op],
             now=now,
         )

@@ -1,13 +1,18 @@
 """Invites (Klustr console style): an org's or a project's managers invite emails with
 roles; the invitee sees their pending invites and accepts one once, which grants the
-roles and the membership in the same transaction. Expired or revoked: 410."""
+roles and the membership in the same transaction. Expired or revoked: 410.
+
+An invite is valid until `valid_until` (ISO time; the API shows it as `expires_at`). The
+stored `expires_at` is the table's TTL attribute (template.yaml): epoch seconds, some
+time after the invite stopped being valid, when DynamoDB may delete the item. Until then
+an expired or revoked invite still answers 410."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from tenantry.clock import new_id, now_iso
@@ -23,6 +28,7 @@ from tenantry.errors import (
     Gone,
     InvalidTransition,
     NotFound,
+    PreconditionFailed,
     Unprocessable,
 )
 from tenantry.models.governance import Invite, InvitesCreate, MembershipCreate
@@ -32,20 +38,47 @@ Scope = Literal["org", "project"]
 # The strongest role an invite grants, when it lists several.
 RANK = {"viewer": 0, "member": 1, "admin": 2}
 ORG_ROLES = frozenset({"admin", "member"})
+# How long an invite stays in the table after it stopped being valid (then TTL deletes it).
+KEPT_AFTER_VALIDITY = timedelta(days=30)
 
 
 def _hash(code: str) -> str:
     return hashlib.sha256(code.encode()).hexdigest()
 
 
+def valid_until(invite: dict[str, Any]) -> str:
+    """The ISO time the invite stops being valid. Invites written before the TTL fix held
+    it in `expires_at` (a string, which TTL ignores)."""
+    return str(invite.get("valid_until") or invite["expires_at"])
+
+
+def ttl_after(validity: str) -> int:
+    """The TTL attribute's value for an invite valid until `validity`: epoch seconds."""
+    until = datetime.strptime(validity, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    return int((until + KEPT_AFTER_VALIDITY).timestamp())
+
+
 def status_of(invite: dict[str, Any], now: str) -> str:
-    if invite["status"] == "pending" and invite["expires_at"] <= now:
+    if invite["status"] == "pending" and valid_until(invite) <= now:
         return "expired"
     return str(invite["status"])
 
 
+def version_of(invite: dict[str, Any]) -> int:
+    """Invites written before versions count as version 1."""
+    return int(invite.get("version", 1))
+
+
 def view(invite: dict[str, Any], now: str, code: str | None = None) -> Invite:
-    return Invite.model_validate({**invite, "status": status_of(invite, now), "code": code})
+    return Invite.model_validate(
+        {
+            **invite,
+            "version": version_of(invite),
+            "expires_at": valid_until(invite),
+            "status": status_of(invite, now),
+            "code": code,
+        }
+    )
 
 
 def enroll_by_email(principal: Principal, body: MembershipCreate) -> Invite:
@@ -102,9 +135,11 @@ def _create_checked(
             "roles": list(body.roles),
             "status": "pending",
             "secure": body.secure,
-            "expires_at": expires,
+            "valid_until": expires,
+            "expires_at": ttl_after(expires),
             "created_at": now,
             "invited_by": principal.id,
+            "version": 1,
         }
         if body.secure:
             codes[invite["id"]] = secrets.token_urlsafe(9)
@@ -156,10 +191,12 @@ def accept(principal: Principal, invite_id: str, code: str | None) -> Invite:
         if org_store.get(invite["target_id"]) is None:
             raise Gone("the org no longer exists")
         org_store.grant(invite["target_id"], principal.id, role, now, extra_ops=[accepted_op])
-    return view({**invite, "status": "accepted"}, now)
+    return view({**invite, "status": "accepted", "version": version_of(invite) + 1}, now)
 
 
-def revoke(principal: Principal, invite_id: str) -> None:
+def revoke(principal: Principal, invite_id: str, expected_version: int | None = None) -> None:
+    """With `expected_version` (If-Match), only at that version: 412 otherwise, before
+    what the invite's state would answer."""
     invite = store.get(invite_id)
     if not invite:
         raise NotFound("invite not found")
@@ -167,13 +204,17 @@ def revoke(principal: Principal, invite_id: str) -> None:
         if invite["email"] == _email_of(principal):  # the invitee sees it, may not revoke it
             raise Forbidden("only the inviter or the target's owner and admins may revoke")
         raise NotFound("invite not found")
+    if expected_version is not None and version_of(invite) != expected_version:
+        raise PreconditionFailed(
+            f"the invite is at version {version_of(invite)}, not {expected_version}"
+        )
     now = now_iso()
     status = status_of(invite, now)
     if status == "accepted":
         raise Conflict("the invite was already accepted; remove the membership instead")
     if status == "revoked":
         raise Gone("the invite is already revoked")
-    store.revoke(invite_id, now, principal.id)
+    store.revoke(invite_id, now, principal.id, expected_version)
 
 
 def _may_manage(principal: Principal, invite: dict[str, Any]) -> bool:

@@ -146,8 +146,12 @@ def move(
     if current is None:
         current = store.get(pid, user_id)
     before = current["state"] if current else None
-    policy = project["leave_policy"] if action == "leave" else project["join_policy"]
+    policy_field = "leave_policy" if action == "leave" else "join_policy"
+    policy = project[policy_field]
     target = rules.next_state(before, action, policy=policy, role=(current or {}).get("role"))
+    # A join or leave is decided by the policy read above: its write is conditioned on
+    # that policy still being the project's, so a policy changed meanwhile refuses it.
+    decided_under = (policy_field, policy) if action in rules.POLICY_OUTCOME else None
     now = now_iso()
     member = {
         **(current or {}),
@@ -183,7 +187,15 @@ def move(
         # A requester may always withdraw, even from a deleted project: it gives back
         # their pending_join_requests unit, which nothing else would.
         statuses = (*LIVE, "deleting", "deleted")
-    store.change(member, before, delta, entry, project_statuses=statuses, extra_ops=ops)
+    store.change(
+        member,
+        before,
+        delta,
+        entry,
+        project_statuses=statuses,
+        policy=decided_under,
+        extra_ops=ops,
+    )
     return member
 
 

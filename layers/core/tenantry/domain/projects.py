@@ -310,11 +310,15 @@ def project_history(
 
 
 def images(
-    principal: Principal, project_id: str, limit: int, token: str | None
-) -> tuple[list[dict[str, Any]], str | None]:
+    principal: Principal, project_id: str, limit: int, start_key: dict[str, str] | None
+) -> tuple[list[dict[str, Any]], dict[str, str] | None]:
+    """A page of at most `limit` images from the cursor key `start_key`, and the next
+    page's key (registry.Position)."""
     access(principal, project_id)
     try:
-        return registry.list_images(project_id, limit, token)
+        start = registry.Position.from_key(start_key, limit) if start_key else None
+        items, after = registry.list_images(project_id, limit, start)
+        return items, after.key() if after else None
     except registry.InvalidPageToken as exc:
         raise invalid_cursor() from exc
     except (registry.RegistryError, TransientError) as exc:

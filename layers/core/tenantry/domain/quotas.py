@@ -1,13 +1,18 @@
 """Project quotas: each resource has a project capacity and a per-member capacity;
-usage is counted on the project item (and per member on member items) by the conditional
-writes that allocate, so concurrent allocations can never overshoot. `members` is counted
-by membership changes (tenantry.dal.memberships); later resources (environments,
-deployments) allocate through the same counters."""
+usage is counted on the project item by the conditional writes that allocate, so
+concurrent allocations can never overshoot. `members` is counted by membership changes
+(tenantry.dal.memberships); later resources (environments, deployments) allocate through
+the same counters.
+
+The answer comes from the project item alone (read with the caller's membership in one
+BatchGetItem by `access`): O(1) whatever the number of members. `member_usage` is what
+each member holds of a resource allocated per member; nothing is allocated per member
+yet (`members` counts per project), so it is always empty. When a resource is, its
+per-member counts must be kept where this one read finds them, not gathered from every
+member item."""
 
 from __future__ import annotations
 
-from tenantry.dal import memberships as member_store
-from tenantry.domain.membership_rules import COUNTED
 from tenantry.domain.projects import access
 from tenantry.models.governance import Quota
 from tenantry.models.identity import Principal
@@ -17,23 +22,16 @@ def quotas(principal: Principal, project_id: str) -> dict[str, Quota]:
     project, _ = access(principal, project_id)
     resources: dict[str, dict[str, int]] = project.get("resources") or {}
     usage: dict[str, int] = project.get("usage") or {}
-    names = sorted({"members", *resources, *usage})
-    members = member_store.all_for_project(project_id) if resources else []
     out = {}
-    for name in names:
+    for name in sorted({"members", *resources, *usage}):
         capacity = resources.get(name) or {}
         limit = capacity.get("project_capacity")
         if name == "members" and project.get("max_members") is not None:
             limit = min(x for x in (limit, project["max_members"]) if x is not None)
-        per_member = {
-            m["user_id"]: int((m.get("usage") or {}).get(name, 0))
-            for m in members
-            if m["state"] in COUNTED and (m.get("usage") or {}).get(name)
-        }
         out[name] = Quota(
             limit=limit,
             usage=int(usage.get(name, 0)),
             member_limit=capacity.get("member_capacity") if name != "members" else None,
-            member_usage=per_member,
+            member_usage={},
         )
     return out

@@ -192,7 +192,12 @@ class Invite(Output):
     created_at: str
     invited_by: str
     secure: bool = False
-    code: str | None = Field(None, description="Secure invites: in the creating response only")
+    code: str | None = Field(
+        None,
+        description="Secure invites: in the creating response (and its replay to a retry "
+        "with the same Idempotency-Key) only",
+    )
+    version: int = Field(description="1 when created; one more when accepted or revoked")
 
 
 class InviteAccept(Input):
@@ -207,8 +212,14 @@ class InviteAccept(Input):
 class Quota(Output):
     limit: int | None = Field(description="The project's capacity; null when unlimited")
     usage: int
-    member_limit: int | None = None
-    member_usage: dict[str, int] = Field(default_factory=dict)
+    member_limit: int | None = Field(
+        None, description="Each member's capacity (member_capacity); null when unlimited"
+    )
+    member_usage: dict[str, int] = Field(
+        default_factory=dict,
+        description="What each member (user id) holds of a resource allocated per member. "
+        "Nothing is allocated per member yet (members count per project): always empty.",
+    )
 
 
 class TemplateCreate(Input):
@@ -244,6 +255,7 @@ class Template(Output):
     resources: dict[str, dict[str, int]] = Field(default_factory=dict)
     approval: Literal["auto", "moderated"]
     created_at: str
+    version: int = Field(description="Always 1 (a template does not change); its ETag")
 
 
 class Profile(Output):
