@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
 
@@ -108,9 +108,10 @@ INVITE_DOC = (
     "One invite per email, valid for expire_days (default 7, at most 30). A secure invite's "
     "`code` is in this response only: pass it to the invitee out of band. At most "
     "MaxInvitesPerUserPerDay emails per user per UTC day: 429 (limit invites_per_user_per_day). "
-    "With an Idempotency-Key, a retry with the same body answers this response again (the "
-    "codes included: they are kept with it for the key's hour) and invites nobody twice; the "
-    "same key with another body or for another target is 422."
+    "With an Idempotency-Key, a retry with the same body answers the same invites again and "
+    "invites nobody twice, but without the secure invites' codes (they are never stored): "
+    "if the first answer was lost, revoke the secure invite and invite again. The same key "
+    "with another body or for another target is 422."
 )
 
 
@@ -127,7 +128,12 @@ def _invite(
 
     # The target is in the path, not the body: it is part of what the key must repeat.
     request = {"target": target, **body.model_dump(mode="json")}
-    return idempotency.once(app, idempotency_key, principal.id, request, create)
+    return idempotency.once(app, idempotency_key, principal.id, request, create, redact=_no_codes)
+
+
+def _no_codes(body: dict[str, Any]) -> dict[str, Any]:
+    """What an idempotent replay answers: the invites without their secure codes."""
+    return {**body, "items": [{**i, "code": None} for i in body["items"]]}
 
 
 @app.put(

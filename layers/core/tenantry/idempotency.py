@@ -59,8 +59,12 @@ def once(
     principal_id: str,
     body: dict[str, Any],
     create: Callable[[], Response],
+    *,
+    redact: Callable[[Any], Any] | None = None,
 ) -> Response:
-    """Run `create` at most once per (caller, route, Idempotency-Key, body)."""
+    """Run `create` at most once per (caller, route, Idempotency-Key, body). `redact`
+    takes the secrets out of the body before it is stored: the first answer carries them,
+    a replay does not (secrets are never stored in plaintext)."""
     if key is None:
         return create()
 
@@ -86,7 +90,11 @@ def once(
         body = response.body
         if isinstance(body, BaseModel):
             body = body.model_dump(mode="json", by_alias=True)
-        return {"status": response.status_code, "headers": response.headers, "body": body}
+        answer = {"status": response.status_code, "headers": response.headers, "body": body}
+        first.append(answer)
+        return {**answer, "body": redact(body)} if redact else answer
+
+    first: list[dict[str, Any]] = []  # set when this request ran `create`
 
     request = {
         "caller": principal_id,
@@ -105,6 +113,8 @@ def once(
         raise Conflict(
             "a request with this Idempotency-Key is still in progress", headers={"Retry-After": "1"}
         ) from exc
+    if first:
+        stored = first[0]
     return Response(
         status_code=stored["status"],
         content_type="application/json",
