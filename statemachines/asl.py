@@ -86,6 +86,24 @@ def task(
     return state
 
 
+def steps(*names: str) -> dict[str, Any]:
+    """Lambda steps run one after the other, each caught into RecordFailure."""
+    return {
+        name: task(name, following, retry=STEP_RETRY, catch="RecordFailure")
+        for name, following in zip(names, [*names[1:], None], strict=True)
+    }
+
+
+def fail_state(name: str, what: str) -> dict[str, Any]:
+    return {
+        name: {
+            "Type": "Fail",
+            "Error": name,
+            "Cause": f"{what} failed; the project records the reason",
+        }
+    }
+
+
 def failure_path(working_status: str, fail_state: str, what: str, next_step: str) -> dict[str, Any]:
     """RecordFailure, then MarkFailed if even that failed, then the Fail state."""
     reason = f"the {what} workflow failed and its failure could not be recorded; {next_step}"
@@ -137,27 +155,9 @@ def create_project() -> dict[str, Any]:
         "StartAt": "CreateEnvironments",
         "TimeoutSeconds": EXECUTION_TIMEOUT,
         "States": {
-            "CreateEnvironments": task(
-                "CreateEnvironments",
-                "CreateImageRepository",
-                retry=STEP_RETRY,
-                catch="RecordFailure",
-            ),
-            "CreateImageRepository": task(
-                "CreateImageRepository",
-                "FinishProvisioning",
-                retry=STEP_RETRY,
-                catch="RecordFailure",
-            ),
-            "FinishProvisioning": task(
-                "FinishProvisioning", None, retry=STEP_RETRY, catch="RecordFailure"
-            ),
+            **steps("CreateEnvironments", "CreateImageRepository", "FinishProvisioning"),
             **failure_path("creating", fail, "create", "retry the project"),
-            fail: {
-                "Type": "Fail",
-                "Error": fail,
-                "Cause": "provisioning failed; the project records the reason",
-            },
+            **fail_state(fail, "provisioning"),
         },
     }
 
@@ -183,27 +183,9 @@ def delete_project() -> dict[str, Any]:
                 ],
                 "Default": "RevokeProjectCredentials",
             },
-            "DeleteImageRepository": task(
-                "DeleteImageRepository",
-                "RevokeProjectCredentials",
-                retry=STEP_RETRY,
-                catch="RecordFailure",
-            ),
-            "RevokeProjectCredentials": task(
-                "RevokeProjectCredentials",
-                "FinishDeprovisioning",
-                retry=STEP_RETRY,
-                catch="RecordFailure",
-            ),
-            "FinishDeprovisioning": task(
-                "FinishDeprovisioning", None, retry=STEP_RETRY, catch="RecordFailure"
-            ),
+            **steps("DeleteImageRepository", "RevokeProjectCredentials", "FinishDeprovisioning"),
             **failure_path("deleting", fail, "delete", "delete the project again"),
-            fail: {
-                "Type": "Fail",
-                "Error": fail,
-                "Cause": "deprovisioning failed; the project records the reason",
-            },
+            **fail_state(fail, "deprovisioning"),
         },
     }
 

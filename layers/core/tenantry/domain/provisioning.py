@@ -91,7 +91,7 @@ def environment_id(project_id: str, name: str) -> str:
     return str(uuid.uuid5(ENV_NAMESPACE, f"{project_id}/{name}"))
 
 
-def _condition(
+def condition(
     kind: str, ok: bool, reason: str, message: str = "", **detail: Any
 ) -> dict[str, Any]:
     cond: dict[str, Any] = {
@@ -183,13 +183,13 @@ def finish_provisioning(project_id: str, attempt: int = 1) -> None:
     project = step.project
     now = now_iso()
     conditions = [
-        _condition(
+        condition(
             "EnvironmentsReady", True, "Created", environments=project.get("environments", [])
         ),
-        _condition(
+        condition(
             "ImageRepositoryReady", True, "Created", repository=registry.repository_name(project_id)
         ),
-        _condition("Ready", True, "Provisioned"),
+        condition("Ready", True, "Provisioned"),
     ]
     _finish(
         step,
@@ -292,7 +292,7 @@ def finish_deprovisioning(project_id: str, attempt: int = 1) -> None:
         "deleted",
         "deleted",
         now,
-        changes={"deleted_at": now, "conditions": [_condition("Ready", False, "Deleted")]},
+        changes={"deleted_at": now, "conditions": [condition("Ready", False, "Deleted")]},
         remove=("owner_counted",),
         extra_ops=limits.release_owned(project),
     )
@@ -373,7 +373,7 @@ def record_failure(
                 detail={"reason": reason},
                 changes={
                     "reason": reason,
-                    "conditions": [_condition("Ready", False, "Failed", reason)],
+                    "conditions": [condition("Ready", False, "Failed", reason)],
                 },
             )
             return reason, True

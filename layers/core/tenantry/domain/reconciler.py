@@ -30,7 +30,7 @@ from tenantry.dal import history
 from tenantry.dal import operations as op_store
 from tenantry.dal import projects as store
 from tenantry.domain.operations import START_GRACE, WORKING_STATUS, later
-from tenantry.domain.provisioning import NEXT_STEP, _condition
+from tenantry.domain.provisioning import NEXT_STEP, condition
 from tenantry.errors import Conflict, InvalidTransition, NotFound
 from tenantry.observability import logger
 
@@ -130,6 +130,18 @@ def _commit(ops: list[dict[str, Any]]) -> None:
         pass  # closed meanwhile (its workflow finished): nothing left to do
 
 
+def _failed_entry(project_id: str, kind: str, why: str, now: str) -> dict[str, Any]:
+    return history.entry(
+        project_id,
+        ACTOR,
+        FAILED_EVENT[kind],
+        from_status=WORKING_STATUS[kind],
+        to_status="failed",
+        at=now,
+        detail={"reason": why},
+    )
+
+
 def _fail(project_id: str, op: dict[str, Any], why: str, now: str) -> None:
     """The project leaves its working status for `failed`, if the operation is current."""
     working = WORKING_STATUS[op["kind"]]
@@ -138,16 +150,8 @@ def _fail(project_id: str, op: dict[str, Any], why: str, now: str) -> None:
             project_id,
             [working],
             "failed",
-            history.entry(
-                project_id,
-                ACTOR,
-                FAILED_EVENT[op["kind"]],
-                from_status=working,
-                to_status="failed",
-                at=now,
-                detail={"reason": why},
-            ),
-            changes={"reason": why, "conditions": [_condition("Ready", False, "Failed", why)]},
+            _failed_entry(project_id, op["kind"], why, now),
+            changes={"reason": why, "conditions": [condition("Ready", False, "Failed", why)]},
             require={"operation_id": op["id"]},
             extra_ops=[op_store.close_op(project_id, op["id"], "failed", now)],
             now=now,
@@ -160,20 +164,11 @@ def _record_failure(project: dict[str, Any], op: dict[str, Any], now: str) -> No
     """MarkFailed set status and reason only: add the history entry and the condition."""
     pid = project["id"]
     why = project.get("reason") or reason(op["kind"], "ended")
-    working = WORKING_STATUS[op["kind"]]
     try:
         store.update(
             pid,
-            {"conditions": [_condition("Ready", False, "Failed", why)]},
-            history.entry(
-                pid,
-                ACTOR,
-                FAILED_EVENT[op["kind"]],
-                from_status=working,
-                to_status="failed",
-                at=now,
-                detail={"reason": why},
-            ),
+            {"conditions": [condition("Ready", False, "Failed", why)]},
+            _failed_entry(pid, op["kind"], why, now),
             allowed_statuses=["failed"],
             expected_version=None,
             require={"operation_id": op["id"]},
