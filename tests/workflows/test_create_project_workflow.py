@@ -628,3 +628,52 @@ def test_a_stale_executions_record_failure_does_not_fail_the_current_attempt(
     workflow.api.invoke("CreateImageRepositoryFunction", step_event("stale", "create", attempt=2))
     workflow.api.invoke("FinishProvisioningFunction", step_event("stale", "create", attempt=2))
     assert workflow.project("stale")["status"] == "active"
+
+
+# --- a step that hangs ----------------------------------------------------------------------
+
+
+def test_a_hung_step_times_out_and_is_retried(
+    workflow: Workflow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The state's TimeoutSeconds sits below the function's timeout, so a hung step ends
+    as States.Timeout, which is retried; the late first invocation did its work, and the
+    retry finds it done. (moto waits for TimeoutSeconds in real time: here the steps'
+    8 s are 0.3 s, and the first invocation hangs for 0.6 s.)"""
+    import threading
+    import time
+
+    from moto.stepfunctions.parser.asl.component.common.timeouts import timeout
+
+    real_seconds = timeout.TimeoutSeconds._eval_seconds
+
+    def scaled(self: Any, env: Any) -> float:
+        seconds = real_seconds(self, env)
+        return 0.3 if seconds == asl.STEP_TIMEOUT else seconds
+
+    monkeypatch.setattr(timeout.TimeoutSeconds, "_eval_seconds", scaled)
+    real = workflow.stack.handler("CreateImageRepositoryFunction")
+    calls = []
+    lock = threading.Lock()
+
+    def hangs_once(event: Any, context: Any) -> Any:
+        with lock:
+            calls.append(event)
+            first = len(calls) == 1
+        if first:
+            time.sleep(0.6)
+        return real(event, context)
+
+    workflow.stack.set_handler("CreateImageRepositoryFunction", hangs_once)
+    workflow.create("hung")
+    workflow.settle()
+
+    assert workflow.step_attempts("hung-create-1", "CreateImageRepository")[-1] == "ok"
+    timed_out = [
+        e
+        for e in workflow.execution_events("hung-create-1")
+        if e["type"] == "LambdaFunctionTimedOut"
+    ]
+    assert timed_out, workflow.execution_events("hung-create-1")
+    assert workflow.project("hung")["status"] == "active"
+    assert workflow.events("hung").count("image_repository_created") == 1
