@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tenantry.dal import keys, table
+from tenantry.dal import access, keys, table
 
 
 def get(app_id: str) -> dict[str, Any] | None:
@@ -45,22 +45,16 @@ def state_op(
 def page_for_project(
     project_id: str, limit: int, start_key: dict[str, Any] | None
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    return table.query(
-        keys.project_applications(project_id), index="GSI1", limit=limit, start_key=start_key
-    )
+    return access.PROJECT_APPLICATIONS.page(project_id, limit=limit, start_key=start_key)
 
 
 def page_in_state(
     state: str, limit: int, start_key: dict[str, Any] | None
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    return table.query(
-        keys.applications_in_state(state), index="GSI2", limit=limit, start_key=start_key
-    )
+    return access.APPLICATIONS_IN_STATE.page(state, limit=limit, start_key=start_key)
 
 
 def page_for_applicant(
     user_id: str, limit: int, start_key: dict[str, Any] | None
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    return table.query(
-        keys.applicant_applications(user_id), index="GSI3", limit=limit, start_key=start_key
-    )
+    return access.APPLICANT_APPLICATIONS.page(user_id, limit=limit, start_key=start_key)

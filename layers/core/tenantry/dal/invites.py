@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tenantry.dal import keys, table
+from tenantry.dal import access, keys, table
 from tenantry.errors import Gone
 
 
@@ -55,4 +55,4 @@ def revoke(invite_id: str, now: str, by: str) -> None:
 def page_for_email(
     email: str, limit: int, start_key: dict[str, Any] | None
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    return table.query(keys.email_invites(email), index="GSI1", limit=limit, start_key=start_key)
+    return access.EMAIL_INVITES.page(email, limit=limit, start_key=start_key)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tenantry.dal import keys, table
+from tenantry.dal import access, keys, table
 from tenantry.errors import Conflict, InvalidTransition, NotFound, QuotaExceeded, TenantryError
 
 MEMBERS = "members"
@@ -40,15 +40,13 @@ def get_with_context(
 def page_for_project(
     project_id: str, limit: int, start_key: dict[str, Any] | None
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    return table.query(
-        keys.project_pk(project_id), sk_prefix=keys.MEMBER_PREFIX, limit=limit, start_key=start_key
-    )
+    return access.PROJECT_MEMBERSHIPS.page(project_id, limit=limit, start_key=start_key)
 
 
 def page_for_user(
     user_id: str, limit: int, start_key: dict[str, Any] | None
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    return table.query(keys.user_projects(user_id), index="GSI1", limit=limit, start_key=start_key)
+    return access.USER_PROJECTS.page(user_id, limit=limit, start_key=start_key)
 
 
 def all_for_project(project_id: str) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tenantry.dal import keys, memberships, table
+from tenantry.dal import access, keys, memberships, table
 from tenantry.errors import (
     ChangedMeanwhile,
     Conflict,
@@ -207,15 +207,13 @@ def _why_not(
 def page_all(
     limit: int, start_key: dict[str, Any] | None
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    return table.query(keys.ALL_PROJECTS, index="GSI1", limit=limit, start_key=start_key)
+    return access.ALL_PROJECTS.page(limit=limit, start_key=start_key)
 
 
 def page_owned(
     owner_id: str, limit: int, start_key: dict[str, Any] | None
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    return table.query(
-        keys.owner_projects(owner_id), index="GSI2", limit=limit, start_key=start_key
-    )
+    return access.OWNER_PROJECTS.page(owner_id, limit=limit, start_key=start_key)
 
 
 # --- environments -----------------------------------------------------------------------------
