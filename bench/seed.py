@@ -62,13 +62,17 @@ def created_items(owner_id: str, project_id: str) -> list[dict[str, Any]]:
 
 
 def provisioned(item: dict[str, Any], now: str) -> dict[str, Any]:
-    """A project item as finish_provisioning leaves it."""
+    """A project item as finish_provisioning leaves it (its status, and the index keys
+    that follow the status, as tenantry.dal.projects.write sets them)."""
+    from tenantry.dal import keys
     from tenantry.registry import repository_name
 
     ready = {"status": "True", "message": "", "last_transition_time": now}
     environments = {"environments": item.get("environments", [])}
+    indexes, unindexed = keys.project_status_indexes(item["id"], "active")
     return {
-        **item,
+        **{k: v for k, v in item.items() if k not in unindexed},
+        **indexes,
         "status": "active",
         "version": int(item["version"]) + 1,
         "updated_at": now,

@@ -8,8 +8,10 @@ each page read through tenantry.pagination.collect, whose read budget bounds a r
 
 | pattern                  | index | partition                  | sort key                | range        |
 |--------------------------|-------|----------------------------|-------------------------|--------------|
-| ALL_PROJECTS             | GSI1  | PROJECTS                   | <id>                    |              |
-| OWNER_PROJECTS           | GSI2  | OWNER#<owner>              | <id>                    |              |
+| LIVE_PROJECTS            | GSI1  | PROJECTS                   | <id>                    |              |
+| PROJECTS_IN_STATUS       | GSI3  | PROJECTSTATUS#<status>     | <id>                    |              |
+| OWNER_LIVE_PROJECTS      | GSI2  | OWNER#<owner>              | LIVE#<id>               | LIVE#...     |
+| OWNER_DELETED_PROJECTS   | GSI2  | OWNER#<owner>              | DELETED#<id>            | DELETED#...  |
 | USER_PROJECTS            | GSI1  | USERPROJECTS#<user>        | <project id>            |              |
 | PROJECT_MEMBERSHIPS      | table | PROJECT#<id>               | MEMBER#<user>           | MEMBER#...   |
 | EMAIL_INVITES            | GSI1  | INVITES#<email>            | <created_at>#<id>       |              |
@@ -17,6 +19,10 @@ each page read through tenantry.pagination.collect, whose read budget bounds a r
 | APPLICATIONS_IN_STATE    | GSI2  | APPSTATE#<state>           | <created_at>#<id>       |              |
 | APPLICANT_APPLICATIONS   | GSI3  | APPLICANT#<user>           | <created_at>#<id>       |              |
 | ALL_USERS, ALL_BOTS, OWNER_TOKENS, ALL_ORGS, USER_ORGS, ORG_MEMBERS, ALL_TEMPLATES: whole partitions, as in dal/keys.py |
+
+Sparse by design: an item is in a partition only while a list wants it there, so the
+common filters are the partition itself. LIVE_PROJECTS holds no tombstone (a project
+leaves it when it becomes `deleted`); PROJECTS_IN_STATUS is `?state=` for platform admins.
 
 Not here: a project's history (dal/history.py, read by its own key range) and the sweeps
 of what a project owns on deletion (dal/projects.environment_keys): they are not lists of
@@ -81,8 +87,24 @@ class Pattern:
 
 # --- projects and memberships ---------------------------------------------------------------
 
-ALL_PROJECTS = Pattern("projects", "GSI1", lambda: keys.ALL_PROJECTS, "<project id>")
-OWNER_PROJECTS = Pattern("an owner's projects", "GSI2", keys.owner_projects, "<project id>")
+LIVE_PROJECTS = Pattern("live projects", "GSI1", lambda: keys.ALL_PROJECTS, "<project id>")
+PROJECTS_IN_STATUS = Pattern(
+    "projects in a status", "GSI3", keys.projects_in_status, "<project id>"
+)
+OWNER_LIVE_PROJECTS = Pattern(
+    "an owner's live projects",
+    "GSI2",
+    keys.owner_projects,
+    "LIVE#<project id>",
+    prefix=keys.LIVE_PREFIX,
+)
+OWNER_DELETED_PROJECTS = Pattern(
+    "an owner's deleted projects",
+    "GSI2",
+    keys.owner_projects,
+    "DELETED#<project id>",
+    prefix=keys.TOMBSTONE_PREFIX,
+)
 USER_PROJECTS = Pattern("a user's memberships", "GSI1", keys.user_projects, "<project id>")
 PROJECT_MEMBERSHIPS = Pattern(
     "a project's memberships", None, keys.project_pk, "MEMBER#<user>", prefix=keys.MEMBER_PREFIX

@@ -1,29 +1,36 @@
 """Every key of the single table is built here and nowhere else.
 
-Base table: PK / SK. Overloaded sparse indexes: GSI1, GSI2, GSI3 (GSIxPK, GSIxSK).
+Base table: PK / SK. Overloaded sparse indexes: GSI1, GSI2, GSI3 (GSIxPK, GSIxSK). Which
+list reads which partition, and within which sort-key range, is declared once in
+dal/access.py; the index keys below put each item into exactly the partitions its lists read.
 
-| item                | PK                  | SK                      | GSI1PK / GSI1SK                     | GSI2PK / GSI2SK               |
-|---------------------|---------------------|-------------------------|-------------------------------------|-------------------------------|
-| project             | PROJECT#<id>        | PROJECT                 | PROJECTS / <id>                     | OWNER#<user> / <id>           |
-| project member      | PROJECT#<id>        | MEMBER#<user>           | USERPROJECTS#<user> / <project id>  |                               |
-| history entry       | PROJECT#<id>        | HIST#<at>#<seq>         |                                     |                               |
-| environment         | PROJECT#<id>        | ENV#<env id>            |                                     |                               |
-| environment name    | PROJECT#<id>        | ENVNAME#<name>          |                                     |                               |
-| user                | USER#<id>           | USER                    | USERS / <created_at>#<id>           |                               |
-| user email (unique) | EMAIL#<email>       | EMAIL                   |                                     |                               |
-| bot                 | BOT#<id>            | BOT                     | BOTS / <created_at>#<id>            |                               |
-| api token (secret)  | TOKEN#<sha256>      | TOKEN                   |                                     |                               |
-| api token (by id)   | TOKENID#<id>        | TOKEN                   | TOKENS#<kind>#<owner> / <at>#<id>   |                               |
-| owner's token       | USER#<id> / BOT#<id>| TOKEN#<token id>        |                                     |                               |
-| membership (by id)  | MEMBERSHIP#<id>     | MEMBERSHIP              |                                     |                               |
-| application         | APP#<id>            | APP                     | PROJECTAPPS#<project> / <at>#<id>   | APPSTATE#<state> / <at>#<id>  |
-|                     |                     |                         | GSI3: APPLICANT#<user> / <at>#<id>  |                               |
-| org                 | ORG#<id>            | ORG                     | ORGS / <created_at>#<id>            |                               |
-| org member          | ORG#<id>            | MEMBER#<user>           | USERORGS#<user> / <org id>          |                               |
-| invite              | INVITE#<id>         | INVITE                  | INVITES#<email> / <at>#<id>         | TARGETINVITES#<scope>#<id> /  |
-| template            | TEMPLATE#<id>       | TEMPLATE                | TEMPLATES / <name>#<id>             |                               |
-| limit counter       | LIMIT#<principal>   | <limit>#<scope>         |                                     |                               |
-| daily limit counter | LIMIT#<principal>   | <limit>#<day>#<scope>   |  (TTL expires_at: gone after a day) |                               |
+| item                | PK                  | SK                    | GSI1PK / GSI1SK                      | GSI2PK / GSI2SK                       | GSI3PK / GSI3SK                   |
+|---------------------|---------------------|-----------------------|--------------------------------------|---------------------------------------|-----------------------------------|
+| project             | PROJECT#<id>        | PROJECT               | PROJECTS / <id>  (not when deleted)  | OWNER#<user> / LIVE#<id>, DELETED#<id>| PROJECTSTATUS#<status> / <id>     |
+| project member      | PROJECT#<id>        | MEMBER#<user>         | USERPROJECTS#<user> / <project id>   |                                       |                                   |
+| history entry       | PROJECT#<id>        | HIST#<at>#<seq>       |                                      |                                       |                                   |
+| environment         | PROJECT#<id>        | ENV#<env id>          |                                      |                                       |                                   |
+| environment name    | PROJECT#<id>        | ENVNAME#<name>        |                                      |                                       |                                   |
+| user                | USER#<id>           | USER                  | USERS / <created_at>#<id>            |                                       |                                   |
+| user email (unique) | EMAIL#<email>       | EMAIL                 |                                      |                                       |                                   |
+| bot                 | BOT#<id>            | BOT                   | BOTS / <created_at>#<id>             |                                       |                                   |
+| api token (secret)  | TOKEN#<sha256>      | TOKEN                 |                                      |                                       |                                   |
+| api token (by id)   | TOKENID#<id>        | TOKEN                 | TOKENS#<kind>#<owner> / <at>#<id>    |                                       |                                   |
+| owner's token       | USER#<id> / BOT#<id>| TOKEN#<token id>      |                                      |                                       |                                   |
+| membership (by id)  | MEMBERSHIP#<id>     | MEMBERSHIP            |                                      |                                       |                                   |
+| application         | APP#<id>            | APP                   | PROJECTAPPS#<project> / <at>#<id>    | APPSTATE#<state> / <at>#<id>          | APPLICANT#<user> / <at>#<id>      |
+| org                 | ORG#<id>            | ORG                   | ORGS / <created_at>#<id>             |                                       |                                   |
+| org member          | ORG#<id>            | MEMBER#<user>         | USERORGS#<user> / <org id>           |                                       |                                   |
+| invite              | INVITE#<id>         | INVITE                | INVITES#<email> / <at>#<id>          | TARGETINVITES#<scope>#<id> / <at>#<id>|                                   |
+| template            | TEMPLATE#<id>       | TEMPLATE              | TEMPLATES / <name>#<id>              |                                       |                                   |
+| limit counter       | LIMIT#<principal>   | <limit>#<scope>       |                                      |                                       |                                   |
+| daily limit counter | LIMIT#<principal>   | <limit>#<day>#<scope> |  (TTL expires_at: gone after a day)  |                                       |                                   |
+
+Index keys that follow an item's state are written with the state, in the same write: a
+project's status (project_status_indexes: its status partition, its owner's LIVE#/DELETED#
+range, and leaving PROJECTS when deleted), an application's state
+(application_state_index). Sort keys never follow a state an item can leave and come back
+to, so a list's cursor never meets an item twice.
 
 A token is three items written in one transaction: the secret's hash (what the authorizer
 reads, strongly consistent, so a revoked token stops at once), a record by id (what the
@@ -57,20 +64,39 @@ def project_pk(project_id: str) -> str:
     return f"PROJECT#{project_id}"
 
 
-def project_indexes(project_id: str, owner_id: str) -> dict[str, str]:
-    return {
-        "GSI1PK": "PROJECTS",
-        "GSI1SK": project_id,
-        "GSI2PK": f"OWNER#{owner_id}",
-        "GSI2SK": project_id,
-    }
-
-
 ALL_PROJECTS = "PROJECTS"
+TOMBSTONE = "deleted"  # the status of a deleted project, kept forever
+LIVE_PREFIX, TOMBSTONE_PREFIX = "LIVE#", "DELETED#"
+
+
+def project_indexes(project_id: str, owner_id: str, status: str) -> dict[str, str]:
+    """Every index key of a new project item in `status`."""
+    indexes, _ = project_status_indexes(project_id, status)
+    return {"GSI2PK": owner_projects(owner_id), **indexes}
+
+
+def project_status_indexes(project_id: str, status: str) -> tuple[dict[str, str], tuple[str, ...]]:
+    """The index keys that follow a project's status, as (attributes to set, attributes
+    to remove), written together with the status: its status partition (GSI3), its place
+    in its owner's live or deleted range (GSI2SK), and PROJECTS (GSI1) unless deleted, so
+    a tombstone is read by no list but `state=deleted`."""
+    live = status != TOMBSTONE
+    indexes = {
+        "GSI2SK": f"{LIVE_PREFIX if live else TOMBSTONE_PREFIX}{project_id}",
+        "GSI3PK": projects_in_status(status),
+        "GSI3SK": project_id,
+    }
+    if not live:
+        return indexes, ("GSI1PK", "GSI1SK")
+    return {"GSI1PK": ALL_PROJECTS, "GSI1SK": project_id, **indexes}, ()
 
 
 def owner_projects(owner_id: str) -> str:
     return f"OWNER#{owner_id}"
+
+
+def projects_in_status(status: str) -> str:
+    return f"PROJECTSTATUS#{status}"
 
 
 def member(project_id: str, user_id: str) -> dict[str, str]:

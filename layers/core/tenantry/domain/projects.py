@@ -307,15 +307,12 @@ def list_projects(
     principal: Principal, flt: ProjectFilter, limit: int, start_key: dict[str, Any] | None
 ) -> tuple[list[Project], dict[str, Any] | None]:
     if principal.is_admin and flt.mode == "default":
-        index = "GSI2" if flt.owner else "GSI1"
 
         def fetch_all(
             n: int, key: dict[str, Any] | None
         ) -> tuple[list[Any], dict[str, Any] | None]:
-            items, last = (
-                store.page_owned(flt.owner, n, key) if flt.owner else store.page_all(n, key)
-            )
-            return [(table_key(i, index), i if flt.matches(i) else None) for i in items], last
+            rows, last = store.page_listed(n, key, status=flt.state, owner_id=flt.owner)
+            return [(k, i if flt.matches(i) else None) for k, i in rows], last
 
         items, last = collect(fetch_all, limit, start_key)
     else:

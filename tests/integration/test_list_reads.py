@@ -1,0 +1,113 @@
+"""Lists read what they can answer (issue 7, item 5): the common filters are the partition
+a list queries, not a filter after the Query. A project's status, a membership's being
+current, an invite's being pending and unexpired, an application's state: when one
+changes, the item's index keys change in the same write, so tombstones, former
+memberships and answered invites are never read by the lists that do not show them.
+
+Items are seeded through the domain code with the workflows not started, then moved to the
+status wanted through tenantry.dal.projects.transition, as the workflows do: the lists
+see exactly the items a real run leaves."""
+
+from __future__ import annotations
+
+from typing import Any
+from unittest import mock
+
+from tenantry.clock import now_iso
+from tests.harness import Api
+from tests.integration.helpers import list_all, make_user
+from tests.integration.reads import reads
+
+
+def seed_project(
+    owner_id: str,
+    project_id: str,
+    status: str = "active",
+    *,
+    name: str | None = None,
+    labels: dict[str, str] | None = None,
+) -> None:
+    """A project of `owner_id`, created as an admin would (no approval, no limit), then
+    moved to `status` with its history entry, as a workflow would."""
+    from tenantry.dal import history
+    from tenantry.dal import projects as store
+    from tenantry.domain import projects
+    from tenantry.models.identity import Principal
+    from tenantry.models.project import ProjectCreate
+
+    body = ProjectCreate(name=name or project_id, id=project_id, labels=labels or {})
+    with mock.patch("tenantry.workflows.start"):
+        projects.create_project(Principal(kind="user", id=owner_id, is_admin=True), body)
+    if status != "creating":
+        entry = history.entry(
+            project_id, "test", "seeded", from_status="creating", to_status=status
+        )
+        store.transition(project_id, ["creating"], status, entry, now=now_iso())
+
+
+def statuses_read(found: Any) -> list[str]:
+    return [i["status"] for i in found.items("project")]
+
+
+# --- projects: the admin's lists ----------------------------------------------------------
+
+
+def test_the_admins_default_list_reads_no_tombstone(api: Api, admin_token: str) -> None:
+    for i in range(12):  # sorted before the live ones
+        seed_project("owner-a", f"a-dead-{i:02d}", "deleted")
+    live = {f"z-live-{i}" for i in range(3)}
+    for pid in live:
+        seed_project("owner-a", pid)
+
+    with reads(api) as found:
+        r = api.get("/projects", token=admin_token, query={"limit": 5})
+    assert r.status == 200, r
+    assert {p["id"] for p in r.json()["items"]} == live and r.json()["next_cursor"] is None, r
+    assert "deleted" not in statuses_read(found), statuses_read(found)
+    assert found.ops() == ["Query"], found.ops()
+
+    assert {p["id"] for p in list_all(api, admin_token, state="deleted", limit=5)} == {
+        f"a-dead-{i:02d}" for i in range(12)
+    }
+
+
+def test_the_admins_status_filter_reads_only_that_status(api: Api, admin_token: str) -> None:
+    for i in range(10):
+        seed_project("owner-s", f"a-active-{i:02d}")
+    seed_project("owner-s", "b-suspended", "suspended")
+    seed_project("owner-s", "c-failed", "failed")
+
+    for state, expected in (("suspended", {"b-suspended"}), ("failed", {"c-failed"})):
+        with reads(api) as found:
+            r = api.get("/projects", token=admin_token, query={"state": state, "limit": 3})
+        assert r.status == 200, r
+        assert {p["id"] for p in r.json()["items"]} == expected, r
+        assert r.json()["next_cursor"] is None, r
+        assert set(statuses_read(found)) == {state}, statuses_read(found)
+        assert found.ops() == ["Query"], found.ops()
+
+    # a status change moves the project between the status partitions in the same write
+    r = api.post("/projects/b-suspended/actions", token=admin_token, json={"action": "unsuspend"})
+    assert r.status == 200, r
+    assert list_all(api, admin_token, state="suspended") == []
+    active = {p["id"] for p in list_all(api, admin_token, state="active", limit=4)}
+    assert active == {f"a-active-{i:02d}" for i in range(10)} | {"b-suspended"}
+
+
+def test_an_owners_list_reads_no_tombstone(api: Api, admin_token: str) -> None:
+    owner, _ = make_user(api, admin_token, "Owner")
+    for i in range(8):
+        seed_project(owner["id"], f"a-gone-{i}", "deleted")
+    seed_project(owner["id"], "b-kept")
+    seed_project("someone-else", "b-other")
+
+    with reads(api) as found:
+        r = api.get("/projects", token=admin_token, query={"owner": owner["id"], "limit": 2})
+    assert r.status == 200, r
+    assert [p["id"] for p in r.json()["items"]] == ["b-kept"], r
+    assert r.json()["next_cursor"] is None, r
+    assert statuses_read(found) == ["active"], statuses_read(found)
+
+    gone = list_all(api, admin_token, owner=owner["id"], state="deleted", limit=3)
+    assert {p["id"] for p in gone} == {f"a-gone-{i}" for i in range(8)}
+    assert list_all(api, admin_token, owner=owner["id"], state="suspended") == []
