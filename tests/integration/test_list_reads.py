@@ -111,3 +111,74 @@ def test_an_owners_list_reads_no_tombstone(api: Api, admin_token: str) -> None:
     gone = list_all(api, admin_token, owner=owner["id"], state="deleted", limit=3)
     assert {p["id"] for p in gone} == {f"a-gone-{i}" for i in range(8)}
     assert list_all(api, admin_token, owner=owner["id"], state="suspended") == []
+
+
+# --- memberships: current ones in the lists that show only those --------------------------
+
+
+def _membership(project_id: str, user_id: str, *actions: str) -> None:
+    """Move `user_id`'s membership of an active project through `actions`, as the
+    project's owner would (enroll, remove, ...)."""
+    from tenantry.dal import projects as project_store
+    from tenantry.domain import memberships
+    from tenantry.models.identity import Principal
+
+    admin = Principal(kind="user", id="platform-admin", is_admin=True)
+    for action in actions:
+        project = project_store.get(project_id)
+        assert project is not None
+        memberships.move(admin, project, user_id, action, role="member")
+
+
+def member_states_read(found: Any) -> list[str]:
+    return [i["state"] for i in found.items("member")]
+
+
+def test_a_users_project_list_reads_no_former_membership(api: Api, admin_token: str) -> None:
+    user, token = make_user(api, admin_token, "Member")
+    for i in range(10):  # sorted before the current ones
+        seed_project("owner-f", f"a-former-{i:02d}")
+        _membership(f"a-former-{i:02d}", user["id"], "enroll", "remove")
+    for pid in ("z-current-1", "z-current-2"):
+        seed_project("owner-f", pid)
+        _membership(pid, user["id"], "enroll")
+
+    with reads(api) as found:
+        r = api.get("/projects", token=token, query={"limit": 4})
+    assert r.status == 200, r
+    assert [p["id"] for p in r.json()["items"]] == ["z-current-1", "z-current-2"], r
+    assert r.json()["next_cursor"] is None, r
+    assert set(member_states_read(found)) == {"accepted"}, member_states_read(found)
+    assert found.ops() == ["Query", "BatchGetItem"], found.ops()
+
+    # the user's own memberships still list every one of them, former ones included
+    mine = list_all(api, token, "/memberships", limit=5)
+    assert sorted(m["state"] for m in mine) == ["accepted"] * 2 + ["removed"] * 10, mine
+    # a membership made current again is listed again
+    _membership("a-former-03", user["id"], "enroll")
+    ids = [p["id"] for p in list_all(api, token, limit=2)]
+    assert ids == ["a-former-03", "z-current-1", "z-current-2"], ids
+
+
+def test_a_projects_members_list_reads_no_former_member_for_non_managers(
+    api: Api, admin_token: str
+) -> None:
+    owner, owner_token = make_user(api, admin_token, "Owner")
+    viewer, viewer_token = make_user(api, admin_token, "Viewer")
+    seed_project(owner["id"], "club")
+    for i in range(10):  # made-up user ids, sorted before any uuid
+        _membership("club", f"0-former-{i:02d}", "enroll", "remove")
+    _membership("club", viewer["id"], "enroll")
+    current = {owner["id"], viewer["id"]}
+
+    for path in ("/projects/club/members", "/memberships?project_id=club"):
+        with reads(api) as found:
+            r = api.get(path, token=viewer_token, query={"limit": 3})
+        assert r.status == 200, r
+        assert {m["user_id"] for m in r.json()["items"]} == current, r
+        assert r.json()["next_cursor"] is None, r
+        assert set(member_states_read(found)) == {"accepted"}, member_states_read(found)
+
+    # the project's managers see every membership, former ones included
+    everyone = list_all(api, owner_token, "/projects/club/members", limit=4)
+    assert len(everyone) == 12 and {m["state"] for m in everyone} == {"accepted", "removed"}

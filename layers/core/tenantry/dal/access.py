@@ -12,8 +12,10 @@ each page read through tenantry.pagination.collect, whose read budget bounds a r
 | PROJECTS_IN_STATUS       | GSI3  | PROJECTSTATUS#<status>     | <id>                    |              |
 | OWNER_LIVE_PROJECTS      | GSI2  | OWNER#<owner>              | LIVE#<id>               | LIVE#...     |
 | OWNER_DELETED_PROJECTS   | GSI2  | OWNER#<owner>              | DELETED#<id>            | DELETED#...  |
-| USER_PROJECTS            | GSI1  | USERPROJECTS#<user>        | <project id>            |              |
+| USER_CURRENT_PROJECTS    | GSI1  | USERPROJECTS#<user>        | <project id>            |              |
+| USER_MEMBERSHIPS         | GSI2  | USERMEMBERSHIPS#<user>     | <project id>            |              |
 | PROJECT_MEMBERSHIPS      | table | PROJECT#<id>               | MEMBER#<user>           | MEMBER#...   |
+| PROJECT_CURRENT_MEMBERS  | GSI3  | PROJECTMEMBERS#<project>   | <user>                  |              |
 | EMAIL_INVITES            | GSI1  | INVITES#<email>            | <created_at>#<id>       |              |
 | PROJECT_APPLICATIONS     | GSI1  | PROJECTAPPS#<project>      | <created_at>#<id>       |              |
 | APPLICATIONS_IN_STATE    | GSI2  | APPSTATE#<state>           | <created_at>#<id>       |              |
@@ -22,7 +24,9 @@ each page read through tenantry.pagination.collect, whose read budget bounds a r
 
 Sparse by design: an item is in a partition only while a list wants it there, so the
 common filters are the partition itself. LIVE_PROJECTS holds no tombstone (a project
-leaves it when it becomes `deleted`); PROJECTS_IN_STATUS is `?state=` for platform admins.
+leaves it when it becomes `deleted`); PROJECTS_IN_STATUS is `?state=` for platform admins. USER_CURRENT_PROJECTS and
+PROJECT_CURRENT_MEMBERS hold only current (accepted, leave_requested) memberships: a
+user's project list and a non-manager's member list never read former ones.
 
 Not here: a project's history (dal/history.py, read by its own key range) and the sweeps
 of what a project owns on deletion (dal/projects.environment_keys): they are not lists of
@@ -85,7 +89,7 @@ class Pattern:
         return table.key_of(item, self.index)
 
 
-# --- projects and memberships ---------------------------------------------------------------
+# --- projects and memberships -------------------------------------------------------------
 
 LIVE_PROJECTS = Pattern("live projects", "GSI1", lambda: keys.ALL_PROJECTS, "<project id>")
 PROJECTS_IN_STATUS = Pattern(
@@ -105,9 +109,15 @@ OWNER_DELETED_PROJECTS = Pattern(
     "DELETED#<project id>",
     prefix=keys.TOMBSTONE_PREFIX,
 )
-USER_PROJECTS = Pattern("a user's memberships", "GSI1", keys.user_projects, "<project id>")
+USER_CURRENT_PROJECTS = Pattern(
+    "a user's current memberships", "GSI1", keys.user_projects, "<project id>"
+)
+USER_MEMBERSHIPS = Pattern("a user's memberships", "GSI2", keys.user_memberships, "<project id>")
 PROJECT_MEMBERSHIPS = Pattern(
     "a project's memberships", None, keys.project_pk, "MEMBER#<user>", prefix=keys.MEMBER_PREFIX
+)
+PROJECT_CURRENT_MEMBERS = Pattern(
+    "a project's current members", "GSI3", keys.project_members, "<user id>"
 )
 
 # --- invites and applications ---------------------------------------------------------------

@@ -7,7 +7,7 @@ dal/access.py; the index keys below put each item into exactly the partitions it
 | item                | PK                  | SK                    | GSI1PK / GSI1SK                      | GSI2PK / GSI2SK                       | GSI3PK / GSI3SK                   |
 |---------------------|---------------------|-----------------------|--------------------------------------|---------------------------------------|-----------------------------------|
 | project             | PROJECT#<id>        | PROJECT               | PROJECTS / <id>  (not when deleted)  | OWNER#<user> / LIVE#<id>, DELETED#<id>| PROJECTSTATUS#<status> / <id>     |
-| project member      | PROJECT#<id>        | MEMBER#<user>         | USERPROJECTS#<user> / <project id>   |                                       |                                   |
+| project member      | PROJECT#<id>        | MEMBER#<user>         | USERPROJECTS#<user> / <project id> * | USERMEMBERSHIPS#<user> / <project id> | PROJECTMEMBERS#<project> / <user> *|
 | history entry       | PROJECT#<id>        | HIST#<at>#<seq>       |                                      |                                       |                                   |
 | environment         | PROJECT#<id>        | ENV#<env id>          |                                      |                                       |                                   |
 | environment name    | PROJECT#<id>        | ENVNAME#<name>        |                                      |                                       |                                   |
@@ -26,10 +26,14 @@ dal/access.py; the index keys below put each item into exactly the partitions it
 | limit counter       | LIMIT#<principal>   | <limit>#<scope>       |                                      |                                       |                                   |
 | daily limit counter | LIMIT#<principal>   | <limit>#<day>#<scope> |  (TTL expires_at: gone after a day)  |                                       |                                   |
 
+* only while the membership is current (accepted or leave_requested): requested, rejected,
+  cancelled and removed memberships are in no list of current members or of a user's
+  projects, only in their user's memberships and their project's partition.
+
 Index keys that follow an item's state are written with the state, in the same write: a
 project's status (project_status_indexes: its status partition, its owner's LIVE#/DELETED#
-range, and leaving PROJECTS when deleted), an application's state
-(application_state_index). Sort keys never follow a state an item can leave and come back
+range, and leaving PROJECTS when deleted), a membership's being current (member items are
+written whole, member_indexes), an application's state (application_state_index). Sort keys never follow a state an item can leave and come back
 to, so a list's cursor never meets an item twice.
 
 A token is three items written in one transaction: the secret's hash (what the authorizer
@@ -42,7 +46,7 @@ consistent (the owner and every pointer) and rewrites the owner and each hash it
 transaction, conditioned on the owner's `tokens_rev`, which every token creation bumps.
 
 A membership is the member item in its project's partition (listed by project, and by
-user through GSI1) plus an immutable pointer by id, so GET /memberships/{id} is one
+user through GSI1/GSI2) plus an immutable pointer by id, so GET /memberships/{id} is one
 strongly consistent read. Membership ids are uuid5(project, user): one per pair, forever.
 
 A tenant's items share PK=PROJECT#<id>, so one Query serves a project's lists and a
@@ -103,12 +107,35 @@ def member(project_id: str, user_id: str) -> dict[str, str]:
     return {"PK": f"PROJECT#{project_id}", "SK": f"MEMBER#{user_id}"}
 
 
-def member_indexes(project_id: str, user_id: str) -> dict[str, str]:
-    return {"GSI1PK": user_projects(user_id), "GSI1SK": project_id}
+MEMBER_INDEX_ATTRIBUTES = ("GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK")
+
+
+def member_indexes(project_id: str, user_id: str, *, current: bool) -> dict[str, str]:
+    """A member item's index keys: every membership in its user's memberships (GSI2); a
+    `current` one (accepted or leave_requested) also in its user's projects (GSI1) and its
+    project's current members (GSI3). Member items are written whole, so a membership
+    that stops being current leaves those two lists in the same write."""
+    indexes = {"GSI2PK": user_memberships(user_id), "GSI2SK": project_id}
+    if current:
+        indexes |= {
+            "GSI1PK": user_projects(user_id),
+            "GSI1SK": project_id,
+            "GSI3PK": project_members(project_id),
+            "GSI3SK": user_id,
+        }
+    return indexes
 
 
 def user_projects(user_id: str) -> str:
     return f"USERPROJECTS#{user_id}"
+
+
+def user_memberships(user_id: str) -> str:
+    return f"USERMEMBERSHIPS#{user_id}"
+
+
+def project_members(project_id: str) -> str:
+    return f"PROJECTMEMBERS#{project_id}"
 
 
 HISTORY_PREFIX = "HIST#"

@@ -16,7 +16,6 @@ from tenantry.dal import memberships as member_store
 from tenantry.dal import orgs as org_store
 from tenantry.dal import projects as store
 from tenantry.dal import templates as template_store
-from tenantry.dal.table import key_of as table_key
 from tenantry.domain import applications, lifecycle, memberships
 from tenantry.domain.membership_rules import COUNTED
 from tenantry.domain.provisioning import NEXT_STEP
@@ -316,18 +315,20 @@ def list_projects(
 
         items, last = collect(fetch_all, limit, start_key)
     else:
+        # A user's current memberships only (the partition holds nothing else); mode=member
+        # also wants them accepted (not leave_requested).
         wanted = {"accepted"} if flt.mode == "member" else VISIBLE_MEMBER_STATES
 
         def fetch_mine(
             n: int, key: dict[str, Any] | None
         ) -> tuple[list[Any], dict[str, Any] | None]:
-            members, last = member_store.page_for_user(principal.id, n, key)
-            ids = [m["project_id"] for m in members if m.get("state") in wanted]
+            members, last = member_store.page_current_for_user(principal.id, n, key)
+            ids = [m["project_id"] for _, m in members if m.get("state") in wanted]
             found = {p["id"]: p for p in store.get_many(ids)}
             rows = []
-            for m in members:
+            for row_key, m in members:
                 p = found.get(m["project_id"]) if m.get("state") in wanted else None
-                rows.append((table_key(m, "GSI1"), p if p and flt.matches(p) else None))
+                rows.append((row_key, p if p and flt.matches(p) else None))
             return rows, last
 
         items, last = collect(fetch_mine, limit, start_key)
