@@ -10,13 +10,18 @@ see exactly the items a real run leaves."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from unittest import mock
+
+import pytest
 
 from tenantry.clock import now_iso
 from tests.harness import Api
 from tests.integration.helpers import list_all, make_user
 from tests.integration.reads import reads
+
+ZERO = timedelta()
 
 
 def seed_project(
@@ -182,3 +187,42 @@ def test_a_projects_members_list_reads_no_former_member_for_non_managers(
     # the project's managers see every membership, former ones included
     everyone = list_all(api, owner_token, "/projects/club/members", limit=4)
     assert len(everyone) == 12 and {m["state"] for m in everyone} == {"accepted", "removed"}
+
+
+# --- invites: pending and unexpired ones only -----------------------------------------------
+
+
+def test_the_pending_invites_list_reads_no_answered_or_expired_invite(
+    api: Api, admin_token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tenantry.domain.invites as invites_domain
+
+    guest, guest_token = make_user(api, admin_token, "Guest")
+    r = api.post("/orgs", token=admin_token, json={"name": "Inviters"})
+    assert r.status == 201, r
+    org_id = r.json()["id"]
+
+    def invite() -> str:
+        body = {"emails": [guest["email"]], "roles": ["member"], "expire_days": 1}
+        r = api.put(f"/orgs/{org_id}/invites", token=admin_token, json=body)
+        assert r.status == 201, r
+        return str(r.json()["items"][0]["id"])
+
+    real_now = invites_domain.now_iso
+    with monkeypatch.context() as m:  # sent ten days ago, for a day: expired
+        m.setattr(
+            invites_domain, "now_iso", lambda d=None: real_now(timedelta(days=-10) + (d or ZERO))
+        )
+        expired = [invite() for _ in range(4)]
+    for invite_id in [invite() for _ in range(8)]:  # revoked
+        assert api.delete(f"/invites/{invite_id}", token=admin_token).status == 204
+    pending = {invite() for _ in range(2)}
+
+    with reads(api) as found:
+        r = api.get("/invites", token=guest_token, query={"limit": 5})
+    assert r.status == 200, r
+    assert {i["id"] for i in r.json()["items"]} == pending and r.json()["next_cursor"] is None, r
+    read = found.items("invite")
+    assert {i["id"] for i in read} == pending, [(i["status"], i["expires_at"]) for i in read]
+    assert found.ops() == ["Query"], found.ops()
+    assert not set(expired) & {i["id"] for i in read}

@@ -16,7 +16,7 @@ each page read through tenantry.pagination.collect, whose read budget bounds a r
 | USER_MEMBERSHIPS         | GSI2  | USERMEMBERSHIPS#<user>     | <project id>            |              |
 | PROJECT_MEMBERSHIPS      | table | PROJECT#<id>               | MEMBER#<user>           | MEMBER#...   |
 | PROJECT_CURRENT_MEMBERS  | GSI3  | PROJECTMEMBERS#<project>   | <user>                  |              |
-| EMAIL_INVITES            | GSI1  | INVITES#<email>            | <created_at>#<id>       |              |
+| PENDING_INVITES          | GSI1  | INVITES#<email>            | <expires_at>#<id>       | > <now>#~    |
 | PROJECT_APPLICATIONS     | GSI1  | PROJECTAPPS#<project>      | <created_at>#<id>       |              |
 | APPLICATIONS_IN_STATE    | GSI2  | APPSTATE#<state>           | <created_at>#<id>       |              |
 | APPLICANT_APPLICATIONS   | GSI3  | APPLICANT#<user>           | <created_at>#<id>       |              |
@@ -27,6 +27,8 @@ common filters are the partition itself. LIVE_PROJECTS holds no tombstone (a pro
 leaves it when it becomes `deleted`); PROJECTS_IN_STATUS is `?state=` for platform admins. USER_CURRENT_PROJECTS and
 PROJECT_CURRENT_MEMBERS hold only current (accepted, leave_requested) memberships: a
 user's project list and a non-manager's member list never read former ones.
+PENDING_INVITES holds pending invites only, by expiry, read above now: GET /invites reads
+neither answered nor expired invites.
 
 Not here: a project's history (dal/history.py, read by its own key range) and the sweeps
 of what a project owns on deletion (dal/projects.environment_keys): they are not lists of
@@ -122,7 +124,13 @@ PROJECT_CURRENT_MEMBERS = Pattern(
 
 # --- invites and applications ---------------------------------------------------------------
 
-EMAIL_INVITES = Pattern("an email's invites", "GSI1", keys.email_invites, "<created_at>#<id>")
+PENDING_INVITES = Pattern(
+    "an email's pending invites",
+    "GSI1",
+    keys.email_invites,
+    "<expires_at>#<invite id>",
+    after=keys.invites_unexpired_after,
+)
 PROJECT_APPLICATIONS = Pattern(
     "a project's applications", "GSI1", keys.project_applications, "<created_at>#<app id>"
 )

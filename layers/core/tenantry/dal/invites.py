@@ -17,6 +17,7 @@ def put_op(invite: dict[str, Any]) -> dict[str, Any]:
             invite["scope"],
             invite["target_id"],
             invite["created_at"],
+            invite["expires_at"],
         ),
         "entity": "invite",
         **invite,
@@ -35,10 +36,12 @@ def get(invite_id: str) -> dict[str, Any] | None:
 
 
 def status_op(invite_id: str, to_status: str, now: str, by: str) -> dict[str, Any]:
-    """pending -> `to_status`, conditional: an invite is answered once."""
+    """pending -> `to_status`, conditional: an invite is answered once. It leaves its
+    email's pending list in the same write."""
     return table.tx_update(
         keys.invite(invite_id),
-        "SET #st = :to, updated_at = :now, answered_by = :by",
+        "SET #st = :to, updated_at = :now, answered_by = :by REMOVE "
+        + ", ".join(keys.INVITE_ANSWERED_REMOVE),
         "#st = :pending",
         names={"#st": "status"},
         values={":to": to_status, ":now": now, ":by": by, ":pending": "pending"},
@@ -52,7 +55,11 @@ def revoke(invite_id: str, now: str, by: str) -> None:
     )
 
 
-def page_for_email(
-    email: str, limit: int, start_key: dict[str, Any] | None
-) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    return access.EMAIL_INVITES.page(email, limit=limit, start_key=start_key)
+def page_pending(
+    email: str, now: str, limit: int, start_key: dict[str, Any] | None
+) -> tuple[list[tuple[dict[str, Any], dict[str, Any]]], dict[str, Any] | None]:
+    """The email's pending invites that expire after `now`, soonest first, as rows (cursor
+    key, invite): the partition and range hold nothing else."""
+    pattern = access.PENDING_INVITES
+    items, last = pattern.page(email, limit=limit, start_key=start_key, bound=now)
+    return [(pattern.key_of(i), i) for i in items], last

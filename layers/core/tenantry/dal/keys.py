@@ -21,7 +21,7 @@ dal/access.py; the index keys below put each item into exactly the partitions it
 | application         | APP#<id>            | APP                   | PROJECTAPPS#<project> / <at>#<id>    | APPSTATE#<state> / <at>#<id>          | APPLICANT#<user> / <at>#<id>      |
 | org                 | ORG#<id>            | ORG                   | ORGS / <created_at>#<id>             |                                       |                                   |
 | org member          | ORG#<id>            | MEMBER#<user>         | USERORGS#<user> / <org id>           |                                       |                                   |
-| invite              | INVITE#<id>         | INVITE                | INVITES#<email> / <at>#<id>          | TARGETINVITES#<scope>#<id> / <at>#<id>|                                   |
+| invite              | INVITE#<id>         | INVITE                | INVITES#<email> / <expires_at>#<id> †| TARGETINVITES#<scope>#<id> / <at>#<id>|                                   |
 | template            | TEMPLATE#<id>       | TEMPLATE              | TEMPLATES / <name>#<id>              |                                       |                                   |
 | limit counter       | LIMIT#<principal>   | <limit>#<scope>       |                                      |                                       |                                   |
 | daily limit counter | LIMIT#<principal>   | <limit>#<day>#<scope> |  (TTL expires_at: gone after a day)  |                                       |                                   |
@@ -29,11 +29,14 @@ dal/access.py; the index keys below put each item into exactly the partitions it
 * only while the membership is current (accepted or leave_requested): requested, rejected,
   cancelled and removed memberships are in no list of current members or of a user's
   projects, only in their user's memberships and their project's partition.
+† only while the invite is pending; GET /invites reads `GSI1SK > <now>#~`, so it reads
+  neither answered nor expired invites.
 
 Index keys that follow an item's state are written with the state, in the same write: a
 project's status (project_status_indexes: its status partition, its owner's LIVE#/DELETED#
 range, and leaving PROJECTS when deleted), a membership's being current (member items are
-written whole, member_indexes), an application's state (application_state_index). Sort keys never follow a state an item can leave and come back
+written whole, member_indexes), an invite's answer (INVITE_ANSWERED_REMOVE), an
+application's state (application_state_index). Sort keys never follow a state an item can leave and come back
 to, so a list's cursor never meets an item twice.
 
 A token is three items written in one transaction: the secret's hash (what the authorizer
@@ -295,18 +298,30 @@ def invite(invite_id: str) -> dict[str, str]:
 
 
 def invite_indexes(
-    invite_id: str, email: str, scope: str, target_id: str, created_at: str
+    invite_id: str, email: str, scope: str, target_id: str, created_at: str, expires_at: str
 ) -> dict[str, str]:
+    """A new (pending) invite's index keys. In its email's pending list by expiry, so the
+    list reads only unexpired ones (invites_unexpired_after); it leaves that list when
+    answered (INVITE_ANSWERED_REMOVE, in the answer's write)."""
     return {
         "GSI1PK": email_invites(email),
-        "GSI1SK": f"{created_at}#{invite_id}",
+        "GSI1SK": f"{expires_at}#{invite_id}",
         "GSI2PK": f"TARGETINVITES#{scope}#{target_id}",
         "GSI2SK": f"{created_at}#{invite_id}",
     }
 
 
+INVITE_ANSWERED_REMOVE = ("GSI1PK", "GSI1SK")
+
+
 def email_invites(email: str) -> str:
     return f"INVITES#{email.lower()}"
+
+
+def invites_unexpired_after(now: str) -> str:
+    """The exclusive lower bound of GSI1SK for invites that expire after `now` (one whose
+    expires_at equals now is expired): invite ids sort below `~`."""
+    return f"{now}#~"
 
 
 def template(template_id: str) -> dict[str, str]:
