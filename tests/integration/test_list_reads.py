@@ -226,3 +226,27 @@ def test_the_pending_invites_list_reads_no_answered_or_expired_invite(
     assert {i["id"] for i in read} == pending, [(i["status"], i["expires_at"]) for i in read]
     assert found.ops() == ["Query"], found.ops()
     assert not set(expired) & {i["id"] for i in read}
+
+
+# --- filters that stay after the Query: pages filled from a bounded budget ------------------
+
+
+def test_an_applicants_state_filter_fills_its_page_from_the_budget(
+    api: Api, admin_token: str
+) -> None:
+    """?state= on the applicant's own list (and on a project's) is applied to what is read;
+    a page keeps reading (up to the budget) rather than answering the first Query's
+    leftovers: here 3 replaced applications come before the pending one."""
+    owner, token = make_user(api, admin_token, "Applicant")
+    seed_project(owner["id"], "governed")
+    for n in range(4):  # each replaces the one before: 3 replaced, then 1 pending
+        r = api.patch("/projects/governed", token=token, json={"max_members": 10 + n})
+        assert r.status == 202, r
+    for query in ({"state": "pending"}, {"state": "pending", "project_id": "governed"}):
+        r = api.get("/applications", token=token, query={**query, "limit": 1})
+        assert r.status == 200, r
+        items = r.json()["items"]
+        assert [(i["state"], i["changes"]) for i in items] == [("pending", {"max_members": 13})], (
+            query,
+            r,
+        )

@@ -22,6 +22,13 @@ DEFAULT_LIMIT = 25
 # A filtered list stops after this many DynamoDB reads and hands back a cursor, so a
 # request's cost is bounded whatever the table holds.
 MAX_READS_PER_PAGE = 4
+# What the spec says of a filter no index serves (it is applied to the items read).
+FILTERED_AFTER_READING = (
+    f"Applied to the items read, not by an index: a page reads a bounded budget (at most "
+    f"{MAX_READS_PER_PAGE} batches of `limit` items), so it may hold fewer than `limit` "
+    "items, even none, with a non-null next_cursor. Follow next_cursor until it is null: "
+    "every match is returned exactly once."
+)
 
 Row = tuple[dict[str, Any], Any]
 Fetch = Callable[[int, dict[str, Any] | None], tuple[list[Row], dict[str, Any] | None]]
