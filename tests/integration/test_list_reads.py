@@ -5,49 +5,21 @@ changes, the item's index keys change in the same write, so tombstones, former
 memberships and answered invites are never read by the lists that do not show them.
 
 Items are seeded through the domain code with the workflows not started, then moved to the
-status wanted through tenantry.dal.projects.transition, as the workflows do: the lists
-see exactly the items a real run leaves."""
+status wanted through tenantry.dal.projects.transition, as the workflows do
+(tests/integration/lists.py): the lists see exactly the items a real run leaves."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
-from unittest import mock
 
 import pytest
 
-from tenantry.clock import now_iso
 from tests.harness import Api
 from tests.integration.helpers import list_all, make_user
-from tests.integration.reads import reads
+from tests.integration.lists import move_membership, reads, seed_project
 
 ZERO = timedelta()
-
-
-def seed_project(
-    owner_id: str,
-    project_id: str,
-    status: str = "active",
-    *,
-    name: str | None = None,
-    labels: dict[str, str] | None = None,
-) -> None:
-    """A project of `owner_id`, created as an admin would (no approval, no limit), then
-    moved to `status` with its history entry, as a workflow would."""
-    from tenantry.dal import history
-    from tenantry.dal import projects as store
-    from tenantry.domain import projects
-    from tenantry.models.identity import Principal
-    from tenantry.models.project import ProjectCreate
-
-    body = ProjectCreate(name=name or project_id, id=project_id, labels=labels or {})
-    with mock.patch("tenantry.workflows.start"):
-        projects.create_project(Principal(kind="user", id=owner_id, is_admin=True), body)
-    if status != "creating":
-        entry = history.entry(
-            project_id, "test", "seeded", from_status="creating", to_status=status
-        )
-        store.transition(project_id, ["creating"], status, entry, now=now_iso())
 
 
 def statuses_read(found: Any) -> list[str]:
@@ -121,32 +93,18 @@ def test_an_owners_list_reads_no_tombstone(api: Api, admin_token: str) -> None:
 # --- memberships: current ones in the lists that show only those --------------------------
 
 
-def _membership(project_id: str, user_id: str, *actions: str) -> None:
-    """Move `user_id`'s membership of an active project through `actions`, as the
-    project's owner would (enroll, remove, ...)."""
-    from tenantry.dal import projects as project_store
-    from tenantry.domain import memberships
-    from tenantry.models.identity import Principal
-
-    admin = Principal(kind="user", id="platform-admin", is_admin=True)
-    for action in actions:
-        project = project_store.get(project_id)
-        assert project is not None
-        memberships.move(admin, project, user_id, action, role="member")
-
-
 def member_states_read(found: Any) -> list[str]:
     return [i["state"] for i in found.items("member")]
 
 
-def test_a_users_project_list_reads_no_former_membership(api: Api, admin_token: str) -> None:
+def test_a_users_project_list_reads_no_formermove_membership(api: Api, admin_token: str) -> None:
     user, token = make_user(api, admin_token, "Member")
     for i in range(10):  # sorted before the current ones
         seed_project("owner-f", f"a-former-{i:02d}")
-        _membership(f"a-former-{i:02d}", user["id"], "enroll", "remove")
+        move_membership(f"a-former-{i:02d}", user["id"], "enroll", "remove")
     for pid in ("z-current-1", "z-current-2"):
         seed_project("owner-f", pid)
-        _membership(pid, user["id"], "enroll")
+        move_membership(pid, user["id"], "enroll")
 
     with reads(api) as found:
         r = api.get("/projects", token=token, query={"limit": 4})
@@ -160,7 +118,7 @@ def test_a_users_project_list_reads_no_former_membership(api: Api, admin_token: 
     mine = list_all(api, token, "/memberships", limit=5)
     assert sorted(m["state"] for m in mine) == ["accepted"] * 2 + ["removed"] * 10, mine
     # a membership made current again is listed again
-    _membership("a-former-03", user["id"], "enroll")
+    move_membership("a-former-03", user["id"], "enroll")
     ids = [p["id"] for p in list_all(api, token, limit=2)]
     assert ids == ["a-former-03", "z-current-1", "z-current-2"], ids
 
@@ -172,8 +130,8 @@ def test_a_projects_members_list_reads_no_former_member_for_non_managers(
     viewer, viewer_token = make_user(api, admin_token, "Viewer")
     seed_project(owner["id"], "club")
     for i in range(10):  # made-up user ids, sorted before any uuid
-        _membership("club", f"0-former-{i:02d}", "enroll", "remove")
-    _membership("club", viewer["id"], "enroll")
+        move_membership("club", f"0-former-{i:02d}", "enroll", "remove")
+    move_membership("club", viewer["id"], "enroll")
     current = {owner["id"], viewer["id"]}
 
     for path in ("/projects/club/members", "/memberships?project_id=club"):
