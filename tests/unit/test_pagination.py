@@ -132,3 +132,25 @@ def test_collect_over_a_changing_partition_loses_and_repeats_nothing(
     assert len(returned) == len(set(returned)), returned
     assert always <= set(returned), always - set(returned)
     assert set(returned) <= ever
+
+
+def test_collect_reads_about_what_a_page_still_lacks():
+    """After the first read (`limit` rows), a page that is nearly full reads about the rows
+    it still lacks at the density seen so far, not another `limit`: a member's list with a
+    few tombstones among 25 rows reads ~28, not 50. A sparse filter still reads `limit`."""
+
+    def fetcher(matches, calls):
+        def fetch(n, key):
+            calls.append(n)
+            start = key["i"] if key else 0
+            rows = [({"i": x + 1}, x if matches(x) else None) for x in range(start, start + n)]
+            return rows, {"i": start + n}
+
+        return fetch
+
+    calls = []
+    items, _ = collect(fetcher(lambda x: x % 10 != 9, calls), 10, None)
+    assert len(items) == 10 and calls == [10, 2], calls  # 9 of 10 matched: 1 lacking
+    calls = []
+    collect(fetcher(lambda x: x % 50 == 0, calls), 10, None)
+    assert calls == [10, 10, 10, 10], calls  # 1 in 50: every read is a full one
