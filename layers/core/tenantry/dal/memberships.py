@@ -78,11 +78,12 @@ def all_for_project(project_id: str) -> list[dict[str, Any]]:
 
 def new_member_ops(member: dict[str, Any]) -> list[dict[str, Any]]:
     """The puts of a brand-new, current membership (project creation: the owner)."""
-    return [table.tx_put(_item(member, current=True)), table.tx_put(_pointer(member))]
+    return [table.tx_put(member_item(member, current=True)), table.tx_put(_pointer(member))]
 
 
-def _item(member: dict[str, Any], *, current: bool) -> dict[str, Any]:
-    """The member item, whole: its keys, and the index keys of its lists (keys.py)."""
+def member_item(member: dict[str, Any], *, current: bool) -> dict[str, Any]:
+    """The member item, whole: its keys, and the index keys of its lists (keys.py). Also
+    what bench/pages.py seeds."""
     pid, uid = member["project_id"], member["user_id"]
     return {
         **strip(member),
@@ -123,7 +124,7 @@ def change(
     the new state counts as a member, so the item is in the lists of current members and
     of its user's projects (it leaves them, in this write, when not)."""
     pid, uid = member["project_id"], member["user_id"]
-    item = _item(member, current=current)
+    item = member_item(member, current=current)
     if from_state is None:
         member_op = table.tx_put(item, "attribute_not_exists(PK)")
     else:
