@@ -4,6 +4,18 @@ A change of membership state is one transaction: the member item (conditional on
 state it was read in), its id pointer, the project's `usage.members` counter (conditional
 on max_members and the `members` quota when it grows) and the history entry. Concurrent
 joins therefore can never push a project over its limits: DynamoDB checks the count.
+
+The counter stays on the project item. Moving it to an item of its own would not keep a
+membership change off the project item: the change must also hold the project's status
+(joins only while active, the rest while live) in the same transaction, and a
+ConditionCheck on the project conflicts with a concurrent write to it exactly as the
+counter's update does. Only copying the status and the limits onto the counter item would;
+then every status change and every change of max_members or quotas writes that item too,
+and conflicts with membership changes there instead. Membership changes of one project
+conflict with each other on the counter wherever it lives. What a separate item would
+save is write units, not conflicts: the project item is in three indexes, so each counted
+change writes it four times. The counter's ADD leaves the project's version (its ETag) as
+it is.
 """
 
 from __future__ import annotations
