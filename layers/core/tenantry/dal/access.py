@@ -24,15 +24,18 @@ each page read through tenantry.pagination.collect, whose read budget bounds a r
 
 Sparse by design: an item is in a partition only while a list wants it there, so the
 common filters are the partition itself. LIVE_PROJECTS holds no tombstone (a project
-leaves it when it becomes `deleted`); PROJECTS_IN_STATUS is `?state=` for platform admins. USER_CURRENT_PROJECTS and
-PROJECT_CURRENT_MEMBERS hold only current (accepted, leave_requested) memberships: a
-user's project list and a non-manager's member list never read former ones.
-PENDING_INVITES holds pending invites only, by expiry, read above now: GET /invites reads
-neither answered nor expired invites.
+leaves it when it becomes `deleted`); PROJECTS_IN_STATUS is `?state=` for platform
+admins. USER_CURRENT_PROJECTS and PROJECT_CURRENT_MEMBERS hold only current (accepted,
+leave_requested) memberships: a user's project list and a non-manager's member list never
+read former ones. PENDING_INVITES holds pending invites only, by expiry, read above now:
+GET /invites reads neither answered nor expired invites. APPLICATIONS_IN_STATE is the
+platform admins' queue. What no pattern serves (a name prefix, a label selector, a status
+within a member's or an owner's list, the state of one project's or one applicant's
+applications) is a filter on the rows read (docs/api.md, "Lists and cursors").
 
-Not here: a project's history (dal/history.py, read by its own key range) and the sweeps
-of what a project owns on deletion (dal/projects.environment_keys): they are not lists of
-the API with filters.
+Not here: a project's history (dal/history.py, read by its own key range), the sweep of
+what a project owns on deletion (dal/projects.environment_keys) and the read of a token
+owner's partition before rewriting it (dal/identity.owner_with_tokens): none is a list.
 """
 
 from __future__ import annotations

@@ -4,27 +4,27 @@ Base table: PK / SK. Overloaded sparse indexes: GSI1, GSI2, GSI3 (GSIxPK, GSIxSK
 list reads which partition, and within which sort-key range, is declared once in
 dal/access.py; the index keys below put each item into exactly the partitions its lists read.
 
-| item                | PK                  | SK                    | GSI1PK / GSI1SK                      | GSI2PK / GSI2SK                       | GSI3PK / GSI3SK                   |
-|---------------------|---------------------|-----------------------|--------------------------------------|---------------------------------------|-----------------------------------|
-| project             | PROJECT#<id>        | PROJECT               | PROJECTS / <id>  (not when deleted)  | OWNER#<user> / LIVE#<id>, DELETED#<id>| PROJECTSTATUS#<status> / <id>     |
+| item                | PK                  | SK                    | GSI1PK / GSI1SK                      | GSI2PK / GSI2SK                       | GSI3PK / GSI3SK                    |
+|---------------------|---------------------|-----------------------|--------------------------------------|---------------------------------------|------------------------------------|
+| project             | PROJECT#<id>        | PROJECT               | PROJECTS / <id>  (not when deleted)  | OWNER#<user> / LIVE#<id>, DELETED#<id>| PROJECTSTATUS#<status> / <id>      |
 | project member      | PROJECT#<id>        | MEMBER#<user>         | USERPROJECTS#<user> / <project id> * | USERMEMBERSHIPS#<user> / <project id> | PROJECTMEMBERS#<project> / <user> *|
-| history entry       | PROJECT#<id>        | HIST#<at>#<seq>       |                                      |                                       |                                   |
-| environment         | PROJECT#<id>        | ENV#<env id>          |                                      |                                       |                                   |
-| environment name    | PROJECT#<id>        | ENVNAME#<name>        |                                      |                                       |                                   |
-| user                | USER#<id>           | USER                  | USERS / <created_at>#<id>            |                                       |                                   |
-| user email (unique) | EMAIL#<email>       | EMAIL                 |                                      |                                       |                                   |
-| bot                 | BOT#<id>            | BOT                   | BOTS / <created_at>#<id>             |                                       |                                   |
-| api token (secret)  | TOKEN#<sha256>      | TOKEN                 |                                      |                                       |                                   |
-| api token (by id)   | TOKENID#<id>        | TOKEN                 | TOKENS#<kind>#<owner> / <at>#<id>    |                                       |                                   |
-| owner's token       | USER#<id> / BOT#<id>| TOKEN#<token id>      |                                      |                                       |                                   |
-| membership (by id)  | MEMBERSHIP#<id>     | MEMBERSHIP            |                                      |                                       |                                   |
-| application         | APP#<id>            | APP                   | PROJECTAPPS#<project> / <at>#<id>    | APPSTATE#<state> / <at>#<id>          | APPLICANT#<user> / <at>#<id>      |
-| org                 | ORG#<id>            | ORG                   | ORGS / <created_at>#<id>             |                                       |                                   |
-| org member          | ORG#<id>            | MEMBER#<user>         | USERORGS#<user> / <org id>           |                                       |                                   |
-| invite              | INVITE#<id>         | INVITE                | INVITES#<email> / <expires_at>#<id> †| TARGETINVITES#<scope>#<id> / <at>#<id>|                                   |
-| template            | TEMPLATE#<id>       | TEMPLATE              | TEMPLATES / <name>#<id>              |                                       |                                   |
-| limit counter       | LIMIT#<principal>   | <limit>#<scope>       |                                      |                                       |                                   |
-| daily limit counter | LIMIT#<principal>   | <limit>#<day>#<scope> |  (TTL expires_at: gone after a day)  |                                       |                                   |
+| history entry       | PROJECT#<id>        | HIST#<at>#<seq>       |                                      |                                       |                                    |
+| environment         | PROJECT#<id>        | ENV#<env id>          |                                      |                                       |                                    |
+| environment name    | PROJECT#<id>        | ENVNAME#<name>        |                                      |                                       |                                    |
+| user                | USER#<id>           | USER                  | USERS / <created_at>#<id>            |                                       |                                    |
+| user email (unique) | EMAIL#<email>       | EMAIL                 |                                      |                                       |                                    |
+| bot                 | BOT#<id>            | BOT                   | BOTS / <created_at>#<id>             |                                       |                                    |
+| api token (secret)  | TOKEN#<sha256>      | TOKEN                 |                                      |                                       |                                    |
+| api token (by id)   | TOKENID#<id>        | TOKEN                 | TOKENS#<kind>#<owner> / <at>#<id>    |                                       |                                    |
+| owner's token       | USER#<id> / BOT#<id>| TOKEN#<token id>      |                                      |                                       |                                    |
+| membership (by id)  | MEMBERSHIP#<id>     | MEMBERSHIP            |                                      |                                       |                                    |
+| application         | APP#<id>            | APP                   | PROJECTAPPS#<project> / <at>#<id>    | APPSTATE#<state> / <at>#<id>          | APPLICANT#<user> / <at>#<id>       |
+| org                 | ORG#<id>            | ORG                   | ORGS / <created_at>#<id>             |                                       |                                    |
+| org member          | ORG#<id>            | MEMBER#<user>         | USERORGS#<user> / <org id>           |                                       |                                    |
+| invite              | INVITE#<id>         | INVITE                | INVITES#<email> / <expires_at>#<id> †| TARGETINVITES#<scope>#<id> / <at>#<id>|                                    |
+| template            | TEMPLATE#<id>       | TEMPLATE              | TEMPLATES / <name>#<id>              |                                       |                                    |
+| limit counter       | LIMIT#<principal>   | <limit>#<scope>       |                                      |                                       |                                    |
+| daily limit counter | LIMIT#<principal>   | <limit>#<day>#<scope> |  (TTL expires_at: gone after a day)  |                                       |                                    |
 
 * only while the membership is current (accepted or leave_requested): requested, rejected,
   cancelled and removed memberships are in no list of current members or of a user's
@@ -36,8 +36,9 @@ Index keys that follow an item's state are written with the state, in the same w
 project's status (project_status_indexes: its status partition, its owner's LIVE#/DELETED#
 range, and leaving PROJECTS when deleted), a membership's being current (member items are
 written whole, member_indexes), an invite's answer (INVITE_ANSWERED_REMOVE), an
-application's state (application_state_index). Sort keys never follow a state an item can leave and come back
-to, so a list's cursor never meets an item twice.
+application's state (application_state_index). Sort keys never follow a state an item can
+leave and come back to (a project's GSI2SK changes only when it is deleted, for good), so
+a list's cursor never meets an item twice.
 
 A token is three items written in one transaction: the secret's hash (what the authorizer
 reads, strongly consistent, so a revoked token stops at once), a record by id (what the
