@@ -1,4 +1,4 @@
-"""`make bench` (`.venv/bin/python -m bench`): four performance measurements, each with its
+"""`make bench` (`.venv/bin/python -m bench`): five performance measurements, each with its
 target, PASS/FAIL, and a non-zero exit status when a target is missed. Not part of
 `make test`.
 
@@ -26,6 +26,12 @@ target, PASS/FAIL, and a non-zero exit status when a target is missed. Not part 
              /projects, POST /users by the admin). Targets: >= 100 requests/s, p99 < 250 ms,
              no error, the runner's RSS growing < 100 MiB. Also reported: the runner's CPU
              time per request, which does not depend on what else the machine runs.
+5. pages     DynamoDB reads per page for each list filter (GET /projects as admin and as
+             member with each filter, memberships, members, invites, applications), with
+             100 and with 10,000 items in the list's partition, on fresh emulated stacks
+             (bench/pages.py). Targets: a list whose filter an index serves reads only what
+             it returns, one Query a page; every list stays within
+             tenantry.pagination.MAX_READS_PER_PAGE Query calls a page.
 
 Seeding writes project + member items straight into the table with batch_writer: the items
 tenantry.domain.projects.create_project builds (keys from tenantry.dal.keys), see

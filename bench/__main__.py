@@ -16,7 +16,7 @@ if LAYER not in sys.path:  # as pytest's pythonpath and Lambda's /opt/python do
 
 
 def main() -> int:
-    from bench import emulated, imports, load
+    from bench import emulated, imports, load, pages
 
     started = time.monotonic()
     load_before = f"{os.getloadavg()[0]:.1f}"
@@ -25,6 +25,7 @@ def main() -> int:
         print("\n".join(lines1), flush=True)
         lines2, checks2, lines3, checks3 = emulated.run()
         lines4, checks4 = load.run()
+        lines5, checks5 = pages.run()
     except BenchError as exc:
         print(f"bench could not run: {exc}", file=sys.stderr)
         return 2
@@ -37,7 +38,9 @@ def main() -> int:
     print("\n".join(lines3))
     print()
     print("\n".join(lines4))
-    checks: list[Check] = [*checks1, *checks2, *checks3, *checks4]
+    print()
+    print("\n".join(lines5))
+    checks: list[Check] = [*checks1, *checks2, *checks3, *checks4, *checks5]
     failed = [c for c in checks if not c.passed]
     print()
     load_after = f"{os.getloadavg()[0]:.1f}"

@@ -32,7 +32,13 @@ class _Captured(Exception):
 SEEDED = frozenset({"project", "member"})  # the `entity` of the items seeded
 
 
-def created_items(owner_id: str, project_id: str) -> list[dict[str, Any]]:
+def created_items(
+    owner_id: str,
+    project_id: str,
+    *,
+    name: str | None = None,
+    labels: dict[str, str] | None = None,
+) -> list[dict[str, Any]]:
     """The Put items of create_project's transaction."""
     from tenantry.dal import table
     from tenantry.domain.projects import create_project
@@ -46,10 +52,10 @@ def created_items(owner_id: str, project_id: str) -> list[dict[str, Any]]:
         raise _Captured
 
     body = ProjectCreate(
-        name=f"Bench {project_id}",
+        name=name or f"Bench {project_id}",
         id=project_id,
         description="seeded by bench",
-        labels={"seeded-by": "bench"},
+        labels={"seeded-by": "bench"} if labels is None else labels,
     )
     with mock.patch.object(table, "transact", transact):
         try:
@@ -68,10 +74,7 @@ def provisioned(item: dict[str, Any], now: str) -> dict[str, Any]:
     ready = {"status": "True", "message": "", "last_transition_time": now}
     environments = {"environments": item.get("environments", [])}
     return {
-        **item,
-        "status": "active",
-        "version": int(item["version"]) + 1,
-        "updated_at": now,
+        **moved(item, "active", now),
         "conditions": [
             {**ready, "type": "EnvironmentsReady", "reason": "Created", "detail": environments},
             {
@@ -82,6 +85,21 @@ def provisioned(item: dict[str, Any], now: str) -> dict[str, Any]:
             },
             {**ready, "type": "Ready", "reason": "Provisioned"},
         ],
+    }
+
+
+def moved(item: dict[str, Any], status: str, now: str) -> dict[str, Any]:
+    """A project item after a change to `status`: the status, and the index keys that
+    follow it, as tenantry.dal.projects.write sets them (keys.project_status_indexes)."""
+    from tenantry.dal import keys
+
+    indexes, unindexed = keys.project_status_indexes(item["id"], status)
+    return {
+        **{k: v for k, v in item.items() if k not in unindexed},
+        **indexes,
+        "status": status,
+        "version": int(item["version"]) + 1,
+        "updated_at": now,
     }
 
 

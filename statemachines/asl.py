@@ -49,6 +49,7 @@ RECORD_RETRY = {**STEP_RETRY, "MaxAttempts": 6}
 # The direct write: anything but "the operation is no longer current" is retried for about
 # ten minutes (1 + 2 + 4 + ... capped at 60 s).
 CONDITION_FAILED = "DynamoDB.ConditionalCheckFailedException"
+FAILED_STATUS_PARTITION = "PROJECTSTATUS#failed"  # keys.projects_in_status("failed"); a test checks
 MARK_RETRY = [
     {"ErrorEquals": [CONDITION_FAILED], "MaxAttempts": 0},
     {
@@ -125,12 +126,14 @@ def failure_path(working_status: str, fail_state: str, what: str, next_step: str
                     "PK": {"S.$": "States.Format('PROJECT#{}', $.project_id)"},
                     "SK": {"S": "PROJECT"},
                 },
+                # the status partition moves with the status (dal/keys.project_status_indexes)
                 "UpdateExpression": "SET #status = :failed, #reason = :reason, "
-                "updated_at = :now ADD version :one",
+                "GSI3PK = :status_partition, updated_at = :now ADD version :one",
                 "ConditionExpression": "#status = :working AND operation_id = :operation",
                 "ExpressionAttributeNames": {"#status": "status", "#reason": "reason"},
                 "ExpressionAttributeValues": {
                     ":failed": {"S": "failed"},
+                    ":status_partition": {"S": FAILED_STATUS_PARTITION},
                     ":working": {"S": working_status},
                     ":reason": {"S": reason},
                     ":now": {"S.$": "$$.State.EnteredTime"},

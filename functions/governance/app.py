@@ -40,7 +40,7 @@ from tenantry.models.governance import (
     TemplateCreate,
 )
 from tenantry.models.identity import Principal
-from tenantry.pagination import decode_cursor, fingerprint, page
+from tenantry.pagination import FILTERED_AFTER_READING, decode_cursor, fingerprint, page
 
 app = make_app()
 
@@ -68,7 +68,14 @@ def list_applications(
     limit: Limit = 25,
     cursor: Cursor = None,
     project_id: ProjectIdQuery = None,
-    state: Annotated[ApplicationState | None, Query()] = None,
+    state: Annotated[
+        ApplicationState | None,
+        Query(
+            description="Platform admins without project_id: the queue of that state, served "
+            "by an index (default pending). With project_id, or for others: "
+            + FILTERED_AFTER_READING
+        ),
+    ] = None,
 ) -> Page[Application]:
     principal = caller(app)
     scope = fingerprint("applications", principal.id, principal.is_admin, project_id, state)

@@ -40,7 +40,7 @@ from tenantry.models.identity import (
     UserToken,
     UserTokenCreate,
 )
-from tenantry.pagination import decode_cursor, fingerprint, page
+from tenantry.pagination import FILTERED_AFTER_READING, decode_cursor, fingerprint, page
 
 app = make_app()
 
@@ -102,10 +102,13 @@ def list_users(
     limit: Limit = 25,
     cursor: Cursor = None,
     display_name: Annotated[
-        str | None, Query(max_length=128, description="Substring of the name")
+        str | None,
+        Query(max_length=128, description="Substring of the name. " + FILTERED_AFTER_READING),
     ] = None,
-    email: Annotated[str | None, Query(max_length=254, description="Exact email")] = None,
-    is_active: Annotated[bool | None, Query()] = None,
+    email: Annotated[
+        str | None, Query(max_length=254, description="Exact email (one read by its key)")
+    ] = None,
+    is_active: Annotated[bool | None, Query(description=FILTERED_AFTER_READING)] = None,
 ) -> Page[User]:
     scope = fingerprint("users", display_name, email, is_active)
     items, last = identity.list_users(

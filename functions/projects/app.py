@@ -42,7 +42,13 @@ from tenantry.models.project import (
     ProjectStatus,
 )
 from tenantry.observability import metrics
-from tenantry.pagination import decode_cursor, encode_cursor, fingerprint, page
+from tenantry.pagination import (
+    FILTERED_AFTER_READING,
+    decode_cursor,
+    encode_cursor,
+    fingerprint,
+    page,
+)
 
 app = make_app()
 
@@ -115,9 +121,31 @@ def _list(
     return Page[Project](**page(items, last, scope))
 
 
-State = Annotated[ProjectStatus | None, Query(description="Only projects in this status")]
-Owner = Annotated[str | None, Query(max_length=64, description="Only projects of this owner")]
-NamePrefix = Annotated[str | None, Query(max_length=128, description="Name prefix")]
+# For platform admins (mode=default) the status and the owner are the partition read;
+# for everyone else the list is their current memberships, and every filter is applied
+# to those projects as they are read.
+ADMIN_INDEXED = "Platform admins (mode=default): served by an index. Others: "
+State = Annotated[
+    ProjectStatus | None,
+    Query(
+        description="Only projects in this status (without it, all but `deleted`). "
+        + ADMIN_INDEXED
+        + FILTERED_AFTER_READING
+    ),
+]
+Owner = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        description="Only projects of this owner. "
+        + ADMIN_INDEXED
+        + "(and, for admins, together with a `state` other than `deleted`) "
+        + FILTERED_AFTER_READING,
+    ),
+]
+NamePrefix = Annotated[
+    str | None, Query(max_length=128, description="Name prefix. " + FILTERED_AFTER_READING)
+]
 Mode = Annotated[
     Literal["default", "member"],
     Query(description="`member`: only active projects where the caller is an accepted member"),
@@ -126,7 +154,7 @@ Selector = Annotated[
     str | None,
     Query(
         max_length=1024,
-        description="`k=v,k!=v,k,!k` (400 otherwise)",
+        description="`k=v,k!=v,k,!k` (400 otherwise). " + FILTERED_AFTER_READING,
         json_schema_extra={"pattern": LABEL_SELECTOR_PATTERN},
     ),
 ]

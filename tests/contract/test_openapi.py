@@ -240,3 +240,25 @@ def test_the_documented_body_limit_is_the_servers() -> None:
     assert openapi.BODY_RESPONSES["413"].startswith(
         f"Request body over {MAX_BODY_BYTES // 1024} KiB"
     )
+
+
+# --- (f) filters applied after the Query say so ----------------------------------------------
+
+# Filters no index serves: each page applies them to a bounded number of reads, so a page
+# may be short, even empty, with a cursor (issue 7, item 5). `state` and `owner` of the
+# project lists are served by an index for platform admins only.
+FILTERED_AFTER_READING = {
+    ("GET", "/projects"): ("name", "label_selector", "state", "owner"),
+    ("GET", "/users/{userId}/projects"): ("name", "label_selector", "state", "owner"),
+    ("GET", "/applications"): ("state",),
+    ("GET", "/users"): ("display_name", "is_active"),
+}
+
+
+def test_filters_applied_after_reading_say_a_page_may_be_short(spec: dict[str, Any]) -> None:
+    operations = _operations(spec)
+    for (method, path), names in FILTERED_AFTER_READING.items():
+        params = {p["name"]: p for p in operations[(method, path)]["parameters"]}
+        for name in names:
+            text = params[name].get("description", "")
+            assert "bounded" in text and "next_cursor" in text, (path, name, text)

@@ -89,15 +89,16 @@ def org_members(api: Api, token: str, org_id: str) -> dict[str, str]:
 
 def expire(api: Api, invite_id: str) -> None:
     """Move an invite's validity (valid_until, shown as expires_at) into the past, in the
-    table itself."""
+    table itself (and its place in its email's pending list, which is by expiry:
+    tenantry.dal.keys.invite_indexes)."""
     table = api.stack.table_names()["TenantryTable"]
     past = (datetime.now(UTC) - timedelta(minutes=1)).strftime(ISO)
     api.stack.client("dynamodb").update_item(
         TableName=table,
         Key={"PK": {"S": f"INVITE#{invite_id}"}, "SK": {"S": "INVITE"}},
-        UpdateExpression="SET valid_until = :t",
+        UpdateExpression="SET valid_until = :t, GSI1SK = :k",
         ConditionExpression="attribute_exists(PK)",
-        ExpressionAttributeValues={":t": {"S": past}},
+        ExpressionAttributeValues={":t": {"S": past}, ":k": {"S": f"{past}#{invite_id}"}},
     )
 
 

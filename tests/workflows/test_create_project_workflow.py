@@ -677,3 +677,10 @@ def test_a_hung_step_times_out_and_is_retried(
     assert timed_out, workflow.execution_events("hung-create-1")
     assert workflow.project("hung")["status"] == "active"
     assert workflow.events("hung").count("image_repository_created") == 1
+
+
+def test_mark_failed_moves_the_status_partition_as_the_dal_does() -> None:
+    from tenantry.dal import keys
+
+    assert keys.projects_in_status("failed") == asl.FAILED_STATUS_PARTITION
+    assert keys.project_status_indexes("p", "failed")[0]["GSI3PK"] == asl.FAILED_STATUS_PARTITION

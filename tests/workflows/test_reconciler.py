@@ -180,6 +180,9 @@ def test_record_failure_failing_is_caught_by_the_direct_write(
         "the create workflow failed and its failure could not be recorded; retry the project"
     )
     assert is_open(workflow, "double-fault", "double-fault-create-1")
+    # the status partition moved with the status: the admin's ?state=failed list finds it
+    r = workflow.api.get("/projects", token=workflow.token, query={"state": "failed"})
+    assert [p["id"] for p in r.json()["items"]] == ["double-fault"], r.json()
 
     assert reconcile() == {"record": 1}
     project = workflow.project("double-fault")

@@ -22,6 +22,13 @@ DEFAULT_LIMIT = 25
 # A filtered list stops after this many DynamoDB reads and hands back a cursor, so a
 # request's cost is bounded whatever the table holds.
 MAX_READS_PER_PAGE = 4
+# What the spec says of a filter no index serves (it is applied to the items read).
+FILTERED_AFTER_READING = (
+    f"Applied to the items read, not by an index: a page reads a bounded budget (at most "
+    f"{MAX_READS_PER_PAGE} batches of `limit` items), so it may hold fewer than `limit` "
+    "items, even none, with a non-null next_cursor. Follow next_cursor until it is null: "
+    "every match is returned exactly once."
+)
 
 Row = tuple[dict[str, Any], Any]
 Fetch = Callable[[int, dict[str, Any] | None], tuple[list[Row], dict[str, Any] | None]]
@@ -73,14 +80,23 @@ def collect(
     *,
     max_reads: int = MAX_READS_PER_PAGE,
 ) -> tuple[list[Any], dict[str, Any] | None]:
-    """Fill a page from up to `max_reads` calls of `fetch(limit, key) -> (rows, next key)`,
+    """Fill a page from up to `max_reads` calls of `fetch(n, key) -> (rows, next key)`,
     where each row is (the row's own key, the item to return or None when filtered out).
     Stopping inside a batch, the cursor is the key of the last row returned, so the next
-    page resumes right after it; nothing is skipped or repeated."""
+    page resumes right after it; nothing is skipped or repeated.
+
+    The first call asks for `limit` rows; a later one for the rows the page still lacks at
+    the density of matches seen so far (at most `limit`): a page that one read nearly
+    filled reads a few more rows, not another `limit` (rows read past the page's last
+    item are read again by the next page)."""
     items: list[Any] = []
     key = start_key
+    read = 0
     for _ in range(max_reads):
-        rows, key = fetch(limit, key)
+        lacking = limit - len(items)
+        n = limit if not items else min(limit, max(lacking, -(-lacking * read // len(items))))
+        rows, key = fetch(n, key)
+        read += len(rows)
         for i, (row_key, item) in enumerate(rows):
             if item is None:
                 continue

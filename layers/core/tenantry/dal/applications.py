@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tenantry.dal import keys, table
+from tenantry.dal import access, keys, table
 
 
 def get(app_id: str) -> dict[str, Any] | None:
@@ -42,25 +42,30 @@ def state_op(
     )
 
 
+Rows = list[tuple[dict[str, Any], dict[str, Any]]]
+
+
+def _rows(pattern: access.Pattern, *args: str, limit: int, start_key: Any) -> tuple[Rows, Any]:
+    items, last = pattern.page(*args, limit=limit, start_key=start_key)
+    return [(pattern.key_of(i), i) for i in items], last
+
+
 def page_for_project(
     project_id: str, limit: int, start_key: dict[str, Any] | None
-) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    return table.query(
-        keys.project_applications(project_id), index="GSI1", limit=limit, start_key=start_key
-    )
+) -> tuple[Rows, dict[str, Any] | None]:
+    """A project's applications, oldest first, as rows (cursor key, application)."""
+    return _rows(access.PROJECT_APPLICATIONS, project_id, limit=limit, start_key=start_key)
 
 
 def page_in_state(
     state: str, limit: int, start_key: dict[str, Any] | None
-) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    return table.query(
-        keys.applications_in_state(state), index="GSI2", limit=limit, start_key=start_key
-    )
+) -> tuple[Rows, dict[str, Any] | None]:
+    """The applications in `state` (the moderation queue: pending), oldest first."""
+    return _rows(access.APPLICATIONS_IN_STATE, state, limit=limit, start_key=start_key)
 
 
 def page_for_applicant(
     user_id: str, limit: int, start_key: dict[str, Any] | None
-) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    return table.query(
-        keys.applicant_applications(user_id), index="GSI3", limit=limit, start_key=start_key
-    )
+) -> tuple[Rows, dict[str, Any] | None]:
+    """An applicant's applications, oldest first."""
+    return _rows(access.APPLICANT_APPLICATIONS, user_id, limit=limit, start_key=start_key)

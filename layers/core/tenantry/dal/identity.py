@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tenantry.dal import keys, table
+from tenantry.dal import access, keys, table
 from tenantry.errors import Conflict, NotFound, PreconditionFailed
 from tenantry.pagination import collect
 
@@ -54,16 +54,14 @@ def list_users(
         names["#ia"], values[":ia"] = "is_active", is_active
 
     def fetch(n: int, key: dict[str, Any] | None) -> tuple[list[Any], dict[str, Any] | None]:
-        items, last = table.query(
-            keys.ALL_USERS,
-            index="GSI1",
+        items, last = access.ALL_USERS.page(
             limit=n,
             start_key=key,
             filter_expression=" AND ".join(filters) or None,
             names=names or None,
             values=values or None,
         )
-        return [(table.key_of(i, "GSI1"), i) for i in items], last
+        return [(access.ALL_USERS.key_of(i), i) for i in items], last
 
     return collect(fetch, limit, start_key)
 
@@ -94,7 +92,7 @@ def update_bot(
 def list_bots(
     limit: int, start_key: dict[str, Any] | None
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    return table.query(keys.ALL_BOTS, index="GSI1", limit=limit, start_key=start_key)
+    return access.ALL_BOTS.page(limit=limit, start_key=start_key)
 
 
 # --- tokens ---------------------------------------------------------------------------------
@@ -293,9 +291,7 @@ def delete_token(record: dict[str, Any]) -> None:
 def list_tokens(
     owner_kind: keys.PrincipalKind, owner_id: str, limit: int, start_key: dict[str, Any] | None
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    return table.query(
-        keys.owner_tokens(owner_kind, owner_id), index="GSI1", limit=limit, start_key=start_key
-    )
+    return access.OWNER_TOKENS.page(owner_kind, owner_id, limit=limit, start_key=start_key)
 
 
 def all_tokens_of(owner_kind: keys.PrincipalKind, owner_id: str) -> list[dict[str, Any]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tenantry.dal import keys, table
+from tenantry.dal import access, keys, table
 from tenantry.errors import Gone, PreconditionFailed
 
 
@@ -17,6 +17,7 @@ def put_op(invite: dict[str, Any]) -> dict[str, Any]:
             invite["scope"],
             invite["target_id"],
             invite["created_at"],
+            invite["valid_until"],  # ISO; expires_at is the TTL (epoch seconds)
         ),
         "entity": "invite",
         **invite,
@@ -39,7 +40,8 @@ def status_op(
 ) -> dict[str, Any]:
     """pending -> `to_status`, one version more, conditional: an invite is answered once
     (and, with `expected_version`, only at that version). Invites written before versions
-    have none: they count as version 1."""
+    have none: they count as version 1. It leaves its email's pending list in the same
+    write."""
     names = {"#st": "status", "#v": "version"}
     values: dict[str, Any] = {":to": to_status, ":now": now, ":by": by, ":pending": "pending"}
     values[":one"] = 1
@@ -53,7 +55,8 @@ def status_op(
         )
     return table.tx_update(
         keys.invite(invite_id),
-        "SET #st = :to, updated_at = :now, answered_by = :by, #v = if_not_exists(#v, :one) + :one",
+        "SET #st = :to, updated_at = :now, answered_by = :by, #v = if_not_exists(#v, :one) + :one"
+        " REMOVE " + ", ".join(keys.INVITE_ANSWERED_REMOVE),
         condition,
         names=names,
         values=values,
@@ -74,7 +77,11 @@ def revoke(invite_id: str, now: str, by: str, expected_version: int | None = Non
     )
 
 
-def page_for_email(
-    email: str, limit: int, start_key: dict[str, Any] | None
-) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    return table.query(keys.email_invites(email), index="GSI1", limit=limit, start_key=start_key)
+def page_pending(
+    email: str, now: str, limit: int, start_key: dict[str, Any] | None
+) -> tuple[list[tuple[dict[str, Any], dict[str, Any]]], dict[str, Any] | None]:
+    """The email's pending invites that expire after `now`, soonest first, as rows (cursor
+    key, invite): the partition and range hold nothing else."""
+    pattern = access.PENDING_INVITES
+    items, last = pattern.page(email, limit=limit, start_key=start_key, bound=now)
+    return [(pattern.key_of(i), i) for i in items], last

@@ -1,30 +1,46 @@
 """Every key of the single table is built here and nowhere else.
 
-Base table: PK / SK. Overloaded sparse indexes: GSI1, GSI2, GSI3 (GSIxPK, GSIxSK).
+Base table: PK / SK. Overloaded sparse indexes: GSI1, GSI2, GSI3 (GSIxPK, GSIxSK). Which
+list reads which partition, and within which sort-key range, is declared once in
+dal/access.py; the index keys below put each item into exactly the partitions its lists read.
 
-| item                | PK                  | SK                      | GSI1PK / GSI1SK                     | GSI2PK / GSI2SK               |
-|---------------------|---------------------|-------------------------|-------------------------------------|-------------------------------|
-| project             | PROJECT#<id>        | PROJECT                 | PROJECTS / <id>                     | OWNER#<user> / <id>           |
-| project member      | PROJECT#<id>        | MEMBER#<user>           | USERPROJECTS#<user> / <project id>  |                               |
-| history entry       | PROJECT#<id>        | HIST#<at>#<seq>         |                                     |                               |
-| operation           | PROJECT#<id>        | OP#<operation id>       | GSI3 while open: OPERATIONS#open / <check_at>#<operation id>        |
-| environment         | PROJECT#<id>        | ENV#<env id>            |                                     |                               |
-| environment name    | PROJECT#<id>        | ENVNAME#<name>          |                                     |                               |
-| user                | USER#<id>           | USER                    | USERS / <created_at>#<id>           |                               |
-| user email (unique) | EMAIL#<email>       | EMAIL                   |                                     |                               |
-| bot                 | BOT#<id>            | BOT                     | BOTS / <created_at>#<id>            |                               |
-| api token (secret)  | TOKEN#<sha256>      | TOKEN                   |                                     |                               |
-| api token (by id)   | TOKENID#<id>        | TOKEN                   | TOKENS#<kind>#<owner> / <at>#<id>   |                               |
-| owner's token       | USER#<id> / BOT#<id>| TOKEN#<token id>        |                                     |                               |
-| membership (by id)  | MEMBERSHIP#<id>     | MEMBERSHIP              |                                     |                               |
-| application         | APP#<id>            | APP                     | PROJECTAPPS#<project> / <at>#<id>   | APPSTATE#<state> / <at>#<id>  |
-|                     |                     |                         | GSI3: APPLICANT#<user> / <at>#<id>  |                               |
-| org                 | ORG#<id>            | ORG                     | ORGS / <created_at>#<id>            |                               |
-| org member          | ORG#<id>            | MEMBER#<user>           | USERORGS#<user> / <org id>          |                               |
-| invite              | INVITE#<id>         | INVITE                  | INVITES#<email> / <at>#<id>         | TARGETINVITES#<scope>#<id> /  |
-| template            | TEMPLATE#<id>       | TEMPLATE                | TEMPLATES / <name>#<id>             |                               |
-| limit counter       | LIMIT#<principal>   | <limit>#<scope>         |                                     |                               |
-| daily limit counter | LIMIT#<principal>   | <limit>#<day>#<scope>   |  (TTL expires_at: gone after a day) |                               |
+| item                | PK                  | SK                    | GSI1PK / GSI1SK                      | GSI2PK / GSI2SK                       | GSI3PK / GSI3SK                    |
+|---------------------|---------------------|-----------------------|--------------------------------------|---------------------------------------|------------------------------------|
+| project             | PROJECT#<id>        | PROJECT               | PROJECTS / <id>  (not when deleted)  | OWNER#<user> / LIVE#<id>, DELETED#<id>| PROJECTSTATUS#<status> / <id>      |
+| project member      | PROJECT#<id>        | MEMBER#<user>         | USERPROJECTS#<user> / <project id> * | USERMEMBERSHIPS#<user> / <project id> | PROJECTMEMBERS#<project> / <user> *|
+| history entry       | PROJECT#<id>        | HIST#<at>#<seq>       |                                      |                                       |                                    |
+| operation           | PROJECT#<id>        | OP#<operation id>     |                                      |                                       | OPERATIONS#open / <check_at>#<op> ‡|
+| environment         | PROJECT#<id>        | ENV#<env id>          |                                      |                                       |                                    |
+| environment name    | PROJECT#<id>        | ENVNAME#<name>        |                                      |                                       |                                    |
+| user                | USER#<id>           | USER                  | USERS / <created_at>#<id>            |                                       |                                    |
+| user email (unique) | EMAIL#<email>       | EMAIL                 |                                      |                                       |                                    |
+| bot                 | BOT#<id>            | BOT                   | BOTS / <created_at>#<id>             |                                       |                                    |
+| api token (secret)  | TOKEN#<sha256>      | TOKEN                 |                                      |                                       |                                    |
+| api token (by id)   | TOKENID#<id>        | TOKEN                 | TOKENS#<kind>#<owner> / <at>#<id>    |                                       |                                    |
+| owner's token       | USER#<id> / BOT#<id>| TOKEN#<token id>      |                                      |                                       |                                    |
+| membership (by id)  | MEMBERSHIP#<id>     | MEMBERSHIP            |                                      |                                       |                                    |
+| application         | APP#<id>            | APP                   | PROJECTAPPS#<project> / <at>#<id>    | APPSTATE#<state> / <at>#<id>          | APPLICANT#<user> / <at>#<id>       |
+| org                 | ORG#<id>            | ORG                   | ORGS / <created_at>#<id>             |                                       |                                    |
+| org member          | ORG#<id>            | MEMBER#<user>         | USERORGS#<user> / <org id>           |                                       |                                    |
+| invite              | INVITE#<id>         | INVITE                | INVITES#<email> / <valid_until>#<id>†| TARGETINVITES#<scope>#<id> / <at>#<id>|                                    |
+| template            | TEMPLATE#<id>       | TEMPLATE              | TEMPLATES / <name>#<id>              |                                       |                                    |
+| limit counter       | LIMIT#<principal>   | <limit>#<scope>       |                                      |                                       |                                    |
+| daily limit counter | LIMIT#<principal>   | <limit>#<day>#<scope> |  (TTL expires_at: gone after a day)  |                                       |                                    |
+
+* only while the membership is current (accepted or leave_requested): requested, rejected,
+  cancelled and removed memberships are in no list of current members or of a user's
+  projects, only in their user's memberships and their project's partition.
+‡ only while the operation is open (the reconciler's worklist, see below).
+† only while the invite is pending; GET /invites reads `GSI1SK > <now>#~`, so it reads
+  neither answered nor expired invites.
+
+Index keys that follow an item's state are written with the state, in the same write: a
+project's status (project_status_indexes: its status partition, its owner's LIVE#/DELETED#
+range, and leaving PROJECTS when deleted), a membership's being current (member items are
+written whole, member_indexes), an invite's answer (INVITE_ANSWERED_REMOVE), an
+application's state (application_state_index). Sort keys never follow a state an item can
+leave and come back to (a project's GSI2SK changes only when it is deleted, for good), so
+a list's cursor never meets an item twice.
 
 A token is three items written in one transaction: the secret's hash (what the authorizer
 reads, strongly consistent, so a revoked token stops at once), a record by id (what the
@@ -36,7 +52,7 @@ consistent (the owner and every pointer) and rewrites the owner and each hash it
 transaction, conditioned on the owner's `tokens_rev`, which every token creation bumps.
 
 A membership is the member item in its project's partition (listed by project, and by
-user through GSI1) plus an immutable pointer by id, so GET /memberships/{id} is one
+user through GSI1/GSI2) plus an immutable pointer by id, so GET /memberships/{id} is one
 strongly consistent read. Membership ids are uuid5(project, user): one per pair, forever.
 
 An operation (create, delete, retry, approve: the asynchronous changes) is an item in its
@@ -64,32 +80,74 @@ def project_pk(project_id: str) -> str:
     return f"PROJECT#{project_id}"
 
 
-def project_indexes(project_id: str, owner_id: str) -> dict[str, str]:
-    return {
-        "GSI1PK": "PROJECTS",
-        "GSI1SK": project_id,
-        "GSI2PK": f"OWNER#{owner_id}",
-        "GSI2SK": project_id,
-    }
-
-
 ALL_PROJECTS = "PROJECTS"
+TOMBSTONE = "deleted"  # the status of a deleted project, kept forever
+LIVE_PREFIX, TOMBSTONE_PREFIX = "LIVE#", "DELETED#"
+
+
+def project_indexes(project_id: str, owner_id: str, status: str) -> dict[str, str]:
+    """Every index key of a new project item in `status`."""
+    indexes, _ = project_status_indexes(project_id, status)
+    return {"GSI2PK": owner_projects(owner_id), **indexes}
+
+
+def project_status_indexes(project_id: str, status: str) -> tuple[dict[str, str], tuple[str, ...]]:
+    """The index keys that follow a project's status, as (attributes to set, attributes
+    to remove), written together with the status: its status partition (GSI3), its place
+    in its owner's live or deleted range (GSI2SK), and PROJECTS (GSI1) unless deleted, so
+    a tombstone is read by no list but `state=deleted`."""
+    live = status != TOMBSTONE
+    indexes = {
+        "GSI2SK": f"{LIVE_PREFIX if live else TOMBSTONE_PREFIX}{project_id}",
+        "GSI3PK": projects_in_status(status),
+        "GSI3SK": project_id,
+    }
+    if not live:
+        return indexes, ("GSI1PK", "GSI1SK")
+    return {"GSI1PK": ALL_PROJECTS, "GSI1SK": project_id, **indexes}, ()
 
 
 def owner_projects(owner_id: str) -> str:
     return f"OWNER#{owner_id}"
 
 
+def projects_in_status(status: str) -> str:
+    return f"PROJECTSTATUS#{status}"
+
+
 def member(project_id: str, user_id: str) -> dict[str, str]:
     return {"PK": f"PROJECT#{project_id}", "SK": f"MEMBER#{user_id}"}
 
 
-def member_indexes(project_id: str, user_id: str) -> dict[str, str]:
-    return {"GSI1PK": user_projects(user_id), "GSI1SK": project_id}
+MEMBER_INDEX_ATTRIBUTES = ("GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK")
+
+
+def member_indexes(project_id: str, user_id: str, *, current: bool) -> dict[str, str]:
+    """A member item's index keys: every membership in its user's memberships (GSI2); a
+    `current` one (accepted or leave_requested) also in its user's projects (GSI1) and its
+    project's current members (GSI3). Member items are written whole, so a membership
+    that stops being current leaves those two lists in the same write."""
+    indexes = {"GSI2PK": user_memberships(user_id), "GSI2SK": project_id}
+    if current:
+        indexes |= {
+            "GSI1PK": user_projects(user_id),
+            "GSI1SK": project_id,
+            "GSI3PK": project_members(project_id),
+            "GSI3SK": user_id,
+        }
+    return indexes
 
 
 def user_projects(user_id: str) -> str:
     return f"USERPROJECTS#{user_id}"
+
+
+def user_memberships(user_id: str) -> str:
+    return f"USERMEMBERSHIPS#{user_id}"
+
+
+def project_members(project_id: str) -> str:
+    return f"PROJECTMEMBERS#{project_id}"
 
 
 HISTORY_PREFIX = "HIST#"
@@ -264,18 +322,31 @@ def invite(invite_id: str) -> dict[str, str]:
 
 
 def invite_indexes(
-    invite_id: str, email: str, scope: str, target_id: str, created_at: str
+    invite_id: str, email: str, scope: str, target_id: str, created_at: str, valid_until: str
 ) -> dict[str, str]:
+    """A new (pending) invite's index keys. In its email's pending list by expiry (ISO
+    `valid_until`, the API's expires_at), so the list reads only unexpired ones
+    (invites_unexpired_after); it leaves that list when answered (INVITE_ANSWERED_REMOVE,
+    in the answer's write)."""
     return {
         "GSI1PK": email_invites(email),
-        "GSI1SK": f"{created_at}#{invite_id}",
+        "GSI1SK": f"{valid_until}#{invite_id}",
         "GSI2PK": f"TARGETINVITES#{scope}#{target_id}",
         "GSI2SK": f"{created_at}#{invite_id}",
     }
 
 
+INVITE_ANSWERED_REMOVE = ("GSI1PK", "GSI1SK")
+
+
 def email_invites(email: str) -> str:
     return f"INVITES#{email.lower()}"
+
+
+def invites_unexpired_after(now: str) -> str:
+    """The exclusive lower bound of GSI1SK for invites that expire after `now` (one whose
+    expires_at equals now is expired): invite ids sort below `~`."""
+    return f"{now}#~"
 
 
 def template(template_id: str) -> dict[str, str]:

@@ -6,13 +6,25 @@ on max_members and the `members` quota when it grows, and on the join or leave p
 change was decided under) and the history entry. Concurrent joins therefore can never
 push a project over its limits, nor land under a policy changed meanwhile: DynamoDB
 checks the count and the policy.
+
+The counter stays on the project item. Moving it to an item of its own would not keep a
+membership change off the project item: the change must also hold the project's status
+(joins only while active, the rest while live) in the same transaction, and a
+ConditionCheck on the project conflicts with a concurrent write to it exactly as the
+counter's update does. Only copying the status and the limits onto the counter item would;
+then every status change and every change of max_members or quotas writes that item too,
+and conflicts with membership changes there instead. Membership changes of one project
+conflict with each other on the counter wherever it lives. What a separate item would
+save is write units, not conflicts: the project item is in three indexes, so each counted
+change writes it four times. The counter's ADD leaves the project's version (its ETag) as
+it is.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from tenantry.dal import keys, table
+from tenantry.dal import access, keys, table
 from tenantry.errors import Conflict, InvalidTransition, NotFound, QuotaExceeded, TenantryError
 
 MEMBERS = "members"
@@ -39,39 +51,66 @@ def get_with_context(
     return member, project, (mine[0] if mine else member)
 
 
+Rows = list[tuple[dict[str, Any], dict[str, Any]]]
+
+
 def page_for_project(
-    project_id: str, limit: int, start_key: dict[str, Any] | None
+    project_id: str, limit: int, start_key: dict[str, Any] | None, *, current_only: bool
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    return table.query(
-        keys.project_pk(project_id), sk_prefix=keys.MEMBER_PREFIX, limit=limit, start_key=start_key
-    )
+    """The project's memberships; `current_only`: only current ones (accepted,
+    leave_requested), read from a partition that holds nothing else."""
+    pattern = access.PROJECT_CURRENT_MEMBERS if current_only else access.PROJECT_MEMBERSHIPS
+    return pattern.page(project_id, limit=limit, start_key=start_key)
 
 
 def page_for_user(
     user_id: str, limit: int, start_key: dict[str, Any] | None
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    return table.query(keys.user_projects(user_id), index="GSI1", limit=limit, start_key=start_key)
+    """Every membership of the user, in any state."""
+    return access.USER_MEMBERSHIPS.page(user_id, limit=limit, start_key=start_key)
+
+
+def page_current_for_user(
+    user_id: str, limit: int, start_key: dict[str, Any] | None
+) -> tuple[Rows, dict[str, Any] | None]:
+    """The user's current memberships (accepted, leave_requested) as rows (cursor key,
+    member item): the partition holds nothing else."""
+    pattern = access.USER_CURRENT_PROJECTS
+    items, last = pattern.page(user_id, limit=limit, start_key=start_key)
+    return [(pattern.key_of(i), i) for i in items], last
 
 
 def all_for_project(project_id: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     key = None
     while True:
-        page, key = page_for_project(project_id, 100, key)
+        page, key = page_for_project(project_id, 100, key, current_only=False)
         items.extend(page)
         if not key:
             return items
 
 
 def new_member_ops(member: dict[str, Any]) -> list[dict[str, Any]]:
-    """The puts of a brand-new membership (project creation: the owner)."""
+    """The puts of a brand-new, current membership (project creation: the owner)."""
+    return [table.tx_put(member_item(member, current=True)), table.tx_put(_pointer(member))]
+
+
+def member_item(member: dict[str, Any], *, current: bool) -> dict[str, Any]:
+    """The member item, whole: its keys, and the index keys of its lists (keys.py). Also
+    what bench/pages.py seeds."""
     pid, uid = member["project_id"], member["user_id"]
-    return [
-        table.tx_put(
-            {**keys.member(pid, uid), **keys.member_indexes(pid, uid), "entity": "member", **member}
-        ),
-        table.tx_put(_pointer(member)),
-    ]
+    return {
+        **strip(member),
+        **keys.member(pid, uid),
+        **keys.member_indexes(pid, uid, current=current),
+        "entity": "member",
+    }
+
+
+def strip(member: dict[str, Any]) -> dict[str, Any]:
+    """The membership's own fields, without the table's keys."""
+    internal = {"PK", "SK", "entity", *keys.MEMBER_INDEX_ATTRIBUTES}
+    return {k: v for k, v in member.items() if k not in internal}
 
 
 def _pointer(member: dict[str, Any]) -> dict[str, Any]:
@@ -89,6 +128,7 @@ def change(
     delta: int,
     entry: dict[str, Any],
     *,
+    current: bool,
     project_statuses: tuple[str, ...],
     policy: tuple[str, str] | None = None,
     extra_ops: list[dict[str, Any]] | None = None,
@@ -97,9 +137,11 @@ def change(
     must not exist), move the member count by `delta` within the project's limits, and
     append `entry`. `policy` (attribute, value): the project's policy the change was
     decided under, which must still be the project's. Anything else in the same
-    transaction goes in `extra_ops`."""
+    transaction goes in `extra_ops`. `current`: the new state counts as a member, so the
+    item is in the lists of current members and of its user's projects (it leaves them, in
+    this write, when not)."""
     pid, uid = member["project_id"], member["user_id"]
-    item = {**keys.member(pid, uid), **keys.member_indexes(pid, uid), "entity": "member", **member}
+    item = member_item(member, current=current)
     if from_state is None:
         member_op = table.tx_put(item, "attribute_not_exists(PK)")
     else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tenantry.dal import keys, table
+from tenantry.dal import access, keys, table
 from tenantry.errors import Conflict
 
 
@@ -66,18 +66,16 @@ def get_member(org_id: str, user_id: str) -> dict[str, Any] | None:
 def page_all(
     limit: int, start_key: dict[str, Any] | None
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    return table.query(keys.ALL_ORGS, index="GSI1", limit=limit, start_key=start_key)
+    return access.ALL_ORGS.page(limit=limit, start_key=start_key)
 
 
 def page_for_user(
     user_id: str, limit: int, start_key: dict[str, Any] | None
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    return table.query(keys.user_orgs(user_id), index="GSI1", limit=limit, start_key=start_key)
+    return access.USER_ORGS.page(user_id, limit=limit, start_key=start_key)
 
 
 def page_members(
     org_id: str, limit: int, start_key: dict[str, Any] | None
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    return table.query(
-        keys.org_pk(org_id), sk_prefix=keys.MEMBER_PREFIX, limit=limit, start_key=start_key
-    )
+    return access.ORG_MEMBERS.page(org_id, limit=limit, start_key=start_key)

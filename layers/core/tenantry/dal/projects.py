@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tenantry.dal import keys, memberships, table
+from tenantry.dal import access, keys, memberships, table
 from tenantry.errors import (
     ChangedMeanwhile,
     Conflict,
@@ -34,7 +34,7 @@ def create(project: dict[str, Any], owner: dict[str, Any], ops: list[dict[str, A
     pid = project["id"]
     item = {
         **keys.project(pid),
-        **keys.project_indexes(pid, project["owner_id"]),
+        **keys.project_indexes(pid, project["owner_id"], project["status"]),
         "entity": "project",
         **project,
     }
@@ -141,7 +141,12 @@ def write(
     pinned = base is not None and expected_version is None
     if base is not None and expected_version is None:
         expected_version = base["version"]
-    expression, names, values = table.set_expression(changes, remove)
+    indexes, unindexed = (
+        keys.project_status_indexes(project_id, changes["status"])
+        if "status" in changes
+        else ({}, ())
+    )  # the lists' index keys follow the status in the same write (dal/access.py)
+    expression, names, values = table.set_expression({**changes, **indexes}, remove + unindexed)
     expression += " ADD version :one"
     names["#status"] = "status"
     values[":one"] = 1
@@ -168,8 +173,8 @@ def write(
         on_condition=lambda: _why_not(project_id, statuses, expected_version, require, pinned),
     )
     if base is not None:
-        written = {k: v for k, v in base.items() if k not in remove}
-        return {**written, **changes, "version": int(base["version"]) + 1}
+        written = {k: v for k, v in base.items() if k not in remove + unindexed}
+        return {**written, **changes, **indexes, "version": int(base["version"]) + 1}
     current = get(project_id)
     assert current is not None
     return current
@@ -204,18 +209,32 @@ def _why_not(
 # --- lists ----------------------------------------------------------------------------------
 
 
-def page_all(
-    limit: int, start_key: dict[str, Any] | None
-) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    return table.query(keys.ALL_PROJECTS, index="GSI1", limit=limit, start_key=start_key)
-
-
-def page_owned(
-    owner_id: str, limit: int, start_key: dict[str, Any] | None
-) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    return table.query(
-        keys.owner_projects(owner_id), index="GSI2", limit=limit, start_key=start_key
-    )
+def page_listed(
+    limit: int,
+    start_key: dict[str, Any] | None,
+    *,
+    status: str | None = None,
+    owner_id: str | None = None,
+) -> tuple[list[tuple[dict[str, Any], dict[str, Any]]], dict[str, Any] | None]:
+    """One Query of the platform's project list, as rows (cursor key, project): without
+    `status`, the projects that are not deleted; with it, those in that status. The
+    partition read holds only such projects, except for an owner's projects in a live
+    status: the owner's live range is read and the status is left to the caller's filter
+    (one owner's projects are few: projects_per_user in dal/limits.py)."""
+    if owner_id is not None:
+        pattern = (
+            access.OWNER_DELETED_PROJECTS
+            if status == keys.TOMBSTONE
+            else access.OWNER_LIVE_PROJECTS
+        )
+        items, last = pattern.page(owner_id, limit=limit, start_key=start_key)
+    elif status is not None:
+        pattern = access.PROJECTS_IN_STATUS
+        items, last = pattern.page(status, limit=limit, start_key=start_key)
+    else:
+        pattern = access.LIVE_PROJECTS
+        items, last = pattern.page(limit=limit, start_key=start_key)
+    return [(pattern.key_of(i), i) for i in items], last
 
 
 # --- environments -----------------------------------------------------------------------------

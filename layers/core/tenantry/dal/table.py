@@ -274,6 +274,7 @@ def query(
     *,
     index: str | None = None,
     sk_prefix: str | None = None,
+    sk_after: str | None = None,
     sk_at_most: str | None = None,
     limit: int = 25,
     start_key: dict[str, Any] | None = None,
@@ -283,19 +284,32 @@ def query(
     values: dict[str, Any] | None = None,
     consistent: bool = False,
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """One Query call on the table or an index: (items, last evaluated key)."""
+    """One Query call on the table or an index: (items, last evaluated key). The sort key
+    range: `sk_prefix` (begins_with) or `sk_after` (exclusive lower bound), not both."""
     pk_name, sk_name = (f"{index}PK", f"{index}SK") if index else ("PK", "SK")
     expr_names = {"#pk": pk_name, **(names or {})}
     expr_values: dict[str, Any] = {":pk": pk_value, **(values or {})}
     condition = "#pk = :pk"
+    if sk_prefix and sk_after:
+        raise ValueError("a Query has one sort key condition: sk_prefix or sk_after")
     if sk_prefix:
         expr_names["#sk"] = sk_name
         expr_values[":skp"] = sk_prefix
         condition += " AND begins_with(#sk, :skp)"
-    elif sk_at_most:
+    if sk_at_most:
         expr_names["#sk"] = sk_name
         expr_values[":skmax"] = sk_at_most
         condition += " AND #sk <= :skmax"
+    if sk_after:
+        expr_names["#sk"] = sk_name
+        expr_values[":ska"] = sk_after
+        condition += " AND #sk > :ska"
+        if start_key and str(start_key.get(sk_name, "")) <= sk_after:
+            # The cursor is below the range now (the bound moves with time): everything
+            # still in range lies after it anyway, and DynamoDB refuses a start key
+            # outside the key condition.
+            _check_start_key(start_key, index, pk_value, None)
+            start_key = None
     kwargs: dict[str, Any] = {
         "TableName": table_name(),
         "KeyConditionExpression": condition,

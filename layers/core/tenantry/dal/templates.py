@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tenantry.dal import keys, table
+from tenantry.dal import access, keys, table
 
 
 def create(template: dict[str, Any]) -> None:
@@ -28,4 +28,4 @@ def delete(template_id: str) -> dict[str, Any] | None:
 def page(
     limit: int, start_key: dict[str, Any] | None
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    return table.query(keys.ALL_TEMPLATES, index="GSI1", limit=limit, start_key=start_key)
+    return access.ALL_TEMPLATES.page(limit=limit, start_key=start_key)

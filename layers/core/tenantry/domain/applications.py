@@ -6,6 +6,7 @@ application, the project and its history in one transaction."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from tenantry.clock import new_id, now_iso
@@ -16,6 +17,7 @@ from tenantry.domain import lifecycle, operations
 from tenantry.errors import Forbidden, InvalidTransition, NotFound
 from tenantry.models.governance import Application
 from tenantry.models.identity import Principal
+from tenantry.pagination import collect
 
 # Which application states each decision leaves from, and where it goes.
 DECISIONS = {
@@ -264,19 +266,35 @@ def list_applications(
 ) -> tuple[list[Application], dict[str, Any] | None]:
     """With project_id: the project's applications (all for its managers and platform
     admins, the caller's own otherwise). Without: platform admins get the queue of
-    `state` (default pending); others their own applications."""
+    `state` (default pending), one exact partition; others their own applications.
+    Filters no partition serves (`state` of a project's or one's own applications, the
+    project of one's own) are applied to the rows read, within collect's budget."""
+    on_project = None  # a project filter on the caller's own applications
     if project_id:
         role = role_of(project_id)
-        if not principal.is_admin and project_store.get(project_id) is None:
+        # A project's applicants are its owner, who stays a member for good, so a caller
+        # without a role has none there: 404, whether the project exists or not.
+        if not (principal.is_admin or role) or (
+            not principal.is_admin and project_store.get(project_id) is None
+        ):
             raise NotFound(f"project {project_id!r} not found")
-        items, last = store.page_for_project(project_id, limit, start_key)
-        items = [i for i in items if visible(principal, i, role)]
-        if not items and not (principal.is_admin or role) and start_key is None:
-            raise NotFound(f"project {project_id!r} not found")
+        if principal.is_admin or role in ("owner", "admin"):
+            read = partial(store.page_for_project, project_id)
+        else:  # the caller's own on this project, from the caller's partition
+            read, on_project = partial(store.page_for_applicant, principal.id), project_id
     elif principal.is_admin:
-        items, last = store.page_in_state(state or "pending", limit, start_key)
+        read = partial(store.page_in_state, state or "pending")
     else:
-        items, last = store.page_for_applicant(principal.id, limit, start_key)
-    if state:
-        items = [i for i in items if i["state"] == state]
+        read = partial(store.page_for_applicant, principal.id)
+
+    def wanted(app: dict[str, Any]) -> bool:
+        return (not state or app["state"] == state) and (
+            on_project is None or app["project_id"] == on_project
+        )
+
+    def fetch(n: int, key: dict[str, Any] | None) -> tuple[list[Any], dict[str, Any] | None]:
+        rows, last = read(n, key)
+        return [(k, i if wanted(i) else None) for k, i in rows], last
+
+    items, last = collect(fetch, limit, start_key)
     return [Application.model_validate(i) for i in items], last

@@ -33,6 +33,7 @@ from tenantry.errors import (
 )
 from tenantry.models.governance import Invite, InvitesCreate, MembershipCreate
 from tenantry.models.identity import Principal
+from tenantry.pagination import collect
 
 Scope = Literal["org", "project"]
 # The strongest role an invite grants, when it lists several.
@@ -155,13 +156,20 @@ def _create_checked(
 def mine(
     principal: Principal, limit: int, start_key: dict[str, Any] | None
 ) -> tuple[list[Invite], dict[str, Any] | None]:
-    """The caller's pending, unexpired invites (by the caller's email)."""
+    """The caller's pending, unexpired invites (by the caller's email), soonest to
+    expire first. The list's partition holds pending invites only, read from now on."""
     email = _email_of(principal)
     if email is None:
         return [], None
-    items, last = store.page_for_email(email, limit, start_key)
     now = now_iso()
-    return [view(i, now) for i in items if status_of(i, now) == "pending"], last
+
+    def fetch(n: int, key: dict[str, Any] | None) -> tuple[list[Any], dict[str, Any] | None]:
+        rows, last = store.page_pending(email, now, n, key)
+        return [
+            (k, view(i, now) if status_of(i, now) == "pending" else None) for k, i in rows
+        ], last
+
+    return collect(fetch, limit, start_key)
 
 
 def accept(principal: Principal, invite_id: str, code: str | None) -> Invite:

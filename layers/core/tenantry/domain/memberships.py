@@ -165,8 +165,7 @@ def move(
         "created_at": (current or {}).get("created_at", now),
         "updated_at": now,
     }
-    for k in ("PK", "SK", "GSI1PK", "GSI1SK", "entity"):
-        member.pop(k, None)
+    member = store.strip(member)
     ops = list(extra_ops or [])
     ops += _limit_ops(principal, pid, user_id, action, before, target, member)
     delta = rules.member_delta(before, target)
@@ -192,6 +191,7 @@ def move(
         before,
         delta,
         entry,
+        current=target in rules.COUNTED,
         project_statuses=statuses,
         policy=decided_under,
         extra_ops=ops,
@@ -282,7 +282,10 @@ def list_memberships(
     role = caller_role(principal, project_id)
     if not project or not (principal.is_admin or role):
         raise NotFound(f"project {project_id!r} not found")
-    items, last = store.page_for_project(project_id, limit, start_key)
+    # A non-manager sees the current members only: read from the partition that holds
+    # nothing else (dal/access.py), so a page is never emptied by former ones.
+    manager = is_manager(principal, role)
+    items, last = store.page_for_project(project_id, limit, start_key, current_only=not manager)
     visible = [i for i in items if _may_see(principal, i, role)]
     return [view(i, principal, project, role) for i in visible], last
 

@@ -16,7 +16,6 @@ from tenantry.dal import memberships as member_store
 from tenantry.dal import orgs as org_store
 from tenantry.dal import projects as store
 from tenantry.dal import templates as template_store
-from tenantry.dal.table import key_of as table_key
 from tenantry.domain import applications, lifecycle, memberships, operations
 from tenantry.domain.membership_rules import COUNTED
 from tenantry.domain.selectors import ProjectFilter
@@ -271,30 +270,29 @@ def list_projects(
     principal: Principal, flt: ProjectFilter, limit: int, start_key: dict[str, Any] | None
 ) -> tuple[list[Project], dict[str, Any] | None]:
     if principal.is_admin and flt.mode == "default":
-        index = "GSI2" if flt.owner else "GSI1"
 
         def fetch_all(
             n: int, key: dict[str, Any] | None
         ) -> tuple[list[Any], dict[str, Any] | None]:
-            items, last = (
-                store.page_owned(flt.owner, n, key) if flt.owner else store.page_all(n, key)
-            )
-            return [(table_key(i, index), i if flt.matches(i) else None) for i in items], last
+            rows, last = store.page_listed(n, key, status=flt.state, owner_id=flt.owner)
+            return [(k, i if flt.matches(i) else None) for k, i in rows], last
 
         items, last = collect(fetch_all, limit, start_key)
     else:
+        # A user's current memberships only (the partition holds nothing else); mode=member
+        # also wants them accepted (not leave_requested).
         wanted = {"accepted"} if flt.mode == "member" else VISIBLE_MEMBER_STATES
 
         def fetch_mine(
             n: int, key: dict[str, Any] | None
         ) -> tuple[list[Any], dict[str, Any] | None]:
-            members, last = member_store.page_for_user(principal.id, n, key)
-            ids = [m["project_id"] for m in members if m.get("state") in wanted]
+            members, last = member_store.page_current_for_user(principal.id, n, key)
+            ids = [m["project_id"] for _, m in members if m.get("state") in wanted]
             found = {p["id"]: p for p in store.get_many(ids)}
             rows = []
-            for m in members:
+            for row_key, m in members:
                 p = found.get(m["project_id"]) if m.get("state") in wanted else None
-                rows.append((table_key(m, "GSI1"), p if p and flt.matches(p) else None))
+                rows.append((row_key, p if p and flt.matches(p) else None))
             return rows, last
 
         items, last = collect(fetch_mine, limit, start_key)

@@ -91,9 +91,7 @@ def environment_id(project_id: str, name: str) -> str:
     return str(uuid.uuid5(ENV_NAMESPACE, f"{project_id}/{name}"))
 
 
-def condition(
-    kind: str, ok: bool, reason: str, message: str = "", **detail: Any
-) -> dict[str, Any]:
+def condition(kind: str, ok: bool, reason: str, message: str = "", **detail: Any) -> dict[str, Any]:
     cond: dict[str, Any] = {
         "type": kind,
         "status": "True" if ok else "False",

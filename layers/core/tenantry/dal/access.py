@@ -1,0 +1,160 @@
+"""Every list's access pattern, declared once: the index it reads (None: the base table),
+how its partition key and its items' sort keys are built (builders of dal/keys.py, the same
+ones the writes use), and the sort-key range it reads within the partition.
+
+The dal's list functions read through `Pattern.page` only; none calls table.query with keys
+of its own. A list's filters that a pattern cannot express stay in the domain, applied to
+each page read through tenantry.pagination.collect, whose read budget bounds a request.
+
+| pattern                  | index | partition                  | sort key                | range        |
+|--------------------------|-------|----------------------------|-------------------------|--------------|
+| LIVE_PROJECTS            | GSI1  | PROJECTS                   | <id>                    |              |
+| PROJECTS_IN_STATUS       | GSI3  | PROJECTSTATUS#<status>     | <id>                    |              |
+| OWNER_LIVE_PROJECTS      | GSI2  | OWNER#<owner>              | LIVE#<id>               | LIVE#...     |
+| OWNER_DELETED_PROJECTS   | GSI2  | OWNER#<owner>              | DELETED#<id>            | DELETED#...  |
+| USER_CURRENT_PROJECTS    | GSI1  | USERPROJECTS#<user>        | <project id>            |              |
+| USER_MEMBERSHIPS         | GSI2  | USERMEMBERSHIPS#<user>     | <project id>            |              |
+| PROJECT_MEMBERSHIPS      | table | PROJECT#<id>               | MEMBER#<user>           | MEMBER#...   |
+| PROJECT_CURRENT_MEMBERS  | GSI3  | PROJECTMEMBERS#<project>   | <user>                  |              |
+| PENDING_INVITES          | GSI1  | INVITES#<email>            | <valid_until>#<id>      | > <now>#~    |
+| PROJECT_APPLICATIONS     | GSI1  | PROJECTAPPS#<project>      | <created_at>#<id>       |              |
+| APPLICATIONS_IN_STATE    | GSI2  | APPSTATE#<state>           | <created_at>#<id>       |              |
+| APPLICANT_APPLICATIONS   | GSI3  | APPLICANT#<user>           | <created_at>#<id>       |              |
+| ALL_USERS, ALL_BOTS, OWNER_TOKENS, ALL_ORGS, USER_ORGS, ORG_MEMBERS, ALL_TEMPLATES: whole partitions, as in dal/keys.py |
+
+Sparse by design: an item is in a partition only while a list wants it there, so the
+common filters are the partition itself. LIVE_PROJECTS holds no tombstone (a project
+leaves it when it becomes `deleted`); PROJECTS_IN_STATUS is `?state=` for platform
+admins. USER_CURRENT_PROJECTS and PROJECT_CURRENT_MEMBERS hold only current (accepted,
+leave_requested) memberships: a user's project list and a non-manager's member list never
+read former ones. PENDING_INVITES holds pending invites only, by expiry, read above now:
+GET /invites reads neither answered nor expired invites. APPLICATIONS_IN_STATE is the
+platform admins' queue. What no pattern serves (a name prefix, a label selector, a status
+within a member's or an owner's list, the state of one project's or one applicant's
+applications) is a filter on the rows read (docs/api.md, "Lists and cursors").
+
+Not here: a project's history (dal/history.py, read by its own key range), the sweep of
+what a project owns on deletion (dal/projects.environment_keys), the environment names a
+provisioning step reads (dal/projects.environment_names), the reconciler's worklist of
+operations due (dal/operations.due, GSI3 OPERATIONS#open up to now) and the read of a
+token owner's partition before rewriting it (dal/identity.owner_with_tokens): none is a
+list a caller pages through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tenantry.dal import keys, table
+
+Page = tuple[list[dict[str, Any]], dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """One list's reads: partition `partition(*args)` of `index`, in sort-key order, within
+    `prefix` (begins_with) or above `after(bound)` (exclusive)."""
+
+    name: str
+    index: str | None
+    partition: Callable[..., str]
+    sort: str  # how the items' sort key is built (keys.py builds it; here for readers)
+    prefix: str | None = None
+    after: Callable[[str], str] | None = None
+
+    def page(
+        self,
+        *args: str,
+        limit: int,
+        start_key: dict[str, Any] | None,
+        bound: str | None = None,
+        consistent: bool = False,
+        filter_expression: str | None = None,
+        names: dict[str, str] | None = None,
+        values: dict[str, Any] | None = None,
+    ) -> Page:
+        """One Query of this pattern. `bound`: the value `after` turns into the range's
+        lower bound (required when the pattern has one)."""
+        if (self.after is None) != (bound is None):
+            raise ValueError(f"{self.name}: a bound is given exactly when the pattern has one")
+        return table.query(
+            self.partition(*args),
+            index=self.index,
+            sk_prefix=self.prefix,
+            sk_after=self.after(bound) if self.after and bound is not None else None,
+            limit=limit,
+            start_key=start_key,
+            consistent=consistent,
+            filter_expression=filter_expression,
+            names=names,
+            values=values,
+        )
+
+    def key_of(self, item: dict[str, Any]) -> dict[str, Any]:
+        """The cursor key that resumes this pattern right after `item`."""
+        return table.key_of(item, self.index)
+
+
+# --- projects and memberships -------------------------------------------------------------
+
+LIVE_PROJECTS = Pattern("live projects", "GSI1", lambda: keys.ALL_PROJECTS, "<project id>")
+PROJECTS_IN_STATUS = Pattern(
+    "projects in a status", "GSI3", keys.projects_in_status, "<project id>"
+)
+OWNER_LIVE_PROJECTS = Pattern(
+    "an owner's live projects",
+    "GSI2",
+    keys.owner_projects,
+    "LIVE#<project id>",
+    prefix=keys.LIVE_PREFIX,
+)
+OWNER_DELETED_PROJECTS = Pattern(
+    "an owner's deleted projects",
+    "GSI2",
+    keys.owner_projects,
+    "DELETED#<project id>",
+    prefix=keys.TOMBSTONE_PREFIX,
+)
+USER_CURRENT_PROJECTS = Pattern(
+    "a user's current memberships", "GSI1", keys.user_projects, "<project id>"
+)
+USER_MEMBERSHIPS = Pattern("a user's memberships", "GSI2", keys.user_memberships, "<project id>")
+PROJECT_MEMBERSHIPS = Pattern(
+    "a project's memberships", None, keys.project_pk, "MEMBER#<user>", prefix=keys.MEMBER_PREFIX
+)
+PROJECT_CURRENT_MEMBERS = Pattern(
+    "a project's current members", "GSI3", keys.project_members, "<user id>"
+)
+
+# --- invites and applications ---------------------------------------------------------------
+
+PENDING_INVITES = Pattern(
+    "an email's pending invites",
+    "GSI1",
+    keys.email_invites,
+    "<valid_until>#<invite id>",
+    after=keys.invites_unexpired_after,
+)
+PROJECT_APPLICATIONS = Pattern(
+    "a project's applications", "GSI1", keys.project_applications, "<created_at>#<app id>"
+)
+APPLICATIONS_IN_STATE = Pattern(
+    "applications in a state", "GSI2", keys.applications_in_state, "<created_at>#<app id>"
+)
+APPLICANT_APPLICATIONS = Pattern(
+    "an applicant's applications", "GSI3", keys.applicant_applications, "<created_at>#<app id>"
+)
+
+# --- identity, orgs, templates --------------------------------------------------------------
+
+ALL_USERS = Pattern("users", "GSI1", lambda: keys.ALL_USERS, "<created_at>#<user id>")
+ALL_BOTS = Pattern("bots", "GSI1", lambda: keys.ALL_BOTS, "<created_at>#<bot id>")
+OWNER_TOKENS = Pattern("an owner's tokens", "GSI1", keys.owner_tokens, "<created_at>#<token id>")
+ALL_ORGS = Pattern("orgs", "GSI1", lambda: keys.ALL_ORGS, "<created_at>#<org id>")
+USER_ORGS = Pattern("a user's orgs", "GSI1", keys.user_orgs, "<org id>")
+ORG_MEMBERS = Pattern(
+    "an org's members", None, keys.org_pk, "MEMBER#<user>", prefix=keys.MEMBER_PREFIX
+)
+ALL_TEMPLATES = Pattern("templates", "GSI1", lambda: keys.ALL_TEMPLATES, "<name>#<template id>")

@@ -1,0 +1,105 @@
+"""dal/access.py: every list reads through a declared access pattern, and a pattern's
+range condition is what DynamoDB gets."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+
+from tenantry.dal import access, table
+from tenantry.errors import BadRequest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "layers" / "core" / "tenantry"
+# Reads by key range that are not lists of the API: a project's history (its keys are the
+# workflows' to change), a deletion's sweep of a project's environments, and the strongly
+# consistent read of a token owner's partition before rewriting it.
+NOT_LISTS = {
+    ("dal/history.py", "page"),
+    ("dal/projects.py", "environment_keys"),
+    ("dal/identity.py", "owner_with_tokens"),
+    ("dal/projects.py", "environment_names"),
+    ("dal/operations.py", "due"),
+}
+
+
+def _queries() -> set[tuple[str, str]]:
+    """(module, enclosing top-level function) of every `table.query(...)` call."""
+    found = set()
+    for path in PACKAGE.rglob("*.py"):
+        module = path.relative_to(PACKAGE).as_posix()
+        if module in ("dal/table.py", "dal/access.py"):
+            continue
+        tree = ast.parse(path.read_text())
+        for top in tree.body:
+            for node in ast.walk(top):
+                if (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "query"
+                    and isinstance(node.func.value, ast.Name)
+                    and node.func.value.id == "table"
+                ):
+                    found.add((module, getattr(top, "name", "<module>")))
+    return found
+
+
+def test_lists_read_only_through_declared_patterns() -> None:
+    assert _queries() == NOT_LISTS
+
+
+class _Client:
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def query(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(kwargs)
+        return {"Items": []}
+
+
+@pytest.fixture
+def client() -> Any:
+    fake = _Client()
+    with (
+        mock.patch.object(table, "client", lambda: fake),
+        mock.patch.object(table, "table_name", lambda: "t"),
+    ):
+        yield fake
+
+
+def test_a_pattern_queries_its_partition_and_prefix(client: _Client) -> None:
+    access.ORG_MEMBERS.page("o1", limit=5, start_key=None)
+    (call,) = client.calls
+    assert "IndexName" not in call
+    assert call["KeyConditionExpression"] == "#pk = :pk AND begins_with(#sk, :skp)"
+    assert call["ExpressionAttributeValues"] == {":pk": "ORG#o1", ":skp": "MEMBER#"}
+    assert call["Limit"] == 5
+
+
+def test_a_range_bound_is_required_exactly_when_declared() -> None:
+    with_range = access.Pattern("r", "GSI1", lambda x: f"P#{x}", "<at>", after=lambda b: b)
+    with pytest.raises(ValueError):
+        with_range.page("a", limit=1, start_key=None)
+    with pytest.raises(ValueError):
+        access.ALL_ORGS.page(limit=1, start_key=None, bound="x")
+
+
+def test_a_lower_bound_past_the_cursor_replaces_it(client: _Client) -> None:
+    """The bound moves with time (unexpired = after now): a cursor left below it resumes at
+    the bound (DynamoDB refuses a start key outside the key condition); one above it is
+    used as given; one of another partition is still refused."""
+    pattern = access.Pattern("r", "GSI1", lambda x: f"P#{x}", "<at>", after=lambda b: f"{b}#~")
+    old = {"PK": "I#1", "SK": "I", "GSI1PK": "P#a", "GSI1SK": "2020#x"}
+    pattern.page("a", limit=3, start_key=old, bound="2021")
+    new = {**old, "GSI1SK": "2022#x"}
+    pattern.page("a", limit=3, start_key=new, bound="2021")
+    below, above = client.calls
+    assert below["KeyConditionExpression"] == "#pk = :pk AND #sk > :ska"
+    assert below["ExpressionAttributeValues"][":ska"] == "2021#~"
+    assert "ExclusiveStartKey" not in below
+    assert above["ExclusiveStartKey"] == new
+    with pytest.raises(BadRequest):
+        pattern.page("a", limit=3, start_key={**old, "GSI1PK": "P#b"}, bound="2021")
