@@ -243,7 +243,7 @@ def test_registry_server_error_counts_as_transient(workflow: Workflow, faults: F
 # --- failures in the other steps ----------------------------------------------------------------
 
 
-def creates_environments(ops: list[dict[str, Any]]) -> bool:
+def creates_environments(ops: list[dict[str, Any]], *_: Any) -> bool:
     """Selects the step transaction that writes environment items."""
     return any(
         str(op.get("Put", {}).get("Item", {}).get("SK", "")).startswith("ENV#") for op in ops

@@ -1,5 +1,21 @@
-"""A project's history: append-only entries under the project's partition, written in the
-same transaction as the change they record."""
+"""A project's history: the event log of its changes, under the project's partition, each
+entry written in the same transaction as the change it records.
+
+Entries are numbered by a per-project sequence, `history_seq` on the project item: an
+entry's key is HIST#<seq> (zero-padded), and the transaction that writes entries moves
+`history_seq` from the value the writer read to that value plus the entries written,
+conditioned on it still being the value read. So entries are committed in key order: a
+client paging the history never skips an entry that commits later (it can only land after
+the last one read), and two writers never number alike (one of them re-reads and tries
+again, see `Sequenced`). A retried workflow step writes nothing twice because its entry
+goes with its "done" mark (dal/operations.py).
+
+How a write uses it: `entry(...)` builds an entry's Put with a provisional key;
+`sequenced(ops, project_id, after)` numbers the project's entries in a transaction after
+`after` (the history_seq the writer read) and adds the sequence's move and condition to
+the transaction's op on the project item (a Put of a new project, an Update, or a
+ConditionCheck, which becomes an Update).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +24,14 @@ from typing import Any
 
 from tenantry.clock import now_iso
 from tenantry.dal import keys, table
+
+SEQ = "history_seq"
+PROVISIONAL = "HIST#provisional#"
+
+
+class Sequenced(Exception):
+    """The project's history moved on between the writer's read and its write (the only
+    condition that failed): read history_seq again and retry."""
 
 
 def entry(
@@ -20,10 +44,11 @@ def entry(
     detail: dict[str, Any] | None = None,
     at: str | None = None,
 ) -> dict[str, Any]:
-    """A TransactWriteItems Put of one history entry."""
+    """A TransactWriteItems Put of one history entry, numbered later by `sequenced`."""
     at = at or now_iso()
     item: dict[str, Any] = {
-        **keys.history(project_id, at, secrets.token_hex(4)),
+        "PK": keys.project_pk(project_id),
+        "SK": f"{PROVISIONAL}{secrets.token_hex(8)}",
         "entity": "history",
         "at": at,
         "actor": actor,
@@ -35,12 +60,84 @@ def entry(
         item["to"] = to_status
     if detail:
         item["detail"] = detail
-    return table.tx_put(item)
+    return table.tx_put(item, "attribute_not_exists(PK)")
 
 
-def append(project_id: str, actor: str, event: str, **kwargs: Any) -> None:
-    """An entry on its own, for steps that change nothing else."""
-    table.transact([entry(project_id, actor, event, **kwargs)])
+def is_entry(op: dict[str, Any], project_id: str) -> bool:
+    """A provisional entry of the project's history (not numbered yet)."""
+    item = op.get("Put", {}).get("Item", {})
+    return item.get("PK") == keys.project_pk(project_id) and str(item.get("SK", "")).startswith(
+        PROVISIONAL
+    )
+
+
+def sequence_of(project: dict[str, Any] | None) -> int:
+    return int((project or {}).get(SEQ, 0))
+
+
+def sequenced(ops: list[dict[str, Any]], project_id: str, after: int) -> list[dict[str, Any]]:
+    """`ops` with the project's provisional entries numbered after `after`, and the
+    project item's op moving history_seq to the last number, conditioned on `after`."""
+    out: list[dict[str, Any]] = []
+    written = 0
+    for op in ops:
+        if is_entry(op, project_id):
+            written += 1
+            item = op["Put"]["Item"]
+            numbered = {**item, **keys.history(project_id, after + written), "seq": after + written}
+            out.append({"Put": {**op["Put"], "Item": numbered}})
+        else:
+            out.append(op)
+    if not written:
+        return out
+    project_key = keys.project(project_id)
+    for i, op in enumerate(out):
+        if _key_of(op) == project_key:
+            out[i] = _with_sequence(op, after, after + written)
+            return out
+    raise ValueError(f"history of {project_id} written without an op on the project item")
+
+
+def _key_of(op: dict[str, Any]) -> dict[str, Any] | None:
+    ((kind, body),) = op.items()
+    if kind == "Put":
+        return {"PK": body["Item"].get("PK"), "SK": body["Item"].get("SK")}
+    return dict(body.get("Key", {}))
+
+
+def _with_sequence(op: dict[str, Any], after: int, last: int) -> dict[str, Any]:
+    ((kind, body),) = op.items()
+    if kind == "Put":  # a new project: its sequence starts here
+        return {"Put": {**body, "Item": {**body["Item"], SEQ: last}}}
+    names = {**body.get("ExpressionAttributeNames", {}), "#hseq": SEQ}
+    values = {**body.get("ExpressionAttributeValues", {}), ":hseq_after": after, ":hseq": last}
+    # A project written before sequences has none: it counts as 0.
+    guard = (
+        "(#hseq = :hseq_after OR attribute_not_exists(#hseq))"
+        if after == 0
+        else "#hseq = :hseq_after"
+    )
+    condition = body.get("ConditionExpression")
+    condition = f"({condition}) AND {guard}" if condition else guard
+    expression = body.get("UpdateExpression", "")
+    if expression.startswith("SET "):
+        expression = f"SET #hseq = :hseq, {expression[4:]}"
+    else:
+        expression = f"SET #hseq = :hseq {expression}".rstrip()
+    update = {
+        "TableName": body["TableName"],
+        "Key": body["Key"],
+        "UpdateExpression": expression,
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
+    return {"Update": update}
+
+
+def moved_on(project_id: str, after: int) -> bool:
+    """After a failed condition: did the history move past `after`? (strongly consistent)"""
+    return sequence_of(table.get(keys.project(project_id))) != after
 
 
 def page(

@@ -8,7 +8,7 @@ dal/access.py; the index keys below put each item into exactly the partitions it
 |---------------------|---------------------|-----------------------|--------------------------------------|---------------------------------------|------------------------------------|
 | project             | PROJECT#<id>        | PROJECT               | PROJECTS / <id>  (not when deleted)  | OWNER#<user> / LIVE#<id>, DELETED#<id>| PROJECTSTATUS#<status> / <id>      |
 | project member      | PROJECT#<id>        | MEMBER#<user>         | USERPROJECTS#<user> / <project id> * | USERMEMBERSHIPS#<user> / <project id> | PROJECTMEMBERS#<project> / <user> *|
-| history entry       | PROJECT#<id>        | HIST#<at>#<seq>       |                                      |                                       |                                    |
+| history entry       | PROJECT#<id>        | HIST#<seq, 12 digits> |                                      |                                       |                                    |
 | operation           | PROJECT#<id>        | OP#<operation id>     |                                      |                                       | OPERATIONS#open / <check_at>#<op> ‡|
 | environment         | PROJECT#<id>        | ENV#<env id>          |                                      |                                       |                                    |
 | environment name    | PROJECT#<id>        | ENVNAME#<name>        |                                      |                                       |                                    |
@@ -153,8 +153,9 @@ def project_members(project_id: str) -> str:
 HISTORY_PREFIX = "HIST#"
 
 
-def history(project_id: str, at: str, seq: str) -> dict[str, str]:
-    return {"PK": f"PROJECT#{project_id}", "SK": f"{HISTORY_PREFIX}{at}#{seq}"}
+def history(project_id: str, seq: int) -> dict[str, str]:
+    """The project's seq-th history entry (dal/history.py): keys sort in commit order."""
+    return {"PK": f"PROJECT#{project_id}", "SK": f"{HISTORY_PREFIX}{seq:012d}"}
 
 
 ENV_PREFIX = "ENV#"

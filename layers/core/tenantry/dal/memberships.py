@@ -24,9 +24,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from tenantry.dal import access, keys, table
-from tenantry.errors import Conflict, InvalidTransition, NotFound, QuotaExceeded, TenantryError
+from tenantry.dal import access, history, keys, table
+from tenantry.errors import Conflict, InvalidTransition, NotFound, QuotaExceeded
 
+SEQUENCE_ATTEMPTS = 5  # membership changes of one project racing on its history
 MEMBERS = "members"
 
 
@@ -131,6 +132,7 @@ def change(
     current: bool,
     project_statuses: tuple[str, ...],
     policy: tuple[str, str] | None = None,
+    history_after: int = 0,
     extra_ops: list[dict[str, Any]] | None = None,
 ) -> None:
     """Write `member` (its new state and fields) if it is still in `from_state` (None: it
@@ -139,7 +141,8 @@ def change(
     decided under, which must still be the project's. Anything else in the same
     transaction goes in `extra_ops`. `current`: the new state counts as a member, so the
     item is in the lists of current members and of its user's projects (it leaves them, in
-    this write, when not)."""
+    this write, when not). `history_after`: the project's history_seq as the caller read
+    it (dal/history.py)."""
     pid, uid = member["project_id"], member["user_id"]
     item = member_item(member, current=current)
     if from_state is None:
@@ -153,11 +156,21 @@ def change(
         table.tx_put(_pointer(member)),
         _project_op(pid, delta, project_statuses, policy),
         entry,
+        *(extra_ops or []),
     ]
-    table.transact(
-        ops + (extra_ops or []),
-        on_condition=lambda: _why_not(pid, uid, from_state, delta, project_statuses, policy),
-    )
+    after = history_after
+    for _ in range(SEQUENCE_ATTEMPTS):
+        try:
+            table.transact(
+                history.sequenced(ops, pid, after),
+                on_condition=lambda after=after: _why_not(
+                    pid, uid, from_state, delta, project_statuses, policy, after
+                ),
+            )
+            return
+        except history.Sequenced:  # another change of the project wrote history first
+            after = history.sequence_of(table.get(keys.project(pid)))
+    raise Conflict("the project's history moved on meanwhile; retry")
 
 
 def _project_op(
@@ -191,7 +204,8 @@ def _why_not(
     delta: int,
     statuses: tuple[str, ...],
     policy: tuple[str, str] | None,
-) -> TenantryError:
+    history_after: int | None = None,
+) -> Exception:
     project = table.get(keys.project(project_id))
     if project is None:
         return NotFound(f"project {project_id!r} not found")
@@ -223,4 +237,6 @@ def _why_not(
             f"over quota: members limit {capacity}, usage {used}",
             extra={"resource": MEMBERS, "limit": capacity, "usage": used},
         )
+    if history_after is not None and history.sequence_of(project) != history_after:
+        return history.Sequenced()
     return Conflict("the membership could not change; retry")

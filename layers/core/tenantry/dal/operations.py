@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tenantry.dal import keys, table
+from tenantry.dal import history, keys, table
 from tenantry.errors import Conflict
 
 OPEN = "open"
@@ -92,9 +92,23 @@ def step_done(project_id: str, operation_id: str, step: str, result: Any, now: s
     )
 
 
-def commit(ops: list[dict[str, Any]]) -> None:
-    """A step's transaction; a failed condition is a Conflict for the step to explain."""
-    table.transact(ops, on_condition=lambda: Conflict("the operation moved on or was done"))
+def commit(
+    ops: list[dict[str, Any]], project_id: str | None = None, history_after: int = 0
+) -> None:
+    """A step's transaction, its history entries (if any: then `project_id` is given)
+    numbered after `history_after`, the project's history_seq as the step read it. A
+    failed condition is a Conflict for the step to explain (history.Sequenced when only
+    the history moved on)."""
+    if project_id is None:
+        table.transact(ops, on_condition=lambda: Conflict("the operation moved on or was done"))
+        return
+
+    def why() -> Exception:
+        if history.moved_on(project_id, history_after):
+            return history.Sequenced()
+        return Conflict("the operation moved on or was done")
+
+    table.transact(history.sequenced(ops, project_id, history_after), on_condition=why)
 
 
 def current_check(project_id: str, operation_id: str) -> dict[str, Any]:

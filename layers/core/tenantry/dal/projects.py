@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tenantry.dal import access, keys, memberships, table
+from tenantry.dal import access, history, keys, memberships, table
 from tenantry.errors import (
     ChangedMeanwhile,
     Conflict,
@@ -15,6 +15,7 @@ from tenantry.errors import (
     PreconditionFailed,
 )
 
+SEQUENCE_ATTEMPTS = 5  # writers racing on one project's history: each try reads it again
 PROJECT_FIELDS_NOT_STORED = (
     "PK",
     "SK",
@@ -38,8 +39,9 @@ def create(project: dict[str, Any], owner: dict[str, Any], ops: list[dict[str, A
         "entity": "project",
         **project,
     }
+    ops = [table.tx_put(item, "attribute_not_exists(PK)"), *memberships.new_member_ops(owner), *ops]
     table.transact(
-        [table.tx_put(item, "attribute_not_exists(PK)"), *memberships.new_member_ops(owner), *ops],
+        history.sequenced(ops, pid, 0),
         on_condition=lambda: Conflict(f"project id {pid!r} is taken (ids are never reused)"),
     )
 
@@ -163,21 +165,37 @@ def write(
         else:
             values[f":q{i}"] = value
             condition += f" AND #q{i} = :q{i}"
-    table.transact(
-        [
-            table.tx_update(
-                keys.project(project_id), expression, condition, names=names, values=values
-            ),
-            *ops,
-        ],
-        on_condition=lambda: _why_not(project_id, statuses, expected_version, require, pinned),
+    update = table.tx_update(
+        keys.project(project_id), expression, condition, names=names, values=values
     )
-    if base is not None:
-        written = {k: v for k, v in base.items() if k not in remove + unindexed}
-        return {**written, **changes, **indexes, "version": int(base["version"]) + 1}
-    current = get(project_id)
-    assert current is not None
-    return current
+    # The history's sequence is the one thing a writer may retry on without deciding
+    # again: every other condition is the caller's, and _why_not says which failed.
+    seen = base
+    for attempt in range(SEQUENCE_ATTEMPTS):
+        seen = seen if seen is not None and attempt == 0 else get(project_id)
+        after = history.sequence_of(seen)
+        try:
+            table.transact(
+                history.sequenced([update, *ops], project_id, after),
+                on_condition=lambda after=after: _why_not(
+                    project_id, statuses, expected_version, require, pinned, after
+                ),
+            )
+            break
+        except history.Sequenced:
+            continue
+    else:
+        raise ChangedMeanwhile("the project's history moved on meanwhile; retry")
+    written_entries = sum(1 for op in ops if history.is_entry(op, project_id))
+    assert seen is not None
+    written = {k: v for k, v in seen.items() if k not in remove + unindexed}
+    return {
+        **written,
+        **changes,
+        **indexes,
+        "version": int(seen["version"]) + 1,
+        history.SEQ: history.sequence_of(seen) + written_entries,
+    }
 
 
 def _why_not(
@@ -186,6 +204,7 @@ def _why_not(
     expected_version: int | None,
     require: dict[str, Any] | None = None,
     pinned: bool = False,
+    history_after: int | None = None,
 ) -> Exception:
     current = get(project_id)
     if current is None:
@@ -203,6 +222,8 @@ def _why_not(
         )
     if any(current.get(k) != v for k, v in (require or {}).items()):
         return Conflict("the project changed meanwhile (another application or decision); retry")
+    if history_after is not None and history.sequence_of(current) != history_after:
+        return history.Sequenced()
     return Conflict("a related item changed meanwhile; fetch again and retry")
 
 

@@ -194,6 +194,7 @@ def move(
         current=target in rules.COUNTED,
         project_statuses=statuses,
         policy=decided_under,
+        history_after=history.sequence_of(project),
         extra_ops=ops,
     )
     return member

@@ -25,6 +25,7 @@ from tenantry.errors import Conflict, InvalidTransition
 from tenantry.observability import logger
 
 ACTOR = "system:workflow"
+SEQUENCE_ATTEMPTS = 5
 ENV_NAMESPACE = uuid.UUID("6f1c1b1e-3f5e-4a59-9a47-2f0d5c1e7a10")
 
 
@@ -64,26 +65,29 @@ class Step:
     def commit(self, result: Any, ops: list[dict[str, Any]], *, current: bool = True) -> Any:
         """`ops` + this step's done mark (+ the operation-is-current check), atomically.
         Lost to a concurrent invocation of the same step: its result. Lost because the
-        project moved on: ProjectStateChanged."""
-        checks = [op_store.current_check(self.project_id, self.operation_id)] if current else []
-        try:
-            op_store.commit(
-                [
-                    *ops,
-                    op_store.step_done(
-                        self.project_id, self.operation_id, self.name, result, now_iso()
-                    ),
-                    *checks,
-                ]
+        project moved on: ProjectStateChanged. Lost only on the history's sequence (another
+        change wrote history first): read again and retry."""
+        step: Step = self
+        for _ in range(SEQUENCE_ATTEMPTS):
+            checks = [op_store.current_check(self.project_id, self.operation_id)] if current else []
+            mark = op_store.step_done(
+                self.project_id, self.operation_id, self.name, result, now_iso()
             )
-        except Conflict:
-            again = Step(self.name, self.project_id, self.kind, self.attempt)
-            if again.done is not None:
-                return again.done["result"]
-            if current:
-                again.require_current()
-            raise
-        return result
+            try:
+                op_store.commit(
+                    [*ops, mark, *checks], self.project_id, history.sequence_of(step.project)
+                )
+                return result
+            except history.Sequenced:
+                step = Step(self.name, self.project_id, self.kind, self.attempt)
+            except Conflict:
+                again = Step(self.name, self.project_id, self.kind, self.attempt)
+                if again.done is not None:
+                    return again.done["result"]
+                if current:
+                    again.require_current()
+                raise
+        raise Conflict("the project's history kept moving; the step is retried")
 
 
 def environment_id(project_id: str, name: str) -> str:
