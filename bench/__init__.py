@@ -1,4 +1,4 @@
-"""`make bench` (`.venv/bin/python -m bench`): five performance measurements, each with its
+"""`make bench` (`.venv/bin/python -m bench`): six performance measurements, each with its
 target, PASS/FAIL, and a non-zero exit status when a target is missed. Not part of
 `make test`.
 
@@ -32,6 +32,10 @@ target, PASS/FAIL, and a non-zero exit status when a target is missed. Not part 
              (bench/pages.py). Targets: a list whose filter an index serves reads only what
              it returns, one Query a page; every list stays within
              tenantry.pagination.MAX_READS_PER_PAGE Query calls a page.
+6. recon     One reconciler run's AWS calls (bench/reconciler.py), with 10,000 closed
+             operations in the table: none due, then 40 due (lost starts, overtaken
+             operations). Targets: none due is one Query and nothing else; at most 4 calls
+             per operation due, plus the Query pages.
 
 Seeding writes project + member items straight into the table with batch_writer: the items
 tenantry.domain.projects.create_project builds (keys from tenantry.dal.keys), see

@@ -16,7 +16,7 @@ if LAYER not in sys.path:  # as pytest's pythonpath and Lambda's /opt/python do
 
 
 def main() -> int:
-    from bench import emulated, imports, load, pages
+    from bench import emulated, imports, load, pages, reconciler
 
     started = time.monotonic()
     load_before = f"{os.getloadavg()[0]:.1f}"
@@ -26,6 +26,7 @@ def main() -> int:
         lines2, checks2, lines3, checks3 = emulated.run()
         lines4, checks4 = load.run()
         lines5, checks5 = pages.run()
+        lines6, checks6 = reconciler.run()
     except BenchError as exc:
         print(f"bench could not run: {exc}", file=sys.stderr)
         return 2
@@ -40,7 +41,9 @@ def main() -> int:
     print("\n".join(lines4))
     print()
     print("\n".join(lines5))
-    checks: list[Check] = [*checks1, *checks2, *checks3, *checks4, *checks5]
+    print()
+    print("\n".join(lines6))
+    checks: list[Check] = [*checks1, *checks2, *checks3, *checks4, *checks5, *checks6]
     failed = [c for c in checks if not c.passed]
     print()
     load_after = f"{os.getloadavg()[0]:.1f}"
