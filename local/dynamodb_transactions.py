@@ -12,8 +12,9 @@ operation: Put's key comes from its Item, the others give Key) plus the stream r
 those writes append. So before moto runs it we copy just those items and note each
 table's stream length; on failure we put those items back (or remove the ones that did
 not exist) and drop the stream records the transaction appended, as DynamoDB emits none
-for a cancelled transaction. Indexes need nothing: moto derives every GSI/LSI query from
-the table's items, so restoring the items restores the indexes.
+for a cancelled transaction. moto derives every GSI/LSI query from the table's items, so
+restoring the items restores the indexes; the sorted partitions that local queries read
+(local/dynamodb_partitions.py) are told of each item put back.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from types import SimpleNamespace
 from typing import Any
 from unittest import mock
 
-from local.dynamodb_queries import forget_partitions
+from local.dynamodb_partitions import replaced
 from local.moto_lock import MOTO_LOCK
 
 
@@ -42,19 +43,23 @@ class _Touched:
 
     def restore(self) -> None:
         items = self.table.items
+        group = items.get(self.hash_key)  # .get: table.items is a defaultdict
         if self.range_key is None:
+            current = group
             if self.item is None:
                 items.pop(self.hash_key, None)
             else:
                 items[self.hash_key] = self.item
-            return
-        group = items.get(self.hash_key)
-        if self.item is not None:
-            items[self.hash_key][self.range_key] = self.item
-        elif group is not None:
-            group.pop(self.range_key, None)
-            if not group and not self.had_hash_key:
-                del items[self.hash_key]
+        else:
+            current = group.get(self.range_key) if group is not None else None
+            if self.item is not None:
+                items[self.hash_key][self.range_key] = self.item
+            elif group is not None:
+                group.pop(self.range_key, None)
+                if not group and not self.had_hash_key:
+                    del items[self.hash_key]
+        if current is not self.item:
+            replaced(self.table, current, self.item)  # restored without a stream record
 
 
 class Snapshot:
@@ -96,7 +101,6 @@ class Snapshot:
     def restore(self) -> None:
         for touched in self.touched.values():
             touched.restore()
-            forget_partitions(touched.table)  # restored without stream records
         for shard, length in self.stream_lengths.values():
             del shard.items[length:]
 
