@@ -33,10 +33,16 @@ from unittest import mock
 from urllib.parse import parse_qsl, unquote_to_bytes, urlencode
 
 from local import template as tpl
+from local.dynamodb_item_copies import copies_without_detours
+from local.dynamodb_item_sizes import sizes_without_copies
 from local.dynamodb_queries import partition_queries
+from local.dynamodb_response_parsing import compiled_item_parsing
 from local.dynamodb_responses import plain_json_item_responses
 from local.dynamodb_transactions import item_level_rollback
+from local.dynamodb_type_deserializing import compiled_output_deserializing
+from local.fifo_lock import FifoRLock
 from local.moto_lock import MOTO_LOCK
+from local.moto_method_names import method_names_once
 
 ROOT = tpl.ROOT
 TEMPLATE = tpl.TEMPLATE
@@ -175,9 +181,10 @@ class Stack:
         # event) are per container in Lambda. Different functions (an HTTP request and a
         # workflow step on moto's thread) run concurrently, as they would in AWS; AWS calls
         # themselves are serialized by serial_aws_calls(), since moto is not thread-safe.
-        self._locks: dict[str, threading.RLock] = {}
+        # Waiters are served in arrival order (local/fifo_lock.py).
+        self._locks: dict[str, FifoRLock] = {}
         for fn in self.functions.values():
-            self._locks.setdefault(fn.module, threading.RLock())
+            self._locks.setdefault(fn.module, FifoRLock())
         tpl.add_layers_to_path(self.template)  # as /opt/python is in Lambda
 
     # --- template ----------------------------------------------------------------------
@@ -557,8 +564,12 @@ class Stack:
         """Fake AWS env + functions' env, moto in process, the stack deployed, Lambda
         dispatch on (and Wait/Retry sleeps scaled when wait_scale is given). DynamoDB
         transactions roll back item by item (local/dynamodb_transactions.py), queries
-        read only their partition (local/dynamodb_queries.py) and item responses are
-        plain JSON (local/dynamodb_responses.py): all for speed."""
+        read only their page (local/dynamodb_queries.py), item responses are plain JSON
+        (local/dynamodb_responses.py), parsed and deserialized by compiled shapes in
+        the client (local/dynamodb_response_parsing.py,
+        local/dynamodb_type_deserializing.py), items are weighed and copied without
+        detours (local/dynamodb_item_sizes.py, local/dynamodb_item_copies.py) and moto
+        lists a handler's methods once (local/moto_method_names.py): all for speed."""
         from moto import mock_aws
 
         saved = dict(os.environ)
@@ -576,6 +587,11 @@ class Stack:
                 stack.enter_context(item_level_rollback())
                 stack.enter_context(partition_queries())
                 stack.enter_context(plain_json_item_responses())
+                stack.enter_context(compiled_item_parsing())
+                stack.enter_context(compiled_output_deserializing())
+                stack.enter_context(sizes_without_copies())
+                stack.enter_context(copies_without_detours())
+                stack.enter_context(method_names_once())
                 stack.enter_context(serial_aws_calls())
                 stack.enter_context(self.dispatch_lambda())
                 if wait_scale is not None:
