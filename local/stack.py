@@ -38,11 +38,13 @@ from local.dynamodb_item_sizes import sizes_without_copies
 from local.dynamodb_queries import partition_queries
 from local.dynamodb_response_parsing import compiled_item_parsing
 from local.dynamodb_responses import plain_json_item_responses
+from local.dynamodb_stream_tail import stream_tail
 from local.dynamodb_transactions import item_level_rollback
 from local.dynamodb_type_deserializing import compiled_output_deserializing
 from local.fifo_lock import FifoRLock
 from local.moto_lock import MOTO_LOCK
 from local.moto_method_names import method_names_once
+from local.moto_untracked_items import untracked_items
 
 ROOT = tpl.ROOT
 TEMPLATE = tpl.TEMPLATE
@@ -569,7 +571,9 @@ class Stack:
         the client (local/dynamodb_response_parsing.py,
         local/dynamodb_type_deserializing.py), items are weighed and copied without
         detours (local/dynamodb_item_sizes.py, local/dynamodb_item_copies.py) and moto
-        lists a handler's methods once (local/moto_method_names.py): all for speed."""
+        lists a handler's methods once (local/moto_method_names.py): all for speed.
+        Items are not kept by moto's instance tracking (local/moto_untracked_items.py)
+        and a stream keeps its latest records (local/dynamodb_stream_tail.py): memory."""
         from moto import mock_aws
 
         saved = dict(os.environ)
@@ -586,6 +590,8 @@ class Stack:
                 stack.enter_context(self.reuse_task_clients())
                 stack.enter_context(item_level_rollback())
                 stack.enter_context(partition_queries())
+                stack.enter_context(stream_tail())
+                stack.enter_context(untracked_items())
                 stack.enter_context(plain_json_item_responses())
                 stack.enter_context(compiled_item_parsing())
                 stack.enter_context(compiled_output_deserializing())
