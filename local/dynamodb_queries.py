@@ -25,19 +25,30 @@ still run on them, and answer as they would have on the whole table:
 What this cannot bisect (a legacy QueryFilter, multi-attribute keys, Limit 0, key values
 of mixed types) hands moto the partition's items, and a table without a stream all its
 items, for moto to sort and walk as before.
+
+moto then weighs each item of the page twice and deep-copies the page before answering.
+Within a Query each item is weighed once (local/dynamodb_item_sizes.sizes_remembered). And
+when the Query is part of a whole AWS call made in this process (local.moto_lock
+.in_whole_call: no other thread touches moto until the response is built), the page is
+handed on uncopied: from here on moto only reads it (an index's projection, a
+FilterExpression and a ProjectionExpression make new items, and the response is built
+from it into new dicts).
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import inspect
+import threading
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 from unittest import mock
 
 from local import dynamodb_partitions as partitions
-from local.moto_lock import MOTO_LOCK
+from local.dynamodb_item_sizes import sizes_remembered
+from local.moto_lock import MOTO_LOCK, in_whole_call
 
 # moto's LimitedSizeDict refuses an item over 405,000 bytes (as moto's Item.size counts);
 # moto.dynamodb.models.table.RESULT_SIZE_LIMIT is its 1 MB page.
@@ -55,6 +66,30 @@ class _Above:
 
 
 ABOVE = _Above()
+_page = threading.local()  # .shared: this thread's Query hands its page on uncopied
+
+
+class _PageCopy:
+    """The copy module as moto's table module sees it: a Query's page (a list) is not
+    copied while this thread's page is shared; everything else is copied as ever."""
+
+    copy = staticmethod(copy.copy)
+
+    @staticmethod
+    def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+        if getattr(_page, "shared", False) and type(value) is list:
+            return list(value)
+        return copy.deepcopy(value, memo)
+
+
+@contextlib.contextmanager
+def _shared_page(shared: bool) -> Iterator[None]:
+    previous = getattr(_page, "shared", False)
+    _page.shared = shared
+    try:
+        yield
+    finally:
+        _page.shared = previous
 
 
 def _first(lo: int, hi: int, test: Callable[[int], bool]) -> int:
@@ -192,6 +227,7 @@ def candidates(table: Any, query: dict[str, Any]) -> list[Any]:
 def partition_queries() -> Iterator[None]:
     """Patch moto's Table.query to look only at its window, and keep the sorted partitions
     current from the stream (see the module doc)."""
+    from moto.dynamodb.models import table as table_module
     from moto.dynamodb.models.table import StreamShard, Table
 
     original_query, original_add = Table.query, StreamShard.add
@@ -204,7 +240,8 @@ def partition_queries() -> Iterator[None]:
             found = candidates(self, bound.arguments)
             self.all_items = lambda: found
             try:
-                return original_query(self, *args, **kwargs)
+                with sizes_remembered(), _shared_page(in_whole_call()):
+                    return original_query(self, *args, **kwargs)
             finally:
                 del self.all_items
 
@@ -214,5 +251,9 @@ def partition_queries() -> Iterator[None]:
             original_add(self, old, new)
 
     query.__wrapped__ = original_query  # type: ignore[attr-defined]  # tests compare with moto's own
-    with mock.patch.object(Table, "query", query), mock.patch.object(StreamShard, "add", add):
+    with (
+        mock.patch.object(Table, "query", query),
+        mock.patch.object(StreamShard, "add", add),
+        mock.patch.object(table_module, "copy", _PageCopy),
+    ):
         yield

@@ -42,7 +42,7 @@ from local.dynamodb_stream_tail import stream_tail
 from local.dynamodb_transactions import item_level_rollback
 from local.dynamodb_type_deserializing import compiled_output_deserializing
 from local.fifo_lock import FifoRLock
-from local.moto_lock import MOTO_LOCK
+from local.moto_lock import whole_call
 from local.moto_method_names import method_names_once
 from local.moto_untracked_items import untracked_items
 
@@ -814,7 +814,7 @@ def serial_aws_calls() -> Iterator[None]:
             # An Invoke runs a whole handler (whose own calls take the lock): holding the
             # lock across it would stall every other request for the step's duration.
             return original(self, operation_name, api_params)
-        with MOTO_LOCK:
+        with whole_call():
             return original(self, operation_name, api_params)
 
     BaseClient._make_api_call = serialized  # type: ignore[method-assign]

@@ -13,6 +13,7 @@ from unittest import mock
 
 import pytest
 
+from local.moto_lock import whole_call
 from local.stack import Stack
 
 QUERIES: list[dict[str, Any]] = [
@@ -260,7 +261,8 @@ def _both(ddb: Any, query: dict[str, Any]) -> tuple[Any, Any]:
             return ("error", str(exc))
         return {k: v for k, v in resp.items() if k != "ResponseMetadata"}
 
-    fast = answer()
+    with whole_call():  # as the emulated stack calls moto: the page is handed on uncopied
+        fast = answer()
     with mock.patch.object(Table, "query", Table.query.__wrapped__):
         walked = answer()
     return fast, walked
