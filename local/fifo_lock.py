@@ -1,5 +1,5 @@
-"""A re-entrant lock that is handed to its waiters in the order they came (dev emulation
-only).
+"""A re-entrant lock and a semaphore handed to their waiters in the order they came (dev
+emulation only).
 
 The emulated stack runs one invocation at a time per handler module (local/stack.py), as
 one Lambda container does, so under load the requests of a busy function queue on its
@@ -7,7 +7,9 @@ lock. threading.RLock is not fair: on release, whichever thread next holds the G
 it, so a request can wait behind many later ones (under `make bench`'s load some waited
 over half a second while the median was a tenth of that). API Gateway queues nothing
 that way. This lock keeps its waiters in a queue and hands itself to the first one on
-release, so a request waits for at most the ones ahead of it.
+release, so a request waits for at most the ones ahead of it. The runner lets requests
+into the stack a few at a time (local/runner.py) through a FifoSemaphore, for the same
+reason.
 """
 
 from __future__ import annotations
@@ -52,6 +54,44 @@ class FifoRLock:
                 gate.release()
             else:
                 self._owner = None
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
+class FifoSemaphore:
+    """At most `slots` holders at once; a freed slot goes to the longest waiter."""
+
+    def __init__(self, slots: int) -> None:
+        self._state = threading.Lock()
+        self._free = slots
+        self._waiters: deque[threading.Lock] = deque()
+
+    def acquire(self) -> bool:
+        with self._state:
+            if self._free and not self._waiters:
+                self._free -= 1
+                return True
+            gate = threading.Lock()
+            gate.acquire()
+            self._waiters.append(gate)
+        gate.acquire()  # released by a holder that hands its slot over
+        return True
+
+    def release(self) -> None:
+        with self._state:
+            if self._waiters:
+                self._waiters.popleft().release()
+            else:
+                self._free += 1
 
     def __enter__(self) -> bool:
         return self.acquire()

@@ -44,6 +44,7 @@ from local.dynamodb_type_deserializing import compiled_output_deserializing
 from local.fifo_lock import FifoRLock
 from local.moto_lock import whole_call
 from local.moto_method_names import method_names_once
+from local.moto_signatures import placeholder_signatures
 from local.moto_untracked_items import untracked_items
 
 ROOT = tpl.ROOT
@@ -571,7 +572,8 @@ class Stack:
         the client (local/dynamodb_response_parsing.py,
         local/dynamodb_type_deserializing.py), items are weighed and copied without
         detours (local/dynamodb_item_sizes.py, local/dynamodb_item_copies.py) and moto
-        lists a handler's methods once (local/moto_method_names.py): all for speed.
+        lists a handler's methods once (local/moto_method_names.py), requests carry a
+        placeholder signature (local/moto_signatures.py): all for speed.
         Items are not kept by moto's instance tracking (local/moto_untracked_items.py)
         and a stream keeps its latest records (local/dynamodb_stream_tail.py): memory."""
         from moto import mock_aws
@@ -598,6 +600,7 @@ class Stack:
                 stack.enter_context(sizes_without_copies())
                 stack.enter_context(copies_without_detours())
                 stack.enter_context(method_names_once())
+                stack.enter_context(placeholder_signatures())
                 stack.enter_context(serial_aws_calls())
                 stack.enter_context(self.dispatch_lambda())
                 if wait_scale is not None:

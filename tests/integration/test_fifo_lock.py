@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from local.fifo_lock import FifoRLock
+from local.fifo_lock import FifoRLock, FifoSemaphore
 
 
 def test_waiters_are_served_in_arrival_order() -> None:
@@ -50,3 +50,27 @@ def test_reentrant_and_owned() -> None:
         assert errors
     with pytest.raises(RuntimeError):
         lock.release()
+
+
+def test_semaphore_slots_go_to_waiters_in_arrival_order() -> None:
+    gate = FifoSemaphore(2)
+    gate.acquire()
+    gate.acquire()
+    order: list[int] = []
+    threads = []
+    for i in range(5):
+        thread = threading.Thread(target=lambda i=i: (gate.acquire(), order.append(i)))
+        thread.start()
+        threads.append(thread)
+        deadline = time.monotonic() + 5
+        while len(gate._waiters) < i + 1 and time.monotonic() < deadline:
+            time.sleep(0.001)
+    for n in range(5):
+        gate.release()  # one slot freed: the longest waiter takes it
+        deadline = time.monotonic() + 5
+        while len(order) < n + 1 and time.monotonic() < deadline:
+            time.sleep(0.001)
+    for thread in threads:
+        thread.join(5)
+    assert order == list(range(5))
+    assert gate._free == 0  # the two first holders still hold theirs
