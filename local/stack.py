@@ -33,6 +33,7 @@ from unittest import mock
 from urllib.parse import parse_qsl, unquote_to_bytes, urlencode
 
 from local import template as tpl
+from local.botocore_user_agents import user_agents_once
 from local.dynamodb_item_copies import copies_without_detours
 from local.dynamodb_item_sizes import sizes_without_copies
 from local.dynamodb_queries import partition_queries
@@ -573,7 +574,8 @@ class Stack:
         local/dynamodb_type_deserializing.py), items are weighed and copied without
         detours (local/dynamodb_item_sizes.py, local/dynamodb_item_copies.py) and moto
         lists a handler's methods once (local/moto_method_names.py), requests carry a
-        placeholder signature (local/moto_signatures.py): all for speed.
+        placeholder signature (local/moto_signatures.py) and a User-Agent made once
+        (local/botocore_user_agents.py): all for speed.
         Items are not kept by moto's instance tracking (local/moto_untracked_items.py)
         and a stream keeps its latest records (local/dynamodb_stream_tail.py): memory."""
         from moto import mock_aws
@@ -601,6 +603,7 @@ class Stack:
                 stack.enter_context(copies_without_detours())
                 stack.enter_context(method_names_once())
                 stack.enter_context(placeholder_signatures())
+                stack.enter_context(user_agents_once())
                 stack.enter_context(serial_aws_calls())
                 stack.enter_context(self.dispatch_lambda())
                 if wait_scale is not None:
