@@ -33,20 +33,9 @@ from unittest import mock
 from urllib.parse import parse_qsl, unquote_to_bytes, urlencode
 
 from local import template as tpl
-from local.botocore_user_agents import user_agents_once
-from local.dynamodb_item_copies import copies_without_detours
-from local.dynamodb_item_sizes import sizes_without_copies
-from local.dynamodb_queries import partition_queries
-from local.dynamodb_response_parsing import compiled_item_parsing
-from local.dynamodb_responses import plain_json_item_responses
-from local.dynamodb_stream_tail import stream_tail
-from local.dynamodb_transactions import item_level_rollback
-from local.dynamodb_type_deserializing import compiled_output_deserializing
+from local.emulation_patches import emulation_patches
 from local.fifo_lock import FifoRLock
 from local.moto_lock import whole_call
-from local.moto_method_names import method_names_once
-from local.moto_signatures import placeholder_signatures
-from local.moto_untracked_items import untracked_items
 
 ROOT = tpl.ROOT
 TEMPLATE = tpl.TEMPLATE
@@ -566,18 +555,9 @@ class Stack:
     @contextlib.contextmanager
     def emulate(self, *, wait_scale: float | None = None) -> Iterator[Stack]:
         """Fake AWS env + functions' env, moto in process, the stack deployed, Lambda
-        dispatch on (and Wait/Retry sleeps scaled when wait_scale is given). DynamoDB
-        transactions roll back item by item (local/dynamodb_transactions.py), queries
-        read only their page (local/dynamodb_queries.py), item responses are plain JSON
-        (local/dynamodb_responses.py), parsed and deserialized by compiled shapes in
-        the client (local/dynamodb_response_parsing.py,
-        local/dynamodb_type_deserializing.py), items are weighed and copied without
-        detours (local/dynamodb_item_sizes.py, local/dynamodb_item_copies.py) and moto
-        lists a handler's methods once (local/moto_method_names.py), requests carry a
-        placeholder signature (local/moto_signatures.py) and a User-Agent made once
-        (local/botocore_user_agents.py): all for speed.
-        Items are not kept by moto's instance tracking (local/moto_untracked_items.py)
-        and a stream keeps its latest records (local/dynamodb_stream_tail.py): memory."""
+        dispatch on (and Wait/Retry sleeps scaled when wait_scale is given). moto,
+        botocore and boto3 run with the emulation's patches (local/emulation_patches.py:
+        speed and bounded memory, the product sees the same answers)."""
         from moto import mock_aws
 
         saved = dict(os.environ)
@@ -592,18 +572,7 @@ class Stack:
                 _default_session_with_shared_loader()
                 stack.enter_context(self.parse_asl_once())
                 stack.enter_context(self.reuse_task_clients())
-                stack.enter_context(item_level_rollback())
-                stack.enter_context(partition_queries())
-                stack.enter_context(stream_tail())
-                stack.enter_context(untracked_items())
-                stack.enter_context(plain_json_item_responses())
-                stack.enter_context(compiled_item_parsing())
-                stack.enter_context(compiled_output_deserializing())
-                stack.enter_context(sizes_without_copies())
-                stack.enter_context(copies_without_detours())
-                stack.enter_context(method_names_once())
-                stack.enter_context(placeholder_signatures())
-                stack.enter_context(user_agents_once())
+                stack.enter_context(emulation_patches())
                 stack.enter_context(serial_aws_calls())
                 stack.enter_context(self.dispatch_lambda())
                 if wait_scale is not None:
