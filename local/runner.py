@@ -1,7 +1,9 @@
 """`make run`: the whole stack from template.yaml on http://127.0.0.1:${PORT:-3000}.
 
 AWS is emulated in this process (moto); every request goes through API Gateway's route
-match and the Lambda authorizer to the function's handler, as deployed.
+match and the Lambda authorizer to the function's handler, as deployed. Requests enter the
+emulated stack one at a time, in the order they arrived (IN_FLIGHT below); workflow steps
+run beside them on Step Functions' threads.
 
 Environment:
   PORT                  listen port (default 3000), loopback only
