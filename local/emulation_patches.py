@@ -15,6 +15,7 @@ For speed (what the product sees is unchanged):
   local/moto_dispatch.py             moto's per-call bookkeeping made cheaper
   local/moto_signatures.py           requests carry a placeholder SigV4 signature
   local/botocore_user_agents.py      the User-Agent string made once per client
+  local/request_ids.py               botocore's invocation ids drawn without a system call
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from local.dynamodb_type_deserializing import compiled_output_deserializing
 from local.moto_dispatch import cheaper_dispatch
 from local.moto_signatures import placeholder_signatures
 from local.moto_untracked_items import untracked_items
+from local.request_ids import botocore_invocation_ids
 
 PATCHES = (
     item_level_rollback,
@@ -48,6 +50,7 @@ PATCHES = (
     cheaper_dispatch,
     placeholder_signatures,
     user_agents_once,
+    botocore_invocation_ids,
 )
 
 

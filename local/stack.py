@@ -22,7 +22,6 @@ import re
 import shlex
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -32,6 +31,7 @@ from typing import Any
 from unittest import mock
 from urllib.parse import parse_qsl, unquote_to_bytes, urlencode
 
+from local import request_ids
 from local import template as tpl
 from local.emulation_patches import emulation_patches
 from local.fifo_lock import FifoRLock
@@ -138,7 +138,7 @@ class LambdaContext:
         self.function_version = "$LATEST"
         self.invoked_function_arn = fn.arn
         self.memory_limit_in_mb = fn.memory
-        self.aws_request_id = str(uuid.uuid4())
+        self.aws_request_id = str(request_ids.uuid4())
         self.log_group_name = f"/aws/lambda/{fn.logical_id}"
         self.log_stream_name = "local"
         self._deadline = time.monotonic() + fn.timeout
@@ -681,7 +681,9 @@ class Stack:
         hdrs.setdefault("x-forwarded-for", source_ip)
         hdrs.setdefault("x-forwarded-proto", "https")
         hdrs.setdefault("x-forwarded-port", "443")
-        hdrs.setdefault("x-amzn-trace-id", f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}")
+        hdrs.setdefault(
+            "x-amzn-trace-id", f"Root=1-{int(time.time()):08x}-{request_ids.uuid4().hex[:24]}"
+        )
         query: dict[str, str] = {}
         for k, v in parse_qsl(raw_query, keep_blank_values=True):
             query[k] = f"{query[k]},{v}" if k in query else v
@@ -704,7 +706,7 @@ class Stack:
                     "sourceIp": source_ip,
                     "userAgent": hdrs.get("user-agent", ""),
                 },
-                "requestId": str(uuid.uuid4()),
+                "requestId": str(request_ids.uuid4()),
                 "routeKey": route.key,
                 "stage": "$default",
                 "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
