@@ -42,8 +42,8 @@ IN_FLIGHT = 1
 # Garbage collection: the startup heap (modules, template, moto's backends) is frozen out
 # of every collection, and collections are rarer: under load the default thresholds made
 # full collections of ~0.3 s (the p99 tail) and took ~6% of the CPU. A full collection
-# still follows every tenth of the older generation's, for cycles that outlive two.
-GC_THRESHOLDS = (10_000, 10, 10)
+# follows every hundredth older-generation one (minutes apart under load).
+GC_THRESHOLDS = (10_000, 10, 100)
 BODY_TIMEOUT = 10.0  # seconds to receive a body once its headers are in
 IDLE_TIMEOUT = 60.0  # a keep-alive connection with no request for this long is closed
 _DIGITS = re.compile(r"[0-9]+")  # str.isdigit() also takes "²", which int() refuses
