@@ -10,10 +10,11 @@ kept: only the backup changes.
 What a transaction can change is exactly the items its operations name (one per
 operation: Put's key comes from its Item, the others give Key) plus the stream records
 those writes append. So before moto runs it we copy just those items and note each
-table's stream length; on failure we put those items back (or remove the ones that did
+table's stream end; on failure we put those items back (or remove the ones that did
 not exist) and drop the stream records the transaction appended, as DynamoDB emits none
-for a cancelled transaction. Indexes need nothing: moto derives every GSI/LSI query from
-the table's items, so restoring the items restores the indexes.
+for a cancelled transaction. moto derives every GSI/LSI query from the table's items, so
+restoring the items restores the indexes; the sorted partitions that local queries read
+(local/dynamodb_partitions.py) are told of each item put back.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from types import SimpleNamespace
 from typing import Any
 from unittest import mock
 
-from local.dynamodb_queries import forget_partitions
+from local.dynamodb_partitions import replaced
 from local.moto_lock import MOTO_LOCK
 
 
@@ -42,27 +43,33 @@ class _Touched:
 
     def restore(self) -> None:
         items = self.table.items
+        group = items.get(self.hash_key)  # .get: table.items is a defaultdict
         if self.range_key is None:
+            current = group
             if self.item is None:
                 items.pop(self.hash_key, None)
             else:
                 items[self.hash_key] = self.item
-            return
-        group = items.get(self.hash_key)
-        if self.item is not None:
-            items[self.hash_key][self.range_key] = self.item
-        elif group is not None:
-            group.pop(self.range_key, None)
-            if not group and not self.had_hash_key:
-                del items[self.hash_key]
+        else:
+            current = group.get(self.range_key) if group is not None else None
+            if self.item is not None:
+                items[self.hash_key][self.range_key] = self.item
+            elif group is not None:
+                group.pop(self.range_key, None)
+                if not group and not self.had_hash_key:
+                    del items[self.hash_key]
+        if current is not self.item:
+            replaced(self.table, current, self.item)  # restored without a stream record
 
 
 class Snapshot:
-    """The items a transaction names and the stream lengths of their tables."""
+    """The items a transaction names and where the streams of their tables end."""
 
     def __init__(self, backend: Any, transact_items: list[dict[str, Any]]) -> None:
         self.touched: dict[tuple[str, Any, Any], _Touched] = {}
-        self.stream_lengths: dict[str, tuple[Any, int]] = {}  # table -> (shard, length)
+        # table -> (shard, sequence number of the next record): local/dynamodb_stream_tail.py
+        # may drop a shard's oldest records meanwhile, never its newest
+        self.stream_ends: dict[str, tuple[Any, int]] = {}
         for entry in transact_items:
             for op in entry.values():
                 if isinstance(op, dict):
@@ -90,15 +97,17 @@ class Snapshot:
             table, hash_key, range_key, copy.deepcopy(current), group is not None
         )
         shard = table.stream_shard
-        if shard is not None and table.name not in self.stream_lengths:
-            self.stream_lengths[table.name] = (shard, len(shard.items))
+        if shard is not None and table.name not in self.stream_ends:
+            self.stream_ends[table.name] = (
+                shard,
+                shard.starting_sequence_number + len(shard.items),
+            )
 
     def restore(self) -> None:
         for touched in self.touched.values():
             touched.restore()
-            forget_partitions(touched.table)  # restored without stream records
-        for shard, length in self.stream_lengths.values():
-            del shard.items[length:]
+        for shard, end in self.stream_ends.values():
+            del shard.items[max(0, end - shard.starting_sequence_number) :]
 
 
 def _dynamo_type(value: Any) -> Any:

@@ -22,7 +22,6 @@ import re
 import shlex
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -32,11 +31,11 @@ from typing import Any
 from unittest import mock
 from urllib.parse import parse_qsl, unquote_to_bytes, urlencode
 
+from local import request_ids
 from local import template as tpl
-from local.dynamodb_queries import partition_queries
-from local.dynamodb_responses import plain_json_item_responses
-from local.dynamodb_transactions import item_level_rollback
-from local.moto_lock import MOTO_LOCK
+from local.emulation_patches import emulation_patches
+from local.fifo_lock import FifoRLock
+from local.moto_lock import whole_call
 
 ROOT = tpl.ROOT
 TEMPLATE = tpl.TEMPLATE
@@ -139,7 +138,7 @@ class LambdaContext:
         self.function_version = "$LATEST"
         self.invoked_function_arn = fn.arn
         self.memory_limit_in_mb = fn.memory
-        self.aws_request_id = str(uuid.uuid4())
+        self.aws_request_id = str(request_ids.uuid4())
         self.log_group_name = f"/aws/lambda/{fn.logical_id}"
         self.log_stream_name = "local"
         self._deadline = time.monotonic() + fn.timeout
@@ -175,9 +174,10 @@ class Stack:
         # event) are per container in Lambda. Different functions (an HTTP request and a
         # workflow step on moto's thread) run concurrently, as they would in AWS; AWS calls
         # themselves are serialized by serial_aws_calls(), since moto is not thread-safe.
-        self._locks: dict[str, threading.RLock] = {}
+        # Waiters are served in arrival order (local/fifo_lock.py).
+        self._locks: dict[str, FifoRLock] = {}
         for fn in self.functions.values():
-            self._locks.setdefault(fn.module, threading.RLock())
+            self._locks.setdefault(fn.module, FifoRLock())
         tpl.add_layers_to_path(self.template)  # as /opt/python is in Lambda
 
     # --- template ----------------------------------------------------------------------
@@ -556,10 +556,9 @@ class Stack:
     @contextlib.contextmanager
     def emulate(self, *, wait_scale: float | None = None) -> Iterator[Stack]:
         """Fake AWS env + functions' env, moto in process, the stack deployed, Lambda
-        dispatch on (and Wait/Retry sleeps scaled when wait_scale is given). DynamoDB
-        transactions roll back item by item (local/dynamodb_transactions.py), queries
-        read only their partition (local/dynamodb_queries.py) and item responses are
-        plain JSON (local/dynamodb_responses.py): all for speed."""
+        dispatch on (and Wait/Retry sleeps scaled when wait_scale is given). moto,
+        botocore and boto3 run with the emulation's patches (local/emulation_patches.py:
+        speed and bounded memory, the product sees the same answers)."""
         from moto import mock_aws
 
         saved = dict(os.environ)
@@ -574,9 +573,7 @@ class Stack:
                 _default_session_with_shared_loader()
                 stack.enter_context(self.parse_asl_once())
                 stack.enter_context(self.reuse_task_clients())
-                stack.enter_context(item_level_rollback())
-                stack.enter_context(partition_queries())
-                stack.enter_context(plain_json_item_responses())
+                stack.enter_context(emulation_patches())
                 stack.enter_context(serial_aws_calls())
                 stack.enter_context(self.dispatch_lambda())
                 if wait_scale is not None:
@@ -685,7 +682,9 @@ class Stack:
         hdrs.setdefault("x-forwarded-for", source_ip)
         hdrs.setdefault("x-forwarded-proto", "https")
         hdrs.setdefault("x-forwarded-port", "443")
-        hdrs.setdefault("x-amzn-trace-id", f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}")
+        hdrs.setdefault(
+            "x-amzn-trace-id", f"Root=1-{int(time.time()):08x}-{request_ids.uuid4().hex[:24]}"
+        )
         query: dict[str, str] = {}
         for k, v in parse_qsl(raw_query, keep_blank_values=True):
             query[k] = f"{query[k]},{v}" if k in query else v
@@ -708,7 +707,7 @@ class Stack:
                     "sourceIp": source_ip,
                     "userAgent": hdrs.get("user-agent", ""),
                 },
-                "requestId": str(uuid.uuid4()),
+                "requestId": str(request_ids.uuid4()),
                 "routeKey": route.key,
                 "stage": "$default",
                 "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
@@ -793,7 +792,7 @@ def serial_aws_calls() -> Iterator[None]:
             # An Invoke runs a whole handler (whose own calls take the lock): holding the
             # lock across it would stall every other request for the step's duration.
             return original(self, operation_name, api_params)
-        with MOTO_LOCK:
+        with whole_call():
             return original(self, operation_name, api_params)
 
     BaseClient._make_api_call = serialized  # type: ignore[method-assign]

@@ -49,6 +49,8 @@ def table(stack: Stack) -> tuple[Any, str]:
 
 
 def test_plain_json_item_responses_are_what_moto_serializes(table: tuple[Any, str]) -> None:
+    from moto.dynamodb import responses
+    from moto.dynamodb.models.utilities import dynamo_to_dict
     from moto.dynamodb.responses import DynamoResult
 
     ddb, name = table
@@ -99,10 +101,44 @@ def test_plain_json_item_responses_are_what_moto_serializes(table: tuple[Any, st
     for op, call in operations.items():
         with mock.patch.object(DynamoResult, "execute_result", recording(patched)):
             fast = _wire(calls, call)
-        with mock.patch.object(DynamoResult, "execute_result", recording(original)):
+        with (
+            mock.patch.object(DynamoResult, "execute_result", recording(original)),
+            mock.patch.object(responses, "dynamo_to_dict", dynamo_to_dict),  # moto's own
+        ):
             slow = _wire(calls, call)
         assert fast[:4] == slow[:4], op
         fast_out, slow_out = (
             {k: v for k, v in r[4].items() if k != "ResponseMetadata"} for r in (fast, slow)
         )
         assert fast_out == slow_out, op
+
+
+def test_fast_dynamo_to_dict_is_motos(table: tuple[Any, str]) -> None:
+    """Every kind of value moto hands it: items of every attribute type (through a
+    projection too), a table's description (models with to_json, datetimes), plain
+    values, and a DynamoType subclass."""
+    from datetime import UTC, datetime
+
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.utilities import dynamo_to_dict
+
+    from local.dynamodb_responses import fast_dynamo_to_dict
+
+    class Odd(DynamoType):
+        pass
+
+    _, name = table
+    moto_table = dynamodb_backends["123456789012"]["us-east-1"].tables[name]
+    items = [item for group in moto_table.items.values() for item in group.values()]
+    samples: list[Any] = [
+        {"Items": [item.attrs for item in items], "Count": 2, "LastEvaluatedKey": None},
+        {"Item": items[0].project([["b"], ["list"], ["bs"]]).attrs},
+        {"Table": moto_table, "When": datetime(2024, 1, 2, tzinfo=UTC)},
+        [items[0], 1.5, True, None, ("a", "tuple")],
+        {"odd": Odd({"S": "x"}), "set": {"a"}, "bytes": b"raw"},
+    ]
+    to_dict = fast_dynamo_to_dict()
+    for sample in samples:
+        assert to_dict(sample) == dynamo_to_dict(sample)
+        assert repr(to_dict(sample)) == repr(dynamo_to_dict(sample))  # key order, types

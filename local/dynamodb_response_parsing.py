@@ -1,0 +1,167 @@
+"""DynamoDB item responses parsed faster on the client side (dev emulation only).
+
+botocore parses a JSON response by walking the operation's output shape for every value
+of the body: per value it looks up a handler by name (`_handle_<type>`), and per
+structure it asks every member for its wire name and tries each one. A page of 25 projects
+is thousands of AttributeValues, each a structure of ten members of which one is present,
+so with moto in process that walk was one of the runner's largest costs after moto's
+own. The walk's result depends only on the shape and the body: strings, numbers and
+booleans as they are, blobs base64-decoded (the parser's blob parser), structures keeping
+the members present and not null (in the shape's order, under their member names),
+lists and maps element by element. So for the item operations' outputs the walk is
+compiled once per shape into plain functions that do just that, and run on the same
+json.loads body; a structure with a single key (an AttributeValue) goes straight to
+its member. Shapes it does not compile (tagged unions, documents, timestamps) and a
+parser with a blob parser of its own are left to botocore. Only the body is parsed this
+way: response metadata, errors and everything else are botocore's own.
+tests/integration/test_dynamodb_response_parsing.py compares both on every item
+operation.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+from unittest import mock
+
+ITEM_OUTPUTS = frozenset(
+    f"{operation}Output"
+    for operation in (
+        "GetItem",
+        "BatchGetItem",
+        "TransactGetItems",
+        "Query",
+        "Scan",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+    )
+)
+IDENTITY = frozenset({"string", "boolean", "integer", "long", "float", "double"})
+_COMPILED = "_local_compiled_parser"  # shape attribute: its function, or _UNSUPPORTED
+_UNSUPPORTED = object()
+
+Parse = Callable[[Any], Any] | None  # None: the value as it is
+
+
+class Unsupported(Exception):
+    """A shape this module leaves to botocore."""
+
+
+def compile_shape(shape: Any) -> Callable[[Any], Any]:
+    """A function parsing a JSON value of this shape as botocore's JSON parser does with
+    its default blob parser; raises Unsupported for what it does not compile."""
+    compiled: dict[str, Parse] = {}
+
+    def build(shape: Any) -> Parse:
+        if shape.name in compiled:
+            return compiled[shape.name]
+        kind = shape.type_name
+        if kind in IDENTITY:
+            parse: Parse = None
+        elif kind == "blob":
+            parse = base64.b64decode
+        elif kind == "list":
+            parse = _list(shape, build)
+        elif kind == "map":
+            parse = _map(shape, build)
+        elif kind == "structure":
+            if shape.is_document_type or shape.is_tagged_union:
+                raise Unsupported(shape.name)
+            parse = _structure(shape, build, compiled)
+        else:
+            raise Unsupported(f"{shape.name}: {kind}")
+        compiled[shape.name] = parse
+        return parse
+
+    top = build(shape)
+    return top if top is not None else _as_is
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def _list(shape: Any, build: Callable[[Any], Parse]) -> Callable[[Any], Any]:
+    member = build(shape.member)
+    if member is None:
+        return list
+    return lambda node: [None if item is None else member(item) for item in node]
+
+
+def _map(shape: Any, build: Callable[[Any], Parse]) -> Callable[[Any], Any]:
+    key, value = build(shape.key), build(shape.value)
+    key_ = key or _as_is
+    value_ = value or _as_is
+    return lambda node: {key_(k): value_(v) for k, v in node.items()}
+
+
+def _structure(
+    shape: Any, build: Callable[[Any], Parse], compiled: dict[str, Parse]
+) -> Callable[[Any], Any]:
+    """Members in the shape's order; registered before its members are built, since an
+    AttributeValue holds AttributeValues."""
+    members: list[tuple[str, str, Parse]] = []
+    by_wire_name: dict[str, tuple[str, Parse]] = {}
+
+    def parse(value: Any) -> Any:
+        if value is None:
+            return None
+        if len(value) == 1:
+            ((wire_name, raw),) = value.items()
+            found = by_wire_name.get(wire_name)
+            if found is None or raw is None:
+                return {}
+            name, member = found
+            return {name: raw if member is None else member(raw)}
+        out = {}
+        for name, wire_name, member in members:
+            raw = value.get(wire_name)
+            if raw is not None:
+                out[name] = raw if member is None else member(raw)
+        return out
+
+    compiled[shape.name] = parse
+    for name, member_shape in shape.members.items():
+        wire_name = member_shape.serialization.get("name", name)
+        member = build(member_shape)
+        members.append((name, wire_name, member))
+        by_wire_name[wire_name] = (name, member)
+    return parse
+
+
+def _compiled(parser: Any, shape: Any) -> Callable[[Any], Any] | None:
+    from botocore.parsers import ResponseParser
+
+    if shape is None or shape.name not in ITEM_OUTPUTS:
+        return None
+    if getattr(parser._blob_parser, "__func__", None) is not ResponseParser._default_blob_parser:
+        return None
+    found = shape.__dict__.get(_COMPILED)
+    if found is None:
+        try:
+            found = compile_shape(shape)
+        except Unsupported:
+            found = _UNSUPPORTED
+        shape.__dict__[_COMPILED] = found  # service models are kept per client
+    return None if found is _UNSUPPORTED else found
+
+
+@contextlib.contextmanager
+def compiled_item_parsing() -> Iterator[None]:
+    """Patch botocore's JSON body parsing for the duration (see the module doc)."""
+    from botocore.parsers import JSONParser
+
+    original = JSONParser._handle_json_body
+
+    def _handle_json_body(self: Any, raw_body: Any, shape: Any) -> Any:
+        parse = _compiled(self, shape)
+        if parse is None:
+            return original(self, raw_body, shape)
+        return parse(self._parse_body_as_json(raw_body))
+
+    _handle_json_body.__wrapped__ = original  # type: ignore[attr-defined]  # for tests
+    with mock.patch.object(JSONParser, "_handle_json_body", _handle_json_body):
+        yield

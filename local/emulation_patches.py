@@ -1,0 +1,63 @@
+"""Every patch the emulated stack puts on moto, botocore and boto3 while it runs (dev
+emulation only), in the order they are applied. Each module says why, and each has a
+test comparing it with the code it stands in for.
+
+For speed (what the product sees is unchanged):
+  local/dynamodb_transactions.py     TransactWriteItems rolls back item by item
+  local/dynamodb_queries.py          a Query reads only its page of a sorted partition
+  local/dynamodb_stream_tail.py      (memory) a stream keeps its latest records only
+  local/moto_untracked_items.py      (memory) moto keeps no list of every item it made
+  local/dynamodb_responses.py        item responses written as plain JSON
+  local/dynamodb_response_parsing.py item responses parsed by compiled output shapes
+  local/dynamodb_type_deserializing.py  and turned into Python values the same way
+  local/dynamodb_item_sizes.py       items weighed without copying them
+  local/dynamodb_item_copies.py      items deep-copied without copy.deepcopy per value
+  local/moto_dispatch.py             moto's per-call bookkeeping made cheaper
+  local/moto_signatures.py           requests carry a placeholder SigV4 signature
+  local/botocore_user_agents.py      the User-Agent string made once per client
+  local/request_ids.py               botocore's invocation ids drawn without a system call
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from local.botocore_user_agents import user_agents_once
+from local.dynamodb_item_copies import copies_without_detours
+from local.dynamodb_item_sizes import sizes_without_copies
+from local.dynamodb_queries import partition_queries
+from local.dynamodb_response_parsing import compiled_item_parsing
+from local.dynamodb_responses import plain_json_item_responses
+from local.dynamodb_stream_tail import stream_tail
+from local.dynamodb_transactions import item_level_rollback
+from local.dynamodb_type_deserializing import compiled_output_deserializing
+from local.moto_dispatch import cheaper_dispatch
+from local.moto_signatures import placeholder_signatures
+from local.moto_untracked_items import untracked_items
+from local.request_ids import botocore_invocation_ids
+
+PATCHES = (
+    item_level_rollback,
+    partition_queries,
+    stream_tail,  # after partition_queries: it wraps StreamShard.add as patched there
+    untracked_items,
+    plain_json_item_responses,
+    compiled_item_parsing,
+    compiled_output_deserializing,
+    sizes_without_copies,
+    copies_without_detours,
+    cheaper_dispatch,
+    placeholder_signatures,
+    user_agents_once,
+    botocore_invocation_ids,
+)
+
+
+@contextlib.contextmanager
+def emulation_patches() -> Iterator[None]:
+    """All of PATCHES, for the duration (inside moto's mock_aws)."""
+    with contextlib.ExitStack() as stack:
+        for patch in PATCHES:
+            stack.enter_context(patch())
+        yield
