@@ -26,19 +26,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from unittest import mock
 
-ITEM_OUTPUTS = frozenset(
-    f"{operation}Output"
-    for operation in (
-        "GetItem",
-        "BatchGetItem",
-        "TransactGetItems",
-        "Query",
-        "Scan",
-        "PutItem",
-        "UpdateItem",
-        "DeleteItem",
-    )
-)
+from local.dynamodb_responses import ITEM_OPERATIONS
+
+ITEM_OUTPUTS = frozenset(f"{operation}Output" for operation in ITEM_OPERATIONS)
 IDENTITY = frozenset({"string", "boolean", "integer", "long", "float", "double"})
 _COMPILED = "_local_compiled_parser"  # shape attribute: its function, or _UNSUPPORTED
 _UNSUPPORTED = object()

@@ -19,7 +19,28 @@ from collections import deque
 from types import TracebackType
 
 
-class FifoRLock:
+class _Held:
+    """`with lock:` for the classes below: acquire() on entry, release() on exit."""
+
+    def acquire(self) -> bool:
+        raise NotImplementedError
+
+    def release(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
+class FifoRLock(_Held):
     def __init__(self) -> None:
         self._state = threading.Lock()  # guards the fields below
         self._owner: int | None = None
@@ -55,19 +76,8 @@ class FifoRLock:
             else:
                 self._owner = None
 
-    def __enter__(self) -> bool:
-        return self.acquire()
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.release()
-
-
-class FifoSemaphore:
+class FifoSemaphore(_Held):
     """At most `slots` holders at once; a freed slot goes to the longest waiter."""
 
     def __init__(self, slots: int) -> None:
@@ -92,14 +102,3 @@ class FifoSemaphore:
                 self._waiters.popleft().release()
             else:
                 self._free += 1
-
-    def __enter__(self) -> bool:
-        return self.acquire()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.release()

@@ -13,20 +13,12 @@ from unittest import mock
 
 import pytest
 
+from local.dynamodb_responses import ITEM_OPERATIONS
 from local.dynamodb_type_deserializing import compiled_output_deserializing
 from local.stack import Stack
 from tests.integration.test_dynamodb_responses import ITEM
 
-OPERATIONS = [
-    "GetItem",
-    "BatchGetItem",
-    "TransactGetItems",
-    "Query",
-    "Scan",
-    "PutItem",
-    "UpdateItem",
-    "DeleteItem",
-]
+OPERATIONS = sorted(ITEM_OPERATIONS)
 
 
 def _same(fast: Any, slow: Any) -> None:
