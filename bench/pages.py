@@ -229,6 +229,8 @@ def _seed(size: int, users: dict[str, tuple[str, str, str]]) -> int:
         for i in range(size):
             put(membership("club", f"u-{i:05d}", "removed" if i % 10 in (1, 2, 3) else "accepted"))
 
+        from tenantry.domain.invites import ttl_after
+
         past, future = now_iso(timedelta(days=-30)), now_iso(timedelta(days=7))
         for i in range(size):
             kind = ("pending", "revoked", "revoked", "expired", "expired")[i % 5]
@@ -240,7 +242,8 @@ def _seed(size: int, users: dict[str, tuple[str, str, str]]) -> int:
                 "roles": ["member"],
                 "status": "pending",
                 "secure": False,
-                "expires_at": past if kind == "expired" else future,
+                "valid_until": past if kind == "expired" else future,
+                "expires_at": ttl_after(past if kind == "expired" else future),
                 "created_at": now,
                 "invited_by": owner_id,
             }
