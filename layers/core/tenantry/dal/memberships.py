@@ -81,16 +81,6 @@ def page_current_for_user(
     return [(pattern.key_of(i), i) for i in items], last
 
 
-def all_for_project(project_id: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    key = None
-    while True:
-        page, key = page_for_project(project_id, 100, key, current_only=False)
-        items.extend(page)
-        if not key:
-            return items
-
-
 def new_member_ops(member: dict[str, Any]) -> list[dict[str, Any]]:
     """The puts of a brand-new, current membership (project creation: the owner)."""
     return [table.tx_put(member_item(member, current=True)), table.tx_put(_pointer(member))]

@@ -23,10 +23,6 @@ def put_op(op: dict[str, Any]) -> dict[str, Any]:
     return table.tx_put(item, "attribute_not_exists(PK)")
 
 
-def get(project_id: str, operation_id: str) -> dict[str, Any] | None:
-    return table.get(keys.operation(project_id, operation_id))
-
-
 def get_with_project(
     project_id: str, operation_id: str
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
