@@ -1,4 +1,4 @@
-"""`make bench` (`.venv/bin/python -m bench`): six performance measurements, each with its
+"""`make bench` (`.venv/bin/python -m bench`): seven performance measurements, each with its
 target, PASS/FAIL, and a non-zero exit status when a target is missed. Not part of
 `make test`.
 
@@ -36,6 +36,11 @@ target, PASS/FAIL, and a non-zero exit status when a target is missed. Not part 
              operations in the table: none due, then 40 due (lost starts, overtaken
              operations). Targets: none due is one Query and nothing else; at most 4 calls
              per operation due, plus the Query pages.
+7. claims    Agent claims (bench/claims.py) with 1,000 work items queued for one cluster,
+             drained by 1 agent and by 8 agents at once (claim, then report Done):
+             latency p50/p99 and items per second, reported; targets: every item handed
+             out exactly once, at most 3.5 DynamoDB calls per claim (token read, one
+             Query, one conditional UpdateItem per item, lost races), no Scan.
 
 Seeding writes project + member items straight into the table with batch_writer: the items
 tenantry.domain.projects.create_project builds (keys from tenantry.dal.keys), see

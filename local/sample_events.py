@@ -61,6 +61,16 @@ APPLICATION_ID = str(uuid.uuid5(_IDS, "application/demo-quota"))  # pending, on 
 TEMPLATE_ID = str(uuid.uuid5(_IDS, "template/standard"))
 ORG_ID = str(uuid.uuid5(_IDS, "org/platform"))  # the admin owns it
 INVITE_ID = str(uuid.uuid5(_IDS, "invite/admin-to-platform"))  # pending, for the admin's email
+CLUSTER_NAME = "edge"  # a registered cluster; demo has a namespace on it
+CLUSTER_ID = str(uuid.uuid5(_IDS, "cluster/edge"))
+AGENT_TOKEN = "tnt_example-agent"  # the edge cluster's agent token in the samples
+AGENT_TOKEN_ID = str(uuid.uuid5(_IDS, "token/edge-agent"))
+SPARE_CLUSTER_ID = str(uuid.uuid5(_IDS, "cluster/spare"))  # no namespaces: deletable
+SPARE_AGENT_TOKEN_ID = str(uuid.uuid5(_IDS, "token/spare-agent"))
+WORK_ID = str(uuid.uuid5(_IDS, "work/demo-namespace"))  # leased to edge's agent
+QUEUED_WORK_ID = str(uuid.uuid5(_IDS, "work/queued"))  # waiting for a claim
+LEASE_TOKEN = "lease-example-0123456789abcdef"
+TASK_TOKEN = "AQCEAAAAKgAAAAMAAAAAAAAAAexampletasktoken"  # what Step Functions passes
 
 
 def member_membership_id() -> str:
@@ -87,6 +97,16 @@ def authorizer_context() -> dict[str, Any]:
     }
 
 
+def agent_context() -> dict[str, Any]:
+    """What the authorizer returns for AGENT_TOKEN: the edge cluster's agent."""
+    return {
+        "principal_kind": "agent",
+        "principal_id": CLUSTER_ID,
+        "is_admin": False,
+        "token_id": AGENT_TOKEN_ID,
+    }
+
+
 def path_values() -> dict[str, str]:
     """The default value of each path parameter, by name."""
     return {
@@ -99,6 +119,9 @@ def path_values() -> dict[str, str]:
         "orgId": ORG_ID,
         "inviteId": INVITE_ID,
         "membershipId": member_membership_id(),
+        "clusterId": CLUSTER_ID,
+        "cluster": CLUSTER_NAME,
+        "workId": WORK_ID,
     }
 
 
@@ -108,6 +131,7 @@ class Sample:
     query: dict[str, str] = field(default_factory=dict)
     path: dict[str, str] = field(default_factory=dict)  # overrides path_values()
     headers: dict[str, str] = field(default_factory=dict)
+    agent: bool = False  # sent with the edge cluster's agent token, not the admin's
 
 
 # By the route's event key in template.yaml. A route not listed gets an empty Sample; a
@@ -146,7 +170,7 @@ SAMPLES: dict[str, Sample] = {
     "PatchProject": Sample(
         body={"description": "Demo project for the API samples", "labels": {"team": "platform"}}
     ),
-    "DeleteProject": Sample(query={"reclaim": "true"}),
+    "DeleteProject": Sample(query={"reclaim": "false"}),
     "ProjectAction": Sample(body={"action": "suspend", "reason": "maintenance window"}),
     "ProjectHistory": Sample(query={"limit": "50"}),
     "ListApplications": Sample(query={"project_id": PROJECT_ID}),
@@ -187,6 +211,30 @@ SAMPLES: dict[str, Sample] = {
         }
     ),
     "AcceptInvite": Sample(body={}),
+    "CreateCluster": Sample(
+        body={
+            "name": "eu-west-prod",
+            "provider_id": "arn:aws:eks:eu-west-1:123456789012:cluster/prod",
+            "region_name": "eu-west-1",
+            "ingress_domain": "apps.example.com",
+            "ingress_class": "nginx",
+        },
+        headers={"idempotency-key": "5b7e-cluster-eu-west-prod"},
+    ),
+    "ListClusters": Sample(query={"limit": "25"}),
+    "UpdateCluster": Sample(
+        body={"grafana_url": "https://grafana.example.com", "ingress_class": "nginx"},
+        headers={"if-match": '"1"'},
+    ),
+    "DeleteCluster": Sample(path={"clusterId": SPARE_CLUSTER_ID}, headers={"if-match": '"1"'}),
+    "RotateAgentToken": Sample(body={}, path={"clusterId": SPARE_CLUSTER_ID}),
+    "AgentHeartbeat": Sample(body={"is_ok": True, "agent_version": "0.1.0"}, agent=True),
+    "ClaimWork": Sample(body={"limit": 5}, agent=True),
+    "ExtendLease": Sample(body={"lease_token": LEASE_TOKEN}, agent=True),
+    "ReportResult": Sample(body={"lease_token": LEASE_TOKEN, "status": "Done"}, agent=True),
+    "ReleaseWork": Sample(
+        body={"lease_token": LEASE_TOKEN, "reason": "the agent is shutting down"}, agent=True
+    ),
     "PutProfile": Sample(
         body={
             "description": "Payments for the whole company",
@@ -256,7 +304,7 @@ def _request(route: template.HttpRoute, sample: Sample, name: str) -> dict[str, 
         "x-forwarded-proto": "https",
     }
     if route.authorizer is not None:
-        headers["authorization"] = f"Bearer {TOKEN}"
+        headers["authorization"] = f"Bearer {AGENT_TOKEN if sample.agent else TOKEN}"
     if body is not None:
         headers["content-length"] = str(len(body.encode()))
     headers.update(sample.headers)
@@ -308,7 +356,7 @@ def http_event(route: template.HttpRoute) -> dict[str, Any]:
         event["requestContext"] = {
             "accountId": ctx.pop("accountId"),
             "apiId": ctx.pop("apiId"),
-            "authorizer": {"lambda": authorizer_context()},
+            "authorizer": {"lambda": agent_context() if sample.agent else authorizer_context()},
             **ctx,
         }
     event["isBase64Encoded"] = False
@@ -369,27 +417,54 @@ def workflow_steps(tpl: Mapping[str, Any] | None = None) -> dict[str, dict[str, 
             k: template.getatt_target(v)
             for k, v in props.get("DefinitionSubstitutions", {}).items()
         }
-        states = definition.get("States", {})
-        caught = {
-            c["Next"]: c.get("ResultPath")
-            for state in states.values()
-            for c in state.get("Catch", [])
-        }
-        for state_name, state in states.items():
-            m = re.fullmatch(r"\$\{(\w+)\}", str(state.get("Resource", "")))
-            fn = substitutions.get(m.group(1)) if m else None
-            if not fn:
-                continue
-            step = steps.setdefault(fn, {"operation": operations[lid]})
-            if caught.get(state_name):
-                step.setdefault("catch_path", caught[state_name])
+        for states, in_map in _state_sets(definition.get("States", {})):
+            caught = {
+                c["Next"]: c.get("ResultPath")
+                for state in states.values()
+                for c in state.get("Catch", [])
+            }
+            for state_name, state in states.items():
+                fn = substitutions.get(_function_substitution(state) or "")
+                if not fn:
+                    continue
+                step = steps.setdefault(fn, {"operation": operations[lid]})
+                if in_map:
+                    step["map_item"] = True
+                if str(state.get("Resource", "")).endswith(".waitForTaskToken"):
+                    step["task_token"] = True
+                if caught.get(state_name):
+                    step.setdefault("catch_path", caught[state_name])
     return steps
+
+
+def _state_sets(states: Mapping[str, Any], in_map: bool = False) -> Any:
+    """(states, whether they run per item of a Map) for a definition's top level and every
+    Map's item processor below it."""
+    yield states, in_map
+    for state in states.values():
+        processor = state.get("ItemProcessor") or state.get("Iterator")
+        if processor:
+            yield from _state_sets(processor.get("States", {}), True)
+
+
+def _function_substitution(state: Mapping[str, Any]) -> str | None:
+    """The `${...}` substitution naming the function a Task invokes: its Resource, or the
+    FunctionName of a lambda:invoke integration."""
+    target = str(state.get("Resource", ""))
+    if target.startswith("arn:aws:states:::lambda:invoke"):
+        target = str(state.get("Parameters", {}).get("FunctionName", ""))
+    m = re.fullmatch(r"\$\{(\w+)\}", target)
+    return m.group(1) if m else None
 
 
 def workflow_event(step: Mapping[str, Any]) -> dict[str, Any]:
     operation = step["operation"]
     event: dict[str, Any] = {"project_id": PROJECT_ID, "operation": operation, "attempt": 1}
     event.update(copy.deepcopy(WORKFLOW_INPUT.get(operation, {})))
+    if step.get("map_item"):  # one cluster of the namespaces Map
+        event.update(cluster=CLUSTER_NAME, cluster_id=CLUSTER_ID)
+    if step.get("task_token"):
+        event["task_token"] = TASK_TOKEN
     path = step.get("catch_path")
     if path:
         if not re.fullmatch(r"\$\.\w+", path):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 from typing import Any
 from unittest import mock
 
@@ -78,6 +79,7 @@ def seed(stack: Any, project_status: str = "active") -> None:
         identity.create_bot(principal, BotCreate(display_name="ci-deployer"))
     with with_id(samples.BOT_TOKEN_ID):
         identity.create_bot_token(principal, samples.BOT_ID)
+    _seed_clusters(principal)
 
     demo = ProjectCreate(
         name="Demo",
@@ -98,6 +100,7 @@ def seed(stack: Any, project_status: str = "active") -> None:
     _push_image(stack)
     _expect_status("active")
     _seed_governance(principal)
+    _seed_agent_work()
     if project_status == "deleting":  # as the delete workflow's steps find it
         with mock.patch("tenantry.workflows.start"):
             projects.delete_project(principal, samples.PROJECT_ID, True, None)
@@ -151,6 +154,67 @@ def _seed_governance(principal: Any) -> None:
         invites.create(
             kim, "org", kim_org.id, InvitesCreate(emails=[identity.ADMIN_EMAIL], roles=["member"])
         )
+
+
+def _seed_clusters(principal: Any) -> None:
+    """Cluster edge (its agent token is the samples' AGENT_TOKEN) and a spare one."""
+    from tenantry.domain import clusters
+    from tenantry.models.clusters import ClusterCreate
+
+    for name, cluster_id, token, token_id in (
+        (samples.CLUSTER_NAME, samples.CLUSTER_ID, samples.AGENT_TOKEN, samples.AGENT_TOKEN_ID),
+        (
+            "spare",
+            samples.SPARE_CLUSTER_ID,
+            samples.AGENT_TOKEN + "-spare",
+            samples.SPARE_AGENT_TOKEN_ID,
+        ),
+    ):
+        with (
+            mock.patch.object(clusters, "new_id", side_effect=[cluster_id, token_id]),
+            mock.patch.object(clusters.auth, "new_token_secret", return_value=token),
+        ):
+            clusters.register(principal, ClusterCreate(name=name, region_name="eu-west-1"))
+
+
+def _seed_agent_work() -> None:
+    """Demo's namespace on edge (Created), a work item leased to edge's agent under the
+    samples' LEASE_TOKEN, and one queued for a claim."""
+    from tenantry.clock import now_iso
+    from tenantry.dal import namespaces, table
+    from tenantry.dal import work as work_store
+    from tenantry.domain.operations import later
+
+    now = now_iso()
+    edge = {"name": samples.CLUSTER_NAME, "id": samples.CLUSTER_ID}
+    table.transact(namespaces.ask(samples.PROJECT_ID, edge, "Pending", now, None))
+    record = {
+        "PK": f"PROJECT#{samples.PROJECT_ID}",
+        **edge,
+        "cluster": edge["name"],
+        "cluster_id": edge["id"],
+    }
+    table.transact(namespaces.settle(record, "Created", None, now, when=("Pending",)))
+    for work_id in (samples.WORK_ID, samples.QUEUED_WORK_ID):
+        work_store.put_new(
+            {
+                "id": work_id,
+                "kind": "CreateNamespace",
+                "cluster_id": samples.CLUSTER_ID,
+                "cluster_name": samples.CLUSTER_NAME,
+                "project_id": samples.PROJECT_ID,
+                "namespace": samples.PROJECT_ID,
+                "labels": {"tenantry.io/project": samples.PROJECT_ID},
+                "state": "Queued",
+                "attempt": 0,
+                "expired_leases": 0,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    item = work_store.get(samples.WORK_ID)
+    assert item is not None
+    work_store.lease(item, samples.LEASE_TOKEN, later(now, timedelta(hours=1)), now, expired=False)
 
 
 def _push_image(stack: Any) -> None:

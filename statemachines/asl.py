@@ -16,6 +16,14 @@ the operation is current, retried for minutes. The reconciler (tenantry.domain.r
 then writes the history entry and closes the operation. The execution's name is the
 operation id (tenantry.workflows), which MarkFailed reads from `$$.Execution.Name`.
 
+A project's namespaces are asked of each cluster's agent in parallel (ask_clusters): a Map
+whose iterator waits on a task token (lambda:invoke.waitForTaskToken) that the agent's
+report resumes, with HeartbeatSeconds (the longest silence of the agent: no claim, no
+lease extension) and TimeoutSeconds (the longest wait of an agent that keeps working), both
+from the plan step (template parameters). A wait that ends without the agent's report is
+caught per cluster into NamespaceOutcome: one cluster's failure never fails the others,
+and the finishing step reads each cluster's result from the table.
+
 Each state machine also has an overall TimeoutSeconds: whatever happens, an execution ends,
 and the reconciler moves a project whose execution ended without a result to `failed`.
 """
@@ -44,6 +52,9 @@ RETRYABLE = [
     "States.Timeout",
 ]
 STEP_RETRY = {"ErrorEquals": RETRYABLE, "IntervalSeconds": 2, "MaxAttempts": 3, "BackoffRate": 2.0}
+# Waiting on an agent: only a failure to hand the request over is retried; a timeout
+# (States.Timeout, States.HeartbeatTimeout) or the agent's own failure is the outcome.
+WAIT_RETRY = {**STEP_RETRY, "ErrorEquals": [e for e in RETRYABLE if e != "States.Timeout"]}
 # RecordFailure is the last code on the failure path: it gets more tries than a step.
 RECORD_RETRY = {**STEP_RETRY, "MaxAttempts": 6}
 # The direct write: anything but "the operation is no longer current" is retried for about
@@ -87,11 +98,12 @@ def task(
     return state
 
 
-def steps(*names: str) -> dict[str, Any]:
-    """Lambda steps run one after the other, each caught into RecordFailure."""
+def steps(*names: str, then: str | None = None) -> dict[str, Any]:
+    """Lambda steps run one after the other, each caught into RecordFailure; the last goes
+    on to `then` (or ends the execution)."""
     return {
         name: task(name, following, retry=STEP_RETRY, catch="RecordFailure")
-        for name, following in zip(names, [*names[1:], None], strict=True)
+        for name, following in zip(names, [*names[1:], then], strict=True)
     }
 
 
@@ -149,16 +161,89 @@ def failure_path(working_status: str, fail_state: str, what: str, next_step: str
     }
 
 
+def ask_clusters(next_state: str) -> dict[str, Any]:
+    """PlanNamespaces (its result at $.namespaces), then AskClusters: one parallel wait per
+    cluster planned, each ended by the agent's report or caught into NamespaceOutcome."""
+    plan = task("PlanNamespaces", "AskClusters", retry=STEP_RETRY, catch="RecordFailure")
+    plan["ResultPath"] = "$.namespaces"
+    per_cluster = {
+        "project_id.$": "$.project_id",
+        "operation.$": "$.operation",
+        "attempt.$": "$.attempt",
+        "cluster.$": "$$.Map.Item.Value.cluster",
+        "cluster_id.$": "$$.Map.Item.Value.cluster_id",
+        "heartbeat.$": "$.namespaces.heartbeat",
+        "timeout.$": "$.namespaces.timeout",
+    }
+    ask_cluster = {
+        "Type": "Task",
+        "Comment": "Queue the cluster's work item and wait until its agent reports.",
+        "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+        "Parameters": {
+            "FunctionName": "${RequestNamespaceFunctionArn}",
+            "Payload": {
+                "project_id.$": "$.project_id",
+                "operation.$": "$.operation",
+                "attempt.$": "$.attempt",
+                "cluster.$": "$.cluster",
+                "cluster_id.$": "$.cluster_id",
+                "task_token.$": "$$.Task.Token",
+            },
+        },
+        "HeartbeatSecondsPath": "$.heartbeat",
+        "TimeoutSecondsPath": "$.timeout",
+        "ResultPath": None,
+        "Retry": [WAIT_RETRY],
+        "Catch": [
+            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "NamespaceOutcome"}
+        ],
+        "End": True,
+    }
+    outcome = task("NamespaceOutcome", None, retry=STEP_RETRY, catch="OutcomeNotRecorded")
+    return {
+        "PlanNamespaces": plan,
+        "AskClusters": {
+            "Type": "Map",
+            "Comment": "Every cluster at once; one cluster's failure never fails the others.",
+            "ItemsPath": "$.namespaces.clusters",
+            "ItemSelector": per_cluster,
+            "MaxConcurrency": 0,
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "INLINE"},
+                "StartAt": "AskCluster",
+                "States": {
+                    "AskCluster": ask_cluster,
+                    "NamespaceOutcome": outcome,
+                    "OutcomeNotRecorded": {
+                        "Type": "Pass",
+                        "Comment": "The cluster's record stays unfinished: the finishing "
+                        "step reads it as failed.",
+                        "End": True,
+                    },
+                },
+            },
+            "ResultPath": None,
+            "Catch": [
+                {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordFailure"}
+            ],
+            "Next": next_state,
+        },
+    }
+
+
 def create_project() -> dict[str, Any]:
     fail = "ProvisioningFailed"
     return {
-        "Comment": "Provision a project: initial environments, the image repository, then "
+        "Comment": "Provision a project: initial environments, the image repository, a "
+        "namespace on each of its clusters (asked of the clusters' agents in parallel), then "
         "active. Every step retries transient errors; any failure ends in status failed with "
         "a reason. Generated by statemachines/asl.py.",
         "StartAt": "CreateEnvironments",
         "TimeoutSeconds": EXECUTION_TIMEOUT,
         "States": {
-            **steps("CreateEnvironments", "CreateImageRepository", "FinishProvisioning"),
+            **steps("CreateEnvironments", "CreateImageRepository", then="PlanNamespaces"),
+            **ask_clusters("FinishProvisioning"),
+            **steps("FinishProvisioning"),
             **failure_path("creating", fail, "create", "retry the project"),
             **fail_state(fail, "provisioning"),
         },
@@ -169,9 +254,10 @@ def delete_project() -> dict[str, Any]:
     fail = "DeprovisioningFailed"
     return {
         "Comment": "Deprovision a project: when reclaiming, delete the image repository; "
-        "remove the project's environments and scoped credentials; sweep what the project "
-        "still owns; leave a deleted tombstone. Any failure ends in status failed with a "
-        "reason. Generated by statemachines/asl.py.",
+        "remove the project's environments and scoped credentials; delete its namespaces "
+        "(reclaiming: asked of the clusters' agents in parallel) or retain them; sweep what "
+        "the project still owns; leave a deleted tombstone. Any failure ends in status "
+        "failed with a reason. Generated by statemachines/asl.py.",
         "StartAt": "Reclaim?",
         "TimeoutSeconds": EXECUTION_TIMEOUT,
         "States": {
@@ -186,7 +272,9 @@ def delete_project() -> dict[str, Any]:
                 ],
                 "Default": "RevokeProjectCredentials",
             },
-            **steps("DeleteImageRepository", "RevokeProjectCredentials", "FinishDeprovisioning"),
+            **steps("DeleteImageRepository", "RevokeProjectCredentials", then="PlanNamespaces"),
+            **ask_clusters("FinishDeprovisioning"),
+            **steps("FinishDeprovisioning"),
             **failure_path("deleting", fail, "delete", "delete the project again"),
             **fail_state(fail, "deprovisioning"),
         },

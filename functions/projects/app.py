@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from tenantry import idempotency
-from tenantry.domain import projects
+from tenantry.domain import clusters, projects
 from tenantry.domain.selectors import (
     LABEL_SELECTOR_PATTERN,
     ProjectFilter,
@@ -29,6 +29,7 @@ from tenantry.http import (
     respond,
     responses,
 )
+from tenantry.models.clusters import CLUSTER_NAME_PATTERN, Namespace
 from tenantry.models.common import Page
 from tenantry.models.identity import Principal
 from tenantry.models.project import (
@@ -329,6 +330,30 @@ def user_project_images(
     cursor: Cursor = None,
 ) -> Page[Image]:
     return _images(projects.as_user(caller(app), userId), projectId, limit, cursor)
+
+
+@app.get(
+    "/projects/<projectId>/clusters/<cluster>/namespaces",
+    tags=["projects"],
+    summary="The project's namespace on a cluster, with its creation result",
+    description="One namespace per cluster, named after the project. Status `Pending` until the "
+    "cluster's agent reports; `Failed` carries the reason. A cluster the project never named: 404.",
+    responses=responses(200, Page[Namespace], 404),
+)
+def project_namespaces(
+    projectId: ProjectIdPath,
+    cluster: Annotated[
+        str,
+        Path(
+            min_length=1,
+            max_length=63,
+            pattern=CLUSTER_NAME_PATTERN,
+            description="The cluster's name",
+        ),
+    ],
+) -> Page[Namespace]:
+    project, _ = projects.access(caller(app), projectId)
+    return Page[Namespace](items=clusters.namespaces(project, cluster), next_cursor=None)
 
 
 lambda_handler = lambda_handler_for(app)

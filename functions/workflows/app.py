@@ -30,6 +30,40 @@ def create_image_repository(event: dict[str, Any], context: Any) -> dict[str, An
     return {"repository": provisioning.create_image_repository(_project(event), _attempt(event))}
 
 
+def _kind(event: dict[str, Any]) -> str:
+    return str(event.get("operation", "create"))
+
+
+@logger.inject_lambda_context(clear_state=True)
+def plan_namespaces(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return provisioning.plan_namespaces(_project(event), _kind(event), _attempt(event))
+
+
+@logger.inject_lambda_context(clear_state=True)
+def request_namespace(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Invoked with a task token (lambda:invoke.waitForTaskToken): its result is not the
+    step's; the agent's report, sent to the token, is."""
+    logger.append_keys(cluster=event["cluster"])
+    return provisioning.request_namespace(
+        _project(event),
+        _kind(event),
+        _attempt(event),
+        str(event["cluster"]),
+        str(event["cluster_id"]),
+        str(event["task_token"]),
+    )
+
+
+@logger.inject_lambda_context(clear_state=True)
+def namespace_outcome(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    logger.append_keys(cluster=event["cluster"])
+    result = provisioning.namespace_outcome(
+        _project(event), _kind(event), _attempt(event), str(event["cluster"]), event.get("error")
+    )
+    logger.info("cluster's wait ended without a report", extra={"error": event.get("error")})
+    return result
+
+
 @logger.inject_lambda_context(clear_state=True)
 def finish_provisioning(event: dict[str, Any], context: Any) -> dict[str, Any]:
     provisioning.finish_provisioning(_project(event), _attempt(event))

@@ -12,7 +12,7 @@ from tests.harness import Api, Response, wait_until
 from tests.integration.helpers import create_active, make_bot, make_user, workflows_running
 
 # The caller kinds, in the matrix's column order.
-KINDS = ("admin", "owner", "padmin", "member", "viewer", "outsider", "bot", "anon")
+KINDS = ("admin", "owner", "padmin", "member", "viewer", "outsider", "bot", "agent", "anon")
 PROJECT_ROLES = {"padmin": "admin", "member": "member", "viewer": "viewer"}
 
 
@@ -45,6 +45,9 @@ class World:
     owner_token_id: str = ""  # a second API token of the owner's
     subject_bot: str = ""  # not the calling bot
     subject_bot_token: str = ""
+    cluster: str = ""  # the cluster `pid` names; the `agent` caller is its agent
+    cluster_name: str = ""
+    work: tuple[str, str] = ("", "")  # an item leased to the agent: (id, lease token)
     _seq: itertools.count[int] = field(default_factory=itertools.count)
 
     @classmethod
@@ -78,6 +81,13 @@ class World:
         w.owner_token_id = w.fresh_user_token()
         w.subject_bot = w.fresh_bot()
         w.subject_bot_token = w.fresh_bot_token()
+
+        w.cluster, w.tokens["agent"] = w.fresh_cluster()
+        w.cluster_name = w.ok(w.as_("admin").get(f"/clusters/{w.cluster}"), 200)["name"]
+        # named by an admin's change (applied at once; its namespace is then Pending)
+        body = {"clusters": [{"name": w.cluster_name, "quota": {}}]}
+        w.ok(w.as_("admin").patch(f"/projects/{w.pid}", json=body), 200)
+        w.work = w.fresh_work()
         return w
 
     # --- plumbing ------------------------------------------------------------------------
@@ -92,6 +102,9 @@ class World:
 
     def unique(self, prefix: str) -> str:
         return f"{prefix} {next(self._seq)}"
+
+    def unique_dns(self, prefix: str) -> str:
+        return f"{prefix}-{next(self._seq)}"
 
     def unique_email(self) -> str:
         return f"matrix-{next(self._seq)}@example.com"
@@ -152,6 +165,44 @@ class World:
     def fresh_bot(self) -> str:
         r = self.as_("admin").post("/bots", json={"display_name": self.unique("Subject Bot")})
         return str(self.ok(r, 201)["id"])
+
+    def fresh_cluster(self) -> tuple[str, str]:
+        """A new cluster: (its id, its agent token)."""
+        r = self.as_("admin").post("/clusters", json={"name": self.unique_dns("matrix")})
+        cluster = self.ok(r, 201)
+        return str(cluster["id"]), str(cluster["agent_token"])
+
+    def fresh_work(self) -> tuple[str, str]:
+        """A work item of the agent's cluster, claimed by the agent: (id, lease token).
+        Queued through the dal (a workflow would wait on it; here nothing does)."""
+        from tenantry.clock import new_id, now_iso
+        from tenantry.dal import work
+
+        now = now_iso()
+        work.put_new(
+            {
+                "id": new_id(),
+                "kind": "CreateNamespace",
+                "cluster_id": self.cluster,
+                "cluster_name": self.cluster_name,
+                "project_id": self.pid,
+                "namespace": self.pid,
+                "state": "Queued",
+                "attempt": 0,
+                "expired_leases": 0,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        r = self.as_("agent").post("/agent/work/claim", json={"limit": 1})
+        (item,) = self.ok(r, 200)["items"]
+        return str(item["id"]), str(item["lease_token"])
+
+    def lease_call(self, body: dict[str, Any], *, fresh: bool = False) -> Call:
+        """A call on a leased item with its lease token: a fresh item for a cell that uses
+        it up (result, release)."""
+        work_id, token = self.fresh_work() if fresh else self.work
+        return Call({"workId": work_id}, {"lease_token": token, **body})
 
     def fresh_bot_token(self) -> str:
         r = self.as_("admin").post("/bot-tokens", json={"bot_id": self.subject_bot})

@@ -27,7 +27,8 @@ The expectations are derived from ../shared/design/API.md, not from what the app
 Callers: `admin` the platform admin (no project role), `owner` the project's owner (and
 the org's), `padmin` a project admin (an org admin), `member` a member (an org member),
 `viewer` a viewer (an org member), `outsider` a user in neither, `bot` a bot in neither,
-`anon` no token. Each cell sends a valid body, so the status is about who calls. Cells
+`agent` a cluster's agent (its token opens the agent routes and nothing else, and nothing
+else opens them: 403 either way, before any resource is read), `anon` no token. Each cell sends a valid body, so the status is about who calls. Cells
 that should fail run first; every cell that should succeed at a write gets its own fresh
 target (a new project, member, token, template, invite), so no cell depends on another.
 """
@@ -48,60 +49,72 @@ OPENAPI = Path(__file__).resolve().parents[2] / "openapi.json"
 
 # fmt: off
 MATRIX_TABLE = """
-#                                                      admin  owner padmin member viewer outsider bot  anon
-GET    /health                                           200    200    200    200    200    200    200    200
-GET    /auth/me                                          200    200    200    200    200    200    200    401
-GET    /server/info                                      200    200    200    200    200    200    200    401
-POST   /users                                            201    403    403    403    403    403    403    401
-GET    /users                                            200    403    403    403    403    403    403    401
-GET    /users/{userId}                                   200    200    404    404    404    404    404    401
-PATCH  /users/{userId}                                   200    403    404    404    404    404    404    401
-POST   /user-tokens                                      201    201    404    404    404    404    404    401
-GET    /user-tokens                                      200    200    200    200    200    200    403    401
-GET    /user-tokens/{tokenId}                            200    200    404    404    404    404    404    401
-DELETE /user-tokens/{tokenId}                            204    204    404    404    404    404    404    401
-POST   /bots                                             201    403    403    403    403    403    403    401
-GET    /bots                                             200    403    403    403    403    403    403    401
-GET    /bots/{botId}                                     200    403    403    403    403    403    403    401
-PATCH  /bots/{botId}                                     200    403    403    403    403    403    403    401
-DELETE /bots/{botId}                                     204    403    403    403    403    403    403    401
-POST   /bot-tokens                                       201    403    403    403    403    403    403    401
-GET    /bot-tokens                                       200    403    403    403    403    403    403    401
-GET    /bot-tokens/{tokenId}                             200    403    403    403    403    403    403    401
-DELETE /bot-tokens/{tokenId}                             204    403    403    403    403    403    403    401
-POST   /projects                                         202    202    202    202    202    202    403    401
-GET    /projects                                         200    200    200    200    200    200    200    401
-GET    /users/{userId}/projects                          200    403    403    403    403    403    403    401
-GET    /projects/{projectId}                             200    200    200    200    200    404    404    401
-PATCH  /projects/{projectId}                             200    200    403    403    403    404    404    401
-DELETE /projects/{projectId}                             202    202    403    403    403    404    404    401
-POST   /projects/{projectId}/actions                     200    403    403    403    403    404    404    401
-GET    /projects/{projectId}/history                     200    200    200    200    200    404    404    401
-GET    /projects/{projectId}/images                      200    200    200    200    200    404    404    401
-GET    /users/{userId}/projects/{projectId}/images       200    403    403    403    403    403    403    401
-GET    /applications                                     200    200    200    200    200    200    200    401
-GET    /applications/{appId}                             200    200    200    404    404    404    404    401
-POST   /memberships                                      201    201    201    403    403    404    404    401
-GET    /memberships                                      200    200    200    200    200    200    200    401
-GET    /memberships/{membershipId}                       200    200    200    200    200    404    404    401
-POST   /memberships/{membershipId}/actions               200    200    200    403    403    404    404    401
-GET    /projects/{projectId}/members                     200    200    200    200    200    404    404    401
-GET    /projects/{projectId}/quotas                      200    200    200    200    200    404    404    401
-GET    /projects/{projectId}/profile                     200    200    200    200    200    200    200    401
-PUT    /projects/{projectId}/profile                     200    200    403    403    403    403    403    401
-GET    /templates                                        200    200    200    200    200    200    200    401
-POST   /templates                                        201    403    403    403    403    403    403    401
-GET    /templates/{templateId}                           200    200    200    200    200    200    200    401
-DELETE /templates/{templateId}                           204    403    403    403    403    403    403    401
-POST   /orgs                                             201    201    201    201    201    201    403    401
-GET    /orgs                                             200    200    200    200    200    200    200    401
-GET    /orgs/{orgId}                                     200    200    200    200    200    404    404    401
-GET    /orgs/{orgId}/members                             200    200    200    200    200    404    404    401
-PUT    /orgs/{orgId}/invites                             201    201    201    403    403    404    404    401
-PUT    /projects/{projectId}/invites                     201    201    201    403    403    404    404    401
-GET    /invites                                          200    200    200    200    200    200    200    401
-POST   /invites/{inviteId}/accept                        404    404    404    404    404    200    404    401
-DELETE /invites/{inviteId}                               204    204    204    404    404    404    404    401
+#                                                 admin  owner padmin member viewer outsider  bot  agent   anon
+GET    /health                                            200    200    200    200    200    200    200    200    200
+GET    /auth/me                                           200    200    200    200    200    200    200    403    401
+GET    /server/info                                       200    200    200    200    200    200    200    403    401
+POST   /users                                             201    403    403    403    403    403    403    403    401
+GET    /users                                             200    403    403    403    403    403    403    403    401
+GET    /users/{userId}                                    200    200    404    404    404    404    404    403    401
+PATCH  /users/{userId}                                    200    403    404    404    404    404    404    403    401
+POST   /user-tokens                                       201    201    404    404    404    404    404    403    401
+GET    /user-tokens                                       200    200    200    200    200    200    403    403    401
+GET    /user-tokens/{tokenId}                             200    200    404    404    404    404    404    403    401
+DELETE /user-tokens/{tokenId}                             204    204    404    404    404    404    404    403    401
+POST   /bots                                              201    403    403    403    403    403    403    403    401
+GET    /bots                                              200    403    403    403    403    403    403    403    401
+GET    /bots/{botId}                                      200    403    403    403    403    403    403    403    401
+PATCH  /bots/{botId}                                      200    403    403    403    403    403    403    403    401
+DELETE /bots/{botId}                                      204    403    403    403    403    403    403    403    401
+POST   /bot-tokens                                        201    403    403    403    403    403    403    403    401
+GET    /bot-tokens                                        200    403    403    403    403    403    403    403    401
+GET    /bot-tokens/{tokenId}                              200    403    403    403    403    403    403    403    401
+DELETE /bot-tokens/{tokenId}                              204    403    403    403    403    403    403    403    401
+POST   /projects                                          202    202    202    202    202    202    403    403    401
+GET    /projects                                          200    200    200    200    200    200    200    403    401
+GET    /users/{userId}/projects                           200    403    403    403    403    403    403    403    401
+GET    /projects/{projectId}                              200    200    200    200    200    404    404    403    401
+PATCH  /projects/{projectId}                              200    200    403    403    403    404    404    403    401
+DELETE /projects/{projectId}                              202    202    403    403    403    404    404    403    401
+POST   /projects/{projectId}/actions                      200    403    403    403    403    404    404    403    401
+GET    /projects/{projectId}/history                      200    200    200    200    200    404    404    403    401
+GET    /projects/{projectId}/images                       200    200    200    200    200    404    404    403    401
+GET    /users/{userId}/projects/{projectId}/images        200    403    403    403    403    403    403    403    401
+GET    /applications                                      200    200    200    200    200    200    200    403    401
+GET    /applications/{appId}                              200    200    200    404    404    404    404    403    401
+POST   /memberships                                       201    201    201    403    403    404    404    403    401
+GET    /memberships                                       200    200    200    200    200    200    200    403    401
+GET    /memberships/{membershipId}                        200    200    200    200    200    404    404    403    401
+POST   /memberships/{membershipId}/actions                200    200    200    403    403    404    404    403    401
+GET    /projects/{projectId}/members                      200    200    200    200    200    404    404    403    401
+GET    /projects/{projectId}/quotas                       200    200    200    200    200    404    404    403    401
+GET    /projects/{projectId}/profile                      200    200    200    200    200    200    200    403    401
+PUT    /projects/{projectId}/profile                      200    200    403    403    403    403    403    403    401
+GET    /templates                                         200    200    200    200    200    200    200    403    401
+POST   /templates                                         201    403    403    403    403    403    403    403    401
+GET    /templates/{templateId}                            200    200    200    200    200    200    200    403    401
+DELETE /templates/{templateId}                            204    403    403    403    403    403    403    403    401
+POST   /orgs                                              201    201    201    201    201    201    403    403    401
+GET    /orgs                                              200    200    200    200    200    200    200    403    401
+GET    /orgs/{orgId}                                      200    200    200    200    200    404    404    403    401
+GET    /orgs/{orgId}/members                              200    200    200    200    200    404    404    403    401
+PUT    /orgs/{orgId}/invites                              201    201    201    403    403    404    404    403    401
+PUT    /projects/{projectId}/invites                      201    201    201    403    403    404    404    403    401
+GET    /invites                                           200    200    200    200    200    200    200    403    401
+POST   /invites/{inviteId}/accept                         404    404    404    404    404    200    404    403    401
+DELETE /invites/{inviteId}                                204    204    204    404    404    404    404    403    401
+GET    /projects/{projectId}/clusters/{cluster}/namespaces   200    200    200    200    200    404    404    403    401
+POST   /clusters                                          201    403    403    403    403    403    403    403    401
+GET    /clusters                                          200    403    403    403    403    403    403    403    401
+GET    /clusters/{clusterId}                              200    403    403    403    403    403    403    403    401
+PATCH  /clusters/{clusterId}                              200    403    403    403    403    403    403    403    401
+DELETE /clusters/{clusterId}                              204    403    403    403    403    403    403    403    401
+POST   /clusters/{clusterId}/agent-token                  201    403    403    403    403    403    403    403    401
+POST   /agent/heartbeat                                   403    403    403    403    403    403    403    200    401
+POST   /agent/work/claim                                  403    403    403    403    403    403    403    200    401
+POST   /agent/work/{workId}/heartbeat                     403    403    403    403    403    403    403    200    401
+POST   /agent/work/{workId}/result                        403    403    403    403    403    403    403    200    401
+POST   /agent/work/{workId}/release                       403    403    403    403    403    403    403    204    401
 """
 # fmt: on
 
@@ -219,6 +232,26 @@ CALLS: dict[str, Prepare] = {
     "DELETE /invites/{inviteId}": lambda w, ok: Call(
         {"inviteId": w.fresh_project_invite() if ok else w.project_invite}
     ),
+    "GET /projects/{projectId}/clusters/{cluster}/namespaces": lambda w, ok: Call(
+        {"projectId": w.pid, "cluster": w.cluster_name}
+    ),
+    "POST /clusters": lambda w, ok: Call(body={"name": w.unique_dns("matrix")}),
+    "GET /clusters": same(),
+    "GET /clusters/{clusterId}": same(clusterId="cluster"),
+    "PATCH /clusters/{clusterId}": lambda w, ok: Call(
+        {"clusterId": w.cluster}, {"ingress_class": "nginx"}
+    ),
+    "DELETE /clusters/{clusterId}": lambda w, ok: Call(
+        {"clusterId": w.fresh_cluster()[0] if ok else w.cluster}
+    ),
+    "POST /clusters/{clusterId}/agent-token": lambda w, ok: Call(
+        {"clusterId": w.fresh_cluster()[0] if ok else w.cluster}, {}
+    ),
+    "POST /agent/heartbeat": lambda w, ok: Call(body={"is_ok": True}),
+    "POST /agent/work/claim": lambda w, ok: Call(body={"limit": 1}),
+    "POST /agent/work/{workId}/heartbeat": lambda w, ok: w.lease_call({}),
+    "POST /agent/work/{workId}/result": lambda w, ok: w.lease_call({"status": "Done"}, fresh=ok),
+    "POST /agent/work/{workId}/release": lambda w, ok: w.lease_call({}, fresh=ok),
 }
 
 

@@ -77,7 +77,9 @@ def test_sample_event_is_handled(api: Any, rel: Path) -> None:
     elif entry.kind == "step":
         assert isinstance(result, dict), result
         json.dumps(result)
-        if "error" in event:  # a Catch target: the project is failed with a readable reason
+        if entry.function == "NamespaceOutcomeFunction":  # a cluster's wait, caught
+            assert result["status"] == "Failed" and result["reason"], result
+        elif "error" in event:  # a Catch target: the project is failed with a readable reason
             from tenantry.domain import projects
 
             project = projects.get_project(admin(), samples.PROJECT_ID)

@@ -220,6 +220,7 @@ def test_step_errors_reach_retry_and_catch_by_name(api: Any, wait_until: Any) ->
         name: Recorder({}) for name in ("CreateEnvironmentsFunction", "FinishProvisioningFunction")
     }
     steps["CreateImageRepositoryFunction"] = Recorder({}, [TransientError("busy")] * 2)
+    steps["PlanNamespacesFunction"] = Recorder({"clusters": [], "heartbeat": 5, "timeout": 10})
     steps["RecordFailureFunction"] = Recorder({})
     for name, handler in steps.items():
         api.stack.set_handler(name, handler)

@@ -23,6 +23,7 @@ NOT_LISTS = {
     ("dal/identity.py", "owner_with_tokens"),
     ("dal/projects.py", "environment_names"),
     ("dal/operations.py", "due"),
+    ("dal/work.py", "claimable"),  # an agent's claim: GSI1 CLUSTERWORK#<cluster> up to now
 }
 
 

@@ -50,7 +50,6 @@ def test_delete_allowed_from_everything_but_deleting_and_deleted(status):
     [
         ("active", "unsuspend"),
         ("creating", "suspend"),
-        ("active", "retry"),
         ("deleted", "reinstate"),
         ("active", "approve"),
         ("failed", "suspend"),
@@ -74,3 +73,14 @@ def test_who_may():
     assert lifecycle.who_may("suspend") == "admin"
     assert lifecycle.who_may("retry") == "owner"
     assert lifecycle.who_may("provisioned") == "system"
+
+
+def test_an_active_project_is_retried_only_while_a_namespace_failed():
+    ready = {"type": "NamespacesReady", "status": "True"}
+    with pytest.raises(InvalidTransition):
+        lifecycle.check_retry({"status": "active", "conditions": [ready]})
+    with pytest.raises(InvalidTransition):
+        lifecycle.check_retry({"status": "active"})
+    lifecycle.check_retry({"status": "active", "conditions": [{**ready, "status": "False"}]})
+    lifecycle.check_retry({"status": "failed"})
+    assert lifecycle.next_status("active", "retry") == "creating"

@@ -18,8 +18,29 @@ from tests.harness import Api, wait_until
 
 CREATE_SM = "CreateProjectStateMachine"
 DELETE_SM = "DeleteProjectStateMachine"
-CREATE_STEPS = ("CreateEnvironments", "CreateImageRepository", "FinishProvisioning")
-DELETE_STEPS = ("DeleteImageRepository", "RevokeProjectCredentials", "FinishDeprovisioning")
+# The Lambda steps of each workflow, in order (the namespaces Map, AskClusters, runs after
+# PlanNamespaces; with no clusters it asks nothing).
+CREATE_STEPS = (
+    "CreateEnvironments",
+    "CreateImageRepository",
+    "PlanNamespaces",
+    "FinishProvisioning",
+)
+DELETE_STEPS = (
+    "DeleteImageRepository",
+    "RevokeProjectCredentials",
+    "PlanNamespaces",
+    "FinishDeprovisioning",
+)
+
+
+def states_of(steps: tuple[str, ...]) -> list[str]:
+    """The states an execution of a project without clusters enters: its steps, and the
+    namespaces Map after PlanNamespaces."""
+    out: list[str] = []
+    for step in steps:
+        out += [step, "AskClusters"] if step == "PlanNamespaces" else [step]
+    return out
 
 
 def client_error(code: str, operation: str, status: int = 400, message: str = "") -> ClientError:

@@ -28,6 +28,7 @@ from tests.workflows.support import (
     assert_no_internals,
     client_error,
     dynamodb_busy,
+    states_of,
     step_event,
 )
 
@@ -115,7 +116,7 @@ def test_create_provisions_environments_repository_and_activates(workflow: Workf
     assert workflow.execution_names() == ["alpha-create-1"]
     ex = workflow.execution("alpha-create-1")
     assert ex["status"] == "SUCCEEDED", ex
-    assert workflow.states("alpha-create-1") == list(CREATE_STEPS)
+    assert workflow.states("alpha-create-1") == states_of(CREATE_STEPS)
     for step in CREATE_STEPS:
         assert workflow.step_attempts("alpha-create-1", step) == ["ok"]
 
@@ -124,7 +125,13 @@ def test_create_provisions_environments_repository_and_activates(workflow: Workf
     assert project["reason"] is None
     assert project["version"] == created["version"] + 1
     conditions = {c["type"]: c for c in project["conditions"]}
-    assert set(conditions) == {"EnvironmentsReady", "ImageRepositoryReady", "Ready"}
+    assert set(conditions) == {
+        "EnvironmentsReady",
+        "ImageRepositoryReady",
+        "NamespacesReady",
+        "Ready",
+    }
+    assert conditions["NamespacesReady"]["status"] == "True"  # no clusters: nothing to fail
     assert all(c["status"] == "True" for c in conditions.values()), conditions
     assert conditions["EnvironmentsReady"]["detail"] == {"environments": ["dev", "staging", "prod"]}
     assert conditions["ImageRepositoryReady"]["detail"] == {"repository": "tenantry/alpha"}
@@ -336,6 +343,7 @@ def test_retry_action_reruns_provisioning_once_the_fault_is_gone(
     assert {c["type"] for c in project["conditions"]} == {
         "EnvironmentsReady",
         "ImageRepositoryReady",
+        "NamespacesReady",
         "Ready",
     }
     assert workflow.repository("eta") is not None

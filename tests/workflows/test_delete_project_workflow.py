@@ -93,6 +93,8 @@ def test_delete_with_reclaim_removes_repository_and_environments(workflow: Workf
         "Reclaim?",
         "DeleteImageRepository",
         "RevokeProjectCredentials",
+        "PlanNamespaces",
+        "AskClusters",
         "FinishDeprovisioning",
     ]
     project = assert_deleted(workflow, "alpha", "alpha-delete-1")
@@ -136,6 +138,8 @@ def test_delete_without_reclaim_keeps_the_repository(
     assert workflow.states("beta-delete-1") == [
         "Reclaim?",
         "RevokeProjectCredentials",
+        "PlanNamespaces",
+        "AskClusters",
         "FinishDeprovisioning",
     ]
     project = assert_deleted(workflow, "beta", "beta-delete-1")

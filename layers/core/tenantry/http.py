@@ -19,6 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Que
 
 from tenantry.errors import (
     BadRequest,
+    Forbidden,
     NotFound,
     PreconditionFailed,
     ServiceUnavailable,
@@ -32,6 +33,11 @@ from tenantry.request_body import check_request_body
 
 PROBLEM_JSON = "application/problem+json"
 PUBLIC_ROUTES = {"GET /health"}
+# The caller kinds a route admits, declared per route group (make_app) and checked in one
+# place (lambda_handler_for), before the route runs: people and bots call the API; a
+# cluster's agent token opens the agent routes and nothing else, and only it opens them.
+PEOPLE_AND_BOTS = frozenset({"user", "bot"})
+AGENTS = frozenset({"agent"})
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size, 1 to 100")]
 # An id in a path: every id Tenantry issues (UUIDs, project DNS labels) is made of URL
@@ -80,10 +86,11 @@ _TITLES = {
 
 
 def problems(*codes: int) -> dict[int, dict[str, Any]]:
-    """OpenAPI `responses` entries for the error statuses a route can answer."""
+    """OpenAPI `responses` entries for the error statuses a route can answer: every route
+    may answer 403 to a caller kind its group does not admit (admit)."""
     return {
         c: {"description": _TITLES[c], "content": {PROBLEM_JSON: {"model": Problem}}}
-        for c in sorted({400, 401, 422, 503, *codes})
+        for c in sorted({400, 401, 403, 422, 503, *codes})
     }
 
 
@@ -131,6 +138,8 @@ def lambda_handler_for(
                 principal = principal_from_event(event)
                 app.append_context(principal=principal)  # read by caller(app); cleared after
             check_request_body(event)
+            if event.get("routeKey", "") not in PUBLIC_ROUTES:
+                admit(app, principal)  # a body's form is judged before who sends it
         except TenantryError as exc:
             app.clear_context()
             request_id = (event.get("requestContext") or {}).get("requestId")
@@ -145,10 +154,23 @@ def lambda_handler_for(
     return lambda_handler
 
 
-def make_app() -> APIGatewayHttpResolver:
+def admit(app: APIGatewayHttpResolver, principal: Principal) -> None:
+    """The one check of caller kinds: a principal the route group does not admit is 403,
+    whatever the route (an agent token on /projects, a user token on /agent/...)."""
+    callers = getattr(app, "tenantry_callers", PEOPLE_AND_BOTS)
+    if principal.kind not in callers:
+        raise Forbidden(
+            f"a {principal.kind} token cannot call this route; it admits "
+            + " and ".join(f"{k} tokens" for k in sorted(callers))
+        )
+
+
+def make_app(callers: frozenset[str] = PEOPLE_AND_BOTS) -> APIGatewayHttpResolver:
+    """A route group's resolver; `callers`: the principal kinds its routes admit."""
     # OpenAPI metadata is applied by local/openapi.py at build time, not here: its models
     # cost ~115 ms of imports that a cold start does not need.
     app = APIGatewayHttpResolver(enable_validation=True)
+    app.tenantry_callers = callers  # type: ignore[attr-defined]
 
     @app.exception_handler(TenantryError)
     def _domain_error(exc: TenantryError) -> Response:

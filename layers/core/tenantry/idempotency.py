@@ -36,9 +36,10 @@ def created(
     collection: str,
     *,
     status: int = 201,
+    redact: Callable[[Any], Any] | None = None,
 ) -> Response:
     """A create route's answer: `make()` the resource once per Idempotency-Key and answer
-    `status` with its Location (and ETag when it is versioned)."""
+    `status` with its Location (and ETag when it is versioned). `redact`: as in once()."""
     from tenantry.http import respond
 
     def create() -> Response:
@@ -50,7 +51,7 @@ def created(
             location=f"{collection}/{resource.id}",
         )
 
-    return once(app, key, principal_id, body.model_dump(mode="json"), create)
+    return once(app, key, principal_id, body.model_dump(mode="json"), create, redact=redact)
 
 
 def once(

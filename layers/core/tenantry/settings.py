@@ -33,12 +33,17 @@ class Settings:
     max_join_requests_per_project_per_day: int = 5
     max_invites_per_user_per_day: int = 100
     max_orgs_per_user_per_day: int = 10
+    # The agent protocol (template parameters Agent*; tenantry.domain.work).
+    agent_heartbeat_seconds: int = 30
+    agent_lease_seconds: int = 60
+    agent_work_timeout_seconds: int = 900
+    agent_work_max_attempts: int = 3
 
     def __post_init__(self) -> None:
         if self.approval_policy not in APPROVAL_POLICIES:
             raise ValueError(f"APPROVAL_POLICY must be one of {APPROVAL_POLICIES}")
         for f in fields(self):
-            if f.name.startswith("max_") and getattr(self, f.name) < 1:
+            if f.name.startswith(("max_", "agent_")) and getattr(self, f.name) < 1:
                 raise ValueError(f"{f.name.upper()} must be at least 1")
 
     @classmethod

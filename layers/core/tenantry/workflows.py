@@ -55,3 +55,35 @@ def status(operation: str, name: str) -> str | None:
     except client.exceptions.ExecutionDoesNotExist:
         return None
     return str(resp["status"])
+
+
+# --- callbacks: a workflow waiting on a task token (agent work, tenantry.domain.work) -------
+
+# The token is no longer awaited (the Task timed out, its execution ended or moved on):
+# nothing left to tell it.
+GONE_TOKEN_ERRORS = ("TaskDoesNotExist", "TaskTimedOut", "InvalidToken")
+
+
+def _callback(call: str, **kwargs: Any) -> bool:
+    """True if the waiting Task got it, False if nobody waits on that token any more."""
+    from botocore.exceptions import ClientError
+
+    try:
+        getattr(_sfn(), call)(**kwargs)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in GONE_TOKEN_ERRORS:
+            return False
+        raise
+    return True
+
+
+def send_success(task_token: str, output: dict[str, Any]) -> bool:
+    return _callback("send_task_success", taskToken=task_token, output=json.dumps(output))
+
+
+def send_failure(task_token: str, error: str, cause: str) -> bool:
+    return _callback("send_task_failure", taskToken=task_token, error=error, cause=cause)
+
+
+def send_heartbeat(task_token: str) -> bool:
+    return _callback("send_task_heartbeat", taskToken=task_token)

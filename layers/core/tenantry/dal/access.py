@@ -20,6 +20,8 @@ each page read through tenantry.pagination.collect, whose read budget bounds a r
 | PROJECT_APPLICATIONS     | GSI1  | PROJECTAPPS#<project>      | <created_at>#<id>       |              |
 | APPLICATIONS_IN_STATE    | GSI2  | APPSTATE#<state>           | <created_at>#<id>       |              |
 | APPLICANT_APPLICATIONS   | GSI3  | APPLICANT#<user>           | <created_at>#<id>       |              |
+| ALL_CLUSTERS             | GSI1  | CLUSTERS                   | <name>                  |              |
+| PROJECT_NAMESPACES       | table | PROJECT#<id>               | NS#<cluster name>       | NS#...       |
 | ALL_USERS, ALL_BOTS, OWNER_TOKENS, ALL_ORGS, USER_ORGS, ORG_MEMBERS, ALL_TEMPLATES: whole partitions, as in dal/keys.py |
 
 Sparse by design: an item is in a partition only while a list wants it there, so the
@@ -36,7 +38,8 @@ applications) is a filter on the rows read (docs/api.md, "Lists and cursors").
 Not here: a project's history (dal/history.py, read by its own key range), the sweep of
 what a project owns on deletion (dal/projects.environment_keys), the environment names a
 provisioning step reads (dal/projects.environment_names), the reconciler's worklist of
-operations due (dal/operations.due, GSI3 OPERATIONS#open up to now) and the read of a
+operations due (dal/operations.due, GSI3 OPERATIONS#open up to now), an agent's claim
+(dal/work.claimable, GSI1 CLUSTERWORK#<cluster> up to now) and the read of a
 token owner's partition before rewriting it (dal/identity.owner_with_tokens): none is a
 list a caller pages through.
 """
@@ -156,5 +159,13 @@ ALL_ORGS = Pattern("orgs", "GSI1", lambda: keys.ALL_ORGS, "<created_at>#<org id>
 USER_ORGS = Pattern("a user's orgs", "GSI1", keys.user_orgs, "<org id>")
 ORG_MEMBERS = Pattern(
     "an org's members", None, keys.org_pk, "MEMBER#<user>", prefix=keys.MEMBER_PREFIX
+)
+ALL_CLUSTERS = Pattern("clusters", "GSI1", lambda: keys.ALL_CLUSTERS, "<name>")
+PROJECT_NAMESPACES = Pattern(
+    "a project's namespaces",
+    None,
+    keys.project_pk,
+    "NS#<cluster name>",
+    prefix=keys.NAMESPACE_PREFIX,
 )
 ALL_TEMPLATES = Pattern("templates", "GSI1", lambda: keys.ALL_TEMPLATES, "<name>#<template id>")

@@ -24,9 +24,17 @@ dal/access.py; the index keys below put each item into exactly the partitions it
 | org member          | ORG#<id>            | MEMBER#<user>         | USERORGS#<user> / <org id>           |                                       |                                    |
 | invite              | INVITE#<id>         | INVITE                | INVITES#<email> / <valid_until>#<id>†| TARGETINVITES#<scope>#<id> / <at>#<id>|                                    |
 | template            | TEMPLATE#<id>       | TEMPLATE              | TEMPLATES / <name>#<id>              |                                       |                                    |
+| cluster             | CLUSTER#<id>        | CLUSTER               | CLUSTERS / <name>                    |                                       |                                    |
+| cluster name        | CLUSTERNAME#<name>  | CLUSTERNAME           |                                      |                                       |                                    |
+| agent token         | TOKEN#<sha256>      | TOKEN                 |  (owner_kind agent: the cluster's one token, no record by id)                                                            |
+| namespace           | PROJECT#<id>        | NS#<cluster name>     |                                      |                                       |                                    |
+| work item           | WORK#<id>           | WORK                  | CLUSTERWORK#<cluster> / <available_at>#<id> §                                |                                    |
 | limit counter       | LIMIT#<principal>   | <limit>#<scope>       |                                      |                                       |                                    |
 | daily limit counter | LIMIT#<principal>   | <limit>#<day>#<scope> |  (TTL expires_at: gone after a day)  |                                       |                                    |
 
+§ only while the item can be claimed: queued (available since it was queued) or leased
+  (available again when its lease expires). A claim reads the cluster's partition up to
+  now, oldest first: queued items and expired leases in one Query, never a Scan.
 * only while the membership is current (accepted or leave_requested): requested, rejected,
   cancelled and removed memberships are in no list of current members or of a user's
   projects, only in their user's memberships and their project's partition.
@@ -359,6 +367,53 @@ ALL_TEMPLATES = "TEMPLATES"
 
 def template_indexes(template_id: str, name: str) -> dict[str, str]:
     return {"GSI1PK": ALL_TEMPLATES, "GSI1SK": f"{name}#{template_id}"}
+
+
+# --- clusters, namespaces and agent work (tenantry.domain.clusters, tenantry.domain.work) ------
+
+ALL_CLUSTERS = "CLUSTERS"
+
+
+def cluster(cluster_id: str) -> dict[str, str]:
+    return {"PK": f"CLUSTER#{cluster_id}", "SK": "CLUSTER"}
+
+
+def cluster_indexes(name: str) -> dict[str, str]:
+    return {"GSI1PK": ALL_CLUSTERS, "GSI1SK": name}
+
+
+def cluster_name(name: str) -> dict[str, str]:
+    """Makes a cluster's name unique; carries its id (names are what projects list)."""
+    return {"PK": f"CLUSTERNAME#{name}", "SK": "CLUSTERNAME"}
+
+
+NAMESPACE_PREFIX = "NS#"
+
+
+def namespace(project_id: str, cluster_name: str) -> dict[str, str]:
+    """The project's namespace on one cluster (named after the project), by cluster name."""
+    return {"PK": f"PROJECT#{project_id}", "SK": f"{NAMESPACE_PREFIX}{cluster_name}"}
+
+
+def work_item(work_id: str) -> dict[str, str]:
+    return {"PK": f"WORK#{work_id}", "SK": "WORK"}
+
+
+def cluster_work(cluster_id: str) -> str:
+    return f"CLUSTERWORK#{cluster_id}"
+
+
+def claimable_index(cluster_id: str, available_at: str, work_id: str) -> dict[str, str]:
+    """Sparse: a work item carries it while it can be claimed from `available_at` on."""
+    return {"GSI1PK": cluster_work(cluster_id), "GSI1SK": f"{available_at}#{work_id}"}
+
+
+CLAIMABLE_INDEX_ATTRIBUTES = ("GSI1PK", "GSI1SK")
+
+
+def claimable_up_to(now: str) -> str:
+    """The inclusive upper bound of GSI1SK for items claimable at `now` (ids sort below ~)."""
+    return f"{now}#~"
 
 
 # --- limits against abuse (dal/limits.py) --------------------------------------------------------

@@ -41,7 +41,8 @@ def resolve_token(secret: str) -> tuple[dict[str, Any] | None, str | None]:
         owner_ok, is_admin, why = _legacy_owner(kind, owner_id)
         if not owner_ok:
             return None, why
-    _record_use(found, token_hash)
+    if kind != "agent":  # an agent's use is its cluster's last_seen_at (its heartbeats)
+        _record_use(found, token_hash)
     return {
         "principal_kind": kind,
         "principal_id": owner_id,

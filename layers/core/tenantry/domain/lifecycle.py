@@ -4,6 +4,8 @@ create ─► uninitialized ─approve─► creating ─ok─► active ◄─u
    └──────(auto/admin)───────────►    │ fail           │ ─suspend─►
                                       ▼               terminate ─► terminated ─reinstate─► active
                                     failed ─retry─► creating
+                       active ─retry─► creating   (only while NamespacesReady is False:
+                                                   re-asks the failed clusters)
 any but deleting/deleted ─DELETE─► deleting ─ok─► deleted   (deny: uninitialized ─► deleted)
 """
 
@@ -23,7 +25,7 @@ TRANSITIONS: dict[str, tuple[dict[str, str], Who]] = {
     "unsuspend": ({"suspended": "active"}, "admin"),
     "terminate": ({"active": "terminated", "suspended": "terminated"}, "admin"),
     "reinstate": ({"terminated": "active"}, "admin"),
-    "retry": ({"failed": "creating"}, "owner"),
+    "retry": ({"failed": "creating", "active": "creating"}, "owner"),
     "approve": ({"uninitialized": "creating"}, "admin"),
     "deny": ({"uninitialized": "deleted"}, "admin"),
     "cancel": ({"uninitialized": "deleted"}, "applicant"),
@@ -44,6 +46,25 @@ def next_status(current: str, event: str) -> str:
             extra={"current_status": current, "event": event},
         )
     return moves[current]
+
+
+def namespaces_failed(project: dict[str, object]) -> bool:
+    """Whether the project's NamespacesReady condition is False (some cluster failed)."""
+    conditions = project.get("conditions") or []
+    return any(
+        isinstance(c, dict) and c.get("type") == "NamespacesReady" and c.get("status") == "False"
+        for c in conditions  # type: ignore[union-attr]
+    )
+
+
+def check_retry(project: dict[str, object]) -> None:
+    """An active project is retried only to re-ask the clusters whose namespace failed."""
+    if project.get("status") == "active" and not namespaces_failed(project):
+        raise InvalidTransition(
+            "cannot retry an active project whose namespaces are all ready; retry is for a "
+            "failed project, or an active one whose NamespacesReady condition is False",
+            extra={"current_status": "active", "event": "retry"},
+        )
 
 
 def who_may(event: str) -> Who:

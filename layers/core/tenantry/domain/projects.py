@@ -241,15 +241,11 @@ def _template(template_id: str | None) -> dict[str, Any]:
 
 
 def _check_references(clusters: list[Any], org_id: str | None, principal: Principal) -> None:
-    """Everything a project names must exist. Clusters have no registry yet (it comes with
-    the clusters routes), so any cluster name is 422 until then."""
-    errors: list[dict[str, Any]] = [
-        {
-            "loc": ["body", "clusters", i, "name"],
-            "msg": f"cluster {c['name']!r} is not registered",
-        }
-        for i, c in enumerate(clusters)
-    ]
+    """Everything a project names must exist: registered, not ignored clusters; an org of
+    the caller's."""
+    from tenantry.domain.clusters import check_names
+
+    errors = check_names([c["name"] for c in clusters])
     if org_id and not (
         org_store.get(org_id) and (principal.is_admin or org_store.get_member(org_id, principal.id))
     ):
@@ -440,6 +436,8 @@ def act(
     if who == "owner":
         _require_manager(principal, role)
     to_status = lifecycle.next_status(project["status"], event)
+    if event == "retry":
+        lifecycle.check_retry(project)
 
     now = now_iso()
     changes: dict[str, Any] = {}

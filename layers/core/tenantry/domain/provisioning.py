@@ -17,16 +17,20 @@ from typing import Any
 
 from tenantry import registry
 from tenantry.clock import now_iso
+from tenantry.dal import clusters as cluster_store
 from tenantry.dal import history, limits
+from tenantry.dal import namespaces as ns_store
 from tenantry.dal import operations as op_store
 from tenantry.dal import projects as store
 from tenantry.domain.operations import WORKING_STATUS, operation_id
 from tenantry.errors import Conflict, InvalidTransition
 from tenantry.observability import logger
+from tenantry.settings import get_settings
 
 ACTOR = "system:workflow"
 SEQUENCE_ATTEMPTS = 5
 ENV_NAMESPACE = uuid.UUID("6f1c1b1e-3f5e-4a59-9a47-2f0d5c1e7a10")
+WORK_NAMESPACE = uuid.UUID("0b6f7d52-8d1e-4c1f-9e55-3c7a2f6e4d21")
 
 
 class ProjectStateChanged(Exception):
@@ -191,6 +195,7 @@ def finish_provisioning(project_id: str, attempt: int = 1) -> None:
         condition(
             "ImageRepositoryReady", True, "Created", repository=registry.repository_name(project_id)
         ),
+        namespaces_ready(project),
         condition("Ready", True, "Provisioned"),
     ]
     _finish(
@@ -243,6 +248,182 @@ def _finish(
             return
         again.require_current()
         raise
+
+
+# --- namespaces: one per cluster the project names, asked of the cluster's agent -------------
+#
+# PlanNamespaces decides which clusters to ask (and records them Pending or Deleting), the
+# state machine's Map asks each cluster in parallel through RequestNamespace, waiting on a
+# task token until the agent reports (tenantry.domain.work), and NamespaceOutcome records a
+# cluster whose wait ended without a report. The records are the truth the finishing steps
+# read: the agent's reason is kept in the table, never only in the execution.
+
+NAMESPACE_WORK = {"create": "CreateNamespace", "delete": "DeleteNamespace"}
+
+
+def work_id(operation_id: str, cluster_name: str) -> str:
+    """Deterministic: a retried RequestNamespace finds the item its first try queued."""
+    return str(uuid.uuid5(WORK_NAMESPACE, f"{operation_id}/{cluster_name}"))
+
+
+def wait_seconds() -> dict[str, int]:
+    """How long a cluster's Task waits: `heartbeat`, the longest silence (no claim, no lease
+    extension) before it fails, is AgentWorkTimeoutSeconds; `timeout`, the longest wait of
+    an agent that keeps working, adds every lease the item may get."""
+    settings = get_settings()
+    silence = settings.agent_work_timeout_seconds
+    return {
+        "heartbeat": silence,
+        "timeout": silence + settings.agent_lease_seconds * settings.agent_work_max_attempts,
+    }
+
+
+def plan_namespaces(project_id: str, kind: str, attempt: int = 1) -> dict[str, Any]:
+    """Which clusters to ask, recorded Pending (create: every named cluster whose namespace
+    is not Created, so a retry re-asks the failed ones only) or Deleting (a reclaiming
+    delete: every namespace not gone). A deletion that retains marks them Retained and asks
+    nothing. A cluster no longer registered fails at once, with that reason."""
+    step, earlier = _begin("plan_namespaces", project_id, kind, attempt)
+    if earlier is not None:
+        return dict(earlier)
+    project, now = step.project, now_iso()
+    records = {r["cluster"]: r for r in ns_store.of_project(project_id)}
+    ops: list[dict[str, Any]] = []
+    ask: list[dict[str, str]] = []
+    decided: dict[str, str] = {}
+    if kind == "create":
+        names = [c["name"] for c in project.get("clusters", [])]
+        registered = cluster_store.by_names(names)
+        for name in names:
+            record = records.get(name)
+            if record is not None and record["status"] == "Created":
+                continue
+            cluster = registered.get(name)
+            if cluster is None:
+                reason = f"cluster {name!r} is no longer registered"
+                if record is None or record["status"] != "Failed" or record.get("reason") != reason:
+                    ops += ns_store.ask(project_id, {"name": name}, "Failed", now, record, reason)
+                decided[name] = "Failed"
+                continue
+            ops += ns_store.ask(project_id, cluster, "Pending", now, record)
+            ask.append({"cluster": name, "cluster_id": cluster["id"]})
+            decided[name] = "Pending"
+    else:
+        reclaim = bool(step.op.get("params", {}).get("reclaim"))
+        for name, record in records.items():
+            if record["status"] in ns_store.GONE:
+                continue
+            if reclaim and record.get("cluster_id"):
+                ops += ns_store.ask(
+                    project_id, {"name": name, "id": record["cluster_id"]}, "Deleting", now, record
+                )
+                ask.append({"cluster": name, "cluster_id": record["cluster_id"]})
+                decided[name] = "Deleting"
+            else:
+                ops += ns_store.settle(record, "Retained", None, now, when=(record["status"],))
+                decided[name] = "Retained"
+    plan = {"clusters": ask, **wait_seconds()}
+    if not decided:
+        return dict(step.commit(plan, ops))
+    entry = history.entry(
+        project_id,
+        ACTOR,
+        "namespaces_requested" if kind == "create" else "namespaces_released",
+        at=now,
+        detail={"namespaces": decided},
+    )
+    return dict(step.commit(plan, [*ops, entry]))
+
+
+def request_namespace(
+    project_id: str, kind: str, attempt: int, cluster: str, cluster_id: str, task_token: str
+) -> dict[str, Any]:
+    """Queue the cluster's CreateNamespace or DeleteNamespace work item, which the waiting
+    Task's token resumes when the agent reports (a retried request finds its item)."""
+    from tenantry.domain import work
+
+    step = Step("request_namespace", project_id, kind, attempt)
+    step.require_current()
+    item = {
+        "id": work_id(step.operation_id, cluster),
+        "kind": NAMESPACE_WORK[kind],
+        "cluster_id": cluster_id,
+        "cluster_name": cluster,
+        "project_id": project_id,
+        "operation_id": step.operation_id,
+        "namespace": project_id,
+        "labels": {"tenantry.io/project": project_id},
+    }
+    return work.enqueue(item, task_token)
+
+
+# Why a cluster's wait ended without the agent's report. A timeout (States.Timeout, or
+# States.HeartbeatTimeout where it is told apart) reads by what the agent did: never
+# claimed the item, or claimed it and did not finish.
+NEVER_CLAIMED = "the cluster's agent did not answer within {silence} s"
+NOT_FINISHED = "the cluster's agent took the work but did not finish it in time"
+WAIT_ENDED = {"ProjectStateChanged": "the project was changed by another action meanwhile"}
+WAIT_FAILED = "the request could not be handed to the cluster's agent"
+TIMEOUTS = ("States.Timeout", "States.HeartbeatTimeout")
+
+
+def namespace_outcome(
+    project_id: str, kind: str, attempt: int, cluster: str, error: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The Catch of one cluster's wait: the agent's failure is recorded already; any other
+    end (a timeout, a request that never reached the table) fails the work item and the
+    namespace record with a reason saying which."""
+    from tenantry.domain import work
+
+    name = str((error or {}).get("Error", ""))
+    if name == work.AGENT_FAILURE:
+        return {"cluster": cluster, "status": "Failed"}
+    silence = get_settings().agent_work_timeout_seconds
+
+    def reason(item: dict[str, Any]) -> str:
+        if name in TIMEOUTS:
+            return (NOT_FINISHED if item.get("attempt") else NEVER_CLAIMED).format(silence=silence)
+        return WAIT_ENDED.get(name, WAIT_FAILED)
+
+    op_id = operation_id(project_id, kind, attempt)
+    outcome = work.abandon(work_id(op_id, cluster), reason)
+    if outcome is None:  # never queued: the record alone
+        why = reason({})
+        record = ns_store.get(project_id, cluster)
+        if record is not None:
+            try:
+                op_store.commit(
+                    ns_store.settle(record, "Failed", why, now_iso(), when=("Pending", "Deleting"))
+                )
+            except Conflict:
+                pass  # it moved on meanwhile
+        outcome = {"status": "Failed", "reason": why}
+    return {"cluster": cluster, **outcome}
+
+
+def namespaces_ready(project: dict[str, Any]) -> dict[str, Any]:
+    """The NamespacesReady condition from the records of the clusters the project names."""
+    records = {r["cluster"]: r for r in ns_store.of_project(project["id"])}
+    success, failed = [], {}
+    for c in project.get("clusters", []):
+        record = records.get(c["name"], {})
+        if record.get("status") == "Created":
+            success.append(c["name"])
+        else:
+            failed[c["name"]] = record.get("reason") or "no result was recorded for this cluster"
+    if failed:
+        message = "; ".join(f"{name}: {why}" for name, why in failed.items())
+        return condition(
+            "NamespacesReady",
+            False,
+            "Failed",
+            f"retry the project to ask again. {message}",
+            success_clusters=success,
+            failed_clusters=failed,
+        )
+    return condition(
+        "NamespacesReady", True, "Created", success_clusters=success, failed_clusters={}
+    )
 
 
 # --- deprovisioning -------------------------------------------------------------------------

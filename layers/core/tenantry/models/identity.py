@@ -7,6 +7,9 @@ from pydantic import Field, StringConstraints
 from tenantry.models.common import Change, Input, Omittable, Output
 
 PrincipalKind = Literal["user", "bot"]
+# Who can call at all: people and bots (PrincipalKind), and a cluster's agent (its token
+# opens only the agent routes, see tenantry.http CALLERS).
+CallerKind = Literal["user", "bot", "agent"]
 DisplayName = Field(min_length=1, max_length=128)
 # An ASCII address, the same in every regex dialect (no \s): a local part of the
 # characters RFC 5322 allows unquoted, @, and a domain of DNS labels with at least one dot.
@@ -21,7 +24,7 @@ Email = Annotated[str, StringConstraints(to_lower=True, max_length=254, pattern=
 class Principal(Output):
     """Who is calling, as the authorizer resolved it."""
 
-    kind: PrincipalKind
+    kind: CallerKind
     id: str
     is_admin: bool = False
 

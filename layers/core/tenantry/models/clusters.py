@@ -1,0 +1,165 @@
+"""Clusters, the agent protocol's bodies and a project's namespaces."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints
+
+from tenantry.models.common import Change, Input, Int, Omittable, Output, Reason
+from tenantry.models.project import Url
+
+# A cluster's name: a DNS label (what projects list in `clusters[].name`); never changes.
+CLUSTER_NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+ClusterName = Annotated[str, StringConstraints(pattern=CLUSTER_NAME_PATTERN)]
+Text = Annotated[str, StringConstraints(max_length=256)]
+DnsName = Annotated[
+    str,
+    StringConstraints(
+        max_length=253,
+        pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$",
+    ),
+]
+K8sName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")]
+LeaseToken = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+WorkKind = Literal["CreateNamespace", "DeleteNamespace", "DeploymentTask", "ResourceSync"]
+NamespaceStatus = Literal["Pending", "Created", "Failed", "Deleting", "Deleted", "Retained"]
+
+
+class ClusterSettings(Input):
+    """What an admin may set on a cluster after registering it (PATCH)."""
+
+    ingress_domain: DnsName | None = None
+    ingress_class: K8sName | None = None
+    ingress_tls_secret_name: K8sName | None = None
+    grafana_url: Url | None = None
+    grafana_datasource_name: Text | None = None
+
+
+class ClusterCreate(ClusterSettings):
+    name: ClusterName = Field(description="A DNS label; what projects name in `clusters[].name`")
+    provider_id: Text | None = None
+    region_name: Text | None = None
+
+
+class ClusterPatch(Change):
+    ignore: Omittable[bool] = Field(
+        None, description="An ignored cluster cannot be named by a project (its agent still works)"
+    )
+    ingress_domain: DnsName | None = None
+    ingress_class: K8sName | None = None
+    ingress_tls_secret_name: K8sName | None = None
+    grafana_url: Url | None = None
+    grafana_datasource_name: Text | None = None
+
+
+class Cluster(Output):
+    id: str
+    name: str
+    provider_id: str | None = None
+    region_name: str | None = None
+    created_at: str
+    last_seen_at: str | None = None
+    is_ok: bool = Field(
+        description="The agent's last report, and false when it has not been seen for 3 "
+        "heartbeat intervals (or ever)"
+    )
+    not_ok_reason: str | None = None
+    agent_version: str | None = None
+    ignore: bool = False
+    ingress_domain: str | None = None
+    ingress_class: str | None = None
+    ingress_tls_secret_name: str | None = None
+    grafana_url: str | None = None
+    grafana_datasource_name: str | None = None
+    version: int
+
+
+class ClusterCreated(Cluster):
+    agent_token: str | None = Field(
+        description="The agent's token; shown only in this response (null when an "
+        "Idempotency-Key replays it)"
+    )
+
+
+class AgentToken(Output):
+    cluster_id: str
+    agent_token: str = Field(description="The new token; shown only in this response")
+
+
+# --- the agent protocol ------------------------------------------------------------------------
+
+
+class AgentHeartbeat(Input):
+    is_ok: bool
+    not_ok_reason: Reason | None = None
+    agent_version: Text | None = None
+
+
+class AgentHeartbeatAck(Output):
+    cluster_id: str
+    server_time: str
+    heartbeat_seconds: int = Field(description="Send the next heartbeat within this many seconds")
+
+
+class WorkClaim(Input):
+    limit: Int(1, 10) = 1
+
+
+class WorkItem(Output):
+    """What an agent is asked to do. Safe to do twice (delivery is at least once)."""
+
+    id: str
+    kind: WorkKind
+    lease_token: str = Field(description="Send it with every heartbeat, result and release")
+    attempt: int = Field(description="1 for the first lease, +1 for each later one")
+    lease_expires_at: str
+    project_id: str
+    namespace: str
+    labels: dict[str, str] = Field(default_factory=dict)
+    release_name: str | None = None
+    task: dict[str, Any] | None = None
+    deployment: dict[str, Any] | None = None
+    helm_chart: dict[str, Any] | None = None
+    secrets: list[dict[str, Any]] | None = None
+    resource: dict[str, Any] | None = None
+
+
+class WorkLease(Input):
+    lease_token: LeaseToken
+
+
+class WorkLeaseExtended(Output):
+    lease_expires_at: str
+    cancel_requested: bool
+
+
+class WorkResult(Input):
+    lease_token: LeaseToken
+    status: Literal["Done", "Failed"]
+    reason: Reason | None = None
+    reported_status: dict[str, Any] | None = None
+
+
+class WorkOutcome(Output):
+    id: str
+    status: Literal["Done", "Failed"]
+    reason: str | None = None
+    finished_at: str
+
+
+class WorkRelease(Input):
+    lease_token: LeaseToken
+    reason: Reason | None = None
+
+
+# --- namespaces ---------------------------------------------------------------------------------
+
+
+class Namespace(Output):
+    name: str
+    cluster: str
+    status: NamespaceStatus
+    reason: str | None = None
+    created_at: str
+    updated_at: str | None = None
