@@ -26,11 +26,17 @@ class DryRunExecutor:
         self, name: str, project_id: str, labels: Mapping[str, str], *, cancel: threading.Event
     ) -> None:
         labels_text = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
-        log.info("dry-run: would create namespace %s (labels %s) unless it exists", name, labels_text)
+        log.info(
+            "dry-run: would create namespace %s (labels %s) unless it exists", name, labels_text
+        )
         self._wait(cancel)
 
     def delete_namespace(self, name: str, project_id: str, *, cancel: threading.Event) -> None:
-        log.info("dry-run: would delete namespace %s if it is labelled tenantry.io/project=%s", name, project_id)
+        log.info(
+            "dry-run: would delete namespace %s if it is labelled tenantry.io/project=%s",
+            name,
+            project_id,
+        )
         self._wait(cancel)
 
     def _wait(self, cancel: threading.Event) -> None:

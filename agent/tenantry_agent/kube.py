@@ -43,7 +43,9 @@ def _failure(verb: str, name: str, exc: Exception) -> ExecutorError:
         text = f"Kubernetes API answered {exc.status} to {verb} namespace {name}"
         message = _status_message(exc)
         return ExecutorError(f"{text}: {message}" if message else text)
-    return ExecutorError(f"Kubernetes API unreachable to {verb} namespace {name} ({type(exc).__name__})")
+    return ExecutorError(
+        f"Kubernetes API unreachable to {verb} namespace {name} ({type(exc).__name__})"
+    )
 
 
 class KubeExecutor:
@@ -82,6 +84,7 @@ class KubeExecutor:
             response = self._version.get_code(
                 _preload_content=False, _request_timeout=min(self._timeout, 5.0)
             )
+            response.drain_conn()  # read the body, so the pooled connection can be reused
             response.release_conn()
         except ApiException as exc:
             return f"the Kubernetes API answered {exc.status} to GET /version"
@@ -111,7 +114,9 @@ class KubeExecutor:
             raise ExecutorError(f"namespace {name} was being replaced; try again")
         self._check_owned(existing, name, project_id, "take over")
         if self._deleting(existing):
-            raise ExecutorError(f"namespace {name} is still being deleted; try again once it is gone")
+            raise ExecutorError(
+                f"namespace {name} is still being deleted; try again once it is gone"
+            )
         current = (existing.metadata.labels if existing.metadata else None) or {}
         missing = {k: v for k, v in labels.items() if current.get(k) != v}
         if missing:
@@ -151,7 +156,9 @@ class KubeExecutor:
             if exc.status == 404:
                 return
             if exc.status == 409:  # the uid precondition: it was re-created meanwhile
-                raise ExecutorError(f"namespace {name} changed while being deleted; try again") from None
+                raise ExecutorError(
+                    f"namespace {name} changed while being deleted; try again"
+                ) from None
             raise _failure("delete", name, exc) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise _failure("delete", name, exc) from None
@@ -173,8 +180,7 @@ class KubeExecutor:
     def _deleting(namespace: Any) -> bool:
         metadata, status = namespace.metadata, namespace.status
         return bool(
-            (metadata and metadata.deletion_timestamp)
-            or (status and status.phase == "Terminating")
+            (metadata and metadata.deletion_timestamp) or (status and status.phase == "Terminating")
         )
 
     @staticmethod

@@ -94,4 +94,3 @@ def start_dry_run(
     ]
     process = subprocess.Popen(args, env=child_env, stdout=stdout, stderr=stderr)  # noqa: S603
     return LocalAgent(process)
-

@@ -53,10 +53,10 @@ class Held:
     item: WorkItem
     next_extend_at: float  # time.monotonic()
     expires_at: float  # time.monotonic(), the server's lease expiry as last known
+    backoff: Backoff
     cancel: threading.Event = field(default_factory=threading.Event)
     lost: bool = False
     released: bool = False
-    backoff: Backoff = field(default_factory=Backoff)
 
 
 class Agent:
@@ -70,6 +70,8 @@ class Agent:
         poll_seconds: float = 2.0,
         grace_seconds: float = 20.0,
         agent_version: str = __version__,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
     ) -> None:
         self.client, self.executor = client, executor
         self.concurrency = max(1, concurrency)
@@ -77,6 +79,7 @@ class Agent:
         self.poll_seconds = poll_seconds
         self.grace_seconds = grace_seconds
         self.agent_version = agent_version
+        self._backoff_args = (backoff_base, backoff_cap)
         self._lock = threading.Lock()
         self._held: dict[str, Held] = {}
         self._workers: list[threading.Thread] = []
@@ -106,7 +109,12 @@ class Agent:
     def run(self) -> int:
         """Blocks until stopped; returns the process exit code."""
         try:
-            retrying(self._heartbeat_once, stop=self._stopping, on_retry=self._log_retry("heartbeat"))
+            retrying(
+                self._heartbeat_once,
+                backoff=self._new_backoff(),
+                stop=self._stopping,
+                on_retry=self._log_retry("heartbeat"),
+            )
         except Unauthorized as exc:
             log.error("the agent token was refused (%s); check TENANTRY_AGENT_TOKEN", exc)
             return EXIT_UNAUTHORIZED
@@ -162,7 +170,7 @@ class Agent:
         return reason
 
     def _heartbeat_loop(self) -> None:
-        backoff = Backoff()
+        backoff = self._new_backoff()
         delay = self.heartbeat_seconds
         while not self._halt.wait(delay):
             try:
@@ -181,7 +189,7 @@ class Agent:
     # --- claiming -----------------------------------------------------------------------------
 
     def _claim_loop(self) -> None:
-        backoff = Backoff()
+        backoff = self._new_backoff()
         while not self._stopping.is_set():
             with self._lock:
                 free = self.concurrency - len(self._held)
@@ -216,6 +224,7 @@ class Agent:
             item=item,
             next_extend_at=now + max(MIN_EXTEND_INTERVAL, remaining / 3),
             expires_at=now + remaining,
+            backoff=self._new_backoff(),
         )
         if self._stopping.is_set():  # claimed while a stop came in: hand it straight back
             self._release(held, "the agent is stopping")
@@ -227,7 +236,9 @@ class Agent:
             item.namespace,
             item.attempt,
         )
-        worker = threading.Thread(target=self._work, args=(held,), name=f"work-{item.id}", daemon=True)
+        worker = threading.Thread(
+            target=self._work, args=(held,), name=f"work-{item.id}", daemon=True
+        )
         with self._lock:
             self._held[item.id] = held
             self._workers = [w for w in self._workers if w.is_alive()]
@@ -247,7 +258,11 @@ class Agent:
         try:
             status, reason = self._execute(held)
             if held.lost or held.released:
-                log.info("%s %s: finished after its lease was lost or released; no result", item.kind, item.id)
+                log.info(
+                    "%s %s: finished after its lease was lost or released; no result",
+                    item.kind,
+                    item.id,
+                )
                 return
             self._report(held, status, reason)
         finally:
@@ -275,17 +290,26 @@ class Agent:
 
     def _report(self, held: Held, status: str, reason: str | None) -> None:
         item = held.item
-        backoff = Backoff()
+        backoff = self._new_backoff()
         while not (held.lost or held.released):
             try:
                 self.client.report_result(item.id, item.lease_token, status, reason)
             except LeaseLost as exc:
-                log.warning("%s %s: result %s refused (%s); dropped", item.kind, item.id, status, exc)
+                log.warning(
+                    "%s %s: result %s refused (%s); dropped", item.kind, item.id, status, exc
+                )
                 return
             except (Retryable, Unauthorized) as exc:
                 retry_after = exc.retry_after if isinstance(exc, Retryable) else None
                 delay = backoff.next(retry_after)
-                log.warning("%s %s: reporting %s failed (%s); again in %.1fs", item.kind, item.id, status, exc, delay)
+                log.warning(
+                    "%s %s: reporting %s failed (%s); again in %.1fs",
+                    item.kind,
+                    item.id,
+                    status,
+                    exc,
+                    delay,
+                )
                 if self._halt.wait(delay):
                     return  # shutting down: the drain releases it
                 continue
@@ -304,11 +328,17 @@ class Agent:
         while not self._halt.is_set():
             now = time.monotonic()
             with self._lock:
-                due = [h for h in self._held.values() if not (h.lost or h.released) and h.next_extend_at <= now]
+                due = [
+                    h
+                    for h in self._held.values()
+                    if not (h.lost or h.released) and h.next_extend_at <= now
+                ]
             for held in due:
                 self._extend(held)
             with self._lock:
-                upcoming = [h.next_extend_at for h in self._held.values() if not (h.lost or h.released)]
+                upcoming = [
+                    h.next_extend_at for h in self._held.values() if not (h.lost or h.released)
+                ]
             wait = min(upcoming, default=now + 1.0) - time.monotonic()
             self._changed.wait(max(0.02, min(wait, 1.0)))
             self._changed.clear()
@@ -321,14 +351,18 @@ class Agent:
         except LeaseLost as exc:
             held.lost = True
             held.cancel.set()
-            log.warning("%s %s: lease lost (%s); abandoning it without a result", item.kind, item.id, exc)
+            log.warning(
+                "%s %s: lease lost (%s); abandoning it without a result", item.kind, item.id, exc
+            )
             return
         except (ApiError, ValueError) as exc:
             retry_after = exc.retry_after if isinstance(exc, Retryable) else None
             left = held.expires_at - now
             delay = min(held.backoff.next(retry_after), max(MIN_EXTEND_INTERVAL, left / 3))
             held.next_extend_at = now + delay
-            log.warning("%s %s: lease extension failed (%s); again in %.1fs", item.kind, item.id, exc, delay)
+            log.warning(
+                "%s %s: lease extension failed (%s); again in %.1fs", item.kind, item.id, exc, delay
+            )
             return
         held.backoff.reset()
         remaining = self._remaining(lease.lease_expires_at)
@@ -345,7 +379,9 @@ class Agent:
         with self._lock:
             count = len(self._held)
         if count:
-            log.info("stopping: %d item(s) in flight, up to %.1fs to finish", count, self.grace_seconds)
+            log.info(
+                "stopping: %d item(s) in flight, up to %.1fs to finish", count, self.grace_seconds
+            )
         deadline = time.monotonic() + self.grace_seconds
         while not self._halt.is_set():
             with self._lock:
@@ -377,7 +413,12 @@ class Agent:
             )
             log.info("%s %s: released (%s)", item.kind, item.id, reason)
         except ApiError as exc:
-            log.warning("%s %s: release failed (%s); its lease will expire", item.kind, item.id, exc)
+            log.warning(
+                "%s %s: release failed (%s); its lease will expire", item.kind, item.id, exc
+            )
+
+    def _new_backoff(self) -> Backoff:
+        return Backoff(*self._backoff_args)
 
     @staticmethod
     def _log_retry(what: str):

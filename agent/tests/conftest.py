@@ -34,14 +34,16 @@ def kubeconfig(kube: FakeKube, tmp_path: Path) -> Path:
     """A kubeconfig for the fake API server (a made-up token: never real credentials)."""
     path = tmp_path / "kubeconfig"
     path.write_text(
-        yaml.safe_dump({
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [{"name": "fake", "cluster": {"server": kube.url}}],
-            "users": [{"name": "agent", "user": {"token": "fake-kube-token"}}],
-            "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "agent"}}],
-            "current-context": "fake",
-        })
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "fake", "cluster": {"server": kube.url}}],
+                "users": [{"name": "agent", "user": {"token": "fake-kube-token"}}],
+                "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "agent"}}],
+                "current-context": "fake",
+            }
+        )
     )
     return path
 

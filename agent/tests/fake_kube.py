@@ -23,7 +23,13 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-REASONS = {404: "NotFound", 409: "AlreadyExists", 403: "Forbidden", 500: "InternalError", 503: "ServiceUnavailable"}
+REASONS = {
+    404: "NotFound",
+    409: "AlreadyExists",
+    403: "Forbidden",
+    500: "InternalError",
+    503: "ServiceUnavailable",
+}
 
 VERSION = {
     "major": "1",
@@ -77,7 +83,9 @@ class FakeKube:
         self.server.shutdown()
         self.server.server_close()
 
-    def add_namespace(self, name: str, labels: dict[str, str] | None = None, phase: str = "Active") -> None:
+    def add_namespace(
+        self, name: str, labels: dict[str, str] | None = None, phase: str = "Active"
+    ) -> None:
         with self.lock:
             self.namespaces[name] = self._object(name, labels or {}, phase)
 
@@ -87,7 +95,9 @@ class FakeKube:
 
     def finish_deletions(self) -> None:
         with self.lock:
-            for name in [n for n, o in self.namespaces.items() if o["status"]["phase"] == "Terminating"]:
+            for name in [
+                n for n, o in self.namespaces.items() if o["status"]["phase"] == "Terminating"
+            ]:
                 del self.namespaces[name]
 
     def mutations(self) -> list[tuple[str, str]]:
@@ -124,7 +134,12 @@ class FakeKube:
                 return 200, VERSION
             if path == "/api/v1/namespaces":
                 if method == "GET":
-                    return 200, {"kind": "NamespaceList", "apiVersion": "v1", "metadata": {}, "items": list(self.namespaces.values())}
+                    return 200, {
+                        "kind": "NamespaceList",
+                        "apiVersion": "v1",
+                        "metadata": {},
+                        "items": list(self.namespaces.values()),
+                    }
                 if method == "POST":
                     name = (body.get("metadata") or {}).get("name")
                     if not name:
@@ -156,14 +171,18 @@ class FakeKube:
                 if method == "DELETE":
                     uid = ((body or {}).get("preconditions") or {}).get("uid")
                     if uid and uid != obj["metadata"]["uid"]:
-                        return 409, status(409, "Precondition failed: UID in precondition", "Conflict")
+                        return 409, status(
+                            409, "Precondition failed: UID in precondition", "Conflict"
+                        )
                     if self.terminating:
                         obj["status"]["phase"] = "Terminating"
                         obj["metadata"]["deletionTimestamp"] = obj["metadata"]["creationTimestamp"]
                     else:
                         del self.namespaces[name]
                     return 200, obj
-            return 404, status(404, f"the server could not find the requested resource ({method} {path})")
+            return 404, status(
+                404, f"the server could not find the requested resource ({method} {path})"
+            )
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self

@@ -8,7 +8,8 @@
   token or another outcome for a finished item is 409;
 - release with the current token queues the item again at once;
 - `fail_next(n, status, retry_after)` answers the next n requests (any route) with that
-  status, e.g. a 503 burst; `refuse_connections` closes sockets without an answer.
+  status, e.g. a 503 burst; `refuse_connections` closes sockets without an answer
+  (counted in `refused`).
 
 Every request is recorded in `requests` as (route, body) with the route's placeholders
 (`/agent/work/{id}/heartbeat`), and `calls(route)` filters them.
@@ -63,6 +64,7 @@ class FakeTenantry:
         self._seq = itertools.count()
         self._failures: list[tuple[int, float | None]] = []
         self.refuse_connections = False
+        self.refused = 0  # requests answered by closing the connection
         self.cluster_id = str(uuid.uuid4())
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -84,7 +86,9 @@ class FakeTenantry:
         self.server.shutdown()
         self.server.server_close()
 
-    def add(self, kind: str, project_id: str = "payments", namespace: str | None = None, **extra: Any) -> str:
+    def add(
+        self, kind: str, project_id: str = "payments", namespace: str | None = None, **extra: Any
+    ) -> str:
         item_id = str(uuid.uuid4())
         with self.lock:
             self.items[item_id] = Item(
@@ -102,6 +106,12 @@ class FakeTenantry:
             item = self.items[item_id]
             item.lease_token = f"stolen-{uuid.uuid4()}"
             item.attempt += 1
+
+    def redeliver(self, item_id: str) -> None:
+        """Queue a finished item again, as an at-least-once delivery may."""
+        with self.lock:
+            item = self.items[item_id]
+            item.state, item.lease_token, item.outcome = "queued", None, None
 
     def expire_lease(self, item_id: str) -> None:
         with self.lock:
@@ -121,7 +131,9 @@ class FakeTenantry:
 
     # --- protocol -----------------------------------------------------------------------------
 
-    def handle(self, path: str, auth: str | None, body: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+    def handle(
+        self, path: str, auth: str | None, body: dict[str, Any]
+    ) -> tuple[int, Any, dict[str, str]]:
         route, work_id = path, None
         parts = path.strip("/").split("/")
         if len(parts) == 4 and parts[:2] == ["agent", "work"] and parts[2] != "claim":
@@ -137,7 +149,11 @@ class FakeTenantry:
             now = time.time()
             if route == "/agent/heartbeat":
                 self.heartbeats.append(body)
-                return 200, {"cluster_id": self.cluster_id, "server_time": iso(datetime.now(UTC))}, {}
+                return (
+                    200,
+                    {"cluster_id": self.cluster_id, "server_time": iso(datetime.now(UTC))},
+                    {},
+                )
             if route == "/agent/work/claim":
                 return 200, {"items": self._claim(int(body.get("limit") or 1), now)}, {}
             item = self.items.get(work_id or "")
@@ -148,10 +164,14 @@ class FakeTenantry:
                 if not current or item.state != "leased":
                     return 409, problem(409, "Conflict", "the lease is not yours"), {}
                 item.lease_expires = now + self.lease_seconds
-                return 200, {
-                    "lease_expires_at": iso(datetime.fromtimestamp(item.lease_expires, UTC)),
-                    "cancel_requested": item.cancel_requested,
-                }, {}
+                return (
+                    200,
+                    {
+                        "lease_expires_at": iso(datetime.fromtimestamp(item.lease_expires, UTC)),
+                        "cancel_requested": item.cancel_requested,
+                    },
+                    {},
+                )
             if route == "/agent/work/{id}/result":
                 outcome = (body.get("status"), body.get("reason"))
                 if outcome[0] not in ("Done", "Failed"):
@@ -188,16 +208,18 @@ class FakeTenantry:
             item.attempt += 1
             item.lease_token = str(uuid.uuid4())
             item.lease_expires = now + self.lease_seconds
-            out.append({
-                "id": item.id,
-                "kind": item.kind,
-                "lease_token": item.lease_token,
-                "attempt": item.attempt,
-                "lease_expires_at": iso(datetime.fromtimestamp(item.lease_expires, UTC)),
-                "project_id": item.project_id,
-                "namespace": item.namespace,
-                **item.extra,
-            })
+            out.append(
+                {
+                    "id": item.id,
+                    "kind": item.kind,
+                    "lease_token": item.lease_token,
+                    "attempt": item.attempt,
+                    "lease_expires_at": iso(datetime.fromtimestamp(item.lease_expires, UTC)),
+                    "project_id": item.project_id,
+                    "namespace": item.namespace,
+                    **item.extra,
+                }
+            )
         return out
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -213,6 +235,8 @@ class FakeTenantry:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 if fake.refuse_connections:
+                    with fake.lock:
+                        fake.refused += 1
                     self.close_connection = True
                     self.connection.close()
                     return
@@ -253,4 +277,3 @@ def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02) -> None
             return
         time.sleep(interval)
     raise AssertionError(f"not true within {timeout}s: {predicate}")
-

@@ -17,7 +17,9 @@ def go() -> threading.Event:
     return threading.Event()
 
 
-def test_create_makes_the_namespace_with_tenantry_labels(kube: FakeKube, kube_executor: KubeExecutor):
+def test_create_makes_the_namespace_with_tenantry_labels(
+    kube: FakeKube, kube_executor: KubeExecutor
+):
     kube_executor.create_namespace("payments", "payments", LABELS, cancel=go())
     labels = kube.namespaces["payments"]["metadata"]["labels"]
     assert labels["tenantry.io/project"] == "payments"
@@ -33,7 +35,9 @@ def test_create_twice_is_create_if_absent(kube: FakeKube, kube_executor: KubeExe
     assert kube.mutations() == [("POST", "/api/v1/namespaces")] * 2
 
 
-def test_create_adds_missing_tenantry_labels_to_its_own_namespace(kube: FakeKube, kube_executor: KubeExecutor):
+def test_create_adds_missing_tenantry_labels_to_its_own_namespace(
+    kube: FakeKube, kube_executor: KubeExecutor
+):
     kube.add_namespace("payments", {"tenantry.io/project": "payments", "team": "a"})
     kube_executor.create_namespace("payments", "payments", LABELS, cancel=go())
     labels = kube.namespaces["payments"]["metadata"]["labels"]
@@ -44,9 +48,14 @@ def test_create_adds_missing_tenantry_labels_to_its_own_namespace(kube: FakeKube
 
 @pytest.mark.parametrize(
     ("labels", "found"),
-    [({}, "not labelled tenantry.io/project"), ({"tenantry.io/project": "other"}, "labelled tenantry.io/project=other")],
+    [
+        ({}, "not labelled tenantry.io/project"),
+        ({"tenantry.io/project": "other"}, "labelled tenantry.io/project=other"),
+    ],
 )
-def test_create_refuses_a_namespace_that_is_not_the_projects(kube: FakeKube, kube_executor: KubeExecutor, labels, found):
+def test_create_refuses_a_namespace_that_is_not_the_projects(
+    kube: FakeKube, kube_executor: KubeExecutor, labels, found
+):
     kube.add_namespace("payments", labels)
     with pytest.raises(ExecutorError) as err:
         kube_executor.create_namespace("payments", "payments", LABELS, cancel=go())
@@ -55,12 +64,18 @@ def test_create_refuses_a_namespace_that_is_not_the_projects(kube: FakeKube, kub
         "(it is not Tenantry's namespace for project payments)"
     )
     assert kube.mutations() == [("POST", "/api/v1/namespaces")]
-    assert kube.namespaces["payments"]["metadata"]["labels"].get("tenantry.io/project") == labels.get("tenantry.io/project")
+    assert kube.namespaces["payments"]["metadata"]["labels"].get(
+        "tenantry.io/project"
+    ) == labels.get("tenantry.io/project")
 
 
-def test_create_while_the_namespace_is_terminating_fails_with_a_reason(kube: FakeKube, kube_executor: KubeExecutor):
+def test_create_while_the_namespace_is_terminating_fails_with_a_reason(
+    kube: FakeKube, kube_executor: KubeExecutor
+):
     kube.add_namespace("payments", {"tenantry.io/project": "payments"}, phase="Terminating")
-    with pytest.raises(ExecutorError, match="namespace payments is still being deleted; try again once it is gone"):
+    with pytest.raises(
+        ExecutorError, match="namespace payments is still being deleted; try again once it is gone"
+    ):
         kube_executor.create_namespace("payments", "payments", LABELS, cancel=go())
 
 
@@ -68,7 +83,10 @@ def test_api_errors_become_short_reasons(kube: FakeKube, kube_executor: KubeExec
     kube.fail_next(1, 403)
     with pytest.raises(ExecutorError) as err:
         kube_executor.create_namespace("payments", "payments", LABELS, cancel=go())
-    assert str(err.value) == "Kubernetes API answered 403 to create namespace payments: injected failure 403"
+    assert (
+        str(err.value)
+        == "Kubernetes API answered 403 to create namespace payments: injected failure 403"
+    )
 
 
 def test_unreachable_api_is_a_short_reason(kubeconfig, tmp_path):
@@ -111,7 +129,9 @@ def test_delete_twice_while_terminating_is_done(kube: FakeKube, kube_executor: K
     assert kube.mutations() == [("DELETE", "/api/v1/namespaces/payments")]
 
 
-def test_delete_of_a_namespace_recreated_meanwhile_is_refused_by_uid(kube: FakeKube, kube_executor: KubeExecutor):
+def test_delete_of_a_namespace_recreated_meanwhile_is_refused_by_uid(
+    kube: FakeKube, kube_executor: KubeExecutor
+):
     kube.add_namespace("payments", {"tenantry.io/project": "payments"})
     real_read = kube_executor._core.read_namespace
 
@@ -121,13 +141,17 @@ def test_delete_of_a_namespace_recreated_meanwhile_is_refused_by_uid(kube: FakeK
         return found
 
     kube_executor._core.read_namespace = read_then_recreate
-    with pytest.raises(ExecutorError, match="namespace payments changed while being deleted; try again"):
+    with pytest.raises(
+        ExecutorError, match="namespace payments changed while being deleted; try again"
+    ):
         kube_executor.delete_namespace("payments", "payments", cancel=go())
     assert "payments" in kube.namespaces
 
 
 @pytest.mark.parametrize("labels", [{}, {"tenantry.io/project": "other"}])
-def test_delete_refuses_a_namespace_that_is_not_the_projects(kube: FakeKube, kube_executor: KubeExecutor, labels):
+def test_delete_refuses_a_namespace_that_is_not_the_projects(
+    kube: FakeKube, kube_executor: KubeExecutor, labels
+):
     kube.add_namespace("kube-system", labels)
     with pytest.raises(ExecutorError, match="refusing to delete it"):
         kube_executor.delete_namespace("kube-system", "payments", cancel=go())
