@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+import threading
 from types import FrameType
 
 import click
@@ -114,9 +115,14 @@ def main(log_level: str, **options: object) -> None:
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
 
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
+    def stop(signum: int) -> None:
         log.info("%s: stopping", signal.Signals(signum).name)
         agent.stop()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        # Not in the handler itself: it runs on the main thread between any two bytecodes,
+        # maybe inside an Event's non-reentrant lock that stop() takes too.
+        threading.Thread(target=stop, args=(signum,), name="stop", daemon=True).start()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
