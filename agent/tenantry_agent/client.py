@@ -16,6 +16,7 @@ The token is never logged or put in an error message.
 from __future__ import annotations
 
 import email.utils
+import logging
 import random
 import threading
 import time
@@ -29,6 +30,7 @@ import httpx
 from tenantry_agent import __version__
 
 T = TypeVar("T")
+log = logging.getLogger("tenantry_agent.client")
 MAX_REASON = 500
 RETRY_AFTER_CAP = 300.0  # seconds; a Retry-After beyond this is read as this
 
@@ -99,13 +101,20 @@ class WorkItem:
     def from_json(cls, data: dict[str, Any]) -> WorkItem:
         if not isinstance(data, dict) or not data.get("id") or not data.get("lease_token"):
             raise ValueError("a work item without id or lease_token")
-        expires = data.get("lease_expires_at")
+        try:  # unreadable: take it as expiring now, so the first extension tells the truth
+            expires = parse_time(str(data["lease_expires_at"]))
+        except (KeyError, ValueError):
+            expires = datetime.now(UTC)
+        try:
+            attempt = int(data.get("attempt") or 1)
+        except (TypeError, ValueError):
+            attempt = 1
         return cls(
             id=str(data["id"]),
             kind=str(data.get("kind") or ""),
             lease_token=str(data["lease_token"]),
-            attempt=int(data.get("attempt") or 1),
-            lease_expires_at=parse_time(expires) if expires else datetime.now(UTC),
+            attempt=attempt,
+            lease_expires_at=expires,
             project_id=str(data.get("project_id") or ""),
             namespace=str(data.get("namespace") or ""),
             release_name=data.get("release_name"),
@@ -202,8 +211,13 @@ class TenantryClient:
 
     def claim(self, limit: int = 1) -> list[WorkItem]:
         data = self._post("/agent/work/claim", {"limit": max(1, min(int(limit), 10))})
-        items = data.get("items") or []
-        return [WorkItem.from_json(item) for item in items]
+        items = []
+        for raw in data.get("items") or []:
+            try:
+                items.append(WorkItem.from_json(raw))
+            except ValueError as exc:  # nothing to report it with: its lease will expire
+                log.error("claim answered an unusable work item (%s); skipped", exc)
+        return items
 
     def extend_lease(self, work_id: str, lease_token: str) -> Lease:
         data = self._post(f"/agent/work/{work_id}/heartbeat", {"lease_token": lease_token}, True)

@@ -23,15 +23,15 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 TOKEN = "tnt_agent_test_token"
 
 
-def iso(t: datetime) -> str:
-    return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
+def iso(t: datetime, offset: float = 0.0) -> str:
+    return (t + timedelta(seconds=offset)).astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 @dataclass
@@ -65,6 +65,8 @@ class FakeTenantry:
         self._failures: list[tuple[int, float | None]] = []
         self.refuse_connections = False
         self.refused = 0  # requests answered by closing the connection
+        self.clock_offset = 0.0  # seconds the server's clock is ahead of this machine's
+        self.extra_items: list[Any] = []  # sent as they are in the next claim's answer
         self.cluster_id = str(uuid.uuid4())
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -151,7 +153,10 @@ class FakeTenantry:
                 self.heartbeats.append(body)
                 return (
                     200,
-                    {"cluster_id": self.cluster_id, "server_time": iso(datetime.now(UTC))},
+                    {
+                        "cluster_id": self.cluster_id,
+                        "server_time": iso(datetime.now(UTC), self.clock_offset),
+                    },
                     {},
                 )
             if route == "/agent/work/claim":
@@ -167,7 +172,7 @@ class FakeTenantry:
                 return (
                     200,
                     {
-                        "lease_expires_at": iso(datetime.fromtimestamp(item.lease_expires, UTC)),
+                        "lease_expires_at": self._iso(item.lease_expires),
                         "cancel_requested": item.cancel_requested,
                     },
                     {},
@@ -191,8 +196,12 @@ class FakeTenantry:
                 return 200, {}, {}
             return 404, problem(404, "Not Found", path), {}
 
-    def _claim(self, limit: int, now: float) -> list[dict[str, Any]]:
-        out = []
+    def _iso(self, epoch: float) -> str:
+        return iso(datetime.fromtimestamp(epoch, UTC), self.clock_offset)
+
+    def _claim(self, limit: int, now: float) -> list[Any]:
+        out: list[Any] = [*self.extra_items]
+        self.extra_items.clear()
         for item in sorted(self.items.values(), key=lambda i: i.seq):
             if len(out) >= limit:
                 break
@@ -214,7 +223,7 @@ class FakeTenantry:
                     "kind": item.kind,
                     "lease_token": item.lease_token,
                     "attempt": item.attempt,
-                    "lease_expires_at": iso(datetime.fromtimestamp(item.lease_expires, UTC)),
+                    "lease_expires_at": self._iso(item.lease_expires),
                     "project_id": item.project_id,
                     "namespace": item.namespace,
                     **item.extra,

@@ -127,3 +127,22 @@ def test_local_start_dry_run_for_make_run(tenantry: FakeTenantry, tmp_path: Path
     finally:
         assert agent.stop() == 0
     assert tenantry.item(item_id).outcome == ("Done", None)
+
+
+def test_local_needs_only_the_standard_library():
+    """The repository's main venv imports tenantry_agent.local without the agent's pins."""
+    import ast
+
+    package = Path(__file__).resolve().parents[1] / "tenantry_agent"
+    for name in ("__init__.py", "local.py"):
+        tree = ast.parse((package / name).read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                modules = [node.module or ""]
+            else:
+                continue
+            for module in modules:
+                top = module.split(".")[0]
+                assert top in sys.stdlib_module_names or top == "__future__", (name, module)

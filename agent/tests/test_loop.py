@@ -268,3 +268,29 @@ def test_stop_releases_work_still_held_after_the_grace_period(
     (body,) = tenantry.calls("/agent/work/{id}/release")
     assert body["reason"] == "the agent is shutting down"
     assert tenantry.calls("/agent/work/{id}/result") == []
+
+
+def test_leases_are_read_on_the_servers_clock(
+    tenantry: FakeTenantry, recorder: RecordingExecutor, start_agent
+):
+    # The server's clock is 2 minutes ahead: read on the local clock, a 0.9 s lease would
+    # look like 121 s and not be extended in time.
+    tenantry.clock_offset = 120.0
+    tenantry.lease_seconds = 0.9
+    recorder.delay = 2.0
+    item_id = tenantry.add("CreateNamespace", "payments")
+    start_agent(recorder)
+    wait_until(lambda: outcome(tenantry, item_id) is not None, timeout=15)
+    assert outcome(tenantry, item_id) == ("Done", None)
+    assert tenantry.item(item_id).attempt == 1
+    assert 3 <= len(tenantry.calls("/agent/work/{id}/heartbeat")) <= 15
+
+
+def test_an_unusable_work_item_is_skipped_and_the_rest_done(
+    tenantry: FakeTenantry, recorder: RecordingExecutor, start_agent
+):
+    tenantry.extra_items = [{"kind": "CreateNamespace"}, "nonsense"]
+    item_id = tenantry.add("CreateNamespace", "payments")
+    start_agent(recorder)
+    wait_until(lambda: outcome(tenantry, item_id) is not None)
+    assert outcome(tenantry, item_id) == ("Done", None)
