@@ -99,7 +99,9 @@ def test_the_pod_is_locked_down(docs):
     assert container["args"] == ["--in-cluster"]
     # grace: the pod outlives the agent's own grace period
     config = docs["ConfigMap"]["data"]
-    assert pod["terminationGracePeriodSeconds"] > float(config["TENANTRY_AGENT_GRACE_SECONDS"])
+    assert (
+        pod["terminationGracePeriodSeconds"] >= float(config["TENANTRY_AGENT_GRACE_SECONDS"]) + 10
+    )
     assert pod["securityContext"]["runAsUser"] == dockerfile_uid()
 
 
