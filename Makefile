@@ -4,7 +4,8 @@
 #                  event, as `sam local invoke` runs it (result on stdout, logs on stderr)
 #   make moto      template.yaml in a moto server on :5000, seeded, for `sam local invoke`
 #                  (Docker) with --env-vars local/env.json (see samconfig.toml)
-#   make test      lint + sam validate --lint + checkov + pytest (what CI runs via .ci/run)
+#   make test      lint + sam validate --lint + checkov + the agent's tests + pytest (what CI
+#                  runs via .ci/run)
 
 PYTHON_BOOT := $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV        := .venv
@@ -14,12 +15,14 @@ SAM         := AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 $(VENV_SAM)/bin/
 SAM_VERSION := 1.170.0
 VENV_CHECKOV := .venv-checkov
 CHECKOV_VERSION := 3.3.30
-SRC         := layers functions local tests bench statemachines
+SRC         := layers functions local tests bench statemachines agent
+AGENT_VENV  := agent/.venv
+AGENT_PY    := $(AGENT_VENV)/bin/python
 # Two workers (pytest-xdist): the suite is dominated by subprocess runners (fuzzing gate,
 # README walk-through) and emulated stacks; measured 2 min 12 s on 2 cores with -n 2.
 PYTEST_ARGS ?= -n 2
 
-.PHONY: venv venv-sam venv-checkov venv-runtime run invoke moto env-json asl test pytest lint format validate checkov build bench openapi clean
+.PHONY: venv venv-sam venv-checkov venv-runtime agent-venv agent-test run invoke moto env-json asl test pytest lint format validate checkov build bench openapi clean
 
 # --- environments ------------------------------------------------------------------------
 # The stamp is rebuilt (and pip re-run) only when the venv is missing or a requirements
@@ -44,8 +47,18 @@ $(VENV_CHECKOV)/.stamp-$(CHECKOV_VERSION):
 	rm -f $(VENV_CHECKOV)/.stamp-*
 	touch $@
 
+# The cluster agent (agent/, console command tenantry-agent) is its own package with its own
+# pins (the kubernetes client needs a newer pydantic than the layer's), so its own venv.
+agent-venv: $(AGENT_VENV)/.stamp
+$(AGENT_VENV)/.stamp: agent/requirements.txt agent/requirements-dev.txt agent/pyproject.toml
+	test -x $(AGENT_PY) || $(PYTHON_BOOT) -m venv $(AGENT_VENV)
+	$(AGENT_PY) -m pip install -q -r agent/requirements-dev.txt
+	$(AGENT_PY) -m pip install -q --no-deps -e agent
+	touch $@
+
 # --- run ---------------------------------------------------------------------------------
-run: venv
+# LOCAL_AGENT=1 also needs the agent's venv: the runner starts a dry-run agent from it.
+run: venv $(if $(filter 1,$(LOCAL_AGENT)),agent-venv)
 	$(PY) -m local.runner
 
 # FUNCTION may be left out for a file of events/ (each names its function).
@@ -80,14 +93,19 @@ openapi: venv
 	$(PY) -m local.openapi
 
 # --- checks ------------------------------------------------------------------------------
-test: venv venv-sam venv-checkov
+test: venv venv-sam venv-checkov agent-venv
 	$(MAKE) lint
 	$(MAKE) validate
 	$(MAKE) checkov
+	$(MAKE) agent-test
 	$(MAKE) pytest
 
 pytest: venv
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# agent/tests: fake Tenantry and Kubernetes APIs on 127.0.0.1, the real client code paths.
+agent-test: agent-venv
+	cd agent && .venv/bin/python -m pytest $(AGENT_PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check $(SRC)

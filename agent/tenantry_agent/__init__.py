@@ -1,0 +1,10 @@
+"""The Tenantry cluster agent: pulls work from Tenantry's agent API with the cluster's agent
+token, does it in its cluster and reports back. Nothing here calls Tenantry's other routes.
+
+Modules: `client` (the HTTP protocol), `loop` (heartbeat, claim, lease keeping, results,
+shutdown), `executor` (the interface the loop drives), `kube` (the real executor),
+`dryrun` (logs instead of acting), `cli` (the `tenantry-agent` command), `local` (start a
+dry-run agent process from `make run`; standard library only).
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from tenantry_agent.cli import main
+
+main()

@@ -1,0 +1,216 @@
+"""A fake Kubernetes API server on 127.0.0.1: just the namespace endpoints (and /version),
+enough for the real `kubernetes` client configured to it.
+
+  GET    /version
+  GET    /api/v1/namespaces
+  POST   /api/v1/namespaces                 409 AlreadyExists when the name is taken
+  GET    /api/v1/namespaces/{name}          404 NotFound
+  PATCH  /api/v1/namespaces/{name}          merge patch of metadata.labels
+  DELETE /api/v1/namespaces/{name}          preconditions.uid honoured (409); with
+                                            `terminating=True` the namespace stays, phase
+                                            Terminating, until `finish_deletions()`
+Errors are Kubernetes Status objects. `fail_next(n, status)` answers the next n requests
+with that status. `requests` records (method, path, body); the bearer tokens seen are kept
+in `tokens` to check the configured credentials reach the server.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+REASONS = {
+    404: "NotFound",
+    409: "AlreadyExists",
+    403: "Forbidden",
+    500: "InternalError",
+    503: "ServiceUnavailable",
+}
+
+VERSION = {
+    "major": "1",
+    "minor": "32",
+    "gitVersion": "v1.32.0-fake",
+    "gitCommit": "0" * 40,
+    "gitTreeState": "clean",
+    "buildDate": "2025-01-01T00:00:00Z",
+    "goVersion": "go1.23.4",
+    "compiler": "gc",
+    "platform": "linux/amd64",
+}
+
+
+def status(code: int, message: str, reason: str | None = None) -> dict[str, Any]:
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason or REASONS.get(code, "Unknown"),
+        "code": code,
+    }
+
+
+class FakeKube:
+    def __init__(self, *, terminating: bool = False) -> None:
+        self.terminating = terminating
+        self.lock = threading.Lock()
+        self.namespaces: dict[str, dict[str, Any]] = {}
+        self.requests: list[tuple[str, str, Any]] = []
+        self.tokens: set[str] = set()
+        self._failures: list[int] = []
+        self._rv = 100
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def start(self) -> FakeKube:
+        self.thread.start()
+        return self
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def add_namespace(
+        self, name: str, labels: dict[str, str] | None = None, phase: str = "Active"
+    ) -> None:
+        with self.lock:
+            self.namespaces[name] = self._object(name, labels or {}, phase)
+
+    def fail_next(self, count: int, code: int = 503) -> None:
+        with self.lock:
+            self._failures.extend([code] * count)
+
+    def finish_deletions(self) -> None:
+        with self.lock:
+            for name in [
+                n for n, o in self.namespaces.items() if o["status"]["phase"] == "Terminating"
+            ]:
+                del self.namespaces[name]
+
+    def mutations(self) -> list[tuple[str, str]]:
+        with self.lock:
+            return [(m, p) for m, p, _ in self.requests if m != "GET"]
+
+    def _object(self, name: str, labels: dict[str, str], phase: str = "Active") -> dict[str, Any]:
+        self._rv += 1
+        obj: dict[str, Any] = {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {
+                "name": name,
+                "uid": str(uuid.uuid4()),
+                "resourceVersion": str(self._rv),
+                "creationTimestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "labels": {"kubernetes.io/metadata.name": name, **labels},
+            },
+            "spec": {"finalizers": ["kubernetes"]},
+            "status": {"phase": phase},
+        }
+        if phase == "Terminating":
+            obj["metadata"]["deletionTimestamp"] = obj["metadata"]["creationTimestamp"]
+        return obj
+
+    def handle(self, method: str, path: str, body: Any) -> tuple[int, Any]:
+        path = path.split("?", 1)[0]
+        with self.lock:
+            self.requests.append((method, path, body))
+            if self._failures:
+                code = self._failures.pop(0)
+                return code, status(code, f"injected failure {code}")
+            if path in ("/version", "/version/") and method == "GET":
+                return 200, VERSION
+            if path == "/api/v1/namespaces":
+                if method == "GET":
+                    return 200, {
+                        "kind": "NamespaceList",
+                        "apiVersion": "v1",
+                        "metadata": {},
+                        "items": list(self.namespaces.values()),
+                    }
+                if method == "POST":
+                    name = (body.get("metadata") or {}).get("name")
+                    if not name:
+                        return 422, status(422, "name is required", "Invalid")
+                    if name in self.namespaces:
+                        message = f'namespaces "{name}" already exists'
+                        if self.namespaces[name]["status"]["phase"] == "Terminating":
+                            message = f'object is being deleted: namespaces "{name}" already exists'
+                        return 409, status(409, message)
+                    obj = self._object(name, (body.get("metadata") or {}).get("labels") or {})
+                    self.namespaces[name] = obj
+                    return 201, obj
+            prefix = "/api/v1/namespaces/"
+            if path.startswith(prefix) and "/" not in path[len(prefix) :]:
+                name = path[len(prefix) :]
+                obj = self.namespaces.get(name)
+                if obj is None:
+                    return 404, status(404, f'namespaces "{name}" not found')
+                if method == "GET":
+                    return 200, obj
+                if method == "PATCH":
+                    labels = ((body or {}).get("metadata") or {}).get("labels") or {}
+                    for k, v in labels.items():
+                        if v is None:
+                            obj["metadata"]["labels"].pop(k, None)
+                        else:
+                            obj["metadata"]["labels"][k] = v
+                    return 200, obj
+                if method == "DELETE":
+                    uid = ((body or {}).get("preconditions") or {}).get("uid")
+                    if uid and uid != obj["metadata"]["uid"]:
+                        return 409, status(
+                            409, "Precondition failed: UID in precondition", "Conflict"
+                        )
+                    if self.terminating:
+                        obj["status"]["phase"] = "Terminating"
+                        obj["metadata"]["deletionTimestamp"] = obj["metadata"]["creationTimestamp"]
+                    else:
+                        del self.namespaces[name]
+                    return 200, obj
+            return 404, status(
+                404, f"the server could not find the requested resource ({method} {path})"
+            )
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                auth = self.headers.get("Authorization")
+                if auth:
+                    fake.tokens.add(auth)
+                try:
+                    body = json.loads(raw) if raw else None
+                except ValueError:
+                    body = None
+                code, payload = fake.handle(self.command, self.path, body)
+                data = json.dumps(payload).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PATCH = do_DELETE = _serve
+
+        return Handler

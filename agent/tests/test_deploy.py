@@ -1,0 +1,136 @@
+"""The install manifest and the image: least-privilege RBAC, a locked-down pod."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+AGENT = Path(__file__).resolve().parents[1]
+MANIFEST = AGENT / "deploy" / "tenantry-agent.yaml"
+DOCKERFILE = AGENT / "Dockerfile"
+
+
+@pytest.fixture(scope="module")
+def docs() -> dict[str, dict[str, Any]]:
+    loaded = [d for d in yaml.safe_load_all(MANIFEST.read_text()) if d]
+    by_kind = {d["kind"]: d for d in loaded}
+    assert len(by_kind) == len(loaded), "one object of each kind"
+    return by_kind
+
+
+def walk(value: Any):
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield k
+            yield from walk(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from walk(v)
+    else:
+        yield value
+
+
+def test_the_manifest_has_what_an_install_needs(docs):
+    assert sorted(docs) == [
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "ConfigMap",
+        "Deployment",
+        "Namespace",
+        "NetworkPolicy",
+        "ServiceAccount",
+    ]
+    assert "Secret" not in docs  # the token is never in the repository
+    assert "Role" not in docs and "RoleBinding" not in docs
+    policy = docs["NetworkPolicy"]["spec"]
+    assert policy["policyTypes"] == ["Ingress"] and "ingress" not in policy  # no one connects in
+
+
+def test_rbac_is_exactly_namespaces_get_create_patch_delete(docs):
+    role = docs["ClusterRole"]
+    assert role["rules"] == [
+        {
+            "apiGroups": [""],
+            "resources": ["namespaces"],
+            "verbs": ["get", "create", "patch", "delete"],
+        }
+    ]
+    assert "*" not in list(walk(role))
+    assert "aggregationRule" not in role
+    binding = docs["ClusterRoleBinding"]
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": role["metadata"]["name"],
+    }
+    sa = docs["ServiceAccount"]["metadata"]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": sa["name"], "namespace": sa["namespace"]}
+    ]
+
+
+def test_the_verbs_are_the_ones_the_kube_executor_calls():
+    source = (AGENT / "tenantry_agent" / "kube.py").read_text()
+    called = set(re.findall(r"self\._core\.(\w+)_namespace\(", source))
+    assert called == {"read", "create", "patch", "delete"}  # read is the verb get
+
+
+def test_the_pod_is_locked_down(docs):
+    deployment = docs["Deployment"]
+    namespace = docs["Namespace"]["metadata"]["name"]
+    assert deployment["metadata"]["namespace"] == namespace
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == docs["ServiceAccount"]["metadata"]["name"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert "hostNetwork" not in pod and "hostPID" not in pod
+    (container,) = pod["containers"]
+    security = container["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["runAsNonRoot"] is True
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert set(container["resources"]["limits"]) == {"cpu", "memory"}
+    assert set(container["resources"]["requests"]) == {"cpu", "memory"}
+    assert container["args"] == ["--in-cluster"]
+    # grace: the pod outlives the agent's own grace period
+    config = docs["ConfigMap"]["data"]
+    assert (
+        pod["terminationGracePeriodSeconds"] >= float(config["TENANTRY_AGENT_GRACE_SECONDS"]) + 10
+    )
+    assert pod["securityContext"]["runAsUser"] == dockerfile_uid()
+
+
+def test_the_token_comes_from_a_secret_file_readable_only_by_the_agent(docs):
+    pod = docs["Deployment"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    assert "TENANTRY_AGENT_TOKEN" not in env
+    token_path = env["TENANTRY_AGENT_TOKEN_FILE"]["value"]
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert mounts["token"]["readOnly"] is True
+    assert token_path == f"{mounts['token']['mountPath']}/token"
+    secret = volumes["token"]["secret"]
+    assert secret["secretName"] == "tenantry-agent-token"
+    assert secret["items"] == [{"key": "token", "path": "token"}]
+    assert secret["defaultMode"] == 0o440 and pod["securityContext"]["fsGroup"] == dockerfile_uid()
+    assert "TENANTRY_URL" in docs["ConfigMap"]["data"]
+
+
+def dockerfile_uid() -> int:
+    (user,) = re.findall(r"^USER (\d+):(\d+)$", DOCKERFILE.read_text(), re.M)
+    assert user[0] == user[1]
+    return int(user[0])
+
+
+def test_the_image_runs_the_console_command_as_a_non_root_user():
+    text = DOCKERFILE.read_text()
+    assert re.search(r"^FROM python:3\.11-slim$", text, re.M)
+    assert dockerfile_uid() != 0
+    assert 'ENTRYPOINT ["tenantry-agent"]' in text
+    assert "pip install -r requirements.txt" in text
