@@ -16,6 +16,7 @@ Schedules (EventBridge rules with rate expressions) run too: local/schedules.py.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import logging
@@ -24,12 +25,14 @@ import re
 import signal
 import socket
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from local import schedules
+from local import demo_agent, schedules
 from local.fifo_lock import FifoSemaphore
 from local.stack import Stack, fake_aws_env, parse_overrides
 
@@ -254,16 +257,35 @@ def main() -> int:
             print(f"Admin token (generated): {token}", flush=True)
         else:
             print("Admin token: the value of TENANTRY_ADMIN_TOKEN", flush=True)
-        with schedules.running(stack) as emulated:
+        url = f"http://127.0.0.1:{server.server_port}"
+        heartbeat = float(stack.parameters.get("AgentHeartbeatSeconds") or 30)
+        with (
+            schedules.running(stack) as emulated,
+            _serving(server),
+            demo_agent.running(url, heartbeat),
+        ):
             for lid, name, seconds in emulated:
                 print(f"Schedule {name}: {lid} every {seconds:.0f} s", flush=True)
             try:
-                server.serve_forever(poll_interval=0.2)
+                threading.Event().wait()  # until SIGINT or SIGTERM (_stop)
             except KeyboardInterrupt:
                 print("stopping", flush=True)
-            finally:
-                server.server_close()
     return 0
+
+
+@contextlib.contextmanager
+def _serving(server: Server) -> Iterator[None]:
+    """Serve on a thread: what runs inside (the demo agent) stops while requests are still
+    answered (an agent releases its work on the way out)."""
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True
+    )
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 if __name__ == "__main__":

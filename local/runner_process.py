@@ -31,6 +31,7 @@ LOCAL_SETTINGS = (
     "SEED",
     "MOTO_HOST",
     "MOTO_PORT",
+    "LOCAL_AGENT",
 )
 
 
