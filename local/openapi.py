@@ -99,8 +99,24 @@ def function_spec(fn: template.TemplateFunction) -> dict[str, Any]:
         op["operationId"] = operation_id(route.func.__name__)
         if route.security == []:
             op["security"] = []
+    _add_examples(fn, doc)
     _check_public_routes(fn, doc)
     return tidy(doc)
+
+
+def _add_examples(fn: template.TemplateFunction, doc: dict[str, Any]) -> None:
+    """Each request body's example is its route's sample event body (events/, written by
+    local/sample_events.py and replayed by a test, so every example is a request that
+    succeeds): one source for both."""
+    from local import sample_events
+
+    values = sample_events.path_values()
+    for route in fn.routes:
+        sample = sample_events.SAMPLES.get(route.event)
+        op = doc["paths"].get(route.path, {}).get(route.method.lower(), {})
+        content = op.get("requestBody", {}).get("content", {}).get("application/json")
+        if sample is not None and sample.body and content is not None:
+            content["example"] = sample_events.fill(sample.body, values)
 
 
 def operation_id(function_name: str) -> str:

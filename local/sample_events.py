@@ -272,14 +272,14 @@ def _trace_id(name: str) -> str:
     return f"Root=1-{TIME_EPOCH // 1000:08x}-{digest[:24]}"
 
 
-def _fill(value: Any, params: Mapping[str, str]) -> Any:
+def fill(value: Any, params: Mapping[str, str]) -> Any:
     """`{param}` placeholders in sample bodies -> the sample path parameter values."""
     if isinstance(value, str):
         return re.sub(r"\{(\w+)\}", lambda m: params.get(m.group(1), m.group(0)), value)
     if isinstance(value, dict):
-        return {k: _fill(v, params) for k, v in value.items()}
+        return {k: fill(v, params) for k, v in value.items()}
     if isinstance(value, list):
-        return [_fill(v, params) for v in value]
+        return [fill(v, params) for v in value]
     return value
 
 
@@ -292,7 +292,7 @@ def _request(route: template.HttpRoute, sample: Sample, name: str) -> dict[str, 
         raise SampleError(f"{route.event}: no sample value for path parameter(s) {missing}")
     params = {n: values[n] for n in names}
     raw_path = re.sub(r"\{(\w+)\+?\}", lambda m: params[m.group(1)], route.path)
-    body = None if sample.body is None else json.dumps(_fill(sample.body, values))
+    body = None if sample.body is None else json.dumps(fill(sample.body, values))
     headers = {
         "accept": "application/json",
         "content-type": "application/json",
