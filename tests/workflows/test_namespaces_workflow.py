@@ -224,3 +224,27 @@ def test_a_project_may_only_name_registered_clusters_that_are_not_ignored(
         json={"name": "shop", "clusters": [{"name": "east", "quota": {}}]},
     )
     assert r.status == 422 and "ignored" in r.text, r
+
+
+def test_a_cluster_added_to_an_active_project_is_asked_for_on_retry(
+    api: Api, admin_token: str, workflow: Workflow
+) -> None:
+    east = TestAgent.register(api, admin_token, "east")
+    west = TestAgent.register(api, admin_token, "west")
+    create(api, admin_token, "shop", "east")
+    east.do_all("Done")
+    assert settled(workflow, "shop")["status"] == "active"
+
+    body = {"clusters": [{"name": "east", "quota": {}}, {"name": "west", "quota": {}}]}
+    r = api.patch("/projects/shop", token=admin_token, json=body)
+    assert r.status == 200, r
+    ready = condition(r.json(), "NamespacesReady")
+    assert ready["status"] == "False", ready
+    assert ready["detail"]["failed_clusters"] == {
+        "west": "no namespace was asked for on this cluster yet"
+    }
+    assert workflow.action("shop", "retry").status == 202
+    west.do_all("Done")
+    assert east.claim() == []
+    ready = condition(settled(workflow, "shop"), "NamespacesReady")
+    assert ready["status"] == "True", ready

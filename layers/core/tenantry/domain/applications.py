@@ -195,6 +195,12 @@ def decide(
         changes.update({k: v for k, v in app["changes"].items() if v is not None})
         remove += tuple(k for k, v in app["changes"].items() if v is None)
         detail["fields"] = sorted(app["changes"])
+        if "clusters" in app["changes"]:
+            from tenantry.domain.provisioning import conditions_for_clusters
+
+            conditions = conditions_for_clusters(project, app["changes"]["clusters"] or [])
+            if conditions is not None:
+                changes["conditions"] = conditions
     updated = project_store.update(
         pid,
         changes,

@@ -347,6 +347,8 @@ def patch_project(
         return to_model(item), True
     direct.update({k: v for k, v in governed.items() if v is not None})
     remove += tuple(k for k, v in governed.items() if v is None)
+    if "clusters" in governed:
+        _follow_clusters(project, governed["clusters"], direct)
     now = now_iso()
     entry = history.entry(
         project_id,
@@ -366,6 +368,15 @@ def patch_project(
         base=project,
     )
     return to_model(item), False
+
+
+def _follow_clusters(project: dict[str, Any], clusters: Any, changes: dict[str, Any]) -> None:
+    """Add the conditions an active project's cluster change implies to `changes`."""
+    from tenantry.domain.provisioning import conditions_for_clusters
+
+    conditions = conditions_for_clusters(project, clusters or [])
+    if conditions is not None:
+        changes["conditions"] = conditions
 
 
 @retried_when_raced

@@ -410,7 +410,11 @@ def namespaces_ready(project: dict[str, Any]) -> dict[str, Any]:
         if record.get("status") == "Created":
             success.append(c["name"])
         else:
-            failed[c["name"]] = record.get("reason") or "no result was recorded for this cluster"
+            failed[c["name"]] = record.get("reason") or (
+                "no namespace was asked for on this cluster yet"
+                if not record
+                else "no result was recorded for this cluster"
+            )
     if failed:
         message = "; ".join(f"{name}: {why}" for name, why in failed.items())
         return condition(
@@ -424,6 +428,19 @@ def namespaces_ready(project: dict[str, Any]) -> dict[str, Any]:
     return condition(
         "NamespacesReady", True, "Created", success_clusters=success, failed_clusters={}
     )
+
+
+def conditions_for_clusters(project: dict[str, Any], clusters: list[Any]) -> list[Any] | None:
+    """The conditions of an active project whose clusters change to `clusters` (None when
+    it is not active: provisioning will say). NamespacesReady follows the change: a newly
+    named cluster has no namespace yet, so it reads False and `retry` asks for it. A
+    cluster no longer named keeps its namespace (still tracked) until the project goes."""
+    if project.get("status") != "active":
+        return None
+    ready = namespaces_ready({**project, "clusters": clusters or []})
+    conditions = [c for c in project.get("conditions", []) if c.get("type") != "NamespacesReady"]
+    at = next((i for i, c in enumerate(conditions) if c.get("type") == "Ready"), len(conditions))
+    return [*conditions[:at], ready, *conditions[at:]]
 
 
 # --- deprovisioning -------------------------------------------------------------------------
