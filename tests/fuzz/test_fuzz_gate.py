@@ -1,6 +1,8 @@
 """The fuzzing gate: schemathesis over every operation of openapi.json against `make run`,
 with all its checks, a fixed seed and a bounded number of examples, as a platform admin
-and as a plain user with a project of their own.
+and as a plain user with a project of their own; and the agent routes as a cluster's
+agent (every other route answers its token 403 before reading anything, which the admin
+and user runs already cover from the other side).
 
 It passes only with no server error, no undocumented status code and no response that
 breaks the schema. The refusals no static schema can express are forgiven in one place,
@@ -57,12 +59,23 @@ def _plain_user_with_a_project(base: str) -> str:
     return secret
 
 
-@pytest.mark.parametrize("role", ["admin", "user"])
+def _agent(base: str) -> str:
+    """A registered cluster's agent token."""
+    status, cluster = request("POST", f"{base}/clusters", ADMIN_TOKEN, {"name": "fuzz-edge"})
+    assert status == 201, cluster
+    return str(cluster["agent_token"])
+
+
+# Which operations each caller fuzzes (all by default).
+ONLY = {"agent": ["--include-path-regex=^/agent/"]}
+
+
+@pytest.mark.parametrize("role", ["admin", "user", "agent"])
 def test_no_operation_misbehaves_under_fuzzing(role: str, tmp_path: Path) -> None:
     with running(tmp_path / "runner.log", ADMIN_TOKEN, {"WAIT_SCALE": "0.01"}) as runner:
         base = runner.url
         user_token = _plain_user_with_a_project(base)
-        token = ADMIN_TOKEN if role == "admin" else user_token
+        token = {"admin": ADMIN_TOKEN, "user": user_token}.get(role) or _agent(base)
         env = child_env(SCHEMATHESIS_HOOKS="tests.fuzz.hooks", PYTHONPATH=str(ROOT), NO_COLOR="1")
         result = subprocess.run(
             [
@@ -80,6 +93,7 @@ def test_no_operation_misbehaves_under_fuzzing(role: str, tmp_path: Path) -> Non
                 "--generation-database=none",
                 "--suppress-health-check=all",
                 "--request-timeout=20",
+                *ONLY.get(role, []),
             ],
             cwd=tmp_path,
             env=env,
