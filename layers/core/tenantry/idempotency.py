@@ -36,9 +36,12 @@ def created(
     collection: str,
     *,
     status: int = 201,
+    unchecked: frozenset[str] = frozenset(),
 ) -> Response:
     """A create route's answer: `make()` the resource once per Idempotency-Key and answer
-    `status` with its Location (and ETag when it is versioned)."""
+    `status` with its Location (and ETag when it is versioned). `unchecked`: body fields
+    left out of the stored record, so not compared on a retry either (a secret's contents:
+    not even a hash of them is kept)."""
     from tenantry.http import respond
 
     def create() -> Response:
@@ -50,7 +53,9 @@ def created(
             location=f"{collection}/{resource.id}",
         )
 
-    return once(app, key, principal_id, body.model_dump(mode="json"), create)
+    return once(
+        app, key, principal_id, body.model_dump(mode="json", exclude=set(unchecked)), create
+    )
 
 
 def once(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tenantry.dal import access, history, keys, memberships, table
+from tenantry.dal import access, environments, history, keys, memberships, table
 from tenantry.errors import (
     ChangedMeanwhile,
     Conflict,
@@ -263,19 +263,7 @@ def page_listed(
 
 def environment_ops(project_id: str, envs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Transaction ops creating each environment and its name guard (refused if taken)."""
-    ops = []
-    for env in envs:
-        item = {**keys.environment(project_id, env["id"]), "entity": "environment", **env}
-        guard = {
-            **keys.environment_name(project_id, env["name"]),
-            "entity": "environment_name",
-            "env_id": env["id"],
-        }
-        ops += [
-            table.tx_put(item, "attribute_not_exists(PK)"),
-            table.tx_put(guard, "attribute_not_exists(PK)"),
-        ]
-    return ops
+    return [op for env in envs for op in environments.create_ops({**env, "project_id": project_id})]
 
 
 def environment_names(project_id: str) -> set[str]:
@@ -296,9 +284,10 @@ def environment_names(project_id: str) -> set[str]:
 
 
 def environment_keys(project_id: str) -> list[dict[str, str]]:
-    """Keys of every environment item (and name guard) of the project."""
+    """Keys of every environment item of the project and of what they own: name guards,
+    permissions, secrets and their name guards (keys.PROJECT_OWNED_PREFIXES)."""
     found: list[dict[str, str]] = []
-    for prefix in (keys.ENV_PREFIX, keys.ENV_NAME_PREFIX):
+    for prefix in keys.PROJECT_OWNED_PREFIXES:
         start = None
         while True:
             items, start = table.query(
@@ -314,9 +303,12 @@ def environment_keys(project_id: str) -> list[dict[str, str]]:
     return found
 
 
+DELETE_CHUNK = 25  # items per transaction: moto's cap (AWS takes 100)
+
+
 def delete_items(item_keys: list[dict[str, str]]) -> None:
-    for i in range(0, len(item_keys), 100):
-        table.transact([table.tx_delete(k) for k in item_keys[i : i + 100]])
+    for i in range(0, len(item_keys), DELETE_CHUNK):
+        table.transact([table.tx_delete(k) for k in item_keys[i : i + DELETE_CHUNK]])
 
 
 def strip(item: dict[str, Any]) -> dict[str, Any]:

@@ -239,6 +239,22 @@ def tx_update(
     return {"Update": op}
 
 
+def tx_update_versioned(
+    key: dict[str, str], changes: dict[str, Any], version: int
+) -> dict[str, Any]:
+    """Set `changes` on the item if it exists at `version`; its version moves on by one.
+    Attributes not in `changes` (a counter another writer keeps) stay as they are."""
+    expression, names, values = set_expression(changes)
+    values.update({":version": version, ":one": 1})
+    return tx_update(
+        key,
+        f"{expression} ADD version :one",
+        "attribute_exists(PK) AND version = :version",
+        names=names,
+        values=values,
+    )
+
+
 def tx_delete(key: dict[str, str], condition: str | None = None, **expr: Any) -> dict[str, Any]:
     op: dict[str, Any] = {"TableName": table_name(), "Key": key}
     _conditional(op, condition, expr.get("names"), expr.get("values"))

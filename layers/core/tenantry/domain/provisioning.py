@@ -264,7 +264,8 @@ def delete_image_repository(project_id: str, attempt: int = 1) -> bool:
 
 def revoke_project_credentials(project_id: str, attempt: int = 1) -> int:
     """Remove what lives inside the project's partition and grants access on the platform:
-    its environments now; its secrets and project-scoped tokens when those exist."""
+    its environments with their permissions and secrets (dal/projects.environment_keys);
+    its project-scoped tokens when those exist."""
     step, earlier = _begin("revoke_project_credentials", project_id, "delete", attempt)
     if earlier is not None:
         return int(earlier)
