@@ -34,16 +34,13 @@ read former ones. PENDING_INVITES holds pending invites only, by expiry, read ab
 GET /invites reads neither answered nor expired invites. APPLICATIONS_IN_STATE is the
 platform admins' queue. An environment's permissions and secrets sort under its id in the
 project's partition: its own prefix is the list (ENV_PERMISSIONS, ENV_SECRETS). What no
-pattern serves (a name prefix, a label selector, a status
-within a member's or an owner's list, the state of one project's or one applicant's
-applications, a secret's collection or name) is a filter on the rows read (docs/api.md,
-"Lists and cursors").
+pattern serves (a name prefix, a label selector, a status within a member's or an owner's
+list, the state of one project's or one applicant's applications, a secret's collection
+or name) is a filter on the rows read (docs/api.md, "Lists and cursors").
 
 Not here: a project's history (dal/history.py, read by its own key range), the sweep of
 what a project owns on deletion (dal/projects.environment_keys) or an environment on its
-deletion (dal/environments.owned_keys), an environment's ids for a membership change
-(dal/environments.all_of_project), the environment names a
-provisioning step reads (dal/projects.environment_names), the reconciler's worklist of
+deletion (dal/environments.owned_keys), the environment names a provisioning step reads (dal/projects.environment_names), the reconciler's worklist of
 operations due (dal/operations.due, GSI3 OPERATIONS#open up to now) and the read of a
 token owner's partition before rewriting it (dal/identity.owner_with_tokens): none is a
 list a caller pages through.
