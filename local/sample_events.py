@@ -219,7 +219,12 @@ SAMPLES: dict[str, Sample] = {
             "name": "staging",
             "node_selector": {"pool": "general"},
             "tolerations": [
-                {"key": "dedicated", "operator": "Equal", "value": "staging", "effect": "NoSchedule"}
+                {
+                    "key": "dedicated",
+                    "operator": "Equal",
+                    "value": "staging",
+                    "effect": "NoSchedule",
+                }
             ],
             "auto_add_new_users": True,
         },
