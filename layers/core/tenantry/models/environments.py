@@ -35,8 +35,35 @@ NodeSelector = Annotated[
 ]
 
 
+def _toleration_rules(schema: dict[str, Any]) -> None:
+    """The rules of `_consistent` below, said in the schema so a client sees them."""
+    no_null_defaults(schema)
+    schema["allOf"] = [
+        {  # operator Exists takes no value
+            "not": {
+                "required": ["operator", "value"],
+                "properties": {"operator": {"const": "Exists"}},
+            }
+        },
+        {  # no key: every taint, so operator Exists
+            "anyOf": [
+                {"required": ["key"]},
+                {"required": ["operator"], "properties": {"operator": {"const": "Exists"}}},
+            ]
+        },
+        {  # tolerationSeconds only with effect NoExecute
+            "anyOf": [
+                {"not": {"required": ["tolerationSeconds"]}},
+                {"required": ["effect"], "properties": {"effect": {"const": "NoExecute"}}},
+            ]
+        },
+    ]
+
+
 class Toleration(Input):
     """A Kubernetes toleration, as in a pod spec (its field names included)."""
+
+    model_config = ConfigDict(json_schema_extra=_toleration_rules)
 
     key: Omittable[LabelKey] = Field(None, description="Absent: every taint (operator Exists)")
     operator: Omittable[Literal["Exists", "Equal"]] = Field(None, description="Default Equal")
