@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from pydantic import BaseModel
 
 from tenantry import idempotency
 from tenantry.domain import environments, secrets
@@ -35,6 +37,7 @@ from tenantry.models.environments import (
     SecretCreate,
     SecretPatch,
 )
+from tenantry.models.identity import Principal
 from tenantry.pagination import FILTERED_AFTER_READING, decode_cursor, fingerprint, page
 
 app = make_app()
@@ -49,6 +52,20 @@ SecretFilter = Annotated[str | None, Query(max_length=253, description=FILTERED_
 
 def _environments(project_id: str) -> str:
     return f"/projects/{project_id}/environments"
+
+
+def _created(
+    key: str | None,
+    body: BaseModel,
+    collection: str,
+    make: Callable[[Principal], Any],
+    unchecked: frozenset[str] = frozenset(),
+) -> Response[Any]:
+    """201 with the resource `make` creates as the caller, once per Idempotency-Key."""
+    principal = caller(app)
+    return idempotency.created(
+        app, key, principal.id, body, lambda: make(principal), collection, unchecked=unchecked
+    )
 
 
 # --- environments -----------------------------------------------------------------------
@@ -81,14 +98,11 @@ def list_environments(
 def create_environment(
     projectId: ProjectIdPath, body: EnvironmentCreate, idempotency_key: IdempotencyKey = None
 ) -> Response[Environment]:
-    principal = caller(app)
-    return idempotency.created(
-        app,
+    return _created(
         idempotency_key,
-        principal.id,
         body,
-        lambda: environments.create(principal, projectId, body),
         _environments(projectId),
+        lambda principal: environments.create(principal, projectId, body),
     )
 
 
@@ -167,14 +181,11 @@ def create_environment_permission(
     body: EnvironmentPermissionCreate,
     idempotency_key: IdempotencyKey = None,
 ) -> Response[EnvironmentPermission]:
-    principal = caller(app)
-    return idempotency.created(
-        app,
+    return _created(
         idempotency_key,
-        principal.id,
         body,
-        lambda: environments.grant(principal, projectId, envId, body),
         f"{_environments(projectId)}/{envId}/permissions",
+        lambda principal: environments.grant(principal, projectId, envId, body),
     )
 
 
@@ -254,14 +265,11 @@ def create_secret(
     body: SecretCreate,
     idempotency_key: IdempotencyKey = None,
 ) -> Response[Secret]:
-    principal = caller(app)
-    return idempotency.created(
-        app,
+    return _created(
         idempotency_key,
-        principal.id,
         body,
-        lambda: secrets.create(principal, projectId, envId, body),
         f"{_environments(projectId)}/{envId}/secrets",
+        lambda principal: secrets.create(principal, projectId, envId, body),
         unchecked=frozenset({"contents"}),
     )
 

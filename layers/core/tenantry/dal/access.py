@@ -39,8 +39,8 @@ list, the state of one project's or one applicant's applications, a secret's col
 or name) is a filter on the rows read (docs/api.md, "Lists and cursors").
 
 Not here: a project's history (dal/history.py, read by its own key range), the sweep of
-what a project owns on deletion (dal/projects.environment_keys) or an environment on its
-deletion (dal/environments.owned_keys), the environment names a provisioning step reads (dal/projects.environment_names), the reconciler's worklist of
+what a project or an environment owns on its deletion and the environment names a
+provisioning step reads (dal/environments.keys_under), the reconciler's worklist of
 operations due (dal/operations.due, GSI3 OPERATIONS#open up to now) and the read of a
 token owner's partition before rewriting it (dal/identity.owner_with_tokens): none is a
 list a caller pages through.

@@ -94,8 +94,14 @@ def permissions_of(project_id: str, env_ids: list[str], permission_ids: list[str
 def owned_keys(project_id: str, env_id: str) -> list[dict[str, str]]:
     """Keys of what the environment owns (its permissions, secrets and their name guards),
     strongly consistent: after the environment is gone nothing can add to them."""
+    return keys_under(project_id, keys.env_owned_prefixes(env_id))
+
+
+def keys_under(project_id: str, prefixes: tuple[str, ...]) -> list[dict[str, str]]:
+    """Keys of every item of the project's partition under one of `prefixes` (sweeps:
+    not a list), strongly consistent."""
     found: list[dict[str, str]] = []
-    for prefix in keys.env_owned_prefixes(env_id):
+    for prefix in prefixes:
         start = None
         while True:
             items, start = table.query(

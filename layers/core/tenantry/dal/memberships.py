@@ -178,13 +178,7 @@ def _project_op(
     if policy is not None:
         names["#policy"], values[":policy"] = policy
         condition += " AND #policy = :policy"
-    for i, (attr, value) in enumerate((require or {}).items()):
-        names[f"#rq{i}"] = attr
-        if value is None:
-            condition += f" AND attribute_not_exists(#rq{i})"
-        else:
-            values[f":rq{i}"] = value
-            condition += f" AND #rq{i} = :rq{i}"
+    condition += table.requirements(require, names, values)
     if delta == 0:
         return table.tx_check(keys.project(project_id), condition, names=names, values=values)
     names.update({"#usage": "usage", "#m": MEMBERS})

@@ -158,13 +158,7 @@ def write(
     if expected_version is not None:
         condition += " AND version = :expected"
         values[":expected"] = expected_version
-    for i, (attr, value) in enumerate((require or {}).items()):
-        names[f"#q{i}"] = attr
-        if value is None:
-            condition += f" AND attribute_not_exists(#q{i})"
-        else:
-            values[f":q{i}"] = value
-            condition += f" AND #q{i} = :q{i}"
+    condition += table.requirements(require, names, values)
     update = table.tx_update(
         keys.project(project_id), expression, condition, names=names, values=values
     )
@@ -268,39 +262,14 @@ def environment_ops(project_id: str, envs: list[dict[str, Any]]) -> list[dict[st
 
 def environment_names(project_id: str) -> set[str]:
     """Names of the project's environments (from their name guards), strongly consistent."""
-    names: set[str] = set()
-    start = None
-    while True:
-        items, start = table.query(
-            keys.project_pk(project_id),
-            sk_prefix=keys.ENV_NAME_PREFIX,
-            limit=100,
-            start_key=start,
-            consistent=True,
-        )
-        names.update(i["SK"].removeprefix(keys.ENV_NAME_PREFIX) for i in items)
-        if not start:
-            return names
+    guards = environments.keys_under(project_id, (keys.ENV_NAME_PREFIX,))
+    return {k["SK"].removeprefix(keys.ENV_NAME_PREFIX) for k in guards}
 
 
 def environment_keys(project_id: str) -> list[dict[str, str]]:
     """Keys of every environment item of the project and of what they own: name guards,
     permissions, secrets and their name guards (keys.PROJECT_OWNED_PREFIXES)."""
-    found: list[dict[str, str]] = []
-    for prefix in keys.PROJECT_OWNED_PREFIXES:
-        start = None
-        while True:
-            items, start = table.query(
-                keys.project_pk(project_id),
-                sk_prefix=prefix,
-                limit=100,
-                start_key=start,
-                consistent=True,
-            )
-            found.extend({"PK": i["PK"], "SK": i["SK"]} for i in items)
-            if not start:
-                break
-    return found
+    return environments.keys_under(project_id, keys.PROJECT_OWNED_PREFIXES)
 
 
 DELETE_CHUNK = 25  # items per transaction: moto's cap (AWS takes 100)

@@ -222,6 +222,22 @@ def set_expression(
     return expression, names, values
 
 
+def requirements(
+    require: dict[str, Any] | None, names: dict[str, str], values: dict[str, Any]
+) -> str:
+    """` AND ...` conditions that each `require` attribute has its value (None: is absent),
+    their placeholders added to `names` and `values`."""
+    condition = ""
+    for i, (attr, value) in enumerate((require or {}).items()):
+        names[f"#q{i}"] = attr
+        if value is None:
+            condition += f" AND attribute_not_exists(#q{i})"
+        else:
+            values[f":q{i}"] = value
+            condition += f" AND #q{i} = :q{i}"
+    return condition
+
+
 # --- transactions -----------------------------------------------------------------------
 
 

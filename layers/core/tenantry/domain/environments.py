@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from tenantry.clock import new_id, now_iso
 from tenantry.dal import environments as store
@@ -137,6 +137,24 @@ def scope(principal: Principal, project_id: str, env_id: str) -> Scope:
     return Scope(principal, project, env, role, env_role)
 
 
+def changing(
+    principal: Principal, project_id: str, env_id: str, who: Literal["manager", "env_admin"]
+) -> Scope:
+    """The scope of a change in an environment: the caller sees it (else 404), is `who`
+    (a manager of the project, or an Admin of the environment; else 403), and the project
+    is active (else 409)."""
+    s = scope(principal, project_id, env_id)
+    s.require(getattr(s, who), WHO[who])
+    require_changeable(s.project)
+    return s
+
+
+WHO = {
+    "manager": "only the project's owner and admins may do this",
+    "env_admin": "only the environment's Admins and the project's owner and admins may do this",
+}
+
+
 def require_changeable(project: dict[str, Any]) -> None:
     if project["status"] != store.CHANGEABLE:
         raise InvalidTransition(
@@ -238,9 +256,7 @@ def update(
     body: EnvironmentPatch,
     expected_version: int | None,
 ) -> Environment:
-    s = scope(principal, project_id, env_id)
-    s.require(s.manager, "only the project's owner and admins change environments")
-    require_changeable(s.project)
+    s = changing(principal, project_id, env_id, "manager")
     env = s.env
     check_version(env, expected_version, "environment")
     now = now_iso()
@@ -278,9 +294,7 @@ def delete(
     """The environment, then what it owns (permissions, secrets): those are unreachable
     once it is gone (every route reads the environment first) and are swept right after;
     a sweep cut short leaves only items the project's deletion removes."""
-    s = scope(principal, project_id, env_id)
-    s.require(s.manager, "only the project's owner and admins delete environments")
-    require_changeable(s.project)
+    s = changing(principal, project_id, env_id, "manager")
     env = s.env
     check_version(env, expected_version, "environment")
     _require_no_deployments(env)
@@ -361,9 +375,7 @@ def grant(
     """One permission per (environment, user or bot): another is 409 (delete it first to
     change the role). A user must be a current member of the project, a bot must exist:
     422 unknown-reference otherwise."""
-    s = scope(principal, project_id, env_id)
-    s.require(s.env_admin, "only the environment's Admins and the project's managers grant")
-    require_changeable(s.project)
+    s = changing(principal, project_id, env_id, "env_admin")
     kind, who = ("user", body.user_id) if body.user_id is not None else ("bot", body.bot_id)
     assert who is not None
     check, unknown = _principal_check(project_id, kind, who)
@@ -457,9 +469,7 @@ def revoke(
     permission_id_: str,
     expected_version: int | None,
 ) -> None:
-    s = scope(principal, project_id, env_id)
-    s.require(s.env_admin, "only the environment's Admins and the project's managers revoke")
-    require_changeable(s.project)
+    s = changing(principal, project_id, env_id, "env_admin")
     permission = store.get_permission(project_id, env_id, permission_id_)
     if permission is None:
         raise NotFound(f"permission {permission_id_!r} not found")

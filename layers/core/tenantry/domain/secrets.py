@@ -23,8 +23,8 @@ from tenantry.domain.environments import (
     Scope,
     actor,
     changed_or_gone,
+    changing,
     check_version,
-    require_changeable,
     retried_when_raced,
     scope,
 )
@@ -33,7 +33,6 @@ from tenantry.models.environments import Secret, SecretCreate, SecretPatch
 from tenantry.models.identity import Principal
 
 READERS = "only the environment's Admins and Users and the project's managers see its secrets"
-WRITERS = "only the environment's Admins and the project's managers change its secrets"
 
 
 def to_model(item: dict[str, Any]) -> Secret:
@@ -47,10 +46,7 @@ def _reading(principal: Principal, project_id: str, env_id: str) -> Scope:
 
 
 def _writing(principal: Principal, project_id: str, env_id: str) -> Scope:
-    s = scope(principal, project_id, env_id)
-    s.require(s.env_admin, WRITERS)
-    require_changeable(s.project)
-    return s
+    return changing(principal, project_id, env_id, "env_admin")
 
 
 def list_secrets(
