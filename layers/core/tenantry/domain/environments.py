@@ -59,8 +59,6 @@ MAX_PER_PROJECT = MAX_ENVIRONMENTS
 retried_when_raced = projects.retried_when_raced
 actor = projects.actor
 
-Page = tuple[list[Any], dict[str, Any] | None]
-
 
 def to_model(item: dict[str, Any]) -> Environment:
     return Environment.model_validate(store.strip(item))
@@ -101,9 +99,10 @@ class Scope:
     def secret_reader(self) -> bool:
         return self.env_admin or self.env_role == "User"
 
-    def require(self, allowed: bool, what: str) -> None:
+    def require(self, allowed: bool, refusal: str) -> None:
+        """403: the caller sees the environment, so may learn they may not do this."""
         if not allowed:
-            raise Forbidden(f"{what}; you may see this environment, not change it")
+            raise Forbidden(refusal)
 
     @property
     def pid(self) -> str:
