@@ -687,3 +687,64 @@ def test_deleting_the_project_removes_environments_permissions_and_secrets(
     assert left == []
     assert world.project()["status"] == "deleted"
     assert_problem(world.api.get(world.path(dev), token=world.owner), 404, "not-found")
+
+
+# --- every route: a missing environment, bad parameters -------------------------------------
+
+
+def _env_routes(world: World, env_id: str) -> list[tuple[str, str, Any]]:
+    base = world.path(env_id)
+    secret = {"collection": "c", "name": "n", "contents": "v"}
+    return [
+        ("GET", base, None),
+        ("PATCH", base, {"auto_add_new_users": True}),
+        ("DELETE", base, None),
+        ("GET", f"{base}/permissions", None),
+        ("POST", f"{base}/permissions", {"user_id": world.member_id, "role": "User"}),
+        ("GET", f"{base}/permissions/p1", None),
+        ("DELETE", f"{base}/permissions/p1", None),
+        ("GET", f"{base}/secrets", None),
+        ("POST", f"{base}/secrets", secret),
+        ("GET", f"{base}/secrets/s1", None),
+        ("PATCH", f"{base}/secrets/s1", {"contents": "v"}),
+        ("DELETE", f"{base}/secrets/s1", None),
+    ]
+
+
+def test_every_route_of_a_missing_environment_is_404(world: World) -> None:
+    for token in (world.owner, world.admin, world.member):
+        for method, path, body in _env_routes(world, "no-such-env"):
+            r = world.api.request(method, path, token=token, json=body)
+            problem = assert_problem(r, 404, "not-found")
+            assert "no-such-env" in problem["detail"], (method, path, problem)
+
+
+def test_bad_parameters_are_4xx_never_500(world: World) -> None:
+    dev = world.env("dev")
+    lists = (
+        f"/projects/{world.pid}/environments",
+        world.path(dev, "permissions"),
+        world.path(dev, "secrets"),
+    )
+    for path in lists:
+        for query, loc in (
+            ({"limit": 0}, "limit"),
+            ({"limit": 101}, "limit"),
+            ({"limit": "x"}, "limit"),
+        ):
+            assert_validation(world.api.get(path, token=world.owner, query=query), ["query", loc])
+        r = world.api.get(path, token=world.owner, query={"cursor": "not-a-cursor"})
+        assert_problem(r, 400, "bad-request", loc=["query", "cursor"])
+    r = world.api.get(
+        world.path(dev, "secrets"), token=world.owner, query={"collection": "c" * 254}
+    )
+    assert_validation(r, ["query", "collection"])
+    for method, path, body in _env_routes(world, dev["id"]):
+        if method in ("PATCH", "DELETE"):
+            r = world.api.request(
+                method, path, token=world.owner, json=body, headers={"If-Match": "soon"}
+            )
+            assert_validation(r, ["header", "if-match"])
+    r = world.api.get(f"/projects/{world.pid}/environments/{'x' * 65}", token=world.owner)
+    assert_validation(r, ["path", "envId"])
+    assert world.api.get(world.path(dev), token=world.owner).json() == dev
