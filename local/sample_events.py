@@ -71,6 +71,8 @@ WORK_ID = str(uuid.uuid5(_IDS, "work/demo-namespace"))  # leased to edge's agent
 QUEUED_WORK_ID = str(uuid.uuid5(_IDS, "work/queued"))  # waiting for a claim
 LEASE_TOKEN = "lease-example-0123456789abcdef"
 TASK_TOKEN = "AQCEAAAAKgAAAAMAAAAAAAAAAexampletasktoken"  # what Step Functions passes
+ENV_NAME = "dev"  # an initial environment of demo: Sam holds Admin on it
+SECRET_ID = str(uuid.uuid5(_IDS, "secret/dev-db-password"))  # in dev: collection db, name password
 
 
 def member_membership_id() -> str:
@@ -78,6 +80,22 @@ def member_membership_id() -> str:
     from tenantry.domain.memberships import membership_id
 
     return membership_id(PROJECT_ID, MEMBER_USER_ID)
+
+
+def env_id() -> str:
+    """The id provisioning gives demo's `dev` environment."""
+    template.add_layers_to_path()
+    from tenantry.domain.provisioning import environment_id
+
+    return environment_id(PROJECT_ID, ENV_NAME)
+
+
+def member_permission_id() -> str:
+    """Sam's permission on dev."""
+    template.add_layers_to_path()
+    from tenantry.domain.env_permissions import permission_id
+
+    return permission_id(env_id(), "user", MEMBER_USER_ID)
 
 
 def admin_user_id() -> str:
@@ -122,6 +140,9 @@ def path_values() -> dict[str, str]:
         "clusterId": CLUSTER_ID,
         "cluster": CLUSTER_NAME,
         "workId": WORK_ID,
+        "envId": env_id(),
+        "permId": member_permission_id(),
+        "secretId": SECRET_ID,
     }
 
 
@@ -240,6 +261,39 @@ SAMPLES: dict[str, Sample] = {
             "description": "Payments for the whole company",
             "homepage": "https://pay.example.com",
         }
+    ),
+    "CreateEnvironment": Sample(
+        body={
+            "name": "staging",
+            "node_selector": {"pool": "general"},
+            "tolerations": [
+                {
+                    "key": "dedicated",
+                    "operator": "Equal",
+                    "value": "staging",
+                    "effect": "NoSchedule",
+                }
+            ],
+            "auto_add_new_users": True,
+        },
+        headers={"idempotency-key": "5be0-create-env-staging"},
+    ),
+    "UpdateEnvironment": Sample(
+        body={"node_selector": {"pool": "spot"}, "auto_add_new_users": True},
+        headers={"if-match": '"1"'},
+    ),
+    "DeleteEnvironment": Sample(headers={"if-match": '"1"'}),
+    "CreateEnvironmentPermission": Sample(
+        body={"bot_id": BOT_ID, "role": "User"},
+        headers={"idempotency-key": "e41c-grant-ci-deployer-dev"},
+    ),
+    "ListSecrets": Sample(query={"collection": "db", "limit": "25"}),
+    "CreateSecret": Sample(
+        body={"collection": "db", "name": "username", "contents": "sample-not-a-secret"},
+        headers={"idempotency-key": "a7d2-secret-db-username"},
+    ),
+    "UpdateSecret": Sample(
+        body={"contents": "sample-rotated-not-a-secret"}, headers={"if-match": '"1"'}
     ),
 }
 

@@ -1,7 +1,8 @@
 """The world the sample events (events/, local/sample_events.py) live in, built through the
 domain code on an emulated stack: the admin with the samples' token and a second token, a
 bot with a token, project `demo` owned by the admin (with an image, a member, a user
-outside it, a pending application), a template, an org and an invite. Ids are pinned to
+outside it, a pending application, the member's Admin permission on demo's `dev`
+environment and a secret there), a template, an org and an invite. Ids are pinned to
 the samples' ones by patching the id factories around each creation.
 
 Used by the sample-event replay test, `make invoke` (local/invoke.py) and `make moto`
@@ -101,6 +102,7 @@ def seed(stack: Any, project_status: str = "active") -> None:
     _expect_status("active")
     _seed_governance(principal)
     _seed_agent_work()
+    _seed_environments(principal)
     if project_status == "deleting":  # as the delete workflow's steps find it
         with mock.patch("tenantry.workflows.start"):
             projects.delete_project(principal, samples.PROJECT_ID, True, None)
@@ -215,6 +217,29 @@ def _seed_agent_work() -> None:
     item = work_store.get(samples.WORK_ID)
     assert item is not None
     work_store.lease(item, samples.LEASE_TOKEN, later(now, timedelta(hours=1)), now, expired=False)
+
+
+def _seed_environments(principal: Any) -> None:
+    """Sam (a member) holds Admin on demo's dev environment, which has a secret."""
+    from tenantry.domain import environments, secrets
+    from tenantry.models.environments import EnvironmentPermissionCreate, SecretCreate
+
+    env_id = samples.env_id()
+    environments.grant(
+        principal,
+        samples.PROJECT_ID,
+        env_id,
+        EnvironmentPermissionCreate(user_id=samples.MEMBER_USER_ID, role="Admin"),
+    )
+    with mock.patch.object(secrets, "new_id", return_value=samples.SECRET_ID):
+        secrets.create(
+            principal,
+            samples.PROJECT_ID,
+            env_id,
+            SecretCreate.model_validate(
+                {"collection": "db", "name": "password", "contents": "sample-not-a-secret"}
+            ),
+        )
 
 
 def _push_image(stack: Any) -> None:

@@ -31,7 +31,7 @@ from typing import Any
 from unittest import mock
 from urllib.parse import parse_qsl, unquote_to_bytes, urlencode
 
-from local import request_ids
+from local import kms_keys, request_ids
 from local import template as tpl
 from local.emulation_patches import emulation_patches
 from local.fifo_lock import FifoRLock
@@ -69,6 +69,7 @@ FAKE_AWS_ENV = {
 UNSET_AWS_ENV = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL")  # prefixes
 EMULATED = {
     "AWS::DynamoDB::Table",
+    kms_keys.KIND,
     "AWS::Serverless::StateMachine",
     "AWS::Serverless::Function",
     "AWS::Serverless::HttpApi",
@@ -211,6 +212,8 @@ class Stack:
             return API_ID
         if kind == "AWS::Serverless::LayerVersion":
             return f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:{logical_id}:1"
+        if kind == kms_keys.KIND:
+            return kms_keys.ref(PSEUDO["AWS::StackName"], logical_id)
         return logical_id
 
     def attribute(self, logical_id: str, attr: str) -> str:
@@ -352,6 +355,10 @@ class Stack:
             kind, props = res["Type"], res.get("Properties", {})
             if kind == "AWS::DynamoDB::Table":
                 self._create_table(ddb, self.physical_id(lid), self.resolve(props))
+            elif kind == kms_keys.KIND:
+                used = ("Description", "KeyUsage", "KeySpec", "EnableKeyRotation")
+                kms_props = self.resolve({k: v for k, v in props.items() if k in used})
+                kms_keys.deploy(self.client("kms"), self.physical_id(lid), kms_props)
             elif kind == "AWS::Serverless::StateMachine":
                 used = ("DefinitionUri", "Definition", "DefinitionSubstitutions", "Type")
                 props = self.resolve({k: v for k, v in props.items() if k in used})

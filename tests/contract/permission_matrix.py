@@ -14,6 +14,9 @@ from tests.integration.helpers import create_active, make_bot, make_user, workfl
 # The caller kinds, in the matrix's column order.
 KINDS = ("admin", "owner", "padmin", "member", "viewer", "outsider", "bot", "agent", "anon")
 PROJECT_ROLES = {"padmin": "admin", "member": "member", "viewer": "viewer"}
+# Callers by their role on `env` (the env-role matrix): a member with Admin, a viewer with
+# User, a bot with User, a bot with Admin. None of the KINDS has a role on it.
+ENV_KINDS = ("envadmin", "envuser", "botuser", "botadmin")
 
 
 @dataclass
@@ -48,6 +51,9 @@ class World:
     cluster: str = ""  # the cluster `pid` names; the `agent` caller is its agent
     cluster_name: str = ""
     work: tuple[str, str] = ("", "")  # an item leased to the agent: (id, lease token)
+    env: str = ""  # an environment of `pid`
+    env_permission: str = ""  # the subject bot's User on `env`
+    env_secret: str = ""  # a secret in `env`
     _seq: itertools.count[int] = field(default_factory=itertools.count)
 
     @classmethod
@@ -88,6 +94,22 @@ class World:
         body = {"clusters": [{"name": w.cluster_name, "quota": {}}]}
         w.ok(w.as_("admin").patch(f"/projects/{w.pid}", json=body), 200)
         w.work = w.fresh_work()
+        w.env = w.fresh_env()
+        w.env_permission = w.grant(w.env, bot_id=w.subject_bot, role="User")
+        w.env_secret = w.fresh_secret()
+        for kind, project_role, env_role in (
+            ("envadmin", "member", "Admin"),
+            ("envuser", "viewer", "User"),
+        ):
+            user, token = make_user(api, admin_token, kind.title())
+            w.tokens[kind], w.ids[kind] = token, user["id"]
+            body = {"project_id": w.pid, "action": "enroll", "user_id": user["id"]}
+            w.ok(w.as_("owner").post("/memberships", json={**body, "role": project_role}), 201)
+            w.grant(w.env, user_id=user["id"], role=env_role)
+        for kind, env_role in (("botuser", "User"), ("botadmin", "Admin")):
+            bot, w.tokens[kind] = make_bot(api, admin_token, kind.title())
+            w.ids[kind] = bot["id"]
+            w.grant(w.env, bot_id=bot["id"], role=env_role)
         return w
 
     # --- plumbing ------------------------------------------------------------------------
@@ -108,6 +130,10 @@ class World:
 
     def unique_email(self) -> str:
         return f"matrix-{next(self._seq)}@example.com"
+
+    def unique_name(self, prefix: str) -> str:
+        """A DNS label (environment names), or a secret's name."""
+        return f"{prefix}-{next(self._seq)}"
 
     def settle(self) -> None:
         """No request may overlap a workflow step (see tests.integration.helpers)."""
@@ -206,6 +232,28 @@ class World:
 
     def fresh_bot_token(self) -> str:
         r = self.as_("admin").post("/bot-tokens", json={"bot_id": self.subject_bot})
+        return str(self.ok(r, 201)["id"])
+
+    def envs_path(self, *rest: str) -> str:
+        return "/".join([f"/projects/{self.pid}/environments", *rest])
+
+    def fresh_env(self) -> str:
+        r = self.as_("owner").post(self.envs_path(), json={"name": self.unique_name("env")})
+        return str(self.ok(r, 201)["id"])
+
+    def grant(self, env_id: str, **body: str) -> str:
+        r = self.as_("owner").post(self.envs_path(env_id, "permissions"), json=body)
+        return str(self.ok(r, 201)["id"])
+
+    def fresh_permission(self) -> str:
+        """A new bot's User on `env`."""
+        return self.grant(self.env, bot_id=self.fresh_bot(), role="User")
+
+    def secret_body(self) -> dict[str, str]:
+        return {"collection": "matrix", "name": self.unique_name("s"), "contents": "matrix"}
+
+    def fresh_secret(self) -> str:
+        r = self.as_("owner").post(self.envs_path(self.env, "secrets"), json=self.secret_body())
         return str(self.ok(r, 201)["id"])
 
 

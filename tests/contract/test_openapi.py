@@ -252,6 +252,7 @@ FILTERED_AFTER_READING = {
     ("GET", "/users/{userId}/projects"): ("name", "label_selector", "state", "owner"),
     ("GET", "/applications"): ("state",),
     ("GET", "/users"): ("display_name", "is_active"),
+    ("GET", "/projects/{projectId}/environments/{envId}/secrets"): ("collection", "name"),
 }
 
 

@@ -24,6 +24,12 @@ The expectations are derived from ../shared/design/API.md, not from what the app
   by the invitee (anybody else: 404; GET /invites shows no one else's); bots create no
   projects or orgs and have no user tokens (403).
 
+* environments (API.md, "Environments", "Secrets"): members read them and their
+  permissions, the project's owner and admins manage them; a secret's names are read by
+  the environment's Admins and Users and the managers, so a member without a role on the
+  environment gets 403 there (they see the environment). ENV_MATRIX_TABLE checks the
+  environment roles themselves.
+
 Callers: `admin` the platform admin (no project role), `owner` the project's owner (and
 the org's), `padmin` a project admin (an org admin), `member` a member (an org member),
 `viewer` a viewer (an org member), `outsider` a user in neither, `bot` a bot in neither,
@@ -42,7 +48,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.contract.permission_matrix import KINDS, Call, World
+from tests.contract.permission_matrix import ENV_KINDS, KINDS, Call, World
 from tests.harness import emulated, ensure_test_admin
 
 OPENAPI = Path(__file__).resolve().parents[2] / "openapi.json"
@@ -115,23 +121,63 @@ POST   /agent/work/claim                                  403    403    403    4
 POST   /agent/work/{workId}/heartbeat                     403    403    403    403    403    403    403    200    401
 POST   /agent/work/{workId}/result                        403    403    403    403    403    403    403    200    401
 POST   /agent/work/{workId}/release                       403    403    403    403    403    403    403    204    401
+GET    /projects/{projectId}/environments                 200    200    200    200    200    404    404    403    401
+POST   /projects/{projectId}/environments                 201    201    201    403    403    404    404    403    401
+GET    /projects/{projectId}/environments/{envId}         200    200    200    200    200    404    404    403    401
+PATCH  /projects/{projectId}/environments/{envId}         200    200    200    403    403    404    404    403    401
+DELETE /projects/{projectId}/environments/{envId}         204    204    204    403    403    404    404    403    401
+GET    {env}/permissions                                  200    200    200    200    200    404    404    403    401
+POST   {env}/permissions                                  201    201    201    403    403    404    404    403    401
+GET    {env}/permissions/{permId}                         200    200    200    200    200    404    404    403    401
+DELETE {env}/permissions/{permId}                         204    204    204    403    403    404    404    403    401
+GET    {env}/secrets                                      200    200    200    403    403    404    404    403    401
+POST   {env}/secrets                                      201    201    201    403    403    404    404    403    401
+GET    {env}/secrets/{secretId}                           200    200    200    403    403    404    404    403    401
+PATCH  {env}/secrets/{secretId}                           200    200    200    403    403    404    404    403    401
+DELETE {env}/secrets/{secretId}                           204    204    204    403    403    404    404    403    401
+"""
+
+# The environment routes by the caller's role on the environment (API.md, "Environments",
+# "Secrets"): Admin manages its permissions and secrets, User reads its secrets' names; a
+# user's role counts as a member of the project (envadmin is a member, envuser a viewer),
+# a bot's (never a member) shows it that environment only.
+ENV_MATRIX_TABLE = """
+#                                                      envadmin envuser botuser botadmin
+GET    /projects/{projectId}/environments                200    200    404    404
+POST   /projects/{projectId}/environments                403    403    404    404
+GET    /projects/{projectId}/environments/{envId}        200    200    200    200
+PATCH  /projects/{projectId}/environments/{envId}        403    403    403    403
+DELETE /projects/{projectId}/environments/{envId}        403    403    403    403
+GET    {env}/permissions                                 200    200    200    200
+POST   {env}/permissions                                 201    403    403    201
+GET    {env}/permissions/{permId}                        200    200    200    200
+DELETE {env}/permissions/{permId}                        204    403    403    204
+GET    {env}/secrets                                     200    200    200    200
+POST   {env}/secrets                                     201    403    403    201
+GET    {env}/secrets/{secretId}                          200    200    200    200
+PATCH  {env}/secrets/{secretId}                          200    403    403    200
+DELETE {env}/secrets/{secretId}                          204    403    403    204
 """
 # fmt: on
+ENVIRONMENTS = "/projects/{projectId}/environments"
+ENV = f"{ENVIRONMENTS}/{{envId}}"
 
 
-def parse(table: str) -> dict[str, tuple[int, ...]]:
+def parse(table: str, kinds: tuple[str, ...] = KINDS) -> dict[str, tuple[int, ...]]:
     rows: dict[str, tuple[int, ...]] = {}
     for line in table.splitlines():
         if not line.strip() or line.startswith("#"):
             continue
         method, path, *statuses = line.split()
-        assert len(statuses) == len(KINDS), line
+        path = path.replace("{env}", ENV)
+        assert len(statuses) == len(kinds), line
         assert f"{method} {path}" not in rows, f"two rows for {method} {path}"
         rows[f"{method} {path}"] = tuple(int(s) for s in statuses)
     return rows
 
 
 MATRIX = parse(MATRIX_TABLE)
+ENV_MATRIX = parse(ENV_MATRIX_TABLE, ENV_KINDS)
 
 # How each route is called: (world, this cell should succeed) -> path params, body, query.
 Prepare = Callable[[World, bool], Call]
@@ -252,6 +298,46 @@ CALLS: dict[str, Prepare] = {
     "POST /agent/work/{workId}/heartbeat": lambda w, ok: w.lease_call({}),
     "POST /agent/work/{workId}/result": lambda w, ok: w.lease_call({"status": "Done"}, fresh=ok),
     "POST /agent/work/{workId}/release": lambda w, ok: w.lease_call({}, fresh=ok),
+    "GET /projects/{projectId}/environments": same(projectId="pid"),
+    "POST /projects/{projectId}/environments": lambda w, ok: Call(
+        {"projectId": w.pid}, {"name": w.unique_name("made")}
+    ),
+    f"GET {ENV}": same(projectId="pid", envId="env"),
+    f"PATCH {ENV}": lambda w, ok: Call(
+        {"projectId": w.pid, "envId": w.env}, {"auto_add_new_users": False}
+    ),
+    f"DELETE {ENV}": lambda w, ok: Call(
+        {"projectId": w.pid, "envId": w.fresh_env() if ok else w.env}
+    ),
+    f"GET {ENV}/permissions": same(projectId="pid", envId="env"),
+    f"POST {ENV}/permissions": lambda w, ok: Call(
+        {"projectId": w.pid, "envId": w.env}, {"bot_id": w.fresh_bot(), "role": "User"}
+    ),
+    f"GET {ENV}/permissions/{{permId}}": same(
+        projectId="pid", envId="env", permId="env_permission"
+    ),
+    f"DELETE {ENV}/permissions/{{permId}}": lambda w, ok: Call(
+        {
+            "projectId": w.pid,
+            "envId": w.env,
+            "permId": w.fresh_permission() if ok else w.env_permission,
+        }
+    ),
+    f"GET {ENV}/secrets": same(projectId="pid", envId="env"),
+    f"POST {ENV}/secrets": lambda w, ok: Call(
+        {"projectId": w.pid, "envId": w.env}, w.secret_body()
+    ),
+    f"GET {ENV}/secrets/{{secretId}}": same(projectId="pid", envId="env", secretId="env_secret"),
+    f"PATCH {ENV}/secrets/{{secretId}}": lambda w, ok: Call(
+        {"projectId": w.pid, "envId": w.env, "secretId": w.env_secret}, {"contents": "rotated"}
+    ),
+    f"DELETE {ENV}/secrets/{{secretId}}": lambda w, ok: Call(
+        {
+            "projectId": w.pid,
+            "envId": w.env,
+            "secretId": w.fresh_secret() if ok else w.env_secret,
+        }
+    ),
 }
 
 
@@ -274,14 +360,17 @@ def test_every_route_has_a_row_and_a_call() -> None:
     assert sorted(routes - MATRIX.keys()) == [], "routes without a row in MATRIX_TABLE"
     assert sorted(MATRIX.keys() - routes) == [], "rows for routes openapi.json does not have"
     assert CALLS.keys() == MATRIX.keys(), sorted(CALLS.keys() ^ MATRIX.keys())
+    environment_routes = {r for r in routes if r.split(" ", 1)[1].startswith(ENVIRONMENTS)}
+    assert ENV_MATRIX.keys() == environment_routes, sorted(ENV_MATRIX.keys() ^ environment_routes)
 
 
 def test_openapi_documents_every_expected_status() -> None:
     documented = openapi_routes()
     missing = [
         f"{route}: {status} ({kind})"
-        for route, statuses in MATRIX.items()
-        for kind, status in zip(KINDS, statuses, strict=True)
+        for matrix, kinds in ((MATRIX, KINDS), (ENV_MATRIX, ENV_KINDS))
+        for route, statuses in matrix.items()
+        for kind, status in zip(kinds, statuses, strict=True)
         if str(status) not in documented.get(route, set())
     ]
     assert missing == [], "statuses the matrix expects but openapi.json does not document"
@@ -300,10 +389,18 @@ def world() -> Iterator[World]:
 
 @pytest.mark.parametrize("route", list(MATRIX))
 def test_permission_matrix(world: World, route: str) -> None:
+    check(world, route, dict(zip(KINDS, MATRIX[route], strict=True)))
+
+
+@pytest.mark.parametrize("route", list(ENV_MATRIX))
+def test_environment_role_matrix(world: World, route: str) -> None:
+    check(world, route, dict(zip(ENV_KINDS, ENV_MATRIX[route], strict=True)))
+
+
+def check(world: World, route: str, expected: dict[str, int]) -> None:
     method, template = route.split(" ", 1)
-    expected = dict(zip(KINDS, MATRIX[route], strict=True))
     # cells that should fail first: they must not change anything the others act on
-    order = sorted(KINDS, key=lambda kind: expected[kind] < 300)
+    order = sorted(expected, key=lambda kind: expected[kind] < 300)
     got: dict[str, int] = {}
     wrong: list[str] = []
     for kind in order:
@@ -318,6 +415,6 @@ def test_permission_matrix(world: World, route: str) -> None:
         if r.status != expected[kind]:
             wrong.append(f"  {kind:<8} expected {expected[kind]}, got {r.status}: {r.body[:300]}")
     assert not wrong, (
-        f"{route}\n  expected {[expected[k] for k in KINDS]}\n"
-        f"  got      {[got[k] for k in KINDS]}\n" + "\n".join(wrong)
+        f"{route}\n  expected {[expected[k] for k in expected]}\n"
+        f"  got      {[got[k] for k in expected]}\n" + "\n".join(wrong)
     )

@@ -15,13 +15,13 @@ from tenantry.errors import BadRequest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "layers" / "core" / "tenantry"
 # Reads by key range that are not lists of the API: a project's history (its keys are the
-# workflows' to change), a deletion's sweep of a project's environments, and the strongly
-# consistent read of a token owner's partition before rewriting it.
+# workflows' to change), a deletion's sweep of a project's environments (or of what one
+# environment owns), and the strongly consistent read of a token owner's partition before
+# rewriting it.
 NOT_LISTS = {
     ("dal/history.py", "page"),
-    ("dal/projects.py", "environment_keys"),
+    ("dal/environments.py", "keys_under"),
     ("dal/identity.py", "owner_with_tokens"),
-    ("dal/projects.py", "environment_names"),
     ("dal/operations.py", "due"),
     ("dal/work.py", "claimable"),  # an agent's claim: GSI1 CLUSTERWORK#<cluster> up to now
 }
@@ -78,6 +78,13 @@ def test_a_pattern_queries_its_partition_and_prefix(client: _Client) -> None:
     assert call["KeyConditionExpression"] == "#pk = :pk AND begins_with(#sk, :skp)"
     assert call["ExpressionAttributeValues"] == {":pk": "ORG#o1", ":skp": "MEMBER#"}
     assert call["Limit"] == 5
+
+
+def test_a_prefix_may_be_built_from_the_lists_arguments(client: _Client) -> None:
+    """An environment's permissions: the project's partition, under the environment's id."""
+    access.ENV_PERMISSIONS.page("p1", "e1", limit=5, start_key=None)
+    (call,) = client.calls
+    assert call["ExpressionAttributeValues"] == {":pk": "PROJECT#p1", ":skp": "ENVPERM#e1#"}
 
 
 def test_a_range_bound_is_required_exactly_when_declared() -> None:

@@ -248,3 +248,16 @@ def test_a_cluster_added_to_an_active_project_is_asked_for_on_retry(
     assert east.claim() == []
     ready = condition(settled(workflow, "shop"), "NamespacesReady")
     assert ready["status"] == "True", ready
+
+
+def test_a_project_on_many_clusters_asks_them_all(
+    api: Api, admin_token: str, workflow: Workflow
+) -> None:
+    """More namespace records than one transaction holds: planned in batches."""
+    agents = [TestAgent.register(api, admin_token, f"c{i:02d}") for i in range(14)]
+    create(api, admin_token, "wide", *(a.name for a in agents))
+    for agent in agents:
+        agent.do_all("Done")
+    ready = condition(settled(workflow, "wide"), "NamespacesReady")
+    assert ready["status"] == "True", ready
+    assert len(ready["detail"]["success_clusters"]) == 14

@@ -37,9 +37,12 @@ def created(
     *,
     status: int = 201,
     redact: Callable[[Any], Any] | None = None,
+    unchecked: frozenset[str] = frozenset(),
 ) -> Response:
     """A create route's answer: `make()` the resource once per Idempotency-Key and answer
-    `status` with its Location (and ETag when it is versioned). `redact`: as in once()."""
+    `status` with its Location (and ETag when it is versioned). `redact`: as in once().
+    `unchecked`: body fields left out of the stored record, so not compared on a retry
+    either (a secret's contents: not even a hash of them is kept)."""
     from tenantry.http import respond
 
     def create() -> Response:
@@ -51,7 +54,14 @@ def created(
             location=f"{collection}/{resource.id}",
         )
 
-    return once(app, key, principal_id, body.model_dump(mode="json"), create, redact=redact)
+    return once(
+        app,
+        key,
+        principal_id,
+        body.model_dump(mode="json", exclude=set(unchecked)),
+        create,
+        redact=redact,
+    )
 
 
 def once(

@@ -21,6 +21,7 @@ class Settings:
     create_project_state_machine_arn: str = ""
     delete_project_state_machine_arn: str = ""
     image_repository_prefix: str = "tenantry/"
+    secrets_key_id: str = ""  # the KMS key sealing secret contents (tenantry.secrets_crypto)
     approval_policy: str = "auto"
     oidc_issuer: str = ""
     oidc_audience: str = ""

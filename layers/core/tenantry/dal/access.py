@@ -16,6 +16,9 @@ each page read through tenantry.pagination.collect, whose read budget bounds a r
 | USER_MEMBERSHIPS         | GSI2  | USERMEMBERSHIPS#<user>     | <project id>            |              |
 | PROJECT_MEMBERSHIPS      | table | PROJECT#<id>               | MEMBER#<user>           | MEMBER#...   |
 | PROJECT_CURRENT_MEMBERS  | GSI3  | PROJECTMEMBERS#<project>   | <user>                  |              |
+| PROJECT_ENVIRONMENTS     | table | PROJECT#<id>               | ENV#<env id>            | ENV#...      |
+| ENV_PERMISSIONS          | table | PROJECT#<id>               | ENVPERM#<env>#<perm id> | ENVPERM#<env>#... |
+| ENV_SECRETS              | table | PROJECT#<id>               | SECRET#<env>#<secret id>| SECRET#<env>#...  |
 | PENDING_INVITES          | GSI1  | INVITES#<email>            | <valid_until>#<id>      | > <now>#~    |
 | PROJECT_APPLICATIONS     | GSI1  | PROJECTAPPS#<project>      | <created_at>#<id>       |              |
 | APPLICATIONS_IN_STATE    | GSI2  | APPSTATE#<state>           | <created_at>#<id>       |              |
@@ -31,13 +34,15 @@ admins. USER_CURRENT_PROJECTS and PROJECT_CURRENT_MEMBERS hold only current (acc
 leave_requested) memberships: a user's project list and a non-manager's member list never
 read former ones. PENDING_INVITES holds pending invites only, by expiry, read above now:
 GET /invites reads neither answered nor expired invites. APPLICATIONS_IN_STATE is the
-platform admins' queue. What no pattern serves (a name prefix, a label selector, a status
-within a member's or an owner's list, the state of one project's or one applicant's
-applications) is a filter on the rows read (docs/api.md, "Lists and cursors").
+platform admins' queue. An environment's permissions and secrets sort under its id in the
+project's partition: its own prefix is the list (ENV_PERMISSIONS, ENV_SECRETS). What no
+pattern serves (a name prefix, a label selector, a status within a member's or an owner's
+list, the state of one project's or one applicant's applications, a secret's collection
+or name) is a filter on the rows read (docs/api.md, "Lists and cursors").
 
 Not here: a project's history (dal/history.py, read by its own key range), the sweep of
-what a project owns on deletion (dal/projects.environment_keys), the environment names a
-provisioning step reads (dal/projects.environment_names), the reconciler's worklist of
+what a project or an environment owns on its deletion and the environment names a
+provisioning step reads (dal/environments.keys_under), the reconciler's worklist of
 operations due (dal/operations.due, GSI3 OPERATIONS#open up to now), an agent's claim
 (dal/work.claimable, GSI1 CLUSTERWORK#<cluster> up to now) and the read of a
 token owner's partition before rewriting it (dal/identity.owner_with_tokens): none is a
@@ -58,13 +63,14 @@ Page = tuple[list[dict[str, Any]], dict[str, Any] | None]
 @dataclass(frozen=True)
 class Pattern:
     """One list's reads: partition `partition(*args)` of `index`, in sort-key order, within
-    `prefix` (begins_with) or above `after(bound)` (exclusive)."""
+    `prefix` (begins_with; a callable builds it from the same args as the partition) or
+    above `after(bound)` (exclusive)."""
 
     name: str
     index: str | None
     partition: Callable[..., str]
     sort: str  # how the items' sort key is built (keys.py builds it; here for readers)
-    prefix: str | None = None
+    prefix: str | Callable[..., str] | None = None
     after: Callable[[str], str] | None = None
 
     def page(
@@ -82,10 +88,11 @@ class Pattern:
         lower bound (required when the pattern has one)."""
         if (self.after is None) != (bound is None):
             raise ValueError(f"{self.name}: a bound is given exactly when the pattern has one")
+        prefix = self.prefix(*args) if callable(self.prefix) else self.prefix
         return table.query(
             self.partition(*args),
             index=self.index,
-            sk_prefix=self.prefix,
+            sk_prefix=prefix,
             sk_after=self.after(bound) if self.after and bound is not None else None,
             limit=limit,
             start_key=start_key,
@@ -129,6 +136,26 @@ PROJECT_MEMBERSHIPS = Pattern(
 )
 PROJECT_CURRENT_MEMBERS = Pattern(
     "a project's current members", "GSI3", keys.project_members, "<user id>"
+)
+
+# --- environments ---------------------------------------------------------------------------
+
+PROJECT_ENVIRONMENTS = Pattern(
+    "a project's environments", None, keys.project_pk, "ENV#<env id>", prefix=keys.ENV_PREFIX
+)
+ENV_PERMISSIONS = Pattern(
+    "an environment's permissions",
+    None,
+    lambda project_id, env_id: keys.project_pk(project_id),
+    "ENVPERM#<env id>#<permission id>",
+    prefix=lambda project_id, env_id: keys.env_permissions_prefix(env_id),
+)
+ENV_SECRETS = Pattern(
+    "an environment's secrets",
+    None,
+    lambda project_id, env_id: keys.project_pk(project_id),
+    "SECRET#<env id>#<secret id>",
+    prefix=lambda project_id, env_id: keys.env_secrets_prefix(env_id),
 )
 
 # --- invites and applications ---------------------------------------------------------------

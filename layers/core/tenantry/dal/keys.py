@@ -12,6 +12,9 @@ dal/access.py; the index keys below put each item into exactly the partitions it
 | operation           | PROJECT#<id>        | OP#<operation id>     |                                      |                                       | OPERATIONS#open / <check_at>#<op> ‡|
 | environment         | PROJECT#<id>        | ENV#<env id>          |                                      |                                       |                                    |
 | environment name    | PROJECT#<id>        | ENVNAME#<name>        |                                      |                                       |                                    |
+| env permission      | PROJECT#<id>        | ENVPERM#<env>#<perm>  |                                      |                                       |                                    |
+| secret              | PROJECT#<id>        | SECRET#<env>#<secret> |                                      |                                       |                                    |
+| secret name (unique)| PROJECT#<id>        | SECRETNAME#<env>#<collection>#<name> |                       |                                       |                                    |
 | user                | USER#<id>           | USER                  | USERS / <created_at>#<id>            |                                       |                                    |
 | user email (unique) | EMAIL#<email>       | EMAIL                 |                                      |                                       |                                    |
 | bot                 | BOT#<id>            | BOT                   | BOTS / <created_at>#<id>             |                                       |                                    |
@@ -69,8 +72,15 @@ works on; the project names it (`operation_id`). While open it sits in GSI3's
 OPERATIONS#open partition, sorted by `check_at`, the time the reconciler should look at it:
 the reconciler reads only the operations due, never the table.
 
+An environment is its item and a name guard (ENVNAME#, one per name in the project). Its
+permissions and secrets sort under its id (ENVPERM#<env>#, SECRET#<env>#), so one Query
+lists them and a deleted environment's are found by prefix. A permission's id is
+uuid5(env, principal): one per (environment, user or bot), and the caller's own permission
+is a GetItem. A secret's (collection, name) is unique through its name guard; the secret
+item holds its contents only sealed (tenantry.secrets_crypto).
+
 A tenant's items share PK=PROJECT#<id>, so one Query serves a project's lists and a
-project's deletion finds everything it owns.
+project's deletion finds everything it owns (PROJECT_OWNED_PREFIXES).
 """
 
 from __future__ import annotations
@@ -178,6 +188,60 @@ ENV_NAME_PREFIX = "ENVNAME#"
 
 def environment_name(project_id: str, name: str) -> dict[str, str]:
     return {"PK": f"PROJECT#{project_id}", "SK": f"{ENV_NAME_PREFIX}{name}"}
+
+
+ENV_PERMISSION_PREFIX = "ENVPERM#"
+
+
+def env_permission(project_id: str, env_id: str, permission_id: str) -> dict[str, str]:
+    return {"PK": f"PROJECT#{project_id}", "SK": f"{env_permissions_prefix(env_id)}{permission_id}"}
+
+
+def env_permissions_prefix(env_id: str) -> str:
+    return f"{ENV_PERMISSION_PREFIX}{env_id}#"
+
+
+SECRET_PREFIX = "SECRET#"
+SECRET_NAME_PREFIX = "SECRETNAME#"
+
+
+def secret(project_id: str, env_id: str, secret_id: str) -> dict[str, str]:
+    return {"PK": f"PROJECT#{project_id}", "SK": f"{env_secrets_prefix(env_id)}{secret_id}"}
+
+
+def env_secrets_prefix(env_id: str) -> str:
+    return f"{SECRET_PREFIX}{env_id}#"
+
+
+def secret_name(project_id: str, env_id: str, collection: str, name: str) -> dict[str, str]:
+    """Collections and names hold no `#` (models/environments.py)."""
+    return {
+        "PK": f"PROJECT#{project_id}",
+        "SK": f"{env_secret_names_prefix(env_id)}{collection}#{name}",
+    }
+
+
+def env_secret_names_prefix(env_id: str) -> str:
+    return f"{SECRET_NAME_PREFIX}{env_id}#"
+
+
+def env_owned_prefixes(env_id: str) -> tuple[str, ...]:
+    """The sort-key prefixes of what an environment owns besides its item and name guard."""
+    return (
+        env_permissions_prefix(env_id),
+        env_secrets_prefix(env_id),
+        env_secret_names_prefix(env_id),
+    )
+
+
+# What a project's deletion sweeps from its partition (dal/projects.environment_keys).
+PROJECT_OWNED_PREFIXES = (
+    ENV_PREFIX,
+    ENV_NAME_PREFIX,
+    ENV_PERMISSION_PREFIX,
+    SECRET_PREFIX,
+    SECRET_NAME_PREFIX,
+)
 
 
 # --- operations (tenantry.domain.operations) ---------------------------------------------------

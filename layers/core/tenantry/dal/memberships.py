@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 from tenantry.dal import access, history, keys, table
-from tenantry.errors import Conflict, InvalidTransition, NotFound, QuotaExceeded
+from tenantry.errors import ChangedMeanwhile, Conflict, InvalidTransition, NotFound, QuotaExceeded
 
 SEQUENCE_ATTEMPTS = 5  # membership changes of one project racing on its history
 MEMBERS = "members"
@@ -122,17 +122,19 @@ def change(
     current: bool,
     project_statuses: tuple[str, ...],
     policy: tuple[str, str] | None = None,
+    require: dict[str, Any] | None = None,
     history_after: int = 0,
     extra_ops: list[dict[str, Any]] | None = None,
 ) -> None:
     """Write `member` (its new state and fields) if it is still in `from_state` (None: it
     must not exist), move the member count by `delta` within the project's limits, and
     append `entry`. `policy` (attribute, value): the project's policy the change was
-    decided under, which must still be the project's. Anything else in the same
-    transaction goes in `extra_ops`. `current`: the new state counts as a member, so the
-    item is in the lists of current members and of its user's projects (it leaves them, in
-    this write, when not). `history_after`: the project's history_seq as the caller read
-    it (dal/history.py)."""
+    decided under, which must still be the project's. `require`: other attributes of the
+    project the change was decided under (None: absent); another value is ChangedMeanwhile
+    (decide again). Anything else in the same transaction goes in `extra_ops`. `current`:
+    the new state counts as a member, so the item is in the lists of current members and
+    of its user's projects (it leaves them, in this write, when not). `history_after`: the
+    project's history_seq as the caller read it (dal/history.py)."""
     pid, uid = member["project_id"], member["user_id"]
     item = member_item(member, current=current)
     if from_state is None:
@@ -144,7 +146,7 @@ def change(
     ops = [
         member_op,
         table.tx_put(_pointer(member)),
-        _project_op(pid, delta, project_statuses, policy),
+        _project_op(pid, delta, project_statuses, policy, require),
         entry,
         *(extra_ops or []),
     ]
@@ -154,7 +156,7 @@ def change(
             table.transact(
                 history.sequenced(ops, pid, after),
                 on_condition=lambda after=after: _why_not(
-                    pid, uid, from_state, delta, project_statuses, policy, after
+                    pid, uid, from_state, delta, project_statuses, policy, after, require
                 ),
             )
             return
@@ -164,7 +166,11 @@ def change(
 
 
 def _project_op(
-    project_id: str, delta: int, statuses: tuple[str, ...], policy: tuple[str, str] | None
+    project_id: str,
+    delta: int,
+    statuses: tuple[str, ...],
+    policy: tuple[str, str] | None,
+    require: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     names = {"#status": "status"}
     values: dict[str, Any] = {f":s{i}": s for i, s in enumerate(statuses)}
@@ -172,6 +178,7 @@ def _project_op(
     if policy is not None:
         names["#policy"], values[":policy"] = policy
         condition += " AND #policy = :policy"
+    condition += table.requirements(require, names, values)
     if delta == 0:
         return table.tx_check(keys.project(project_id), condition, names=names, values=values)
     names.update({"#usage": "usage", "#m": MEMBERS})
@@ -195,6 +202,7 @@ def _why_not(
     statuses: tuple[str, ...],
     policy: tuple[str, str] | None,
     history_after: int | None = None,
+    require: dict[str, Any] | None = None,
 ) -> Exception:
     project = table.get(keys.project(project_id))
     if project is None:
@@ -212,6 +220,8 @@ def _why_not(
             f"{project.get(field)}); ask again",
             extra={field: project.get(field)},
         )
+    if any(project.get(k) != v for k, v in (require or {}).items()):
+        return ChangedMeanwhile("the project changed meanwhile; retry")
     current = get(project_id, user_id)
     if (current or {}).get("state") != from_state:
         return Conflict("the membership changed meanwhile; fetch it again and retry")

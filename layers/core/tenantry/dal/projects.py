@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tenantry.dal import access, history, keys, memberships, table
+from tenantry.dal import access, environments, history, keys, memberships, table
 from tenantry.errors import (
     ChangedMeanwhile,
     Conflict,
@@ -158,13 +158,7 @@ def write(
     if expected_version is not None:
         condition += " AND version = :expected"
         values[":expected"] = expected_version
-    for i, (attr, value) in enumerate((require or {}).items()):
-        names[f"#q{i}"] = attr
-        if value is None:
-            condition += f" AND attribute_not_exists(#q{i})"
-        else:
-            values[f":q{i}"] = value
-            condition += f" AND #q{i} = :q{i}"
+    condition += table.requirements(require, names, values)
     update = table.tx_update(
         keys.project(project_id), expression, condition, names=names, values=values
     )
@@ -263,60 +257,27 @@ def page_listed(
 
 def environment_ops(project_id: str, envs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Transaction ops creating each environment and its name guard (refused if taken)."""
-    ops = []
-    for env in envs:
-        item = {**keys.environment(project_id, env["id"]), "entity": "environment", **env}
-        guard = {
-            **keys.environment_name(project_id, env["name"]),
-            "entity": "environment_name",
-            "env_id": env["id"],
-        }
-        ops += [
-            table.tx_put(item, "attribute_not_exists(PK)"),
-            table.tx_put(guard, "attribute_not_exists(PK)"),
-        ]
-    return ops
+    return [op for env in envs for op in environments.create_ops({**env, "project_id": project_id})]
 
 
 def environment_names(project_id: str) -> set[str]:
     """Names of the project's environments (from their name guards), strongly consistent."""
-    names: set[str] = set()
-    start = None
-    while True:
-        items, start = table.query(
-            keys.project_pk(project_id),
-            sk_prefix=keys.ENV_NAME_PREFIX,
-            limit=100,
-            start_key=start,
-            consistent=True,
-        )
-        names.update(i["SK"].removeprefix(keys.ENV_NAME_PREFIX) for i in items)
-        if not start:
-            return names
+    guards = environments.keys_under(project_id, (keys.ENV_NAME_PREFIX,))
+    return {k["SK"].removeprefix(keys.ENV_NAME_PREFIX) for k in guards}
 
 
 def environment_keys(project_id: str) -> list[dict[str, str]]:
-    """Keys of every environment item (and name guard) of the project."""
-    found: list[dict[str, str]] = []
-    for prefix in (keys.ENV_PREFIX, keys.ENV_NAME_PREFIX):
-        start = None
-        while True:
-            items, start = table.query(
-                keys.project_pk(project_id),
-                sk_prefix=prefix,
-                limit=100,
-                start_key=start,
-                consistent=True,
-            )
-            found.extend({"PK": i["PK"], "SK": i["SK"]} for i in items)
-            if not start:
-                break
-    return found
+    """Keys of every environment item of the project and of what they own: name guards,
+    permissions, secrets and their name guards (keys.PROJECT_OWNED_PREFIXES)."""
+    return environments.keys_under(project_id, keys.PROJECT_OWNED_PREFIXES)
+
+
+DELETE_CHUNK = 25  # items per transaction: moto's cap (AWS takes 100)
 
 
 def delete_items(item_keys: list[dict[str, str]]) -> None:
-    for i in range(0, len(item_keys), 100):
-        table.transact([table.tx_delete(k) for k in item_keys[i : i + 100]])
+    for i in range(0, len(item_keys), DELETE_CHUNK):
+        table.transact([table.tx_delete(k) for k in item_keys[i : i + DELETE_CHUNK]])
 
 
 def strip(item: dict[str, Any]) -> dict[str, Any]:

@@ -222,6 +222,22 @@ def set_expression(
     return expression, names, values
 
 
+def requirements(
+    require: dict[str, Any] | None, names: dict[str, str], values: dict[str, Any]
+) -> str:
+    """` AND ...` conditions that each `require` attribute has its value (None: is absent),
+    their placeholders added to `names` and `values`."""
+    condition = ""
+    for i, (attr, value) in enumerate((require or {}).items()):
+        names[f"#q{i}"] = attr
+        if value is None:
+            condition += f" AND attribute_not_exists(#q{i})"
+        else:
+            values[f":q{i}"] = value
+            condition += f" AND #q{i} = :q{i}"
+    return condition
+
+
 # --- transactions -----------------------------------------------------------------------
 
 
@@ -237,6 +253,22 @@ def tx_update(
     op: dict[str, Any] = {"TableName": table_name(), "Key": key, "UpdateExpression": expression}
     _conditional(op, condition, expr.get("names"), expr.get("values"))
     return {"Update": op}
+
+
+def tx_update_versioned(
+    key: dict[str, str], changes: dict[str, Any], version: int
+) -> dict[str, Any]:
+    """Set `changes` on the item if it exists at `version`; its version moves on by one.
+    Attributes not in `changes` (a counter another writer keeps) stay as they are."""
+    expression, names, values = set_expression(changes)
+    values.update({":version": version, ":one": 1})
+    return tx_update(
+        key,
+        f"{expression} ADD version :one",
+        "attribute_exists(PK) AND version = :version",
+        names=names,
+        values=values,
+    )
 
 
 def tx_delete(key: dict[str, str], condition: str | None = None, **expr: Any) -> dict[str, Any]:

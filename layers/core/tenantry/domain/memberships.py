@@ -11,8 +11,9 @@ from tenantry.dal import history, limits
 from tenantry.dal import identity as identity_store
 from tenantry.dal import memberships as store
 from tenantry.dal import projects as project_store
+from tenantry.domain import env_permissions
 from tenantry.domain import membership_rules as rules
-from tenantry.errors import Forbidden, NotFound, UnknownReference
+from tenantry.errors import ChangedMeanwhile, Forbidden, NotFound, UnknownReference
 from tenantry.models.governance import Member, Membership, MembershipAction, MembershipCreate
 from tenantry.models.identity import Principal
 
@@ -20,6 +21,7 @@ MEMBERSHIP_NAMESPACE = uuid.UUID("0d5b7f0e-8b0a-4c58-9a3e-3f4a2d1c6b7e")
 # Joining or growing needs an active project; leaving and removal work in any live status.
 GROWING = ("active",)
 LIVE = ("uninitialized", "creating", "active", "suspended", "terminated", "failed")
+RACE_ATTEMPTS = 3
 
 
 def membership_id(project_id: str, user_id: str) -> str:
@@ -141,7 +143,29 @@ def move(
     reason: str | None = None,
     extra_ops: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Apply `action` to the user's membership of `project`, atomically, and return it."""
+    """Apply `action` to the user's membership of `project`, atomically, and return it.
+    A change that makes the user a member or ends their membership also grants or revokes
+    their environment permissions (domain/env_permissions.py); if the project's
+    environments or permissions changed since they were read, the change is decided again
+    on a fresh read (RACE_ATTEMPTS times at most, then 409)."""
+    for _ in range(RACE_ATTEMPTS - 1):
+        try:
+            return _move(principal, project, user_id, action, role, current, reason, extra_ops)
+        except ChangedMeanwhile:  # nothing was written: read both again, decide again
+            project, current = project_store.get(project["id"]) or project, None
+    return _move(principal, project, user_id, action, role, current, reason, extra_ops)
+
+
+def _move(
+    principal: Principal,
+    project: dict[str, Any],
+    user_id: str,
+    action: str,
+    role: str | None,
+    current: dict[str, Any] | None,
+    reason: str | None,
+    extra_ops: list[dict[str, Any]] | None,
+) -> dict[str, Any]:
     pid = project["id"]
     if current is None:
         current = store.get(pid, user_id)
@@ -172,6 +196,13 @@ def move(
     detail: dict[str, Any] = {"user_id": user_id, "role": member["role"]}
     if reason:
         detail["reason"] = reason
+    require = None
+    if delta:  # becomes a member, or stops being one: their environment permissions
+        env_ops, env_detail, require = env_permissions.membership_ops(
+            project, user_id, joining=delta > 0, now=now
+        )
+        ops += env_ops
+        detail.update(env_detail)
     entry = history.entry(
         pid,
         f"{principal.kind}:{principal.id}",
@@ -194,6 +225,7 @@ def move(
         current=target in rules.COUNTED,
         project_statuses=statuses,
         policy=decided_under,
+        require=require,
         history_after=history.sequence_of(project),
         extra_ops=ops,
     )

@@ -30,6 +30,7 @@ from tenantry.settings import get_settings
 ACTOR = "system:workflow"
 SEQUENCE_ATTEMPTS = 5
 ENV_NAMESPACE = uuid.UUID("6f1c1b1e-3f5e-4a59-9a47-2f0d5c1e7a10")
+TX_ITEMS = 20  # ops per transaction besides a step's own (DynamoDB Local and moto: 25)
 WORK_NAMESPACE = uuid.UUID("0b6f7d52-8d1e-4c1f-9e55-3c7a2f6e4d21")
 
 
@@ -325,6 +326,11 @@ def plan_namespaces(project_id: str, kind: str, attempt: int = 1) -> dict[str, A
     plan = {"clusters": ask, **wait_seconds()}
     if not decided:
         return dict(step.commit(plan, ops))
+    # A transaction holds at most TX_ITEMS: the records beyond go first, each batch on the
+    # same condition (this operation is current). A retried plan finds them already asked.
+    while len(ops) > TX_ITEMS:
+        batch, ops = ops[:TX_ITEMS], ops[TX_ITEMS:]
+        op_store.commit([*batch, op_store.current_check(project_id, step.operation_id)])
     entry = history.entry(
         project_id,
         ACTOR,
@@ -462,7 +468,8 @@ def delete_image_repository(project_id: str, attempt: int = 1) -> bool:
 
 def revoke_project_credentials(project_id: str, attempt: int = 1) -> int:
     """Remove what lives inside the project's partition and grants access on the platform:
-    its environments now; its secrets and project-scoped tokens when those exist."""
+    its environments with their permissions and secrets (dal/projects.environment_keys);
+    its project-scoped tokens when those exist."""
     step, earlier = _begin("revoke_project_credentials", project_id, "delete", attempt)
     if earlier is not None:
         return int(earlier)
