@@ -32,6 +32,9 @@ dal/access.py; the index keys below put each item into exactly the partitions it
 | agent token         | TOKEN#<sha256>      | TOKEN                 |  (owner_kind agent: the cluster's one token, no record by id)                                                            |
 | namespace           | PROJECT#<id>        | NS#<cluster name>     |                                      |                                       |                                    |
 | work item           | WORK#<id>           | WORK                  | CLUSTERWORK#<cluster> / <available_at>#<id> §                                |                                    |
+| deployment kind     | KIND#<id>           | KIND                  | KINDS / <name>                       |                                       |                                    |
+| helm registry       | HELMREG#<id>        | HELMREG               | HELMREGS / <repo_name>#<id>          | KINDREGS#<kind> / <repo_name>#<id>    |                                    |
+| helm chart          | CHART#<id>          | CHART                 | REGCHARTS#<registry> / <created_at>#<id> |                                   |                                    |
 | limit counter       | LIMIT#<principal>   | <limit>#<scope>       |                                      |                                       |                                    |
 | daily limit counter | LIMIT#<principal>   | <limit>#<day>#<scope> |  (TTL expires_at: gone after a day)  |                                       |                                    |
 
@@ -478,6 +481,21 @@ CLAIMABLE_INDEX_ATTRIBUTES = ("GSI1PK", "GSI1SK")
 def claimable_up_to(now: str) -> str:
     """The inclusive upper bound of GSI1SK for items claimable at `now` (ids sort below ~)."""
     return f"{now}#~"
+
+
+# --- the deployment catalog (tenantry.dal.catalog) ------------------------------------------------
+
+
+def deployment_kind(kind_id: str) -> dict[str, str]:
+    return {"PK": f"KIND#{kind_id}", "SK": "KIND"}
+
+
+def helm_registry(registry_id: str) -> dict[str, str]:
+    return {"PK": f"HELMREG#{registry_id}", "SK": "HELMREG"}
+
+
+def helm_chart(chart_id: str) -> dict[str, str]:
+    return {"PK": f"CHART#{chart_id}", "SK": "CHART"}
 
 
 # --- limits against abuse (dal/limits.py) --------------------------------------------------------

@@ -20,9 +20,11 @@ from tenantry.models.project import EnvName, LabelKey, LabelValue
 EnvRole = Literal["Admin", "User"]
 MAX_NODE_SELECTOR = 32
 MAX_TOLERATIONS = 32
-# A secret's contents: at most 64 KiB of text (its ciphertext stays far below DynamoDB's
-# 400 KB item limit whatever the characters).
-MAX_SECRET_CHARS = 65536
+# A secret's contents: at most 16,384 characters. Any such body fits the request cap
+# (tenantry.request_body, 256 KiB) however its characters are escaped in JSON (up to 12
+# bytes each: a surrogate pair), so a valid request is never refused as too large; and its
+# ciphertext stays far below DynamoDB's 400 KB item limit.
+MAX_SECRET_CHARS = 16384
 # A collection is the Kubernetes Secret its secrets go into (a DNS subdomain); a name is a
 # key of that Secret's data.
 Collection = Annotated[
