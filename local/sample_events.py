@@ -71,6 +71,13 @@ WORK_ID = str(uuid.uuid5(_IDS, "work/demo-namespace"))  # leased to edge's agent
 QUEUED_WORK_ID = str(uuid.uuid5(_IDS, "work/queued"))  # waiting for a claim
 LEASE_TOKEN = "lease-example-0123456789abcdef"
 TASK_TOKEN = "AQCEAAAAKgAAAAMAAAAAAAAAAexampletasktoken"  # what Step Functions passes
+KIND_ID = str(uuid.uuid5(_IDS, "kind/web"))  # the catalog: kind web, its registry, a chart
+REGISTRY_ID = str(uuid.uuid5(_IDS, "registry/charts-web-chart"))
+CHART_ID = str(uuid.uuid5(_IDS, "chart/web-1.4.0"))
+DEPLOYMENT_ID = str(uuid.uuid5(_IDS, "deployment/web-front"))  # its next task Pending
+TASK_ID = str(uuid.uuid5(_IDS, "task/web-front-upgrade"))  # Pending, holding the slot
+STARTED_DEPLOYMENT_ID = str(uuid.uuid5(_IDS, "deployment/web-back"))
+STARTED_TASK_ID = str(uuid.uuid5(_IDS, "task/web-back-install"))  # Started
 ENV_NAME = "dev"  # an initial environment of demo: Sam holds Admin on it
 SECRET_ID = str(uuid.uuid5(_IDS, "secret/dev-db-password"))  # in dev: collection db, name password
 
@@ -140,6 +147,8 @@ def path_values() -> dict[str, str]:
         "clusterId": CLUSTER_ID,
         "cluster": CLUSTER_NAME,
         "workId": WORK_ID,
+        "deploymentId": DEPLOYMENT_ID,
+        "taskId": TASK_ID,
         "envId": env_id(),
         "permId": member_permission_id(),
         "secretId": SECRET_ID,
@@ -256,6 +265,27 @@ SAMPLES: dict[str, Sample] = {
     "ReleaseWork": Sample(
         body={"lease_token": LEASE_TOKEN, "reason": "the agent is shutting down"}, agent=True
     ),
+    "CreateDeployment": Sample(
+        body={
+            "name": "api",
+            "kind_id": KIND_ID,
+            "cluster_id": CLUSTER_ID,
+            "env_id": "{envId}",
+            "helm_chart_id": CHART_ID,
+            "config": {"replicas": 2, "hostname": "api.shop.example.com"},
+        },
+        headers={"idempotency-key": "41d0-deploy-web-api"},
+    ),
+    "UpdateDeployment": Sample(body={"config": {"replicas": 3}}, headers={"if-match": '"1"'}),
+    "DeleteDeployment": Sample(headers={"if-match": '"1"'}),
+    "CreateDeploymentTask": Sample(
+        body={
+            "deployment_id": DEPLOYMENT_ID,
+            "operation": {"InvokeAction": {"action_id": "flush-cache", "body": {"all": True}}},
+            "execute_at": "2030-01-01T03:00:00Z",
+        },
+    ),
+    "CancelDeploymentTask": Sample(query={"reason": "not before the release"}),
     "PutProfile": Sample(
         body={
             "description": "Payments for the whole company",
@@ -447,6 +477,12 @@ def _machine_operations(tpl: Mapping[str, Any]) -> dict[str, str]:
             m = re.fullmatch(r"([A-Z]+)_PROJECT_STATE_MACHINE_ARN", name)
             if m and isinstance(value, Mapping) and "Ref" in value:
                 out[value["Ref"]] = m.group(1).lower()
+    # RunDeploymentTask is named by ARN (its steps start the next task: a Ref would be a
+    # cycle); its executions run a deployment task.
+    for lid, res in template.resources(tpl).items():
+        name = str(res.get("Properties", {}).get("Name", ""))
+        if res.get("Type") == "AWS::Serverless::StateMachine" and "run-deployment-task" in name:
+            out[lid] = "task"
     return out
 
 
@@ -513,6 +549,14 @@ def _function_substitution(state: Mapping[str, Any]) -> str | None:
 
 def workflow_event(step: Mapping[str, Any]) -> dict[str, Any]:
     operation = step["operation"]
+    if operation == "task":  # RunDeploymentTask: a task Pending (StartTask) or Started
+        started = bool(step.get("task_token") or step.get("catch_path"))
+        event = {"project_id": PROJECT_ID, "task_id": STARTED_TASK_ID if started else TASK_ID}
+        if step.get("task_token"):
+            event["task_token"] = TASK_TOKEN
+        if step.get("catch_path") and not step.get("task_token"):
+            event[step["catch_path"][2:]] = {"Error": "States.Timeout", "Cause": ""}
+        return event
     event: dict[str, Any] = {"project_id": PROJECT_ID, "operation": operation, "attempt": 1}
     event.update(copy.deepcopy(WORKFLOW_INPUT.get(operation, {})))
     if step.get("map_item"):  # one cluster of the namespaces Map

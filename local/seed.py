@@ -103,6 +103,7 @@ def seed(stack: Any, project_status: str = "active") -> None:
     _seed_governance(principal)
     _seed_agent_work()
     _seed_environments(principal)
+    _seed_deployments()
     if project_status == "deleting":  # as the delete workflow's steps find it
         with mock.patch("tenantry.workflows.start"):
             projects.delete_project(principal, samples.PROJECT_ID, True, None)
@@ -189,6 +190,12 @@ def _seed_agent_work() -> None:
 
     now = now_iso()
     edge = {"name": samples.CLUSTER_NAME, "id": samples.CLUSTER_ID}
+    table.update(  # demo names edge (as an admin's change does, its namespace Created below)
+        {"PK": f"PROJECT#{samples.PROJECT_ID}", "SK": "PROJECT"},
+        "SET #clusters = :clusters",
+        names={"#clusters": "clusters"},
+        values={":clusters": [{"name": samples.CLUSTER_NAME, "quota": {}}]},
+    )
     table.transact(namespaces.ask(samples.PROJECT_ID, edge, "Pending", now, None))
     record = {
         "PK": f"PROJECT#{samples.PROJECT_ID}",
@@ -240,6 +247,130 @@ def _seed_environments(principal: Any) -> None:
                 {"collection": "db", "name": "password", "contents": "sample-not-a-secret"}
             ),
         )
+
+
+def _seed_deployments() -> None:
+    """The catalog's web kind with a chart, and two deployments of it on edge in dev: web-front
+    Running with an Upgrade Pending that holds its slot (StartTask's sample), web-back with
+    its Install Started (the samples of the agent's wait and FinishTask). Written through
+    the dal: a real dispatch would start executions waiting on an agent."""
+    from tenantry.clock import now_iso
+    from tenantry.dal import deployments as store
+    from tenantry.dal import environments as env_store
+    from tenantry.dal import keys, table
+    from tenantry.domain.deployments import snapshot
+
+    now = now_iso()
+    kind = {"id": samples.KIND_ID, "name": "web", "created_at": now, "version": 1}
+    registry = {
+        "id": samples.REGISTRY_ID,
+        "domain_name": "123456789012.dkr.ecr.us-east-1.amazonaws.com",
+        "repo_name": "charts/web-chart",
+        "kind_id": samples.KIND_ID,
+        "available": True,
+        "created_at": now,
+        "version": 1,
+    }
+    chart = {
+        "id": samples.CHART_ID,
+        "helm_registry_id": samples.REGISTRY_ID,
+        "image_digest": "sha256:" + "4" * 64,
+        "image_tag": "1.4.0",
+        "available": True,
+        "values_ui": {"inputs": [{"id": "replicas", "type": "number", "required": True}]},
+        "actions_schema": {"actions": [{"id": "flush-cache", "allowed_on_statuses": ["Running"]}]},
+        "created_at": now,
+    }
+    table.put({**keys.deployment_kind(kind["id"]), **kind})
+    table.put({**keys.helm_registry(registry["id"]), **registry})
+    table.put({**keys.helm_chart(chart["id"]), **chart})
+    from tenantry.domain.provisioning import environment_id
+
+    # in prod: dev (the samples' envId) keeps no deployment, so its DELETE sample succeeds
+    env = env_store.get(samples.PROJECT_ID, environment_id(samples.PROJECT_ID, "prod"))
+    assert env is not None
+    for deployment_id, task_id, name, status, task_status, operation in (
+        (
+            samples.DEPLOYMENT_ID,
+            samples.TASK_ID,
+            "front",
+            "Running",
+            "Pending",
+            {
+                "Upgrade": {
+                    "helm_chart_id": samples.CHART_ID,
+                    "prev_helm_chart_id": samples.CHART_ID,
+                    "config_delta": {"replicas": [2, 3]},
+                    "values_override": None,
+                }
+            },
+        ),
+        (
+            samples.STARTED_DEPLOYMENT_ID,
+            samples.STARTED_TASK_ID,
+            "back",
+            "Installing",
+            "Started",
+            {
+                "Install": {
+                    "helm_chart_id": samples.CHART_ID,
+                    "config": {"replicas": 2},
+                    "values_override": None,
+                }
+            },
+        ),
+    ):
+        deployment = {
+            "id": deployment_id,
+            "project_id": samples.PROJECT_ID,
+            "env_id": env["id"],
+            "created_at": now,
+            "updated_at": now,
+            "name": name,
+            "kind_id": kind["id"],
+            "cluster_id": samples.CLUSTER_ID,
+            "namespace": samples.PROJECT_ID,
+            "release_name": f"web-{name}",
+            "enabled": True,
+            "status": status,
+            "helm_chart_id": chart["id"],
+            "config": {"replicas": 2},
+            "version": 1,
+            "current_task_id": task_id,
+        }
+        task = {
+            "id": task_id,
+            "project_id": samples.PROJECT_ID,
+            "deployment_id": deployment_id,
+            "cluster_id": samples.CLUSTER_ID,
+            "created_at": now,
+            "execute_at": now,
+            "operation": operation,
+            "status": "Pending",
+            "snapshot": snapshot(deployment, env, kind, chart, registry),
+            "acting_user_id": samples.admin_user_id(),
+        }
+        table.transact(
+            [
+                store.deployment_put(deployment),
+                store.release_guard(
+                    samples.PROJECT_ID, samples.CLUSTER_ID, f"web-{name}", deployment_id
+                ),
+                store.env_count(samples.PROJECT_ID, env["id"], 1),
+                store.task_put(task),
+            ]
+        )
+        if task_status == "Started":
+            table.transact(
+                [
+                    store.task_update(
+                        task,
+                        {"status": "Started", "started_at": now},
+                        from_status=("Pending",),
+                        leave_queue=True,
+                    )
+                ]
+            )
 
 
 def _push_image(stack: Any) -> None:

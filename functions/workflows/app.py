@@ -102,3 +102,36 @@ def record_failure(event: dict[str, Any], context: Any) -> dict[str, Any]:
         },
     )
     return {"status": "failed" if marked else "unchanged", "reason": reason}
+
+
+# --- RunDeploymentTask (statemachines/run_deployment_task.asl.json) --------------------------
+
+
+def _task(event: dict[str, Any]) -> tuple[str, str]:
+    logger.append_keys(project_id=event["project_id"], task_id=event["task_id"])
+    return str(event["project_id"]), str(event["task_id"])
+
+
+@logger.inject_lambda_context(clear_state=True)
+def start_task(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from tenantry.domain import tasks
+
+    return {**tasks.start(*_task(event)), **provisioning.wait_seconds()}
+
+
+@logger.inject_lambda_context(clear_state=True)
+def request_deployment_work(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Invoked with a task token: the agent's report, sent to the token, is the result."""
+    from tenantry.domain import tasks
+
+    project_id, task_id = _task(event)
+    return tasks.request_work(project_id, task_id, str(event["task_token"]))
+
+
+@logger.inject_lambda_context(clear_state=True)
+def finish_task(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from tenantry.domain import tasks
+
+    result = tasks.finish(*_task(event), event.get("error"))
+    logger.info("task finished", extra={"result": result, "error": event.get("error")})
+    return result

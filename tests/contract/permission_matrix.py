@@ -51,6 +51,8 @@ class World:
     cluster: str = ""  # the cluster `pid` names; the `agent` caller is its agent
     cluster_name: str = ""
     work: tuple[str, str] = ("", "")  # an item leased to the agent: (id, lease token)
+    deployment: str = ""  # a deployment in `env`, on `cluster`
+    task: str = ""  # a scheduled (Pending) task of it
     env: str = ""  # an environment of `pid`
     env_permission: str = ""  # the subject bot's User on `env`
     env_secret: str = ""  # a secret in `env`
@@ -110,6 +112,7 @@ class World:
             bot, w.tokens[kind] = make_bot(api, admin_token, kind.title())
             w.ids[kind] = bot["id"]
             w.grant(w.env, bot_id=bot["id"], role=env_role)
+        w.ready_for_deployments()
         return w
 
     # --- plumbing ------------------------------------------------------------------------
@@ -136,8 +139,18 @@ class World:
         return f"{prefix}-{next(self._seq)}"
 
     def settle(self) -> None:
-        """No request may overlap a workflow step (see tests.integration.helpers)."""
-        wait_until(lambda: not workflows_running(self.api), timeout=10)
+        """No request may overlap a workflow step (see tests.integration.helpers). The
+        cluster's agent does the work deployments hand it meanwhile."""
+
+        def idle() -> bool:
+            if self.tokens.get("agent"):
+                r = self.as_("agent").post("/agent/work/claim", json={"limit": 10})
+                for item in r.json().get("items", []) if r.status == 200 else []:
+                    body = {"lease_token": item["lease_token"], "status": "Done"}
+                    self.as_("agent").post(f"/agent/work/{item['id']}/result", json=body)
+            return not workflows_running(self.api)
+
+        wait_until(idle, timeout=15)
 
     # --- fresh targets -------------------------------------------------------------------
 
@@ -236,6 +249,52 @@ class World:
 
     def envs_path(self, *rest: str) -> str:
         return "/".join([f"/projects/{self.pid}/environments", *rest])
+
+    def ready_for_deployments(self) -> None:
+        """`pid`'s namespace on `cluster` Created (as its agent would report it), a chart of
+        kind web in the catalog, a deployment and a scheduled task of it."""
+        from tenantry.clock import now_iso
+        from tenantry.dal import namespaces, table
+        from tests.catalog_seed import seed_chart
+
+        cluster = {"name": self.cluster_name, "id": self.cluster}
+        table.transact(namespaces.ask(self.pid, cluster, "Pending", now_iso(), None))
+        record = {
+            "PK": f"PROJECT#{self.pid}",
+            "cluster": self.cluster_name,
+            "cluster_id": self.cluster,
+        }
+        table.transact(namespaces.settle(record, "Created", None, now_iso(), when=("Pending",)))
+        seed_chart(actions=[{"id": "flush-cache"}])
+        self.deployment = self.fresh_deployment()
+        self.task = self.fresh_task()
+
+    def deployment_body(self) -> dict[str, Any]:
+        return {
+            "name": self.unique_dns("m"),
+            "kind_id": "kind-web",
+            "cluster_id": self.cluster,
+            "env_id": self.env,
+            "helm_chart_id": "chart-1",
+            "config": {"replicas": 1},
+        }
+
+    def fresh_deployment(self) -> str:
+        r = self.as_("admin").post(f"/projects/{self.pid}/deployments", json=self.deployment_body())
+        deployment = self.ok(r, 201)
+        self.settle()
+        return str(deployment["id"])
+
+    def task_body(self) -> dict[str, Any]:
+        return {
+            "deployment_id": self.deployment,
+            "operation": {"InvokeAction": {"action_id": "flush-cache", "body": {}}},
+            "execute_at": "2099-01-01T00:00:00Z",
+        }
+
+    def fresh_task(self) -> str:
+        r = self.as_("admin").post(f"/projects/{self.pid}/deployment-tasks", json=self.task_body())
+        return str(self.ok(r, 201)["id"])
 
     def fresh_env(self) -> str:
         r = self.as_("owner").post(self.envs_path(), json={"name": self.unique_name("env")})

@@ -135,6 +135,15 @@ POST   {env}/secrets                                      201    201    201    4
 GET    {env}/secrets/{secretId}                           200    200    200    403    403    404    404    403    401
 PATCH  {env}/secrets/{secretId}                           200    200    200    403    403    404    404    403    401
 DELETE {env}/secrets/{secretId}                           204    204    204    403    403    404    404    403    401
+GET    /projects/{projectId}/deployments                  200    200    200    200    200    404    404    403    401
+POST   /projects/{projectId}/deployments                  201    201    201    403    403    404    404    403    401
+GET    /projects/{projectId}/deployments/{deploymentId}   200    200    200    200    200    404    404    403    401
+PATCH  /projects/{projectId}/deployments/{deploymentId}   200    200    200    403    403    404    404    403    401
+DELETE /projects/{projectId}/deployments/{deploymentId}   202    202    202    403    403    404    404    403    401
+GET    /projects/{projectId}/deployment-tasks             200    200    200    200    200    404    404    403    401
+POST   /projects/{projectId}/deployment-tasks             201    201    201    403    403    404    404    403    401
+GET    /projects/{projectId}/deployment-tasks/{taskId}    200    200    200    200    200    404    404    403    401
+DELETE /projects/{projectId}/deployment-tasks/{taskId}    200    200    200    403    403    404    404    403    401
 """
 
 # The environment routes by the caller's role on the environment (API.md, "Environments",
@@ -337,6 +346,27 @@ CALLS: dict[str, Prepare] = {
             "envId": w.env,
             "secretId": w.fresh_secret() if ok else w.env_secret,
         }
+    ),
+    "GET /projects/{projectId}/deployments": same(projectId="pid"),
+    "POST /projects/{projectId}/deployments": lambda w, ok: Call(
+        {"projectId": w.pid}, w.deployment_body()
+    ),
+    "GET /projects/{projectId}/deployments/{deploymentId}": same(
+        projectId="pid", deploymentId="deployment"
+    ),
+    "PATCH /projects/{projectId}/deployments/{deploymentId}": lambda w, ok: Call(
+        {"projectId": w.pid, "deploymentId": w.deployment}, {"description_md": "by the matrix"}
+    ),
+    "DELETE /projects/{projectId}/deployments/{deploymentId}": lambda w, ok: Call(
+        {"projectId": w.pid, "deploymentId": w.fresh_deployment() if ok else w.deployment}
+    ),
+    "GET /projects/{projectId}/deployment-tasks": same(projectId="pid"),
+    "POST /projects/{projectId}/deployment-tasks": lambda w, ok: Call(
+        {"projectId": w.pid}, w.task_body()
+    ),
+    "GET /projects/{projectId}/deployment-tasks/{taskId}": same(projectId="pid", taskId="task"),
+    "DELETE /projects/{projectId}/deployment-tasks/{taskId}": lambda w, ok: Call(
+        {"projectId": w.pid, "taskId": w.fresh_task() if ok else w.task}
     ),
 }
 

@@ -23,7 +23,12 @@ NOT_LISTS = {
     ("dal/environments.py", "keys_under"),
     ("dal/identity.py", "owner_with_tokens"),
     ("dal/operations.py", "due"),
-    ("dal/work.py", "claimable"),  # an agent's claim: GSI1 CLUSTERWORK#<cluster> up to now
+    ("dal/work.py", "claimable"),
+    ("dal/deployments.py", "next_due"),  # a deployment's first due Pending task
+    (
+        "dal/deployments.py",
+        "due",
+    ),  # the scheduler's worklist  # an agent's claim: GSI1 CLUSTERWORK#<cluster> up to now
 }
 
 

@@ -20,6 +20,7 @@ class Settings:
     idempotency_table_name: str = "tenantry-idempotency"
     create_project_state_machine_arn: str = ""
     delete_project_state_machine_arn: str = ""
+    run_deployment_task_state_machine_arn: str = ""
     image_repository_prefix: str = "tenantry/"
     secrets_key_id: str = ""  # the KMS key sealing secret contents (tenantry.secrets_crypto)
     approval_policy: str = "auto"

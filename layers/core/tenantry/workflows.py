@@ -27,6 +27,7 @@ def _state_machine(operation: str) -> str:
     return {
         "create": settings.create_project_state_machine_arn,
         "delete": settings.delete_project_state_machine_arn,
+        "task": settings.run_deployment_task_state_machine_arn,
     }[operation]
 
 
@@ -44,6 +45,20 @@ def start(operation: str, project_id: str, attempt: int, **extra: Any) -> str:
         )
     except client.exceptions.ExecutionAlreadyExists:
         return execution_arn(operation, name)
+    return str(resp["executionArn"])
+
+
+def start_task(task_id: str, project_id: str) -> str:
+    """Start a deployment task's RunDeploymentTask execution, named after the task: a
+    second start (a retried dispatch, the scheduler) finds it and starts nothing."""
+    client = _sfn()
+    payload = {"project_id": project_id, "task_id": task_id}
+    try:
+        resp = client.start_execution(
+            stateMachineArn=_state_machine("task"), name=task_id, input=json.dumps(payload)
+        )
+    except client.exceptions.ExecutionAlreadyExists:
+        return execution_arn("task", task_id)
     return str(resp["executionArn"])
 
 

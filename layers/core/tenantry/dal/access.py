@@ -25,6 +25,8 @@ each page read through tenantry.pagination.collect, whose read budget bounds a r
 | APPLICANT_APPLICATIONS   | GSI3  | APPLICANT#<user>           | <created_at>#<id>       |              |
 | ALL_CLUSTERS             | GSI1  | CLUSTERS                   | <name>                  |              |
 | PROJECT_NAMESPACES       | table | PROJECT#<id>               | NS#<cluster name>       | NS#...       |
+| PROJECT_DEPLOYMENTS      | table | PROJECT#<id>               | DEPLOY#<deployment>     | DEPLOY#...   |
+| PROJECT_TASKS            | GSI2  | PROJECTTASKS#<id>          | <created_at>#<task>     |              |
 | ALL_USERS, ALL_BOTS, OWNER_TOKENS, ALL_ORGS, USER_ORGS, ORG_MEMBERS, ALL_TEMPLATES: whole partitions, as in dal/keys.py |
 
 Sparse by design: an item is in a partition only while a list wants it there, so the
@@ -44,7 +46,8 @@ Not here: a project's history (dal/history.py, read by its own key range), the s
 what a project or an environment owns on its deletion and the environment names a
 provisioning step reads (dal/environments.keys_under), the reconciler's worklist of
 operations due (dal/operations.due, GSI3 OPERATIONS#open up to now), an agent's claim
-(dal/work.claimable, GSI1 CLUSTERWORK#<cluster> up to now) and the read of a
+(dal/work.claimable, GSI1 CLUSTERWORK#<cluster> up to now), a deployment's next task and
+the scheduler's due tasks (dal/deployments.next_due and due, up to now) and the read of a
 token owner's partition before rewriting it (dal/identity.owner_with_tokens): none is a
 list a caller pages through.
 """
@@ -194,5 +197,15 @@ PROJECT_NAMESPACES = Pattern(
     keys.project_pk,
     "NS#<cluster name>",
     prefix=keys.NAMESPACE_PREFIX,
+)
+PROJECT_DEPLOYMENTS = Pattern(
+    "a project's deployments",
+    None,
+    keys.project_pk,
+    "DEPLOY#<deployment id>",
+    prefix=keys.DEPLOYMENT_PREFIX,
+)
+PROJECT_TASKS = Pattern(
+    "a project's deployment tasks", "GSI2", keys.project_tasks, "<created_at>#<task id>"
 )
 ALL_TEMPLATES = Pattern("templates", "GSI1", lambda: keys.ALL_TEMPLATES, "<name>#<template id>")

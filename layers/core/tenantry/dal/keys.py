@@ -35,9 +35,14 @@ dal/access.py; the index keys below put each item into exactly the partitions it
 | deployment kind     | KIND#<id>           | KIND                  | KINDS / <name>                       |                                       |                                    |
 | helm registry       | HELMREG#<id>        | HELMREG               | HELMREGS / <repo_name>#<id>          | KINDREGS#<kind> / <repo_name>#<id>    |                                    |
 | helm chart          | CHART#<id>          | CHART                 | REGCHARTS#<registry> / <created_at>#<id> |                                   |                                    |
+| deployment          | PROJECT#<id>        | DEPLOY#<deployment>   |                                      |                                       |                                    |
+| release (unique)    | PROJECT#<id>        | RELEASE#<cluster>#<release name> |                           |                                       |                                    |
+| deployment task     | PROJECT#<id>        | TASK#<task>           | TASKS#pending / <execute_at>#<task> ¶| PROJECTTASKS#<id> / <created_at>#<task>| DEPLOYQUEUE#<deployment> / <execute_at>#<created_at>#<task> ¶|
 | limit counter       | LIMIT#<principal>   | <limit>#<scope>       |                                      |                                       |                                    |
 | daily limit counter | LIMIT#<principal>   | <limit>#<day>#<scope> |  (TTL expires_at: gone after a day)  |                                       |                                    |
 
+¶ only while the task is Pending: the scheduler reads TASKS#pending up to now (due tasks),
+  a deployment's next task is the first of its DEPLOYQUEUE up to now.
 § only while the item can be claimed: queued (available since it was queued) or leased
   (available again when its lease expires). A claim reads the cluster's partition up to
   now, oldest first: queued items and expired leases in one Query, never a Scan.
@@ -496,6 +501,61 @@ def helm_registry(registry_id: str) -> dict[str, str]:
 
 def helm_chart(chart_id: str) -> dict[str, str]:
     return {"PK": f"CHART#{chart_id}", "SK": "CHART"}
+
+
+# --- deployments and their tasks (tenantry.domain.deployments, tenantry.domain.tasks) -------
+
+DEPLOYMENT_PREFIX = "DEPLOY#"
+TASK_PREFIX = "TASK#"
+PENDING_TASKS = "TASKS#pending"
+PENDING_TASK_INDEXES = ("GSI1PK", "GSI1SK", "GSI3PK", "GSI3SK")
+
+
+def deployment(project_id: str, deployment_id: str) -> dict[str, str]:
+    return {"PK": f"PROJECT#{project_id}", "SK": f"{DEPLOYMENT_PREFIX}{deployment_id}"}
+
+
+def release(project_id: str, cluster_id: str, release_name: str) -> dict[str, str]:
+    """Makes a helm release name unique per project and cluster."""
+    return {"PK": f"PROJECT#{project_id}", "SK": f"RELEASE#{cluster_id}#{release_name}"}
+
+
+def task(project_id: str, task_id: str) -> dict[str, str]:
+    return {"PK": f"PROJECT#{project_id}", "SK": f"{TASK_PREFIX}{task_id}"}
+
+
+def project_tasks(project_id: str) -> str:
+    return f"PROJECTTASKS#{project_id}"
+
+
+def deployment_queue(deployment_id: str) -> str:
+    return f"DEPLOYQUEUE#{deployment_id}"
+
+
+def task_indexes(
+    project_id: str, deployment_id: str, task_id: str, created_at: str, execute_at: str
+) -> dict[str, str]:
+    """A new (Pending) task's index keys: its project's tasks (GSI2, for good), the due
+    tasks the scheduler reads (GSI1) and its deployment's queue (GSI3), both while Pending
+    (PENDING_TASK_INDEXES leave with the status)."""
+    return {
+        "GSI1PK": PENDING_TASKS,
+        "GSI1SK": f"{execute_at}#{task_id}",
+        "GSI2PK": project_tasks(project_id),
+        "GSI2SK": f"{created_at}#{task_id}",
+        "GSI3PK": deployment_queue(deployment_id),
+        "GSI3SK": f"{execute_at}#{created_at}#{task_id}",
+    }
+
+
+def k8s_resource(project_id: str, resource_id: str) -> dict[str, str]:
+    """A Kubernetes resource a cluster's agent reported (its uid), in the project's partition."""
+    return {"PK": f"PROJECT#{project_id}", "SK": f"K8S#{resource_id}"}
+
+
+def due_up_to(now: str) -> str:
+    """The inclusive upper bound of a sort key that starts with a due time (ids sort below ~)."""
+    return f"{now}#~"
 
 
 # --- limits against abuse (dal/limits.py) --------------------------------------------------------

@@ -135,3 +135,13 @@ def due(now: str, limit: int, start_key: dict[str, Any] | None = None) -> tuple[
         limit=limit,
         start_key=start_key,
     )
+
+
+def current_status_check(project_id: str, status: str) -> dict[str, Any]:
+    """A condition on the project: it is in `status` (its changes are allowed)."""
+    return table.tx_check(
+        keys.project(project_id),
+        "#status = :status",
+        names={"#status": "status"},
+        values={":status": status},
+    )

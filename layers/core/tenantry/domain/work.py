@@ -109,9 +109,30 @@ def claim(cluster_id: str, limit: int) -> list[dict[str, Any]]:
             got = store.lease(item, token, _later(now, lease_seconds()), now, expired=expired)
         except Conflict:
             continue  # another agent's claim (or a result) came first
-        leased.append(got)
+        leased.append(_deliverable(got))
         _heartbeat_workflow(got)
     return leased
+
+
+def _deliverable(item: dict[str, Any]) -> dict[str, Any]:
+    """The item as the agent receives it: a DeploymentTask with its environment's secrets,
+    decrypted for this answer only (the table holds them sealed; never logged)."""
+    if item.get("kind") != "DeploymentTask" or not item.get("env_id"):
+        return item
+    from tenantry.dal import secrets as secret_store
+    from tenantry.secrets_crypto import decrypt_secret
+
+    sealed, key = [], None
+    while True:
+        page, key = secret_store.page(item["project_id"], item["env_id"], 100, key)
+        sealed.extend(page)
+        if not key:
+            break
+    secrets_ = [
+        {"collection": s["collection"], "name": s["name"], "contents": decrypt_secret(s)}
+        for s in sealed
+    ]
+    return {**item, "secrets": secrets_}
 
 
 def _give_up(item: dict[str, Any], attempts: int) -> None:

@@ -1,0 +1,204 @@
+"""Deployment routes: deployments of helm charts in a project's environments, and their
+tasks (InvokeAction and RestartK8sResource by API; the others come from changes)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+
+from tenantry import idempotency
+from tenantry.domain import deployments
+from tenantry.http import (
+    ID_PATTERN,
+    Cursor,
+    IdempotencyKey,
+    IdPath,
+    IfMatch,
+    Limit,
+    caller,
+    expected_version,
+    lambda_handler_for,
+    make_app,
+    respond,
+    responses,
+)
+from tenantry.models.common import Page, Reason
+from tenantry.models.deployments import (
+    Deployment,
+    DeploymentCreate,
+    DeploymentPatch,
+    DeploymentTask,
+    TaskCreate,
+)
+from tenantry.pagination import decode_cursor, fingerprint, page
+
+app = make_app()
+
+ProjectId = Annotated[
+    str,
+    Path(min_length=1, max_length=64, pattern=ID_PATTERN, description="The project's DNS-label id"),
+]
+DeploymentId = IdPath
+TaskId = IdPath
+WRITERS = "The environment's Admins, the project's owner and admins, platform admins (bots too, by the same rules)."
+
+
+@app.get(
+    "/projects/<projectId>/deployments",
+    tags=["deployments"],
+    summary="The project's deployments (members)",
+    responses=responses(200, Page[Deployment], 404),
+)
+def list_deployments(
+    projectId: ProjectId, limit: Limit = 25, cursor: Cursor = None
+) -> Page[Deployment]:
+    scope = fingerprint("deployments", projectId)
+    items, last = deployments.list_deployments(
+        caller(app), projectId, limit, decode_cursor(cursor, scope)
+    )
+    return Page[Deployment](**page(items, last, scope))
+
+
+@app.post(
+    "/projects/<projectId>/deployments",
+    tags=["deployments"],
+    summary="Deploy a chart in an environment; its Install task starts at once",
+    description=WRITERS
+    + " The chart must be available and of the deployment's kind, the cluster one of the "
+    "project's with its namespace Created, `config` valid against the chart's values UI "
+    "(422). The release `<kind>[-<name>]` is unique per project and cluster (409).",
+    responses=responses(201, Deployment, 403, 404, 409, headers=("ETag", "Location")),
+)
+def create_deployment(
+    projectId: ProjectId, body: DeploymentCreate, idempotency_key: IdempotencyKey = None
+) -> Response[Deployment]:
+    principal = caller(app)
+    return idempotency.created(
+        app,
+        idempotency_key,
+        principal.id,
+        body,
+        lambda: deployments.create(principal, projectId, body),
+        f"/projects/{projectId}/deployments",
+    )
+
+
+@app.get(
+    "/projects/<projectId>/deployments/<deploymentId>",
+    tags=["deployments"],
+    summary="A deployment (members)",
+    responses=responses(200, Deployment, 404, headers=("ETag",)),
+)
+def get_deployment(projectId: ProjectId, deploymentId: DeploymentId) -> Response[Deployment]:
+    found = deployments.get(caller(app), projectId, deploymentId)
+    return respond(found, version=found.version)
+
+
+@app.patch(
+    "/projects/<projectId>/deployments/<deploymentId>",
+    tags=["deployments"],
+    summary="Change a deployment; the change's task runs after the deployment's others",
+    description=WRITERS
+    + " Chart, config or values: Upgrade (with `config_delta`); `enabled: false`: Uninstall; "
+    "`enabled: true`: Install; `description_md` alone: no task.",
+    responses=responses(200, Deployment, 403, 404, 409, 412, headers=("ETag",)),
+)
+def update_deployment(
+    projectId: ProjectId,
+    deploymentId: DeploymentId,
+    body: DeploymentPatch,
+    if_match: IfMatch = None,
+) -> Response[Deployment]:
+    found = deployments.patch(
+        caller(app), projectId, deploymentId, body, expected_version(if_match)
+    )
+    return respond(found, version=found.version)
+
+
+@app.delete(
+    "/projects/<projectId>/deployments/<deploymentId>",
+    tags=["deployments"],
+    summary="Uninstall a deployment; then its record goes (its tasks and history stay)",
+    description=WRITERS + " 202 with the deployment `Deleting`.",
+    responses=responses(
+        202, Deployment, 403, 404, 409, 412, description="Accepted", headers=("ETag",)
+    ),
+)
+def delete_deployment(
+    projectId: ProjectId, deploymentId: DeploymentId, if_match: IfMatch = None
+) -> Response[Deployment]:
+    found = deployments.delete(caller(app), projectId, deploymentId, expected_version(if_match))
+    return respond(found, 202, version=found.version)
+
+
+# --- tasks ---------------------------------------------------------------------------------
+
+
+@app.get(
+    "/projects/<projectId>/deployment-tasks",
+    tags=["deployments"],
+    summary="The project's deployment tasks, oldest first (members)",
+    responses=responses(200, Page[DeploymentTask], 404),
+)
+def list_deployment_tasks(
+    projectId: ProjectId, limit: Limit = 25, cursor: Cursor = None
+) -> Page[DeploymentTask]:
+    scope = fingerprint("deployment-tasks", projectId)
+    items, last = deployments.list_tasks(
+        caller(app), projectId, limit, decode_cursor(cursor, scope)
+    )
+    return Page[DeploymentTask](**page(items, last, scope))
+
+
+@app.post(
+    "/projects/<projectId>/deployment-tasks",
+    tags=["deployments"],
+    summary="Ask for an InvokeAction or RestartK8sResource task, now or at `execute_at`",
+    description=WRITERS
+    + " The chart's action must exist and allow the deployment's status (409); a restart names "
+    "a Deployment or StatefulSet the cluster reported for this deployment. A future "
+    "`execute_at` waits for the scheduler (every minute).",
+    responses=responses(201, DeploymentTask, 403, 404, 409, headers=("Location",)),
+)
+def create_deployment_task(
+    projectId: ProjectId, body: TaskCreate, idempotency_key: IdempotencyKey = None
+) -> Response[DeploymentTask]:
+    principal = caller(app)
+    return idempotency.created(
+        app,
+        idempotency_key,
+        principal.id,
+        body,
+        lambda: deployments.create_task(principal, projectId, body),
+        f"/projects/{projectId}/deployment-tasks",
+    )
+
+
+@app.get(
+    "/projects/<projectId>/deployment-tasks/<taskId>",
+    tags=["deployments"],
+    summary="A deployment task (members)",
+    responses=responses(200, DeploymentTask, 404),
+)
+def get_deployment_task(projectId: ProjectId, taskId: TaskId) -> DeploymentTask:
+    return deployments.get_task(caller(app), projectId, taskId)
+
+
+@app.delete(
+    "/projects/<projectId>/deployment-tasks/<taskId>",
+    tags=["deployments"],
+    summary="Cancel a Pending task (its creator, " + WRITERS[4:].rstrip(".") + ")",
+    description="Only while Pending: 409 after.",
+    responses=responses(200, DeploymentTask, 403, 404, 409),
+)
+def cancel_deployment_task(
+    projectId: ProjectId,
+    taskId: TaskId,
+    reason: Annotated[Reason | None, Query(description="Why it is canceled")] = None,
+) -> DeploymentTask:
+    return deployments.cancel(caller(app), projectId, taskId, reason)
+
+
+lambda_handler = lambda_handler_for(app)

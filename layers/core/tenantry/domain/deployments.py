@@ -1,0 +1,627 @@
+"""Deployments of helm charts in a project's environments, and the tasks that change them.
+
+Every change makes its task in the same transaction: create or enable -> Install; chart,
+config or values -> Upgrade (with `config_delta`); disable -> Uninstall; DELETE ->
+Uninstall, then the record goes. A task carries a snapshot of what it applies (the agent
+never reads the deployment's current values). A deployment runs one task at a time, its
+due tasks by (execute_at, created_at): `dispatch` takes the deployment's slot for the next
+one and starts its RunDeploymentTask execution (named after the task, so starting it
+twice runs it once); the execution's last step gives the slot back and dispatches again.
+A task whose execute_at is in the future waits for the scheduler (tenantry.domain.tasks).
+
+Who: the environment's Admins, the project's owner and admins and platform admins create,
+change and delete deployments and their tasks; members read them. Bots are held to the
+same rules (a bot with Admin on the environment may, others may not).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from tenantry import workflows
+from tenantry.clock import new_id, now_iso
+from tenantry.dal import catalog, history
+from tenantry.dal import clusters as cluster_store
+from tenantry.dal import deployments as store
+from tenantry.dal import namespaces as ns_store
+from tenantry.dal import operations as op_store
+from tenantry.domain import environments, values_ui
+from tenantry.domain.environments import Scope
+from tenantry.errors import Conflict, Forbidden, NotFound, Unprocessable
+from tenantry.models.deployments import (
+    Deployment,
+    DeploymentCreate,
+    DeploymentPatch,
+    DeploymentTask,
+    TaskCreate,
+)
+from tenantry.models.identity import Principal
+from tenantry.observability import logger
+
+SEQUENCE_ATTEMPTS = 5
+WRITERS = "only the environment's Admins and the project's owner and admins may do this"
+# What a deployment's status is while a task of each operation runs.
+WORKING = {
+    "Install": "Installing",
+    "Upgrade": "Upgrading",
+    "Reinstall": "Upgrading",
+    "Recreate": "Renaming",
+    "Uninstall": "Uninstalling",
+}
+
+
+def actor(principal: Principal) -> str:
+    return f"{principal.kind}:{principal.id}"
+
+
+def to_model(item: dict[str, Any]) -> Deployment:
+    return Deployment.model_validate(store.strip(item))
+
+
+def task_model(item: dict[str, Any]) -> DeploymentTask:
+    return DeploymentTask.model_validate(store.strip(item))
+
+
+# --- reads --------------------------------------------------------------------------------------
+
+
+def _visible(principal: Principal, project_id: str) -> dict[str, Any]:
+    from tenantry.domain.projects import access
+
+    project, _ = access(principal, project_id)
+    return project
+
+
+def list_deployments(
+    principal: Principal, project_id: str, limit: int, start_key: dict[str, Any] | None
+) -> tuple[list[Deployment], dict[str, Any] | None]:
+    _visible(principal, project_id)
+    items, last = store.page(project_id, limit, start_key)
+    return [to_model(i) for i in items], last
+
+
+def get(principal: Principal, project_id: str, deployment_id: str) -> Deployment:
+    _visible(principal, project_id)
+    return to_model(_deployment_or_404(project_id, deployment_id))
+
+
+def list_tasks(
+    principal: Principal, project_id: str, limit: int, start_key: dict[str, Any] | None
+) -> tuple[list[DeploymentTask], dict[str, Any] | None]:
+    _visible(principal, project_id)
+    items, last = store.page_tasks(project_id, limit, start_key)
+    return [task_model(i) for i in items], last
+
+
+def get_task(principal: Principal, project_id: str, task_id: str) -> DeploymentTask:
+    _visible(principal, project_id)
+    task = store.get_task(project_id, task_id)
+    if task is None:
+        raise NotFound("task not found")
+    return task_model(task)
+
+
+def _deployment_or_404(project_id: str, deployment_id: str) -> dict[str, Any]:
+    deployment = store.get(project_id, deployment_id)
+    if deployment is None:
+        raise NotFound("deployment not found")
+    return deployment
+
+
+# --- writers ------------------------------------------------------------------------------------
+
+
+def _writer(principal: Principal, project_id: str, env_id: str) -> Scope:
+    """The caller sees the environment (else 404), may change its deployments (else 403),
+    and the project is active (else 409)."""
+    s = environments.scope(principal, project_id, env_id)
+    s.require(s.env_admin, WRITERS)
+    environments.require_changeable(s.project)
+    return s
+
+
+def _chart(chart_id: str, kind_id: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    chart, registry, kind = catalog.chart_with_registry_and_kind(chart_id)
+    loc = ["body", "helm_chart_id"]
+    if chart is None or registry is None or kind is None:
+        raise Unprocessable("no such chart", errors=[{"loc": loc, "msg": "no such chart"}])
+    if not chart.get("available", False):
+        raise Unprocessable(
+            "the chart is not available", errors=[{"loc": loc, "msg": "unavailable"}]
+        )
+    if kind["id"] != kind_id:
+        raise Unprocessable(
+            "the chart is not of the deployment's kind",
+            errors=[{"loc": loc, "msg": f"a chart of kind {kind['name']!r}"}],
+        )
+    return chart, registry, kind
+
+
+def _cluster(project: dict[str, Any], cluster_id: str) -> dict[str, Any]:
+    """A cluster of the project's with its namespace Created (422 otherwise)."""
+    cluster = cluster_store.get(cluster_id, consistent=False)
+    named = cluster is not None and any(
+        c.get("name") == cluster["name"] for c in project.get("clusters", [])
+    )
+    record = ns_store.get(project["id"], cluster["name"]) if named and cluster else None
+    if cluster is None or not named or record is None or record["status"] != "Created":
+        raise Unprocessable(
+            "deploy to one of the project's clusters, where its namespace is Created",
+            errors=[{"loc": ["body", "cluster_id"], "msg": "not a ready cluster of the project"}],
+        )
+    return cluster
+
+
+def snapshot(
+    deployment: dict[str, Any],
+    env: dict[str, Any],
+    kind: dict[str, Any],
+    chart: dict[str, Any],
+    registry: dict[str, Any],
+) -> dict[str, Any]:
+    """What a task applies, as it is when the task is made (docs/api.md, "Deployment
+    work items")."""
+    return {
+        "deployment": {
+            "id": deployment["id"],
+            "name": deployment["name"],
+            "kind": kind["name"],
+            "env_id": env["id"],
+            "env_name": env["name"],
+            "config": deployment["config"],
+            "values_override": deployment.get("values_override"),
+            "node_selector": env.get("node_selector") or {},
+            "tolerations": env.get("tolerations") or [],
+        },
+        "release_name": deployment["release_name"],
+        "namespace": deployment["namespace"],
+        "cluster_id": deployment["cluster_id"],
+        "helm_chart": {
+            "id": chart["id"],
+            "registry": registry["domain_name"],
+            "repository": registry["repo_name"],
+            "ref": f"oci://{registry['domain_name']}/{registry['repo_name']}",
+            "tag": chart["image_tag"],
+            "digest": chart["image_digest"],
+            "actions": (chart.get("actions_schema") or {}).get("actions", []),
+        },
+    }
+
+
+def new_task(
+    principal: Principal | None,
+    deployment: dict[str, Any],
+    operation: dict[str, Any],
+    applies: dict[str, Any],
+    now: str,
+    execute_at: str | None = None,
+) -> dict[str, Any]:
+    task: dict[str, Any] = {
+        "id": new_id(),
+        "project_id": deployment["project_id"],
+        "deployment_id": deployment["id"],
+        "cluster_id": deployment["cluster_id"],
+        "created_at": now,
+        "execute_at": execute_at or now,
+        "operation": operation,
+        "status": "Pending",
+        "snapshot": applies,
+    }
+    if principal is not None:
+        task[f"acting_{principal.kind}_id"] = principal.id
+    return task
+
+
+def _commit(s: Scope, ops: list[dict[str, Any]], entry: dict[str, Any]) -> None:
+    """`ops` with the history entry, conditioned on the project being active; retried
+    while only the history moved on."""
+    project_id = s.pid
+    after = history.sequence_of(s.project)
+    for _ in range(SEQUENCE_ATTEMPTS):
+        active = op_store.current_status_check(project_id, "active")
+        try:
+            op_store.commit([*ops, entry, active], project_id, after)
+            return
+        except history.Sequenced:
+            after = history.sequence_of(s.project | _reread(project_id))
+    raise Conflict("the project's history kept moving; retry")
+
+
+def _reread(project_id: str) -> dict[str, Any]:
+    from tenantry.dal import projects
+
+    return projects.get(project_id) or {}
+
+
+def create(principal: Principal, project_id: str, body: DeploymentCreate) -> Deployment:
+    s = _writer(principal, project_id, body.env_id)
+    chart, registry, kind = _chart(body.helm_chart_id, body.kind_id)
+    cluster = _cluster(s.project, body.cluster_id)
+    errors = values_ui.problems(chart.get("values_ui"), body.config)
+    if errors:
+        raise Unprocessable("config does not satisfy the chart's values UI", errors=errors)
+    now = now_iso()
+    release = kind["name"].lower() + (f"-{body.name}" if body.name else "")
+    deployment: dict[str, Any] = {
+        "id": new_id(),
+        "project_id": project_id,
+        "env_id": body.env_id,
+        "created_at": now,
+        "updated_at": now,
+        "name": body.name or "",
+        "kind_id": kind["id"],
+        "cluster_id": cluster["id"],
+        "namespace": project_id,
+        "release_name": release,
+        "enabled": True,
+        "status": "Installing",
+        "helm_chart_id": chart["id"],
+        "config": body.config,
+        "values_override": body.values_override,
+        "description_md": body.description_md,
+        "version": 1,
+    }
+    deployment = {k: v for k, v in deployment.items() if v is not None}
+    operation = {
+        "Install": {
+            "helm_chart_id": chart["id"],
+            "config": body.config,
+            "values_override": body.values_override,
+        }
+    }
+    task = new_task(
+        principal, deployment, operation, snapshot(deployment, s.env, kind, chart, registry), now
+    )
+    entry = history.entry(
+        project_id,
+        actor(principal),
+        "deployment_created",
+        at=now,
+        detail={"deployment_id": deployment["id"], "release_name": release, "task_id": task["id"]},
+    )
+    ops = [
+        store.deployment_put(deployment),
+        store.release_guard(project_id, cluster["id"], release, deployment["id"]),
+        store.env_count(project_id, body.env_id, 1),
+        store.task_put(task),
+    ]
+    try:
+        _commit(s, ops, entry)
+    except Conflict as exc:
+        if _release_taken(project_id, cluster["id"], release):
+            raise Conflict(
+                f"release {release!r} already exists on that cluster in this project; "
+                "give the deployment another name"
+            ) from exc
+        raise
+    dispatch(project_id, deployment["id"])
+    return to_model(store.get(project_id, deployment["id"]) or deployment)
+
+
+def _release_taken(project_id: str, cluster_id: str, release: str) -> bool:
+    from tenantry.dal import keys, table
+
+    return table.get(keys.release(project_id, cluster_id, release)) is not None
+
+
+def _changing(
+    principal: Principal, project_id: str, deployment_id: str, expected: int | None
+) -> tuple[Scope, dict[str, Any]]:
+    _visible(principal, project_id)
+    deployment = _deployment_or_404(project_id, deployment_id)
+    s = _writer(principal, project_id, deployment["env_id"])
+    environments.check_version(deployment, expected, "deployment")
+    return s, deployment
+
+
+def patch(
+    principal: Principal,
+    project_id: str,
+    deployment_id: str,
+    body: DeploymentPatch,
+    expected: int | None,
+) -> Deployment:
+    s, deployment = _changing(principal, project_id, deployment_id, expected)
+    sent = body.model_dump(exclude_unset=True)
+    now = now_iso()
+    changes: dict[str, Any] = {"updated_at": now}
+    remove: tuple[str, ...] = ()
+    if "description_md" in sent:
+        changes["description_md"] = sent["description_md"]
+    after = {**deployment}
+    for field in ("helm_chart_id", "config"):
+        if field in sent:
+            after[field] = sent[field]
+    if "values_override" in sent:
+        after["values_override"] = sent["values_override"]
+    enabled = sent.get("enabled", deployment["enabled"])
+    chart, registry, kind = _chart(after["helm_chart_id"], deployment["kind_id"])
+    values_changed = any(
+        after.get(f) != deployment.get(f) for f in ("helm_chart_id", "config", "values_override")
+    )
+    if values_changed:
+        errors = values_ui.problems(chart.get("values_ui"), after["config"])
+        if errors:
+            raise Unprocessable("config does not satisfy the chart's values UI", errors=errors)
+        changes.update({f: after[f] for f in ("helm_chart_id", "config") if f in sent})
+        if "values_override" in sent:
+            if sent["values_override"] is None:
+                remove = ("values_override",)
+            else:
+                changes["values_override"] = sent["values_override"]
+    operation: dict[str, Any] | None = None
+    if enabled != deployment["enabled"]:
+        changes["enabled"] = enabled
+        operation = (
+            {
+                "Install": {
+                    "helm_chart_id": after["helm_chart_id"],
+                    "config": after["config"],
+                    "values_override": after.get("values_override"),
+                }
+            }
+            if enabled
+            else {"Uninstall": {}}
+        )
+    elif values_changed and enabled:
+        operation = {
+            "Upgrade": {
+                "helm_chart_id": after["helm_chart_id"],
+                "prev_helm_chart_id": deployment["helm_chart_id"],
+                "config_delta": values_ui.delta(deployment["config"], after["config"]),
+                "values_override": after.get("values_override"),
+            }
+        }
+    ops: list[dict[str, Any]] = []
+    task = None
+    if operation is not None:
+        (op_name,) = operation
+        changes["status"] = WORKING[op_name]
+        task = new_task(
+            principal, deployment, operation, snapshot(after, s.env, kind, chart, registry), now
+        )
+        ops.append(store.task_put(task))
+    ops.insert(0, store.deployment_update(deployment, changes, remove))
+    entry = history.entry(
+        project_id,
+        actor(principal),
+        "deployment_updated",
+        at=now,
+        detail={
+            "deployment_id": deployment_id,
+            "fields": sorted(sent),
+            **({"task_id": task["id"], "operation": next(iter(task["operation"]))} if task else {}),
+        },
+    )
+    _commit(s, ops, entry)
+    if task is not None:
+        dispatch(project_id, deployment_id)
+    return to_model(_deployment_or_404(project_id, deployment_id))
+
+
+def delete(
+    principal: Principal, project_id: str, deployment_id: str, expected: int | None
+) -> Deployment:
+    """Uninstall, then the record goes (its tasks and history stay): 202 with the
+    deployment `Deleting`."""
+    s, deployment = _changing(principal, project_id, deployment_id, expected)
+    if deployment["status"] == "Deleting":
+        return to_model(deployment)
+    now = now_iso()
+    chart, registry, kind = _chart_any(deployment)
+    task = new_task(
+        principal,
+        deployment,
+        {"Uninstall": {}},
+        snapshot(deployment, s.env, kind, chart, registry),
+        now,
+    )
+    task["delete_deployment"] = True
+    ops = [
+        store.deployment_update(deployment, {"status": "Deleting", "updated_at": now}),
+        store.task_put(task),
+    ]
+    entry = history.entry(
+        project_id,
+        actor(principal),
+        "deployment_delete_requested",
+        at=now,
+        detail={"deployment_id": deployment_id, "task_id": task["id"]},
+    )
+    _commit(s, ops, entry)
+    dispatch(project_id, deployment_id)
+    return to_model(_deployment_or_404(project_id, deployment_id))
+
+
+def _chart_any(deployment: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The deployment's chart, registry and kind, available or not (an uninstall needs
+    only the release; the snapshot still names the chart)."""
+    chart, registry, kind = catalog.chart_with_registry_and_kind(deployment["helm_chart_id"])
+    if chart is None or registry is None or kind is None:
+        raise Conflict("the deployment's chart is no longer in the catalog")
+    return chart, registry, kind
+
+
+# --- tasks by API ---------------------------------------------------------------------------
+
+
+def create_task(principal: Principal, project_id: str, body: TaskCreate) -> DeploymentTask:
+    _visible(principal, project_id)
+    deployment = _deployment_or_404(project_id, body.deployment_id)
+    s = _writer(principal, project_id, deployment["env_id"])
+    chart, registry, kind = _chart_any(deployment)
+    now = now_iso()
+    if body.operation.InvokeAction is not None:
+        action = body.operation.InvokeAction
+        declared = {a.get("id"): a for a in (chart.get("actions_schema") or {}).get("actions", [])}
+        if action.action_id not in declared:
+            raise Unprocessable(
+                "the chart declares no such action",
+                errors=[
+                    {
+                        "loc": ["body", "operation", "InvokeAction", "action_id"],
+                        "msg": "unknown action",
+                    }
+                ],
+            )
+        allowed = declared[action.action_id].get("allowed_on_statuses")
+        if allowed and deployment["status"] not in allowed:
+            raise Conflict(
+                f"action {action.action_id!r} may run only while the deployment is "
+                + ", ".join(allowed)
+            )
+        operation = {
+            "InvokeAction": {
+                "helm_chart_id": chart["id"],
+                "action_id": action.action_id,
+                "body": action.body,
+            }
+        }
+    else:
+        restart = body.operation.RestartK8sResource
+        assert restart is not None
+        operation = {"RestartK8sResource": _restartable(deployment, restart.resource_id)}
+    execute_at = _normalized(body.execute_at) if body.execute_at else None
+    task = new_task(
+        principal,
+        deployment,
+        operation,
+        snapshot(deployment, s.env, kind, chart, registry),
+        now,
+        execute_at if execute_at and execute_at > now else None,
+    )
+    entry = history.entry(
+        project_id,
+        actor(principal),
+        "task_created",
+        at=now,
+        detail={
+            "deployment_id": deployment["id"],
+            "task_id": task["id"],
+            "operation": next(iter(operation)),
+            "execute_at": task["execute_at"],
+        },
+    )
+    _commit(s, [store.task_put(task)], entry)
+    if task["execute_at"] <= now:
+        dispatch(project_id, deployment["id"])
+    return task_model(store.get_task(project_id, task["id"]) or task)
+
+
+def _normalized(moment: str) -> str:
+    """A UTC timestamp in the table's one format (microseconds), so times compare as text."""
+    from datetime import datetime
+
+    fmt = "%Y-%m-%dT%H:%M:%S.%fZ" if "." in moment else "%Y-%m-%dT%H:%M:%SZ"
+    return datetime.strptime(moment, fmt).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _restartable(deployment: dict[str, Any], resource_id: str) -> dict[str, Any]:
+    """A Deployment or StatefulSet the cluster's agent reported for this deployment."""
+    from tenantry.dal import keys, table
+
+    resource = table.get(keys.k8s_resource(deployment["project_id"], resource_id), consistent=False)
+    if (
+        resource is None
+        or resource.get("deployment_id") != deployment["id"]
+        or resource.get("kind") not in ("Deployment", "StatefulSet")
+    ):
+        raise Unprocessable(
+            "restart a Deployment or StatefulSet the cluster reported for this deployment",
+            errors=[
+                {
+                    "loc": ["body", "operation", "RestartK8sResource", "resource_id"],
+                    "msg": "no such resource of this deployment",
+                }
+            ],
+        )
+    return {"resource_id": resource_id, "kind": resource["kind"], "name": resource["name"]}
+
+
+def cancel(
+    principal: Principal, project_id: str, task_id: str, reason: str | None
+) -> DeploymentTask:
+    """Only while Pending, by its creator, the environment's Admins, the project's owner
+    and admins or platform admins (409 after)."""
+    _visible(principal, project_id)
+    task = store.get_task(project_id, task_id)
+    if task is None:
+        raise NotFound("task not found")
+    deployment = store.get(project_id, task["deployment_id"])
+    creator = task.get(f"acting_{principal.kind}_id") == principal.id
+    if not creator:
+        if deployment is None:
+            raise Forbidden(WRITERS)
+        s = environments.scope(principal, project_id, deployment["env_id"])
+        s.require(s.env_admin, "only the task's creator, " + WRITERS[5:])
+    if task["status"] != "Pending":
+        raise Conflict(f"the task is {task['status']}; only a Pending task can be canceled")
+    now = now_iso()
+    changes = {
+        "status": "Canceled",
+        "finished_at": now,
+        f"canceled_by_{principal.kind}_id": principal.id,
+    }
+    if reason:
+        changes["reason"] = reason
+    entry = history.entry(
+        project_id,
+        actor(principal),
+        "task_canceled",
+        at=now,
+        detail={
+            "task_id": task_id,
+            "deployment_id": task["deployment_id"],
+            **({"reason": reason} if reason else {}),
+        },
+    )
+    try:
+        op_store.commit(
+            [
+                store.task_update(task, changes, from_status=("Pending",), leave_queue=True),
+                entry,
+                op_store.not_deleted_check(project_id),
+            ],
+            project_id,
+            history.sequence_of(_reread(project_id)),
+        )
+    except (Conflict, history.Sequenced) as exc:
+        again = store.get_task(project_id, task_id) or {}
+        if again.get("status") != "Pending":
+            raise Conflict(
+                f"the task is {again.get('status')}; only a Pending task can be canceled"
+            ) from exc
+        raise Conflict("the project changed meanwhile; retry") from exc
+    return task_model(store.get_task(project_id, task_id) or {**task, **changes})
+
+
+# --- running tasks ---------------------------------------------------------------------------
+
+
+def dispatch(project_id: str, deployment_id: str, now: str | None = None) -> str | None:
+    """Start the deployment's next due task if it runs none: take its slot (a conditional
+    write), then start the task's execution (named after it). A lost start is started
+    again by the scheduler. Returns the task started, if any."""
+    deployment = store.get(project_id, deployment_id)
+    if deployment is None:
+        return None
+    task = store.next_due(deployment_id, now or now_iso())
+    if task is None:
+        return None
+    running = deployment.get("current_task_id")
+    if running and running != task["id"]:
+        return None  # its finishing step dispatches the next
+    try:
+        store.take_slot(deployment, task["id"])
+    except Conflict:
+        return None
+    try:
+        workflows.start_task(task["id"], project_id)
+    except Exception:  # the scheduler starts it again
+        logger.exception("could not start the task's execution", extra={"task_id": task["id"]})
+    return str(task["id"])
+
+
+def work_id(task_id: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"tenantry:task/{task_id}"))

@@ -1,0 +1,319 @@
+"""Running deployment tasks: the steps of the RunDeploymentTask state machine and the
+scheduler.
+
+StartTask marks the task Started and the deployment working (Installing, Upgrading, ...);
+AskAgent queues the task's DeploymentTask work item for the cluster's agent and waits on
+its task token (tenantry.domain.work); FinishTask records Done or Failed with the agent's
+reason (or the wait's: it timed out), sets the deployment's status, gives its slot back
+and dispatches its next due task. A task canceled before it started ends in FinishTask
+too, which only gives the slot back. The scheduler (every minute) starts due tasks whose
+deployment runs nothing, and starts again a task whose execution start was lost; the
+slot's conditional write and the execution's name (the task id) make two overlapping
+runs start a task once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tenantry import workflows
+from tenantry.clock import now_iso
+from tenantry.dal import deployments as store
+from tenantry.dal import history
+from tenantry.dal import operations as op_store
+from tenantry.domain import deployments
+from tenantry.errors import Conflict
+from tenantry.observability import logger
+from tenantry.settings import get_settings
+
+ACTOR = "system:workflow"
+ATTEMPTS = 5
+HELM_OPERATIONS = ("Install", "Upgrade", "Reinstall", "Recreate", "Uninstall")
+
+
+class TaskNotRunnable(Exception):
+    """The task was canceled, finished or is gone: nothing to run (not retried)."""
+
+
+def _operation(task: dict[str, Any]) -> str:
+    return str(next(iter(task["operation"])))
+
+
+def _commit(project_id: str, ops: list[dict[str, Any]], entry: dict[str, Any]) -> None:
+    for _ in range(ATTEMPTS):
+        from tenantry.dal import projects
+
+        after = history.sequence_of(projects.get(project_id))
+        try:
+            op_store.commit(
+                [*ops, entry, op_store.not_deleted_check(project_id)], project_id, after
+            )
+            return
+        except history.Sequenced:
+            continue
+    raise Conflict("the project's history kept moving; the step is retried")
+
+
+# --- StartTask --------------------------------------------------------------------------------
+
+
+def start(project_id: str, task_id: str) -> dict[str, Any]:
+    task = store.get_task(project_id, task_id)
+    if task is None:
+        raise TaskNotRunnable(f"task {task_id} does not exist")
+    if task["status"] == "Started":
+        return {"status": "Started"}  # a retried step
+    if task["status"] != "Pending":
+        raise TaskNotRunnable(f"the task is {task['status']}")
+    deployment = store.get(project_id, task["deployment_id"])
+    if deployment is None or deployment.get("current_task_id") != task_id:
+        raise TaskNotRunnable("the deployment does not run this task")
+    now = now_iso()
+    operation = _operation(task)
+    ops = [
+        store.task_update(
+            task,
+            {
+                "status": "Started",
+                "started_at": now,
+                "first_attempted_at": task.get("first_attempted_at") or now,
+            },
+            from_status=("Pending",),
+            leave_queue=True,
+        )
+    ]
+    working = "Deleting" if task.get("delete_deployment") else deployments.WORKING.get(operation)
+    if working and deployment["status"] != working:
+        ops.append(store.deployment_update(deployment, {"status": working, "updated_at": now}))
+    entry = history.entry(
+        project_id,
+        ACTOR,
+        "task_started",
+        at=now,
+        detail={"task_id": task_id, "deployment_id": deployment["id"], "operation": operation},
+    )
+    try:
+        _commit(project_id, ops, entry)
+    except Conflict:
+        again = store.get_task(project_id, task_id) or {}
+        if again.get("status") == "Started":
+            return {"status": "Started"}
+        if again.get("status") != "Pending":
+            raise TaskNotRunnable(f"the task is {again.get('status')}") from None
+        raise
+    return {"status": "Started", "operation": operation}
+
+
+# --- AskAgent ---------------------------------------------------------------------------------
+
+
+def request_work(project_id: str, task_id: str, task_token: str) -> dict[str, Any]:
+    """Queue the task's DeploymentTask work item (its snapshot; secrets are added, decrypted,
+    only when the agent claims it) for the cluster's agent."""
+    from tenantry.domain import work
+
+    task = store.get_task(project_id, task_id)
+    if task is None or task["status"] != "Started":
+        raise TaskNotRunnable(f"the task is {(task or {}).get('status', 'gone')}")
+    snap = task["snapshot"]
+    item = {
+        "id": deployments.work_id(task_id),
+        "kind": "DeploymentTask",
+        "cluster_id": task["cluster_id"],
+        "cluster_name": task["cluster_id"],
+        "project_id": project_id,
+        "env_id": snap["deployment"]["env_id"],
+        "namespace": snap["namespace"],
+        "release_name": snap["release_name"],
+        "task": {"id": task_id, "operation": task["operation"]},
+        "deployment": snap["deployment"],
+        "helm_chart": snap["helm_chart"],
+    }
+    return work.enqueue(item, task_token)
+
+
+# --- FinishTask -------------------------------------------------------------------------------
+
+
+def _outcome(task: dict[str, Any], error: dict[str, Any] | None) -> tuple[str, str | None]:
+    """Done or Failed, and why: the agent's outcome (kept in the table), or how the wait
+    ended."""
+    from tenantry.domain import work
+
+    name = str((error or {}).get("Error", ""))
+    if not error:
+        return "Done", None
+    silence = get_settings().agent_work_timeout_seconds
+
+    def timed_out(item: dict[str, Any]) -> str:
+        if item.get("attempt"):
+            return "the cluster's agent took the task but did not finish it in time"
+        return f"the cluster's agent did not answer within {silence} s"
+
+    if name in ("States.Timeout", "States.HeartbeatTimeout"):
+        outcome = work.abandon(deployments.work_id(task["id"]), timed_out)
+        return "Failed", (outcome or {}).get("reason") or timed_out({})
+    if name == work.AGENT_FAILURE:
+        from tenantry.dal import work as work_store
+
+        item = work_store.get(deployments.work_id(task["id"])) or {}
+        return "Failed", (item.get("outcome") or {}).get("reason") or "the agent reported a failure"
+    outcome = work.abandon(
+        deployments.work_id(task["id"]), lambda _: "the task could not be handed to the agent"
+    )
+    return "Failed", (outcome or {}).get("reason") or "the task could not be handed to the agent"
+
+
+def finish(project_id: str, task_id: str, error: dict[str, Any] | None) -> dict[str, Any]:
+    task = store.get_task(project_id, task_id)
+    if task is None:
+        return {"status": "gone"}
+    not_run = str((error or {}).get("Error", "")) == "TaskNotRunnable"
+    result: dict[str, Any] = {"status": task["status"]}
+    if task["status"] in ("Pending", "Started") and not not_run:
+        status, reason = _outcome(task, error)
+        result = {"status": status, "reason": reason}
+        for _ in range(ATTEMPTS):
+            try:
+                _record(project_id, task, status, reason)
+                break
+            except Conflict:
+                task = store.get_task(project_id, task_id) or task
+                if task["status"] not in ("Pending", "Started"):
+                    break
+        else:
+            raise Conflict("the deployment kept changing; the step is retried")
+    _release(project_id, task)
+    deployments.dispatch(project_id, task["deployment_id"])
+    return result
+
+
+def _record(project_id: str, task: dict[str, Any], status: str, reason: str | None) -> None:
+    now = now_iso()
+    operation = _operation(task)
+    changes: dict[str, Any] = {"status": status, "finished_at": now}
+    if reason:
+        changes["reason"] = reason
+    ops = [store.task_update(task, changes, from_status=("Pending", "Started"), leave_queue=True)]
+    deployment = store.get(project_id, task["deployment_id"])
+    if deployment is not None:
+        ops += _deployment_after(deployment, task, operation, status, reason, now)
+    entry = history.entry(
+        project_id,
+        ACTOR,
+        "task_done" if status == "Done" else "task_failed",
+        at=now,
+        detail={
+            "task_id": task["id"],
+            "deployment_id": task["deployment_id"],
+            "operation": operation,
+            **({"reason": reason} if reason else {}),
+        },
+    )
+    _commit(project_id, ops, entry)
+
+
+def _deployment_after(
+    deployment: dict[str, Any],
+    task: dict[str, Any],
+    operation: str,
+    status: str,
+    reason: str | None,
+    now: str,
+) -> list[dict[str, Any]]:
+    """The deployment once the task ended: its status, or (a deletion done) gone with its
+    release name and its count on the environment. The slot is given back here too."""
+    holds = {"condition": "current_task_id = :task", "values": {":task": task["id"]}}
+    if task.get("delete_deployment") and status == "Done":
+        return [
+            store.deployment_delete(deployment),
+            store.release_free(
+                deployment["project_id"], deployment["cluster_id"], deployment["release_name"]
+            ),
+            store.env_count(deployment["project_id"], deployment["env_id"], -1),
+        ]
+    changes: dict[str, Any] = {"updated_at": now}
+    remove: tuple[str, ...] = ()
+    if operation in HELM_OPERATIONS:
+        if status == "Done":
+            changes["status"] = "Uninstalled" if operation == "Uninstall" else "Running"
+            remove = ("reason",)
+        else:
+            changes.update(status="Error", reason=reason)
+    if deployment.get("current_task_id") == task["id"]:  # the slot goes back with it
+        return [store.deployment_update(deployment, changes, (*remove, "current_task_id"), **holds)]
+    return [store.deployment_update(deployment, changes, remove)]
+
+
+def _release(project_id: str, task: dict[str, Any]) -> None:
+    """Give the deployment's slot back if this task still holds it (a canceled task, or a
+    deployment deleted meanwhile); the recording transaction gave it back otherwise."""
+    from tenantry.dal import keys, table
+
+    try:
+        table.update(
+            keys.deployment(project_id, task["deployment_id"]),
+            "REMOVE current_task_id",
+            condition="current_task_id = :task",
+            values={":task": task["id"]},
+        )
+    except Conflict:
+        pass  # not held (already given back, or the deployment is gone)
+
+
+# --- the scheduler ------------------------------------------------------------------------------
+
+PAGE = 50
+
+
+def run_scheduler(now: str | None = None) -> dict[str, int]:
+    """Start every due task whose deployment runs nothing; start again a task that holds
+    its deployment's slot but whose execution start was lost (starting by name twice runs
+    once). Bounded: a few pages a run; the rest is the next minute's."""
+    now = now or now_iso()
+    counts = {"due": 0, "started": 0, "waiting": 0, "canceled": 0}
+    key = None
+    for _ in range(4):
+        items, key = store.due(now, PAGE, key)
+        for task in items:
+            counts["due"] += 1
+            counts[_schedule(task, now)] += 1
+        if not key:
+            break
+    return counts
+
+
+def _schedule(task: dict[str, Any], now: str) -> str:
+    project_id, task_id = task["project_id"], task["id"]
+    deployment = store.get(project_id, task["deployment_id"])
+    if deployment is None:
+        try:
+            op_store.commit(
+                [
+                    store.task_update(
+                        task,
+                        {
+                            "status": "Canceled",
+                            "finished_at": now_iso(),
+                            "reason": "the deployment no longer exists",
+                        },
+                        from_status=("Pending",),
+                        leave_queue=True,
+                    )
+                ]
+            )
+        except Conflict:
+            pass
+        return "canceled"
+    running = deployment.get("current_task_id")
+    if running == task_id:
+        try:
+            workflows.start_task(task_id, project_id)
+        except Exception:
+            logger.exception("could not start the task's execution", extra={"task_id": task_id})
+            return "waiting"
+        return "started"
+    if running:
+        return "waiting"
+    started = deployments.dispatch(project_id, task["deployment_id"], now)
+    return "started" if started == task_id else "waiting"

@@ -1,0 +1,335 @@
+"""Deployments and their tasks, through the RunDeploymentTask state machine (real ASL
+under moto, real step handlers), resumed by a test agent that speaks only HTTP: every
+change's task, the agent's failure, a silent agent, one task at a time in order, a failed
+task not blocking the next, cancel, a scheduled task run by the scheduler (once, even with
+two runs at once), and what may not be deployed.
+
+Contract: API.md "Deployments and tasks (Platz)"; docs/api.md "Deployment work items".
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from tests.agent_double import TestAgent
+from tests.catalog_seed import seed_chart
+from tests.harness import Api, wait_until
+from tests.integration.helpers import make_bot, make_user
+from tests.workflows.support import Workflow
+
+SILENCE = 3
+
+
+@pytest.fixture
+def stack_parameters() -> dict[str, str]:
+    return {"AgentWorkTimeoutSeconds": str(SILENCE)}
+
+
+class Shop:
+    """Project `shop` on cluster `east` (its agent: `agent`), environment dev with a
+    secret, and a chart of kind `web`."""
+
+    def __init__(self, api: Api, admin: str) -> None:
+        self.api, self.admin = api, admin
+        self.agent = TestAgent.register(api, admin, "east")
+        body = {
+            "name": "Shop",
+            "id": "shop",
+            "environments": ["dev"],
+            "clusters": [{"name": "east", "quota": {}}],
+        }
+        assert api.post("/projects", token=admin, json=body).status == 202
+        self.agent.do_all("Done")
+        wait_until(lambda: self.get("/projects/shop")["status"] == "active", timeout=15)
+        self.env = self.get("/projects/shop/environments")["items"][0]["id"]
+        r = api.post(
+            f"/projects/shop/environments/{self.env}/secrets",
+            token=admin,
+            json={"collection": "db", "name": "password", "contents": "s3cr3t-value"},
+        )
+        assert r.status == 201, r
+        self.chart = seed_chart(
+            values_ui={"inputs": [{"id": "replicas", "type": "number", "required": True}]},
+            actions=[{"id": "flush-cache", "allowed_on_statuses": ["Running"]}],
+        )
+
+    def get(self, path: str, token: str | None = None) -> Any:
+        r = self.api.get(path, token=token or self.admin)
+        assert r.status == 200, r
+        return r.json()
+
+    def deploy(self, token: str | None = None, **body: Any) -> Any:
+        payload = {
+            "kind_id": "kind-web",
+            "cluster_id": self.agent.cluster_id,
+            "env_id": self.env,
+            "helm_chart_id": self.chart["id"],
+            "config": {"replicas": 2},
+            **body,
+        }
+        return self.api.post("/projects/shop/deployments", token=token or self.admin, json=payload)
+
+    def deployment(self, deployment_id: str) -> Any:
+        return self.get(f"/projects/shop/deployments/{deployment_id}")
+
+    def settled(self, deployment_id: str) -> Any:
+        working = ("Installing", "Upgrading", "Uninstalling", "Deleting", "Renaming")
+        return wait_until(
+            lambda: (d := self.deployment(deployment_id))["status"] not in working
+            and not d.get("current_task_id")
+            and d,
+            timeout=20,
+        )
+
+    def tasks(self) -> list[Any]:
+        return list(self.get("/projects/shop/deployment-tasks?limit=100")["items"])
+
+    def patch(self, deployment_id: str, **body: Any) -> Any:
+        r = self.api.patch(
+            f"/projects/shop/deployments/{deployment_id}", token=self.admin, json=body
+        )
+        assert r.status == 200, r
+        return r.json()
+
+
+@pytest.fixture
+def shop(api: Api, admin_token: str) -> Shop:
+    return Shop(api, admin_token)
+
+
+def test_install_hands_the_agent_a_snapshot_and_the_deployment_runs(
+    shop: Shop, workflow: Workflow
+) -> None:
+    r = shop.deploy(name="front")
+    assert r.status == 201, r
+    created = r.json()
+    assert (created["status"], created["release_name"], created["namespace"]) == (
+        "Installing",
+        "web-front",
+        "shop",
+    )
+
+    item = shop.agent.claim_one()
+    assert item["kind"] == "DeploymentTask" and item["release_name"] == "web-front"
+    assert item["namespace"] == "shop"
+    assert item["task"]["operation"] == {
+        "Install": {"helm_chart_id": "chart-1", "config": {"replicas": 2}, "values_override": None}
+    }
+    assert (
+        item["deployment"]["config"] == {"replicas": 2} and item["deployment"]["env_name"] == "dev"
+    )
+    assert item["helm_chart"]["ref"].startswith("oci://") and item["helm_chart"]["tag"] == "1.0.0"
+    # the environment's secrets, decrypted for the agent's claim only
+    assert item["secrets"] == [{"collection": "db", "name": "password", "contents": "s3cr3t-value"}]
+    assert shop.agent.report(item).status == 200
+
+    done = shop.settled(created["id"])
+    assert done["status"] == "Running", done
+    (task,) = shop.tasks()
+    assert task["status"] == "Done" and task["started_at"] and task["finished_at"]
+    assert task["acting_user_id"] == shop.get("/auth/me")["id"]
+    events = workflow.events("shop")
+    assert events[-3:] == ["deployment_created", "task_started", "task_done"]
+    from tenantry.dal import table
+
+    items = table.client().scan(TableName=table.table_name())["Items"]
+    assert "s3cr3t-value" not in repr(items)  # the work item holds no secret
+
+
+def test_upgrade_carries_the_config_delta_and_the_agents_failure_is_the_reason(shop: Shop) -> None:
+    dep = shop.deploy().json()
+    shop.agent.do_all("Done")
+    shop.settled(dep["id"])
+
+    assert shop.patch(dep["id"], config={"replicas": 3})["status"] == "Upgrading"
+    item = shop.agent.claim_one()
+    upgrade = item["task"]["operation"]["Upgrade"]
+    assert (
+        upgrade["config_delta"] == {"replicas": [2, 3]}
+        and upgrade["prev_helm_chart_id"] == "chart-1"
+    )
+    assert (
+        shop.agent.report(item, "Failed", "helm: timed out waiting for the condition").status == 200
+    )
+    failed = shop.settled(dep["id"])
+    assert (failed["status"], failed["reason"]) == (
+        "Error",
+        "helm: timed out waiting for the condition",
+    )
+    assert shop.tasks()[-1]["reason"] == "helm: timed out waiting for the condition"
+
+
+def test_disable_uninstalls_and_enable_installs_again(shop: Shop) -> None:
+    dep = shop.deploy().json()
+    shop.agent.do_all("Done")
+    shop.settled(dep["id"])
+    shop.patch(dep["id"], enabled=False)
+    assert "Uninstall" in shop.agent.do_all("Done")[0]["task"]["operation"]
+    assert shop.settled(dep["id"])["status"] == "Uninstalled"
+    shop.patch(dep["id"], enabled=True)
+    assert "Install" in shop.agent.do_all("Done")[0]["task"]["operation"]
+    assert shop.settled(dep["id"])["status"] == "Running"
+    # a description alone makes no task
+    shop.patch(dep["id"], description_md="# the shop's front")
+    assert shop.agent.claim() == [] and len(shop.tasks()) == 3
+
+
+def test_delete_uninstalls_then_the_record_goes_and_the_environment_may_go(
+    shop: Shop, workflow: Workflow
+) -> None:
+    dep = shop.deploy().json()
+    shop.agent.do_all("Done")
+    shop.settled(dep["id"])
+    env_path = f"/projects/shop/environments/{shop.env}"
+    assert shop.api.delete(env_path, token=shop.admin).status == 409  # it has a deployment
+
+    r = shop.api.delete(f"/projects/shop/deployments/{dep['id']}", token=shop.admin)
+    assert r.status == 202 and r.json()["status"] == "Deleting", r
+    assert "Uninstall" in shop.agent.do_all("Done")[0]["task"]["operation"]
+    wait_until(
+        lambda: shop.api.get(f"/projects/shop/deployments/{dep['id']}", token=shop.admin).status
+        == 404,
+        timeout=20,
+    )
+    assert [t["status"] for t in shop.tasks()] == ["Done", "Done"]  # tasks stay
+    assert "deployment_delete_requested" in workflow.events("shop")
+    # the release name is free again, and the environment has no deployment
+    assert shop.deploy().status == 201
+    shop.agent.do_all("Done")
+
+
+def test_a_silent_agent_fails_the_task_saying_so(shop: Shop) -> None:
+    dep = shop.deploy().json()
+    failed = shop.settled(dep["id"])
+    assert failed["status"] == "Error"
+    assert failed["reason"] == f"the cluster's agent did not answer within {SILENCE} s"
+    assert shop.agent.claim() == []  # given up: no agent works on it later
+
+
+def test_tasks_run_one_at_a_time_in_order_and_a_failed_one_does_not_block(shop: Shop) -> None:
+    dep = shop.deploy().json()
+    shop.agent.do_all("Done")
+    shop.settled(dep["id"])
+    shop.patch(dep["id"], config={"replicas": 3})
+    shop.patch(dep["id"], config={"replicas": 4})
+    first = shop.agent.claim_one()
+    assert first["task"]["operation"]["Upgrade"]["config_delta"] == {"replicas": [2, 3]}
+    assert shop.agent.claim() == []  # the second waits for the first
+    assert [t["status"] for t in shop.tasks()][-2:] == ["Started", "Pending"]
+    shop.agent.report(first, "Failed", "boom")
+    second = shop.agent.claim_one()
+    assert second["task"]["operation"]["Upgrade"]["config_delta"] == {"replicas": [3, 4]}
+    shop.agent.report(second)
+    assert shop.settled(dep["id"])["status"] == "Running"
+    assert [t["status"] for t in shop.tasks()] == ["Done", "Failed", "Done"]
+
+
+def test_a_pending_task_is_canceled_by_a_writer_and_not_after_it_started(
+    shop: Shop, api: Api
+) -> None:
+    dep = shop.deploy().json()
+    shop.agent.do_all("Done")
+    shop.settled(dep["id"])
+    shop.patch(dep["id"], config={"replicas": 3})
+    running = shop.agent.claim_one()
+    shop.patch(dep["id"], config={"replicas": 4})
+    pending = shop.tasks()[-1]
+    assert pending["status"] == "Pending"
+
+    r = api.delete(
+        f"/projects/shop/deployment-tasks/{pending['id']}",
+        token=shop.admin,
+        query={"reason": "not now"},
+    )
+    assert r.status == 200, r
+    canceled = r.json()
+    assert canceled["status"] == "Canceled" and canceled["canceled_by_user_id"]
+    r = api.delete(f"/projects/shop/deployment-tasks/{shop.tasks()[-2]['id']}", token=shop.admin)
+    assert r.status == 409, r  # started: too late
+    shop.agent.report(running)
+    shop.settled(dep["id"])
+    assert shop.agent.claim() == []  # the canceled one never runs
+
+
+def test_a_scheduled_action_runs_once_due_even_with_two_scheduler_runs(
+    shop: Shop, api: Api, workflow: Workflow
+) -> None:
+    from tenantry.clock import now_iso
+    from tenantry.domain import tasks
+
+    dep = shop.deploy().json()
+    shop.agent.do_all("Done")
+    shop.settled(dep["id"])
+    at = now_iso(timedelta(minutes=10))[:19] + "Z"
+    body = {
+        "deployment_id": dep["id"],
+        "operation": {"InvokeAction": {"action_id": "flush-cache", "body": {"all": True}}},
+        "execute_at": at,
+    }
+    r = api.post("/projects/shop/deployment-tasks", token=shop.admin, json=body)
+    assert r.status == 201, r
+    assert r.json()["status"] == "Pending"
+    assert tasks.run_scheduler()["started"] == 0  # not due yet
+    assert shop.agent.claim() == []
+
+    later = now_iso(timedelta(minutes=11))
+    results: list[dict[str, int]] = []
+    runs = [
+        threading.Thread(target=lambda: results.append(tasks.run_scheduler(later)))
+        for _ in range(2)
+    ]
+    for t in runs:
+        t.start()
+    for t in runs:
+        t.join()
+    assert sum(r["started"] for r in results) >= 1
+    item = shop.agent.claim_one()
+    assert item["task"]["operation"]["InvokeAction"]["action_id"] == "flush-cache"
+    shop.agent.report(item)
+    wait_until(lambda: shop.tasks()[-1]["status"] == "Done", timeout=20)
+    assert workflow.events("shop").count("task_started") == 2  # the install, and this once
+    assert shop.agent.claim() == []
+
+
+def test_what_may_not_be_deployed(shop: Shop, api: Api, admin_token: str) -> None:
+    seed_chart("chart-gone", available=False)
+    seed_chart("chart-db", kind_id="kind-db", kind_name="db")
+    cases = [
+        ({"helm_chart_id": "chart-gone"}, 422),
+        ({"helm_chart_id": "chart-db"}, 422),  # another kind's chart
+        ({"config": {"replicas": "two"}}, 422),  # the values UI says number
+        ({"config": {}}, 422),  # replicas is required
+        ({"cluster_id": "no-such-cluster"}, 422),
+        ({"env_id": "no-such-env"}, 404),
+    ]
+    for body, status in cases:
+        r = shop.deploy(**body)
+        assert r.status == status, (body, r)
+    assert shop.deploy(name="api").status == 201
+    assert shop.deploy(name="api").status == 409  # release web-api is taken
+    shop.agent.do_all("Done")
+
+
+def test_who_may_deploy(shop: Shop, api: Api, admin_token: str) -> None:
+    member, member_token = make_user(api, admin_token, "Mia")
+    _, outsider_token = make_user(api, admin_token, "Otto")
+    bot, bot_token = make_bot(api, admin_token, "Deployer")
+    body = {"project_id": "shop", "action": "enroll", "user_id": member["id"]}
+    assert (
+        api.post("/memberships", token=admin_token, json={**body, "role": "member"}).status == 201
+    )
+    assert shop.deploy(token=member_token).status == 403
+    assert shop.deploy(token=outsider_token).status == 404
+    assert shop.deploy(token=bot_token).status == 404  # a bot without a role sees nothing
+    grant = {"bot_id": bot["id"], "role": "Admin"}
+    r = api.post(
+        f"/projects/shop/environments/{shop.env}/permissions", token=admin_token, json=grant
+    )
+    assert r.status == 201, r
+    assert shop.deploy(token=bot_token, name="by-bot").status == 201  # the same rules as users
+    shop.agent.do_all("Done")
+    assert len(shop.get("/projects/shop/deployments", token=member_token)["items"]) == 1
