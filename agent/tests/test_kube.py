@@ -11,6 +11,11 @@ from tenantry_agent.kube import KubeExecutor
 from tests.fake_kube import FakeKube
 
 LABELS = namespace_labels("payments")
+CREATE = [
+    ("POST", "/api/v1/namespaces"),
+    ("POST", "/api/v1/namespaces/payments/serviceaccounts"),
+    ("POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/payments/rolebindings"),
+]
 
 
 def go() -> threading.Event:
@@ -32,7 +37,7 @@ def test_create_twice_is_create_if_absent(kube: FakeKube, kube_executor: KubeExe
     uid = kube.namespaces["payments"]["metadata"]["uid"]
     kube_executor.create_namespace("payments", "payments", LABELS, cancel=go())
     assert kube.namespaces["payments"]["metadata"]["uid"] == uid
-    assert kube.mutations() == [("POST", "/api/v1/namespaces")] * 2
+    assert kube.mutations() == CREATE * 2  # the deployer's objects exist: 409s, no change
 
 
 def test_create_adds_missing_tenantry_labels_to_its_own_namespace(
