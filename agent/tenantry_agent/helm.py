@@ -51,7 +51,7 @@ from tenantry_agent.kube import deployer_user
 log = logging.getLogger("tenantry_agent.helm")
 MAX_REASON = 300
 MAX_STDERR = 64 * 1024
-CONTROL = re.compile(r"[\x00-\x1f\x7f]|\x1b\[[0-9;]*[A-Za-z]")
+CONTROL = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|[\x00-\x1f\x7f]")
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 
 
@@ -64,6 +64,7 @@ class Helm:
         kubeconfig: str | None = None,
         context: str | None = None,
         kill_grace: float = 10.0,
+        margin: float = 60.0,
         tmp_dir: str | None = None,
         poll_interval: float = 0.1,
     ) -> None:
@@ -72,6 +73,7 @@ class Helm:
         self.kubeconfig = kubeconfig
         self.context = context
         self.kill_grace = kill_grace
+        self.margin = margin  # beyond helm's own timeout before the process is killed
         self.tmp_dir = tmp_dir
         self.poll_interval = poll_interval
 
@@ -122,7 +124,7 @@ class Helm:
                 release.namespace,
             )
             # twice the timeout: --atomic rolls back with the same timeout after a failure
-            code, _, err = self._run(args, cancel, deadline=2 * self.timeout + 60.0)
+            code, _, err = self._run(args, cancel, deadline=2 * self.timeout + self.margin)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         if code != 0:
@@ -143,7 +145,7 @@ class Helm:
             *self._cluster_args(release),
         ]
         log.info("helm uninstall %s --namespace %s", release.name, release.namespace)
-        code, _, err = self._run(args, cancel, deadline=self.timeout + 60.0)
+        code, _, err = self._run(args, cancel, deadline=self.timeout + self.margin)
         if code != 0:
             if "release: not found" in err:
                 log.info("helm release %s/%s is gone already", release.namespace, release.name)
@@ -191,7 +193,7 @@ class Helm:
                 raise Canceled()
             if time.monotonic() > stop_at:
                 self._stop(process)
-                raise ExecutorError(f"helm did not finish within {int(deadline)}s; stopped it")
+                raise ExecutorError(f"helm did not finish within {deadline:g}s; stopped it")
         text = (err or b"")[-MAX_STDERR:].decode("utf-8", "replace")
         return process.returncode, (out or b"").decode("utf-8", "replace"), text
 
