@@ -15,7 +15,7 @@ configured to it.
   GET    /apis/apps/v1/namespaces/{ns}/{deployments|statefulsets}/{name}
   PATCH  /apis/apps/v1/namespaces/{ns}/{deployments|statefulsets}/{name}  JSON merge patch
 The apps routes play RBAC: they answer 403 unless the request impersonates the namespace's
-deployer (`Impersonate-User`) and its RoleBinding exists; `impersonated` records
+deployer (`Impersonate-User`) and its RoleBinding names it; `impersonated` records
 (method, path, user) of every impersonating request. `add_workload` seeds a workload.
 Errors are Kubernetes Status objects. `fail_next(n, status)` answers the next n requests
 with that status. `requests` records (method, path, body); the bearer tokens seen are kept
@@ -255,8 +255,12 @@ class FakeKube:
             return 201, obj
         if resource in ("deployments", "statefulsets") and name and method in ("GET", "PATCH"):
             deployer = f"system:serviceaccount:{namespace}:tenantry-deployer"
-            binding = self.objects.get((namespace, "rolebindings", "tenantry-deployer"))
-            if impersonate != deployer or binding is None:
+            binding = self.objects.get((namespace, "rolebindings", "tenantry-deployer")) or {}
+            bound = {
+                f"system:serviceaccount:{s.get('namespace')}:{s.get('name')}"
+                for s in binding.get("subjects") or []
+            }
+            if impersonate != deployer or deployer not in bound:
                 return 403, status(
                     403, f'User "{impersonate or "agent"}" cannot {method.lower()} {resource}'
                 )
