@@ -123,7 +123,14 @@ class KubeExecutor:
         self._create_namespace(name, project_id, labels, cancel=cancel)
         if cancel.is_set():
             raise Canceled()
-        self.ensure_deployer(name)
+        try:
+            self.ensure_deployer(name)
+        except ExecutorError as exc:  # e.g. an older manifest's RBAC: the namespace is fine
+            log.warning(
+                "namespace %s is ready but its deployer is not (%s); deployments will try again",
+                name,
+                exc,
+            )
 
     def _create_namespace(
         self, name: str, project_id: str, labels: Mapping[str, str], *, cancel: threading.Event

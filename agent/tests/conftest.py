@@ -89,7 +89,7 @@ def cluster(
     kube_executor: KubeExecutor, helm: Helm, service: FakeService
 ) -> Iterator[ClusterExecutor]:
     """The real executor: fake Kubernetes API, fake helm, chart actions to `service`."""
-    actions = ActionCaller(url_template=service.url_template, timeout=2.0)
+    actions = ActionCaller(url_template=service.url_template, timeout=1.0)
     yield ClusterExecutor(kube_executor, helm, actions, rbac_settle_seconds=0)
     actions.close()
 

@@ -144,12 +144,12 @@ def test_an_action_answered_with_anything_but_2xx_fails(
 def test_a_slow_action_times_out(
     tenantry: FakeTenantry, project, service: FakeService, cluster, start_agent
 ):
-    service.delay = 3.0
+    service.delay = 2.0
     item_id = tenantry.add("DeploymentTask", "payments", **action("flush-cache"))
     start_agent(cluster)
     assert finished(tenantry, item_id) == (
         "Failed",
-        "action flush-cache: POST web:80/admin/flush did not answer within 2s",
+        "action flush-cache: POST web:80/admin/flush did not answer within 1s",
     )
 
 
