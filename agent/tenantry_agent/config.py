@@ -79,15 +79,15 @@ class Config:
             raise ConfigError(
                 f"helm not found ({self.helm!r}): install it or set --helm / TENANTRY_AGENT_HELM"
             )
-        kubeconfig = self.kubeconfig
+        kubeconfig, context = self.kubeconfig, self.context
         if self.in_cluster:  # helm's impersonation needs a kubeconfig (see helm.py)
-            directory = tempfile.mkdtemp(prefix="tenantry-agent-")
-            atexit.register(shutil.rmtree, directory, True)
             try:
-                kubeconfig = in_cluster_kubeconfig(directory)
+                directory = tempfile.mkdtemp(prefix="tenantry-agent-")
+                atexit.register(shutil.rmtree, directory, True)
+                kubeconfig, context = in_cluster_kubeconfig(directory), None
             except (KeyError, OSError) as exc:
                 raise ConfigError(f"cannot write helm's in-cluster kubeconfig: {exc}") from None
-        helm = Helm(binary, timeout=self.helm_timeout, kubeconfig=kubeconfig, context=self.context)
+        helm = Helm(binary, timeout=self.helm_timeout, kubeconfig=kubeconfig, context=context)
         try:
             log.info("helm %s (%s)", helm.version(), binary)
         except ExecutorError as exc:

@@ -3,6 +3,7 @@ it to project namespaces, a locked-down pod, a pinned helm."""
 
 from __future__ import annotations
 
+import inspect
 import re
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 import yaml
 
 from tenantry_agent.kube import DEPLOYER, DEPLOYER_ROLE
+from tenantry_agent.loop import RELEASE_TIMEOUT, Agent
 
 AGENT = Path(__file__).resolve().parents[1]
 MANIFEST = AGENT / "deploy" / "tenantry-agent.yaml"
@@ -164,9 +166,9 @@ def test_the_pod_is_locked_down(docs):
     assert container["args"] == ["--in-cluster"]
     # grace: the pod outlives the agent's own grace period
     config = docs["ConfigMap"]["data"]
-    assert (
-        pod["terminationGracePeriodSeconds"] >= float(config["TENANTRY_AGENT_GRACE_SECONDS"]) + 10
-    )
+    cancel_wait = inspect.signature(Agent).parameters["cancel_wait_seconds"].default
+    grace = float(config["TENANTRY_AGENT_GRACE_SECONDS"])
+    assert pod["terminationGracePeriodSeconds"] >= grace + RELEASE_TIMEOUT + cancel_wait + 3
     assert pod["securityContext"]["runAsUser"] == dockerfile_uid()
 
 

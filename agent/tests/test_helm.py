@@ -389,7 +389,20 @@ def test_shutdown_releases_an_install_still_running(
     assert run.stop() == 0
     item = tenantry.item(item_id)
     assert item.state == "queued" and item.releases == 1 and item.outcome is None
-    wait_until(lambda: not fake_helm.running(), timeout=5)
+    assert fake_helm.terminated() and not fake_helm.running()  # stop waited for it
+
+
+def test_shutdown_waits_a_little_for_a_helm_that_ignores_sigterm(
+    tenantry: FakeTenantry, project, fake_helm: FakeHelm, cluster, start_agent
+):
+    fake_helm.behave("upgrade", sleep=60, ignore_term=True)
+    tenantry.add("DeploymentTask", "payments", **deployment_task("Reinstall"))
+    run = start_agent(cluster, grace_seconds=0.2, cancel_wait_seconds=5.0)
+    wait_until(lambda: fake_helm.calls())
+    started = time.monotonic()
+    assert run.stop() == 0
+    assert 1.0 <= time.monotonic() - started < 5  # kill_grace is 1 s, then SIGKILL
+    assert not fake_helm.running()
 
 
 # --- the binary and its configuration ----------------------------------------------------------
