@@ -94,6 +94,32 @@ log = logging.getLogger("tenantry_agent")
 )
 @click.option("--context", envvar="TENANTRY_AGENT_KUBE_CONTEXT", help="Kubeconfig context.")
 @click.option(
+    "--helm",
+    envvar="TENANTRY_AGENT_HELM",
+    default="helm",
+    help="The helm binary (a path, or a name looked up on PATH).",
+)
+@click.option(
+    "--helm-timeout",
+    envvar="TENANTRY_AGENT_HELM_TIMEOUT",
+    type=click.FloatRange(min=1),
+    default=300.0,
+    help="helm's --timeout: how long an install waits for its rollout (and a rollback).",
+)
+@click.option(
+    "--action-timeout",
+    envvar="TENANTRY_AGENT_ACTION_TIMEOUT",
+    type=click.FloatRange(min=0.1),
+    default=30.0,
+    help="Timeout of a chart action's HTTP call.",
+)
+@click.option(
+    "--action-url",
+    envvar="TENANTRY_AGENT_ACTION_URL",
+    default="http://{service}.{namespace}.svc:{port}",
+    help="Where a chart action's service is reached ({service}, {namespace}, {port}).",
+)
+@click.option(
     "--log-level",
     envvar="TENANTRY_AGENT_LOG_LEVEL",
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),

@@ -1,11 +1,17 @@
-"""The real executor: namespaces through the official `kubernetes` Python client.
+"""The real executor's Kubernetes side, through the official `kubernetes` Python client:
+namespaces, each namespace's deployer identity, and rollout restarts.
 
 Create is create-if-absent: POST, and on 409 AlreadyExists read the namespace and accept it
 only if it is Tenantry's for that project (missing Tenantry labels are patched in); one
 that is being deleted, unlabelled or another project's is refused with a reason. Delete
 reads first and deletes only a namespace labelled for that project (with the uid as a
-precondition, so a namespace re-created in between is not touched); 404 is done. The
-namespace calls need exactly get, create, patch and delete on namespaces (deploy/).
+precondition, so a namespace re-created in between is not touched); 404 is done.
+
+Every project namespace gets a deployer: the ServiceAccount `tenantry-deployer`, bound by
+the RoleBinding `tenantry-deployer` to the built-in ClusterRole `admin` in that namespace
+only. Deployment work (helm, restarts) runs as that account (impersonation), so a chart
+can touch its own namespace and nothing else, whatever its templates say. The agent's own
+account needs only what deploy/tenantry-agent.yaml lists (a test keeps the two in step).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import json
 import logging
 import threading
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import urllib3
@@ -21,11 +28,27 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
-from tenantry_agent.executor import PROJECT_LABEL, Canceled, ExecutorError
+from tenantry_agent.executor import (
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    PROJECT_LABEL,
+    Canceled,
+    ExecutorError,
+    Release,
+)
 
 log = logging.getLogger("tenantry_agent.kube")
 FIELD_MANAGER = "tenantry-agent"
 MAX_MESSAGE = 200
+DEPLOYER = "tenantry-deployer"  # ServiceAccount and RoleBinding in each project namespace
+DEPLOYER_ROLE = "admin"  # the built-in ClusterRole, bound in the namespace only
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+RESTART_TASK = "tenantry.io/restart-task"
+
+
+def deployer_user(namespace: str) -> str:
+    """The user name of a namespace's deployer, as impersonated."""
+    return f"system:serviceaccount:{namespace}:{DEPLOYER}"
 
 
 def _status_message(exc: ApiException) -> str:
@@ -38,19 +61,21 @@ def _status_message(exc: ApiException) -> str:
     return " ".join(str(message).split())[:MAX_MESSAGE] if message else ""
 
 
-def _failure(verb: str, name: str, exc: Exception) -> ExecutorError:
+def _failure(verb: str, name: str, exc: Exception, what: str = "namespace") -> ExecutorError:
     if isinstance(exc, ApiException):
-        text = f"Kubernetes API answered {exc.status} to {verb} namespace {name}"
+        text = f"Kubernetes API answered {exc.status} to {verb} {what} {name}"
         message = _status_message(exc)
         return ExecutorError(f"{text}: {message}" if message else text)
     return ExecutorError(
-        f"Kubernetes API unreachable to {verb} namespace {name} ({type(exc).__name__})"
+        f"Kubernetes API unreachable to {verb} {what} {name} ({type(exc).__name__})"
     )
 
 
 class KubeExecutor:
     def __init__(self, api_client: k8s.ApiClient, *, request_timeout: float = 30.0) -> None:
         self._core = k8s.CoreV1Api(api_client)
+        self._rbac = k8s.RbacAuthorizationV1Api(api_client)
+        self._apps = k8s.AppsV1Api(api_client)
         self._version = k8s.VersionApi(api_client)
         self._timeout = request_timeout
 
@@ -93,6 +118,21 @@ class KubeExecutor:
         return None
 
     def create_namespace(
+        self, name: str, project_id: str, labels: Mapping[str, str], *, cancel: threading.Event
+    ) -> None:
+        self._create_namespace(name, project_id, labels, cancel=cancel)
+        if cancel.is_set():
+            raise Canceled()
+        try:
+            self.ensure_deployer(name)
+        except ExecutorError as exc:  # e.g. an older manifest's RBAC: the namespace is fine
+            log.warning(
+                "namespace %s is ready but its deployer is not (%s); deployments will try again",
+                name,
+                exc,
+            )
+
+    def _create_namespace(
         self, name: str, project_id: str, labels: Mapping[str, str], *, cancel: threading.Event
     ) -> None:
         body = k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=name, labels=dict(labels)))
@@ -164,7 +204,133 @@ class KubeExecutor:
             raise _failure("delete", name, exc) from None
         log.info("deleting namespace %s", name)
 
+    # --- deployments --------------------------------------------------------------------------
+
+    def project_namespace(self, release: Release, verb: str) -> bool:
+        """True when the release's namespace exists and is Tenantry's for its project, False
+        when there is no such namespace; ExecutorError when it is someone else's or going."""
+        existing = self._read(release.namespace, verb)
+        if existing is None:
+            return False
+        self._check_owned(existing, release.namespace, release.project_id, verb)
+        if self._deleting(existing):
+            raise ExecutorError(f"namespace {release.namespace} is being deleted")
+        return True
+
+    def ensure_deployer(self, namespace: str) -> bool:
+        """Create the namespace's deployer (ServiceAccount + RoleBinding to `admin`) unless
+        they exist; True when something was created (RBAC may take a moment to apply)."""
+        labels = {MANAGED_BY_LABEL: MANAGED_BY}
+        account = k8s.V1ServiceAccount(metadata=k8s.V1ObjectMeta(name=DEPLOYER, labels=labels))
+        binding = k8s.V1RoleBinding(
+            metadata=k8s.V1ObjectMeta(name=DEPLOYER, labels=labels),
+            role_ref=k8s.V1RoleRef(
+                api_group="rbac.authorization.k8s.io", kind="ClusterRole", name=DEPLOYER_ROLE
+            ),
+            subjects=[k8s.RbacV1Subject(kind="ServiceAccount", name=DEPLOYER, namespace=namespace)],
+        )
+        created = False
+        for what, create, body in (
+            ("service account", self._core.create_namespaced_service_account, account),
+            ("role binding", self._rbac.create_namespaced_role_binding, binding),
+        ):
+            try:
+                create(namespace, body, field_manager=FIELD_MANAGER, _request_timeout=self._timeout)
+                created = True
+            except ApiException as exc:
+                if exc.status != 409:  # 409: it exists already
+                    raise _failure("create", f"{DEPLOYER} in {namespace}", exc, what) from None
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                raise _failure("create", f"{DEPLOYER} in {namespace}", exc, what) from None
+        if created:
+            log.info("namespace %s: deployer %s bound to %s", namespace, DEPLOYER, DEPLOYER_ROLE)
+        return created
+
+    def restart_workload(
+        self, release: Release, kind: str, name: str, *, task_id: str, cancel: threading.Event
+    ) -> None:
+        """`kubectl rollout restart`, as the namespace's deployer: the pod template gets
+        restartedAt (now) and the task's id; a template that already carries this task's id
+        was restarted by an earlier delivery of it, and is left alone. The caller checks the
+        namespace first (ClusterExecutor)."""
+        read, patch = {
+            "Deployment": (
+                self._apps.read_namespaced_deployment,
+                self._apps.patch_namespaced_deployment,
+            ),
+            "StatefulSet": (
+                self._apps.read_namespaced_stateful_set,
+                self._apps.patch_namespaced_stateful_set,
+            ),
+        }[kind]
+        as_deployer = {"Impersonate-User": deployer_user(release.namespace)}
+        try:
+            current = self._raw(
+                read(
+                    name,
+                    release.namespace,
+                    _headers=as_deployer,
+                    _preload_content=False,
+                    _request_timeout=self._timeout,
+                )
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                raise ExecutorError(
+                    f"no such {kind} {name} in namespace {release.namespace}"
+                ) from None
+            raise _failure("read", name, exc, kind) from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise _failure("read", name, exc, kind) from None
+        template = ((current.get("spec") or {}).get("template") or {}).get("metadata") or {}
+        if (template.get("annotations") or {}).get(RESTART_TASK) == task_id:
+            log.info("%s %s/%s was restarted by this task already", kind, release.namespace, name)
+            return
+        if cancel.is_set():
+            raise Canceled()
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        body = {
+            "spec": {
+                "template": {
+                    "metadata": {"annotations": {RESTARTED_AT: now, RESTART_TASK: task_id}}
+                }
+            }
+        }
+        try:
+            self._raw(
+                patch(
+                    name,
+                    release.namespace,
+                    body,
+                    field_manager=FIELD_MANAGER,
+                    _content_type="application/merge-patch+json",
+                    _headers=as_deployer,
+                    _preload_content=False,
+                    _request_timeout=self._timeout,
+                )
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                raise ExecutorError(
+                    f"no such {kind} {name} in namespace {release.namespace}"
+                ) from None
+            raise _failure("restart", name, exc, kind) from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise _failure("restart", name, exc, kind) from None
+        log.info("restarting %s %s/%s", kind, release.namespace, name)
+
     # --- helpers ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _raw(response: Any) -> dict[str, Any]:
+        """The JSON of an unparsed answer (the client's models are not needed here)."""
+        try:
+            data = json.loads(response.data or b"{}")
+        except ValueError:
+            data = {}
+        finally:
+            response.release_conn()
+        return data if isinstance(data, dict) else {}
 
     def _read(self, name: str, verb: str) -> Any:
         try:

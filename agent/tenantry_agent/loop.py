@@ -10,8 +10,10 @@ Threads:
                 retrying transient errors for as long as it still holds the lease
 
 `stop()` (SIGTERM/SIGINT) stops claiming; in-flight work has `grace_seconds` to finish and
-report, then whatever is still held is released (and its executor told to cancel) and
-`run()` returns 0. A second `stop()` skips what is left of the grace period.
+report, then whatever is still held is released (and its executor told to cancel), the
+canceled work gets up to `cancel_wait_seconds` to wind down (a helm told to stop rolls
+back what it started) and `run()` returns 0. A second `stop()` skips what is left of the
+grace period.
 
 Times from the server (lease_expires_at) are read against the server's clock as the
 heartbeats show it, so a skewed local clock does not make leases look longer or shorter.
@@ -69,6 +71,7 @@ class Agent:
         heartbeat_seconds: float = 30.0,
         poll_seconds: float = 2.0,
         grace_seconds: float = 20.0,
+        cancel_wait_seconds: float = 12.0,
         agent_version: str = __version__,
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
@@ -78,6 +81,7 @@ class Agent:
         self.heartbeat_seconds = heartbeat_seconds
         self.poll_seconds = poll_seconds
         self.grace_seconds = grace_seconds
+        self.cancel_wait_seconds = cancel_wait_seconds
         self.agent_version = agent_version
         self._backoff_args = (backoff_base, backoff_cap)
         self._lock = threading.Lock()
@@ -138,6 +142,7 @@ class Agent:
         self._drain()
         self._halt.set()
         self._changed.set()
+        self._wait_for_workers()
         for thread in threads:
             thread.join(timeout=2.0)
         log.info("agent stopped")
@@ -401,6 +406,22 @@ class Agent:
         release_deadline = time.monotonic() + RELEASE_TIMEOUT
         for held in remaining:
             self._release(held, "the agent is shutting down", release_deadline)
+
+    def _wait_for_workers(self) -> None:
+        """Canceled work (released, so no result is sent) may still be stopping: a helm
+        rolling back. Wait for it a little, so the process does not exit under it."""
+        with self._lock:
+            workers = [w for w in self._workers if w.is_alive()]
+        if not workers:
+            return
+        log.info(
+            "waiting up to %.0fs for %d canceled item(s) to stop",
+            self.cancel_wait_seconds,
+            len(workers),
+        )
+        deadline = time.monotonic() + self.cancel_wait_seconds
+        for worker in workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
 
     def _release(self, held: Held, reason: str, deadline: float | None = None) -> None:
         item = held.item

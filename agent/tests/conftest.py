@@ -7,10 +7,15 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tenantry_agent.actions import ActionCaller
 from tenantry_agent.client import TenantryClient
+from tenantry_agent.cluster import ClusterExecutor
+from tenantry_agent.helm import Helm
 from tenantry_agent.kube import KubeExecutor
 from tenantry_agent.loop import Agent
+from tests.fake_helm import FakeHelm
 from tests.fake_kube import FakeKube
+from tests.fake_service import FakeService
 from tests.fake_tenantry import TOKEN, FakeTenantry
 from tests.recording import RecordingExecutor
 
@@ -51,6 +56,42 @@ def kubeconfig(kube: FakeKube, tmp_path: Path) -> Path:
 @pytest.fixture
 def kube_executor(kubeconfig: Path) -> KubeExecutor:
     return KubeExecutor.from_config(kubeconfig=str(kubeconfig), request_timeout=5.0)
+
+
+@pytest.fixture
+def fake_helm(tmp_path: Path) -> FakeHelm:
+    return FakeHelm(tmp_path / "fake-helm").install()
+
+
+@pytest.fixture
+def service() -> Iterator[FakeService]:
+    """An in-test HTTP server playing the release's services for chart actions."""
+    fake = FakeService().start()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def helm(fake_helm: FakeHelm, kubeconfig: Path, tmp_path: Path) -> Helm:
+    private = tmp_path / "private-tmp"
+    private.mkdir()
+    return Helm(
+        str(fake_helm.path),
+        kubeconfig=str(kubeconfig),
+        kill_grace=1.0,
+        tmp_dir=str(private),
+        poll_interval=0.02,
+    )
+
+
+@pytest.fixture
+def cluster(
+    kube_executor: KubeExecutor, helm: Helm, service: FakeService
+) -> Iterator[ClusterExecutor]:
+    """The real executor: fake Kubernetes API, fake helm, chart actions to `service`."""
+    actions = ActionCaller(url_template=service.url_template, timeout=1.0)
+    yield ClusterExecutor(kube_executor, helm, actions, rbac_settle_seconds=0)
+    actions.close()
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
-"""A fake Kubernetes API server on 127.0.0.1: just the namespace endpoints (and /version),
-enough for the real `kubernetes` client configured to it.
+"""A fake Kubernetes API server on 127.0.0.1: the namespace endpoints (and /version), a
+namespace's deployer objects and apps/v1 workloads, enough for the real `kubernetes` client
+configured to it.
 
   GET    /version
   GET    /api/v1/namespaces
@@ -9,6 +10,13 @@ enough for the real `kubernetes` client configured to it.
   DELETE /api/v1/namespaces/{name}          preconditions.uid honoured (409); with
                                             `terminating=True` the namespace stays, phase
                                             Terminating, until `finish_deletions()`
+  POST   /api/v1/namespaces/{ns}/serviceaccounts                          409 when it exists,
+  POST   /apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings  404 without the ns
+  GET    /apis/apps/v1/namespaces/{ns}/{deployments|statefulsets}/{name}
+  PATCH  /apis/apps/v1/namespaces/{ns}/{deployments|statefulsets}/{name}  JSON merge patch
+The apps routes play RBAC: they answer 403 unless the request impersonates the namespace's
+deployer (`Impersonate-User`) and its RoleBinding names it; `impersonated` records
+(method, path, user) of every impersonating request. `add_workload` seeds a workload.
 Errors are Kubernetes Status objects. `fail_next(n, status)` answers the next n requests
 with that status. `requests` records (method, path, body); the bearer tokens seen are kept
 in `tokens` to check the configured credentials reach the server.
@@ -61,6 +69,9 @@ class FakeKube:
         self.terminating = terminating
         self.lock = threading.Lock()
         self.namespaces: dict[str, dict[str, Any]] = {}
+        # (namespace, resource, name) -> object, for serviceaccounts, rolebindings, workloads
+        self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.impersonated: list[tuple[str, str, str]] = []
         self.requests: list[tuple[str, str, Any]] = []
         self.tokens: set[str] = set()
         self._failures: list[int] = []
@@ -88,6 +99,31 @@ class FakeKube:
     ) -> None:
         with self.lock:
             self.namespaces[name] = self._object(name, labels or {}, phase)
+
+    def add_workload(self, namespace: str, kind: str, name: str) -> dict[str, Any]:
+        resource = {"Deployment": "deployments", "StatefulSet": "statefulsets"}[kind]
+        obj = {
+            "apiVersion": "apps/v1",
+            "kind": kind,
+            "metadata": {"name": name, "namespace": namespace, "uid": str(uuid.uuid4())},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"app": name}},
+                "template": {
+                    "metadata": {"labels": {"app": name}},
+                    "spec": {"containers": [{"name": "app", "image": "example/app:1"}]},
+                },
+            },
+        }
+        with self.lock:
+            self.objects[(namespace, resource, name)] = obj
+        return obj
+
+    def annotations(self, namespace: str, kind: str, name: str) -> dict[str, str]:
+        resource = {"Deployment": "deployments", "StatefulSet": "statefulsets"}[kind]
+        with self.lock:
+            obj = self.objects[(namespace, resource, name)]
+            return dict(obj["spec"]["template"]["metadata"].get("annotations") or {})
 
     def fail_next(self, count: int, code: int = 503) -> None:
         with self.lock:
@@ -123,13 +159,21 @@ class FakeKube:
             obj["metadata"]["deletionTimestamp"] = obj["metadata"]["creationTimestamp"]
         return obj
 
-    def handle(self, method: str, path: str, body: Any) -> tuple[int, Any]:
+    def handle(
+        self, method: str, path: str, body: Any, impersonate: str | None = None
+    ) -> tuple[int, Any]:
         path = path.split("?", 1)[0]
         with self.lock:
             self.requests.append((method, path, body))
+            if impersonate:
+                self.impersonated.append((method, path, impersonate))
             if self._failures:
                 code = self._failures.pop(0)
                 return code, status(code, f"injected failure {code}")
+            parts = path.strip("/").split("/")
+            routed = self._namespaced(method, parts, body, impersonate)
+            if routed is not None:
+                return routed
             if path in ("/version", "/version/") and method == "GET":
                 return 200, VERSION
             if path == "/api/v1/namespaces":
@@ -184,6 +228,52 @@ class FakeKube:
                 404, f"the server could not find the requested resource ({method} {path})"
             )
 
+    def _namespaced(
+        self, method: str, parts: list[str], body: Any, impersonate: str | None
+    ) -> tuple[int, Any] | None:
+        """The namespaced routes, or None for the others."""
+        if parts[:3] == ["api", "v1", "namespaces"] and len(parts) == 5:
+            namespace, resource, name = parts[3], parts[4], None
+        elif (
+            parts[:4] == ["apis", "rbac.authorization.k8s.io", "v1", "namespaces"]
+            and len(parts) == 6
+        ):
+            namespace, resource, name = parts[4], parts[5], None
+        elif parts[:4] == ["apis", "apps", "v1", "namespaces"] and len(parts) == 7:
+            namespace, resource, name = parts[4], parts[5], parts[6]
+        else:
+            return None
+        if resource in ("serviceaccounts", "rolebindings") and name is None and method == "POST":
+            if namespace not in self.namespaces:
+                return 404, status(404, f'namespaces "{namespace}" not found')
+            name = ((body or {}).get("metadata") or {}).get("name")
+            key = (namespace, resource, name)
+            if key in self.objects:
+                return 409, status(409, f'{resource} "{name}" already exists')
+            obj = {**body, "metadata": {**body["metadata"], "namespace": namespace}}
+            self.objects[key] = obj
+            return 201, obj
+        if resource in ("deployments", "statefulsets") and name and method in ("GET", "PATCH"):
+            deployer = f"system:serviceaccount:{namespace}:tenantry-deployer"
+            binding = self.objects.get((namespace, "rolebindings", "tenantry-deployer")) or {}
+            bound = {
+                f"system:serviceaccount:{s.get('namespace')}:{s.get('name')}"
+                for s in binding.get("subjects") or []
+            }
+            if impersonate != deployer or deployer not in bound:
+                return 403, status(
+                    403, f'User "{impersonate or "agent"}" cannot {method.lower()} {resource}'
+                )
+            obj = self.objects.get((namespace, resource, name))
+            if obj is None:
+                return 404, status(404, f'{resource}.apps "{name}" not found')
+            if method == "PATCH":
+                merged = merge_patch(obj, body)
+                self.objects[(namespace, resource, name)] = merged
+                return 200, merged
+            return 200, obj
+        return None
+
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
@@ -203,7 +293,9 @@ class FakeKube:
                     body = json.loads(raw) if raw else None
                 except ValueError:
                     body = None
-                code, payload = fake.handle(self.command, self.path, body)
+                code, payload = fake.handle(
+                    self.command, self.path, body, self.headers.get("Impersonate-User")
+                )
                 data = json.dumps(payload).encode()
                 self.send_response(code)
                 self.send_header("Content-Type", "application/json")
@@ -214,3 +306,16 @@ class FakeKube:
             do_GET = do_POST = do_PATCH = do_DELETE = _serve
 
         return Handler
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch."""
+    if not isinstance(patch, dict):
+        return patch
+    out = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = merge_patch(out.get(key), value)
+    return out

@@ -269,6 +269,66 @@ class FakeTenantry:
         return Handler
 
 
+SECRET = "s3cr3t-Pa55word-for-tests"  # a made-up secret, never a real credential
+CHART = {
+    "id": "chart-1",
+    "registry": "123456789012.dkr.ecr.eu-west-1.amazonaws.com",
+    "repository": "charts/web",
+    "ref": "oci://123456789012.dkr.ecr.eu-west-1.amazonaws.com/charts/web",
+    "tag": "1.2.3",
+    "digest": "sha256:" + "0" * 64,
+    "actions": [
+        {
+            "id": "flush-cache",
+            "allowed_role": "Maintainer",
+            "endpoint": "standard_ingress",
+            "path": "/admin/flush",
+            "method": "POST",
+            "title": "Flush the cache",
+            "description": "Empties the cache",
+        },
+        {
+            "apiVersion": "platz.io/v1beta1",
+            "kind": "Action",
+            "spec": {
+                "id": "reindex",
+                "allowed_role": "Owner",
+                "endpoint": "{release}-api:8080",
+                "path": "jobs/reindex?full=1",
+                "method": "put",
+                "title": "Reindex",
+                "description": "Rebuilds the search index",
+            },
+        },
+    ],
+}
+
+
+def deployment_task(
+    operation: str, params: dict[str, Any] | None = None, **fields: Any
+) -> dict[str, Any]:
+    """The fields of a DeploymentTask item (docs/api.md), for `FakeTenantry.add(**...)`."""
+    item: dict[str, Any] = {
+        "release_name": "web",
+        "task": {"id": f"task-{uuid.uuid4()}", "operation": {operation: params or {}}},
+        "deployment": {
+            "id": "dep-1",
+            "name": "web",
+            "kind": "Web",
+            "env_id": "env-1",
+            "env_name": "production",
+            "config": {"replicas": 2, "image": {"tag": "v1"}, "ingress": {"enabled": True}},
+            "values_override": {"image": {"pullPolicy": "Always"}},
+            "node_selector": {"pool": "apps"},
+            "tolerations": [{"key": "apps", "operator": "Exists", "effect": "NoSchedule"}],
+        },
+        "helm_chart": CHART,
+        "secrets": [{"collection": "db", "name": "password", "contents": SECRET}],
+    }
+    item.update(fields)
+    return item
+
+
 def problem(status: int, title: str, detail: str) -> dict[str, Any]:
     return {
         "type": f"https://tenantry.example/problems/{title.lower().replace(' ', '-')}",

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from tenantry_agent.executor import Canceled, ExecutorError
+from tenantry_agent.executor import Action, Canceled, Chart, ExecutorError, Release
 
 
 class RecordingExecutor:
@@ -31,6 +31,34 @@ class RecordingExecutor:
 
     def delete_namespace(self, name: str, project_id: str, *, cancel: threading.Event) -> None:
         self.calls.append(("delete_namespace", name, project_id))
+        self._run(cancel)
+
+    def install_release(
+        self,
+        release: Release,
+        chart: Chart,
+        values: Mapping[str, Any],
+        *,
+        task_id: str,
+        cancel: threading.Event,
+    ) -> None:
+        self.calls.append(("install_release", release, chart, dict(values), task_id))
+        self._run(cancel)
+
+    def uninstall_release(self, release: Release, *, task_id: str, cancel: threading.Event) -> None:
+        self.calls.append(("uninstall_release", release, task_id))
+        self._run(cancel)
+
+    def restart_workload(
+        self, release: Release, kind: str, name: str, *, task_id: str, cancel: threading.Event
+    ) -> None:
+        self.calls.append(("restart_workload", release, kind, name, task_id))
+        self._run(cancel)
+
+    def invoke_action(
+        self, release: Release, action: Action, body: Any, *, task_id: str, cancel: threading.Event
+    ) -> None:
+        self.calls.append(("invoke_action", release, action, body, task_id))
         self._run(cancel)
 
     def _run(self, cancel: threading.Event) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tenantry_agent.local import start_dry_run
-from tests.fake_tenantry import TOKEN, FakeTenantry, wait_until
+from tests.fake_tenantry import CHART, SECRET, TOKEN, FakeTenantry, deployment_task, wait_until
 
 COMMAND = shutil.which("tenantry-agent", path=str(Path(sys.executable).parent))
 
@@ -146,3 +146,101 @@ def test_local_needs_only_the_standard_library():
             for module in modules:
                 top = module.split(".")[0]
                 assert top in sys.stdlib_module_names or top == "__future__", (name, module)
+
+
+def test_dry_run_logs_deployment_tasks_without_secret_contents(
+    tenantry: FakeTenantry, tmp_path: Path
+):
+    ids = [
+        tenantry.add("DeploymentTask", "payments", **deployment_task(op, params))
+        for op, params in [
+            ("Reinstall", {}),
+            ("Uninstall", {}),
+            ("RestartK8sResource", {"kind": "StatefulSet", "name": "db"}),
+            ("InvokeAction", {"helm_chart_id": "chart-1", "action_id": "flush-cache"}),
+        ]
+    ]
+    log = tmp_path / "agent.log"
+    process = agent_process(tenantry, "--dry-run", log_path=log)
+    try:
+        wait_until(lambda: all(tenantry.item(i).outcome for i in ids), timeout=20)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(10) == 0
+    finally:
+        process.kill()
+    assert all(tenantry.item(i).outcome == ("Done", None) for i in ids)
+    text = log.read_text()
+    assert (
+        f"dry-run: would helm upgrade --install web {CHART['ref']} --version 1.2.3 "
+        "--namespace payments (values: image,ingress,nodeSelector,replicas,tenantry,tolerations; "
+        "secrets: db/password)"
+    ) in text
+    assert "dry-run: would helm uninstall web --namespace payments" in text
+    assert "dry-run: would restart StatefulSet db in namespace payments" in text
+    assert (
+        "dry-run: would call action flush-cache: POST http://web.payments.svc:80/admin/flush"
+    ) in text
+    assert SECRET not in text
+
+
+def test_the_real_executor_installs_with_the_configured_helm(
+    tenantry: FakeTenantry, kube, kubeconfig: Path, fake_helm, tmp_path: Path
+):
+    kube.add_namespace("payments", {"tenantry.io/project": "payments"})
+    item_id = tenantry.add("DeploymentTask", "payments", **deployment_task("Reinstall"))
+    log = tmp_path / "agent.log"
+    process = agent_process(
+        tenantry,
+        "--kubeconfig",
+        str(kubeconfig),
+        "--helm",
+        str(fake_helm.path),
+        "--helm-timeout",
+        "120",
+        log_path=log,
+    )
+    try:
+        wait_until(lambda: tenantry.item(item_id).outcome is not None, timeout=20)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(10) == 0
+    finally:
+        process.kill()
+    assert tenantry.item(item_id).outcome == ("Done", None)
+    (call,) = fake_helm.calls()
+    assert call["argv"][:3] == ["upgrade", "--install", "web"]
+    assert "--timeout" in call["argv"] and "120s" in call["argv"]
+    assert not any(k.startswith("TENANTRY_") for k in call["env"])
+    text = log.read_text()
+    assert "helm v3.20.0+gfake" in text
+    assert SECRET not in text and TOKEN not in text
+
+
+def test_a_missing_helm_is_a_configuration_error(
+    tenantry: FakeTenantry, kubeconfig: Path, tmp_path
+):
+    log = tmp_path / "agent.log"
+    process = agent_process(
+        tenantry, "--kubeconfig", str(kubeconfig), "--helm", "no-such-helm", log_path=log
+    )
+    assert process.wait(20) == 1
+    assert "helm not found ('no-such-helm')" in log.read_text()
+
+
+def test_a_bad_action_url_is_a_configuration_error(
+    tenantry: FakeTenantry, kubeconfig: Path, fake_helm, tmp_path
+):
+    log = tmp_path / "agent.log"
+    process = agent_process(
+        tenantry,
+        "--kubeconfig",
+        str(kubeconfig),
+        "--helm",
+        str(fake_helm.path),
+        "--action-url",
+        "http://{host}/x",
+        log_path=log,
+    )
+    assert process.wait(20) == 1
+    assert "--action-url: 'http://{host}/x' takes only {service}, {namespace} and {port}" in (
+        log.read_text()
+    )

@@ -1,13 +1,18 @@
-"""The install manifest and the image: least-privilege RBAC, a locked-down pod."""
+"""The install manifest and the image: least-privilege RBAC, the admission policy that bounds
+it to project namespaces, a locked-down pod, a pinned helm."""
 
 from __future__ import annotations
 
+import inspect
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+from tenantry_agent.kube import DEPLOYER, DEPLOYER_ROLE
+from tenantry_agent.loop import RELEASE_TIMEOUT, Agent
 
 AGENT = Path(__file__).resolve().parents[1]
 MANIFEST = AGENT / "deploy" / "tenantry-agent.yaml"
@@ -43,6 +48,8 @@ def test_the_manifest_has_what_an_install_needs(docs):
         "Namespace",
         "NetworkPolicy",
         "ServiceAccount",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
     ]
     assert "Secret" not in docs  # the token is never in the repository
     assert "Role" not in docs and "RoleBinding" not in docs
@@ -50,14 +57,32 @@ def test_the_manifest_has_what_an_install_needs(docs):
     assert policy["policyTypes"] == ["Ingress"] and "ingress" not in policy  # no one connects in
 
 
-def test_rbac_is_exactly_namespaces_get_create_patch_delete(docs):
+def test_rbac_is_exactly_namespaces_and_their_deployers(docs):
     role = docs["ClusterRole"]
     assert role["rules"] == [
         {
             "apiGroups": [""],
             "resources": ["namespaces"],
             "verbs": ["get", "create", "patch", "delete"],
-        }
+        },
+        {"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["create"]},
+        {
+            "apiGroups": ["rbac.authorization.k8s.io"],
+            "resources": ["rolebindings"],
+            "verbs": ["create"],
+        },
+        {
+            "apiGroups": ["rbac.authorization.k8s.io"],
+            "resources": ["clusterroles"],
+            "verbs": ["bind"],
+            "resourceNames": [DEPLOYER_ROLE],
+        },
+        {
+            "apiGroups": [""],
+            "resources": ["serviceaccounts"],
+            "verbs": ["impersonate"],
+            "resourceNames": [DEPLOYER],
+        },
     ]
     assert "*" not in list(walk(role))
     assert "aggregationRule" not in role
@@ -77,6 +102,48 @@ def test_the_verbs_are_the_ones_the_kube_executor_calls():
     source = (AGENT / "tenantry_agent" / "kube.py").read_text()
     called = set(re.findall(r"self\._core\.(\w+)_namespace\(", source))
     assert called == {"read", "create", "patch", "delete"}  # read is the verb get
+    # the agent's own account creates the deployer's objects, and nothing else, in a namespace
+    assert set(re.findall(r"self\._core\.(\w+)_namespaced_\w+", source)) == {"create"}
+    assert set(re.findall(r"self\._rbac\.(\w+)_namespaced_(\w+)", source)) == {
+        ("create", "role_binding")
+    }
+    # workloads are read and patched only as the deployer (impersonation)
+    assert "self._apps." in source and source.count('"Impersonate-User"') == 1
+    helm = (AGENT / "tenantry_agent" / "helm.py").read_text()
+    assert '"--kube-as-user", deployer_user(release.namespace)' in helm
+
+
+def test_the_admission_policy_bounds_the_agent_to_project_namespaces(docs):
+    policy, binding = docs["ValidatingAdmissionPolicy"], docs["ValidatingAdmissionPolicyBinding"]
+    sa = docs["ServiceAccount"]["metadata"]
+    assert policy["apiVersion"] == binding["apiVersion"] == "admissionregistration.k8s.io/v1"
+    spec = policy["spec"]
+    assert spec["failurePolicy"] == "Fail"
+    (condition,) = spec["matchConditions"]
+    assert condition["expression"] == (
+        f"request.userInfo.username == 'system:serviceaccount:{sa['namespace']}:{sa['name']}'"
+    )
+    matched = {
+        (group, resource)
+        for rule in spec["matchConstraints"]["resourceRules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+    }
+    # everything the agent's own account may write (the ClusterRole's create/patch/delete)
+    written = {
+        (group, resource)
+        for rule in docs["ClusterRole"]["rules"]
+        if {"create", "patch", "delete"} & set(rule["verbs"])
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+    }
+    assert written <= matched
+    expressions = " ".join(v["expression"] for v in spec["validations"])
+    assert expressions.count("'tenantry.io/project' in") == 3
+    assert binding["spec"] == {
+        "policyName": policy["metadata"]["name"],
+        "validationActions": ["Deny"],
+    }
 
 
 def test_the_pod_is_locked_down(docs):
@@ -99,9 +166,9 @@ def test_the_pod_is_locked_down(docs):
     assert container["args"] == ["--in-cluster"]
     # grace: the pod outlives the agent's own grace period
     config = docs["ConfigMap"]["data"]
-    assert (
-        pod["terminationGracePeriodSeconds"] >= float(config["TENANTRY_AGENT_GRACE_SECONDS"]) + 10
-    )
+    cancel_wait = inspect.signature(Agent).parameters["cancel_wait_seconds"].default
+    grace = float(config["TENANTRY_AGENT_GRACE_SECONDS"])
+    assert pod["terminationGracePeriodSeconds"] >= grace + RELEASE_TIMEOUT + cancel_wait + 3
     assert pod["securityContext"]["runAsUser"] == dockerfile_uid()
 
 
@@ -134,3 +201,24 @@ def test_the_image_runs_the_console_command_as_a_non_root_user():
     assert dockerfile_uid() != 0
     assert 'ENTRYPOINT ["tenantry-agent"]' in text
     assert "pip install -r requirements.txt" in text
+
+
+def test_the_image_has_a_pinned_and_verified_helm():
+    text = DOCKERFILE.read_text()
+    (version,) = re.findall(r"^ARG HELM_VERSION=(v\d+\.\d+\.\d+)$", text, re.M)
+    assert version.startswith("v3.")  # --atomic (helm 4 renamed it)
+    sums = dict(re.findall(r"^ARG HELM_SHA256_(AMD64|ARM64)=([0-9a-f]{64})$", text, re.M))
+    assert set(sums) == {"AMD64", "ARM64"}
+    assert "https://get.helm.sh/helm-${HELM_VERSION}-linux-${TARGETARCH}.tar.gz" in text
+    assert 'echo "$sha  /tmp/helm.tar.gz" | sha256sum -c -' in text
+    assert "COPY --from=helm /usr/local/bin/helm /usr/local/bin/helm" in text
+
+
+def test_helm_can_write_its_homes_on_a_read_only_root(docs):
+    pod = docs["Deployment"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    tmp = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}["tmp"]
+    for name in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"):
+        assert env[name].startswith(tmp + "/")
+    assert "HELM_TIMEOUT" in " ".join(docs["ConfigMap"]["data"])

@@ -11,6 +11,11 @@ from tenantry_agent.kube import KubeExecutor
 from tests.fake_kube import FakeKube
 
 LABELS = namespace_labels("payments")
+CREATE = [
+    ("POST", "/api/v1/namespaces"),
+    ("POST", "/api/v1/namespaces/payments/serviceaccounts"),
+    ("POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/payments/rolebindings"),
+]
 
 
 def go() -> threading.Event:
@@ -32,7 +37,7 @@ def test_create_twice_is_create_if_absent(kube: FakeKube, kube_executor: KubeExe
     uid = kube.namespaces["payments"]["metadata"]["uid"]
     kube_executor.create_namespace("payments", "payments", LABELS, cancel=go())
     assert kube.namespaces["payments"]["metadata"]["uid"] == uid
-    assert kube.mutations() == [("POST", "/api/v1/namespaces")] * 2
+    assert kube.mutations() == CREATE * 2  # the deployer's objects exist: 409s, no change
 
 
 def test_create_adds_missing_tenantry_labels_to_its_own_namespace(
@@ -163,3 +168,34 @@ def test_check_reads_version(kube: FakeKube, kube_executor: KubeExecutor):
     assert kube_executor.check() is None
     kube.fail_next(1, 500)
     assert kube_executor.check() == "the Kubernetes API answered 500 to GET /version"
+
+
+def test_create_makes_the_namespace_deployer(kube: FakeKube, kube_executor: KubeExecutor):
+    kube_executor.create_namespace("payments", "payments", LABELS, cancel=go())
+    assert kube.mutations() == CREATE
+    account = kube.objects[("payments", "serviceaccounts", "tenantry-deployer")]
+    assert account["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "tenantry"}
+    binding = kube.objects[("payments", "rolebindings", "tenantry-deployer")]
+    assert binding["roleRef"]["name"] == "admin"
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "tenantry-deployer", "namespace": "payments"}
+    ]
+    assert kube_executor.ensure_deployer("payments") is False  # both exist: 409s
+
+
+def test_a_deployer_refused_by_rbac_does_not_fail_the_namespace(
+    kube: FakeKube, kube_executor: KubeExecutor, caplog
+):
+    real = kube_executor._core.create_namespaced_service_account
+
+    def forbidden(*args, **kwargs):
+        kube.fail_next(1, 403)
+        return real(*args, **kwargs)
+
+    kube_executor._core.create_namespaced_service_account = forbidden
+    kube_executor.create_namespace("payments", "payments", LABELS, cancel=go())
+    assert "payments" in kube.namespaces
+    assert (
+        "namespace payments is ready but its deployer is not (Kubernetes API answered 403 to "
+        "create service account tenantry-deployer in payments: injected failure 403)"
+    ) in caplog.text

@@ -70,17 +70,22 @@ def test_unsupported_kinds_fail_with_a_clear_reason(
     tenantry: FakeTenantry, recorder: RecordingExecutor, start_agent
 ):
     task = tenantry.add(
-        "DeploymentTask", "payments", release_name="web", task={"operation": {"Install": {}}}
+        "DeploymentTask", "payments", release_name="web", task={"operation": {"Frobnicate": {}}}
     )
     sync = tenantry.add("ResourceSync", "payments")
+    other = tenantry.add("RebootCluster", "payments")
     bad = tenantry.add("CreateNamespace", "payments", namespace="Not_A_Label")
     start_agent(recorder)
-    wait_until(lambda: all(outcome(tenantry, i) for i in (task, sync, bad)))
+    wait_until(lambda: all(outcome(tenantry, i) for i in (task, sync, other, bad)))
     assert outcome(tenantry, task) == (
         "Failed",
-        "this agent version does not support DeploymentTask",
+        "this agent version does not support the Frobnicate operation",
     )
     assert outcome(tenantry, sync) == ("Failed", "this agent version does not support ResourceSync")
+    assert outcome(tenantry, other) == (
+        "Failed",
+        "this agent version does not support RebootCluster",
+    )
     assert outcome(tenantry, bad) == ("Failed", "namespace 'Not_A_Label' is not a valid DNS label")
     assert recorder.calls == []
 
@@ -147,9 +152,14 @@ def test_duplicate_delivery_is_safe_with_the_kube_executor(
     wait_until(lambda: outcome(tenantry, delete) is not None)
     assert outcome(tenantry, delete) == ("Done", None)
     assert "payments" not in kube.namespaces
+    create_calls = [
+        ("POST", "/api/v1/namespaces"),
+        ("POST", "/api/v1/namespaces/payments/serviceaccounts"),
+        ("POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/payments/rolebindings"),
+    ]
     assert kube.mutations() == [
-        ("POST", "/api/v1/namespaces"),
-        ("POST", "/api/v1/namespaces"),
+        *create_calls,
+        *create_calls,
         ("DELETE", "/api/v1/namespaces/payments"),
     ]
 
