@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
-from tenantry.models.common import Change, Input, Omittable, Output, Reason, Reference
+from tenantry.models.common import (
+    Change,
+    Input,
+    Omittable,
+    Output,
+    Reason,
+    Reference,
+    no_null_defaults,
+)
 
 DeploymentStatus = Literal[
     "Unknown",
@@ -94,9 +102,16 @@ class RestartInput(Input):
     resource_id: Reference
 
 
+def _exactly_one_property(schema: dict[str, Any]) -> None:
+    no_null_defaults(schema)
+    schema["minProperties"] = schema["maxProperties"] = 1
+
+
 class TaskOperationInput(Input):
     """Exactly one: the operations a caller may ask for (the others come from changes of
     the deployment)."""
+
+    model_config = ConfigDict(json_schema_extra=_exactly_one_property)
 
     InvokeAction: Omittable[InvokeActionInput] = None
     RestartK8sResource: Omittable[RestartInput] = None
