@@ -78,6 +78,17 @@ DEPLOYMENT_ID = str(uuid.uuid5(_IDS, "deployment/web-front"))  # its next task P
 TASK_ID = str(uuid.uuid5(_IDS, "task/web-front-upgrade"))  # Pending, holding the slot
 STARTED_DEPLOYMENT_ID = str(uuid.uuid5(_IDS, "deployment/web-back"))
 STARTED_TASK_ID = str(uuid.uuid5(_IDS, "task/web-back-install"))  # Started
+
+
+def deployment_permission_id() -> str:
+    """Sam's Owner role on kind web in demo's prod environment."""
+    template.add_layers_to_path()
+    from tenantry.domain.deployments import permission_id
+    from tenantry.domain.provisioning import environment_id
+
+    return permission_id(environment_id(PROJECT_ID, "prod"), KIND_ID, "user", MEMBER_USER_ID)
+
+
 ENV_NAME = "dev"  # an initial environment of demo: Sam holds Admin on it
 SECRET_ID = str(uuid.uuid5(_IDS, "secret/dev-db-password"))  # in dev: collection db, name password
 
@@ -149,6 +160,7 @@ def path_values() -> dict[str, str]:
         "workId": WORK_ID,
         "deploymentId": DEPLOYMENT_ID,
         "taskId": TASK_ID,
+        "deploymentPermission": deployment_permission_id(),  # a value for Sample.path only
         "envId": env_id(),
         "permId": member_permission_id(),
         "secretId": SECRET_ID,
@@ -286,6 +298,17 @@ SAMPLES: dict[str, Sample] = {
         },
     ),
     "CancelDeploymentTask": Sample(query={"reason": "not before the release"}),
+    "ListDeploymentPermissions": Sample(query={"limit": "25"}),
+    "CreateDeploymentPermission": Sample(
+        body={
+            "env_id": "{envId}",
+            "kind_id": KIND_ID,
+            "user_id": MEMBER_USER_ID,
+            "role": "Maintainer",
+        }
+    ),
+    "GetDeploymentPermission": Sample(path={"permId": "{deploymentPermission}"}),
+    "DeleteDeploymentPermission": Sample(path={"permId": "{deploymentPermission}"}),
     "PutProfile": Sample(
         body={
             "description": "Payments for the whole company",
@@ -370,7 +393,8 @@ def fill(value: Any, params: Mapping[str, str]) -> Any:
 def _request(route: template.HttpRoute, sample: Sample, name: str) -> dict[str, Any]:
     """The parts an HTTP API request event and an authorizer REQUEST event share."""
     names = re.findall(r"\{(\w+)\+?\}", route.path)
-    values = {**path_values(), **sample.path}
+    defaults = path_values()
+    values = {**defaults, **{k: fill(v, defaults) for k, v in sample.path.items()}}
     missing = [n for n in names if n not in values]
     if missing:
         raise SampleError(f"{route.event}: no sample value for path parameter(s) {missing}")

@@ -104,6 +104,7 @@ def seed(stack: Any, project_status: str = "active") -> None:
     _seed_agent_work()
     _seed_environments(principal)
     _seed_deployments()
+    _seed_deployment_permission()
     if project_status == "deleting":  # as the delete workflow's steps find it
         with mock.patch("tenantry.workflows.start"):
             projects.delete_project(principal, samples.PROJECT_ID, True, None)
@@ -371,6 +372,30 @@ def _seed_deployments() -> None:
                     )
                 ]
             )
+
+
+def _seed_deployment_permission() -> None:
+    """Sam (a member) is an Owner of kind web in prod."""
+    from tenantry.clock import now_iso
+    from tenantry.dal import deployments as store
+    from tenantry.dal import table
+    from tenantry.domain.provisioning import environment_id
+
+    table.transact(
+        [
+            store.permission_put(
+                {
+                    "id": samples.deployment_permission_id(),
+                    "project_id": samples.PROJECT_ID,
+                    "env_id": environment_id(samples.PROJECT_ID, "prod"),
+                    "kind_id": samples.KIND_ID,
+                    "user_id": samples.MEMBER_USER_ID,
+                    "role": "Owner",
+                    "created_at": now_iso(),
+                }
+            )
+        ]
+    )
 
 
 def _push_image(stack: Any) -> None:

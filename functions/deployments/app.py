@@ -21,6 +21,7 @@ from tenantry.http import (
     expected_version,
     lambda_handler_for,
     make_app,
+    no_content,
     respond,
     responses,
 )
@@ -29,6 +30,8 @@ from tenantry.models.deployments import (
     Deployment,
     DeploymentCreate,
     DeploymentPatch,
+    DeploymentPermission,
+    DeploymentPermissionCreate,
     DeploymentTask,
     TaskCreate,
 )
@@ -199,6 +202,73 @@ def cancel_deployment_task(
     reason: Annotated[Reason | None, Query(description="Why it is canceled")] = None,
 ) -> DeploymentTask:
     return deployments.cancel(caller(app), projectId, taskId, reason)
+
+
+# --- deployment permissions -----------------------------------------------------------------
+
+PermissionId = IdPath
+
+
+@app.get(
+    "/projects/<projectId>/deployment-permissions",
+    tags=["deployments"],
+    summary="Who holds a role on which kind of deployment in which environment (members)",
+    responses=responses(200, Page[DeploymentPermission], 404),
+)
+def list_deployment_permissions(
+    projectId: ProjectId,
+    limit: Limit = 25,
+    cursor: Cursor = None,
+    env_id: Annotated[
+        str | None, Query(min_length=1, max_length=64, description="Only this environment's")
+    ] = None,
+) -> Page[DeploymentPermission]:
+    scope = fingerprint("deployment-permissions", projectId, env_id)
+    items, last = deployments.list_permissions(
+        caller(app), projectId, env_id, limit, decode_cursor(cursor, scope)
+    )
+    return Page[DeploymentPermission](**page(items, last, scope))
+
+
+@app.post(
+    "/projects/<projectId>/deployment-permissions",
+    tags=["deployments"],
+    summary="Give a member or a bot a role on one kind of deployment in one environment",
+    description="By the environment's Admins, the project's owner and admins, platform admins. "
+    "Owner creates and deletes deployments of the kind in the env; Maintainer changes them, "
+    "restarts and invokes actions. One role per principal, kind and env (409). A bot also "
+    "needs a role on the environment to see it, as a user needs to be a member.",
+    responses=responses(201, DeploymentPermission, 403, 404, 409, headers=("Location",)),
+)
+def create_deployment_permission(
+    projectId: ProjectId, body: DeploymentPermissionCreate
+) -> Response[DeploymentPermission]:
+    granted = deployments.grant(caller(app), projectId, body)
+    return respond(
+        granted, 201, location=f"/projects/{projectId}/deployment-permissions/{granted.id}"
+    )
+
+
+@app.get(
+    "/projects/<projectId>/deployment-permissions/<permId>",
+    tags=["deployments"],
+    summary="A deployment permission (members)",
+    responses=responses(200, DeploymentPermission, 404),
+)
+def get_deployment_permission(projectId: ProjectId, permId: PermissionId) -> DeploymentPermission:
+    return deployments.get_permission(caller(app), projectId, permId)
+
+
+@app.delete(
+    "/projects/<projectId>/deployment-permissions/<permId>",
+    tags=["deployments"],
+    summary="Revoke a deployment permission",
+    description="By the environment's Admins, the project's owner and admins, platform admins.",
+    responses=responses(204, None, 403, 404, 409, description="Revoked"),
+)
+def delete_deployment_permission(projectId: ProjectId, permId: PermissionId) -> Response[None]:
+    deployments.revoke(caller(app), projectId, permId)
+    return no_content()
 
 
 lambda_handler = lambda_handler_for(app)

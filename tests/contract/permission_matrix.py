@@ -53,6 +53,7 @@ class World:
     work: tuple[str, str] = ("", "")  # an item leased to the agent: (id, lease token)
     deployment: str = ""  # a deployment in `env`, on `cluster`
     task: str = ""  # a scheduled (Pending) task of it
+    deployment_permission: str = ""  # a bot's Owner role on kind web in `env`
     env: str = ""  # an environment of `pid`
     env_permission: str = ""  # the subject bot's User on `env`
     env_secret: str = ""  # a secret in `env`
@@ -268,6 +269,7 @@ class World:
         seed_chart(actions=[{"id": "flush-cache"}])
         self.deployment = self.fresh_deployment()
         self.task = self.fresh_task()
+        self.deployment_permission = self.fresh_deployment_permission()
 
     def deployment_body(self) -> dict[str, Any]:
         return {
@@ -284,6 +286,21 @@ class World:
         deployment = self.ok(r, 201)
         self.settle()
         return str(deployment["id"])
+
+    def permission_body(self) -> dict[str, Any]:
+        """A new bot's role (each call: a new principal, so no 409)."""
+        return {
+            "env_id": self.env,
+            "kind_id": "kind-web",
+            "bot_id": self.fresh_bot(),
+            "role": "Maintainer",
+        }
+
+    def fresh_deployment_permission(self) -> str:
+        r = self.as_("admin").post(
+            f"/projects/{self.pid}/deployment-permissions", json=self.permission_body()
+        )
+        return str(self.ok(r, 201)["id"])
 
     def task_body(self) -> dict[str, Any]:
         return {

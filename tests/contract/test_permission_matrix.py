@@ -144,6 +144,10 @@ GET    /projects/{projectId}/deployment-tasks             200    200    200    2
 POST   /projects/{projectId}/deployment-tasks             201    201    201    403    403    404    404    403    401
 GET    /projects/{projectId}/deployment-tasks/{taskId}    200    200    200    200    200    404    404    403    401
 DELETE /projects/{projectId}/deployment-tasks/{taskId}    200    200    200    403    403    404    404    403    401
+GET    /projects/{projectId}/deployment-permissions       200    200    200    200    200    404    404    403    401
+POST   /projects/{projectId}/deployment-permissions       201    201    201    403    403    404    404    403    401
+GET    /projects/{projectId}/deployment-permissions/{permId}   200    200    200    200    200    404    404    403    401
+DELETE /projects/{projectId}/deployment-permissions/{permId}   204    204    204    403    403    404    404    403    401
 """
 
 # The environment routes by the caller's role on the environment (API.md, "Environments",
@@ -367,6 +371,19 @@ CALLS: dict[str, Prepare] = {
     "GET /projects/{projectId}/deployment-tasks/{taskId}": same(projectId="pid", taskId="task"),
     "DELETE /projects/{projectId}/deployment-tasks/{taskId}": lambda w, ok: Call(
         {"projectId": w.pid, "taskId": w.fresh_task() if ok else w.task}
+    ),
+    "GET /projects/{projectId}/deployment-permissions": same(projectId="pid"),
+    "POST /projects/{projectId}/deployment-permissions": lambda w, ok: Call(
+        {"projectId": w.pid}, w.permission_body()
+    ),
+    "GET /projects/{projectId}/deployment-permissions/{permId}": same(
+        projectId="pid", permId="deployment_permission"
+    ),
+    "DELETE /projects/{projectId}/deployment-permissions/{permId}": lambda w, ok: Call(
+        {
+            "projectId": w.pid,
+            "permId": w.fresh_deployment_permission() if ok else w.deployment_permission,
+        }
     ),
 }
 

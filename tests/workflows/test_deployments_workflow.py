@@ -333,3 +333,61 @@ def test_who_may_deploy(shop: Shop, api: Api, admin_token: str) -> None:
     assert shop.deploy(token=bot_token, name="by-bot").status == 201  # the same rules as users
     shop.agent.do_all("Done")
     assert len(shop.get("/projects/shop/deployments", token=member_token)["items"]) == 1
+
+
+def test_deployment_roles_owner_creates_and_deletes_maintainer_changes(
+    shop: Shop, api: Api, admin_token: str
+) -> None:
+    owner, owner_token = make_user(api, admin_token, "Olga")
+    maint, maint_token = make_user(api, admin_token, "Mats")
+    for user in (owner, maint):
+        body = {"project_id": "shop", "action": "enroll", "user_id": user["id"], "role": "viewer"}
+        assert api.post("/memberships", token=admin_token, json=body).status == 201
+    bot, bot_token = make_bot(api, admin_token, "Ops Bot")
+    # the bot sees the environment through a role on it, as a user through membership
+    r = api.post(
+        f"/projects/shop/environments/{shop.env}/permissions",
+        token=admin_token,
+        json={"bot_id": bot["id"], "role": "User"},
+    )
+    assert r.status == 201, r
+    grants = [
+        (owner["id"], "user_id", "Owner"),
+        (maint["id"], "user_id", "Maintainer"),
+        (bot["id"], "bot_id", "Owner"),
+    ]
+    for who, field, role in grants:
+        body = {"env_id": shop.env, "kind_id": "kind-web", field: who, "role": role}
+        r = api.post("/projects/shop/deployment-permissions", token=admin_token, json=body)
+        assert r.status == 201, r
+    again = {"env_id": shop.env, "kind_id": "kind-web", "user_id": owner["id"], "role": "Owner"}
+    assert (
+        api.post("/projects/shop/deployment-permissions", token=admin_token, json=again).status
+        == 409
+    )
+    # a Maintainer neither creates nor deletes; an Owner (user or bot) does
+    assert shop.deploy(token=maint_token, name="m").status == 403
+    r = shop.deploy(token=owner_token, name="o")
+    assert r.status == 201, r
+    dep = r.json()
+    shop.agent.do_all("Done")
+    shop.settled(dep["id"])
+    assert shop.deploy(token=bot_token, name="b").status == 201
+    shop.agent.do_all("Done")
+    # the Maintainer changes it
+    r = api.patch(
+        f"/projects/shop/deployments/{dep['id']}",
+        token=maint_token,
+        json={"config": {"replicas": 5}},
+    )
+    assert r.status == 200, r
+    shop.agent.do_all("Done")
+    shop.settled(dep["id"])
+    assert api.delete(f"/projects/shop/deployments/{dep['id']}", token=maint_token).status == 403
+    # the role is for that kind only
+    seed_chart("chart-db", kind_id="kind-db", kind_name="db")
+    assert shop.deploy(token=owner_token, kind_id="kind-db", helm_chart_id="chart-db").status == 403
+    listed = shop.get(f"/projects/shop/deployment-permissions?env_id={shop.env}")["items"]
+    assert {p["role"] for p in listed} == {"Owner", "Maintainer"} and len(listed) == 3
+    r = api.delete(f"/projects/shop/deployment-permissions/{listed[0]['id']}", token=maint_token)
+    assert r.status == 403, r

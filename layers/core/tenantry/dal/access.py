@@ -26,6 +26,7 @@ each page read through tenantry.pagination.collect, whose read budget bounds a r
 | ALL_CLUSTERS             | GSI1  | CLUSTERS                   | <name>                  |              |
 | PROJECT_NAMESPACES       | table | PROJECT#<id>               | NS#<cluster name>       | NS#...       |
 | PROJECT_DEPLOYMENTS      | table | PROJECT#<id>               | DEPLOY#<deployment>     | DEPLOY#...   |
+| PROJECT_DEPLOYMENT_PERMISSIONS | table | PROJECT#<id>         | DEPLOYPERM#<perm>       | DEPLOYPERM#... |
 | PROJECT_TASKS            | GSI2  | PROJECTTASKS#<id>          | <created_at>#<task>     |              |
 | ALL_USERS, ALL_BOTS, OWNER_TOKENS, ALL_ORGS, USER_ORGS, ORG_MEMBERS, ALL_TEMPLATES: whole partitions, as in dal/keys.py |
 
@@ -204,6 +205,13 @@ PROJECT_DEPLOYMENTS = Pattern(
     keys.project_pk,
     "DEPLOY#<deployment id>",
     prefix=keys.DEPLOYMENT_PREFIX,
+)
+PROJECT_DEPLOYMENT_PERMISSIONS = Pattern(
+    "a project's deployment permissions",
+    None,
+    keys.project_pk,
+    "DEPLOYPERM#<permission id>",
+    prefix=keys.DEPLOYMENT_PERMISSION_PREFIX,
 )
 PROJECT_TASKS = Pattern(
     "a project's deployment tasks", "GSI2", keys.project_tasks, "<created_at>#<task id>"

@@ -167,3 +167,46 @@ def take_slot(deployment: dict[str, Any], task_id: str) -> None:
         values={":task": task_id},
         on_condition=lambda: Conflict("the deployment runs another task"),
     )
+
+
+# --- deployment permissions -----------------------------------------------------------------
+
+
+def get_permission(project_id: str, permission_id: str) -> dict[str, Any] | None:
+    return table.get(keys.deployment_permission(project_id, permission_id))
+
+
+def page_permissions(
+    project_id: str,
+    limit: int,
+    start_key: dict[str, Any] | None,
+    env_id: str | None = None,
+) -> access.Page:
+    """The project's deployment permissions; `env_id` filters the rows read."""
+    if env_id is None:
+        return access.PROJECT_DEPLOYMENT_PERMISSIONS.page(
+            project_id, limit=limit, start_key=start_key
+        )
+    return access.PROJECT_DEPLOYMENT_PERMISSIONS.page(
+        project_id,
+        limit=limit,
+        start_key=start_key,
+        filter_expression="env_id = :env",
+        values={":env": env_id},
+    )
+
+
+def permission_put(permission: dict[str, Any]) -> dict[str, Any]:
+    item = {
+        **keys.deployment_permission(permission["project_id"], permission["id"]),
+        "entity": "deployment_permission",
+        **permission,
+    }
+    return table.tx_put(item, "attribute_not_exists(PK)")
+
+
+def permission_delete(permission: dict[str, Any]) -> dict[str, Any]:
+    return table.tx_delete(
+        keys.deployment_permission(permission["project_id"], permission["id"]),
+        "attribute_exists(PK)",
+    )

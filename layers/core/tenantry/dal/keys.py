@@ -37,6 +37,7 @@ dal/access.py; the index keys below put each item into exactly the partitions it
 | helm chart          | CHART#<id>          | CHART                 | REGCHARTS#<registry> / <created_at>#<id> |                                   |                                    |
 | deployment          | PROJECT#<id>        | DEPLOY#<deployment>   |                                      |                                       |                                    |
 | release (unique)    | PROJECT#<id>        | RELEASE#<cluster>#<release name> |                           |                                       |                                    |
+| deployment perm.    | PROJECT#<id>        | DEPLOYPERM#<perm>     |                                      |                                       |                                    |
 | deployment task     | PROJECT#<id>        | TASK#<task>           | TASKS#pending / <execute_at>#<task> ¶| PROJECTTASKS#<id> / <created_at>#<task>| DEPLOYQUEUE#<deployment> / <execute_at>#<created_at>#<task> ¶|
 | limit counter       | LIMIT#<principal>   | <limit>#<scope>       |                                      |                                       |                                    |
 | daily limit counter | LIMIT#<principal>   | <limit>#<day>#<scope> |  (TTL expires_at: gone after a day)  |                                       |                                    |
@@ -546,6 +547,14 @@ def task_indexes(
         "GSI3PK": deployment_queue(deployment_id),
         "GSI3SK": f"{execute_at}#{created_at}#{task_id}",
     }
+
+
+DEPLOYMENT_PERMISSION_PREFIX = "DEPLOYPERM#"
+
+
+def deployment_permission(project_id: str, permission_id: str) -> dict[str, str]:
+    """A user's or a bot's role (Owner, Maintainer) on one kind of deployment in one env."""
+    return {"PK": f"PROJECT#{project_id}", "SK": f"{DEPLOYMENT_PERMISSION_PREFIX}{permission_id}"}
 
 
 def k8s_resource(project_id: str, resource_id: str) -> dict[str, str]:

@@ -33,6 +33,8 @@ from tenantry.models.deployments import (
     Deployment,
     DeploymentCreate,
     DeploymentPatch,
+    DeploymentPermission,
+    DeploymentPermissionCreate,
     DeploymentTask,
     TaskCreate,
 )
@@ -102,6 +104,19 @@ def get_task(principal: Principal, project_id: str, task_id: str) -> DeploymentT
     return task_model(task)
 
 
+def _deployment_or_404_for(
+    principal: Principal, project_id: str, deployment_id: str
+) -> dict[str, Any]:
+    """The deployment, for a caller who sees its environment (a bot with a role there
+    sees it without seeing the project): else 404."""
+    deployment = store.get(project_id, deployment_id)
+    if deployment is None:
+        _visible(principal, project_id)  # the project's 404 first, for outsiders
+        raise NotFound("deployment not found")
+    environments.scope(principal, project_id, deployment["env_id"])
+    return deployment
+
+
 def _deployment_or_404(project_id: str, deployment_id: str) -> dict[str, Any]:
     deployment = store.get(project_id, deployment_id)
     if deployment is None:
@@ -112,11 +127,44 @@ def _deployment_or_404(project_id: str, deployment_id: str) -> dict[str, Any]:
 # --- writers ------------------------------------------------------------------------------------
 
 
-def _writer(principal: Principal, project_id: str, env_id: str) -> Scope:
-    """The caller sees the environment (else 404), may change its deployments (else 403),
-    and the project is active (else 409)."""
+# What each deployment role may do (API.md "Deployment permissions"); the environment's
+# Admins, the project's owner and admins and platform admins may do all of it.
+OWNER_ONLY = ("Owner",)
+OWNER_OR_MAINTAINER = ("Owner", "Maintainer")
+
+
+def permission_id(env_id: str, kind_id: str, principal_kind: str, principal_id: str) -> str:
+    """One permission per principal, deployment kind and environment."""
+    return str(
+        uuid.uuid5(PERMISSION_NAMESPACE, f"{env_id}/{kind_id}/{principal_kind}:{principal_id}")
+    )
+
+
+PERMISSION_NAMESPACE = uuid.UUID("9d2f4c1a-6b3e-4e8f-a1d7-5c0b9e2f7a34")
+
+
+def _writer(
+    principal: Principal,
+    project_id: str,
+    env_id: str,
+    kind_id: str | None = None,
+    roles: tuple[str, ...] = OWNER_ONLY,
+) -> Scope:
+    """The caller sees the environment (else 404), may change its deployments of `kind_id`
+    (an Admin of the environment, a manager of the project, or one of `roles` on that kind
+    there; else 403), and the project is active (else 409). Bots by the same rules: a bot
+    sees an environment it holds a role on."""
     s = environments.scope(principal, project_id, env_id)
-    s.require(s.env_admin, WRITERS)
+    allowed = s.env_admin
+    if not allowed and kind_id is not None:
+        granted = store.get_permission(
+            project_id, permission_id(env_id, kind_id, principal.kind, principal.id)
+        )
+        member_or_bot = s.project_role is not None or principal.kind == "bot"
+        allowed = bool(granted and member_or_bot and granted["role"] in roles)
+    s.require(
+        allowed, WRITERS if kind_id is None else WRITERS + f" (or a {'/'.join(roles)} of the kind)"
+    )
     environments.require_changeable(s.project)
     return s
 
@@ -235,7 +283,7 @@ def _reread(project_id: str) -> dict[str, Any]:
 
 
 def create(principal: Principal, project_id: str, body: DeploymentCreate) -> Deployment:
-    s = _writer(principal, project_id, body.env_id)
+    s = _writer(principal, project_id, body.env_id, body.kind_id, OWNER_ONLY)
     chart, registry, kind = _chart(body.helm_chart_id, body.kind_id)
     cluster = _cluster(s.project, body.cluster_id)
     errors = values_ui.problems(chart.get("values_ui"), body.config)
@@ -306,11 +354,14 @@ def _release_taken(project_id: str, cluster_id: str, release: str) -> bool:
 
 
 def _changing(
-    principal: Principal, project_id: str, deployment_id: str, expected: int | None
+    principal: Principal,
+    project_id: str,
+    deployment_id: str,
+    expected: int | None,
+    roles: tuple[str, ...] = OWNER_OR_MAINTAINER,
 ) -> tuple[Scope, dict[str, Any]]:
-    _visible(principal, project_id)
-    deployment = _deployment_or_404(project_id, deployment_id)
-    s = _writer(principal, project_id, deployment["env_id"])
+    deployment = _deployment_or_404_for(principal, project_id, deployment_id)
+    s = _writer(principal, project_id, deployment["env_id"], deployment["kind_id"], roles)
     environments.check_version(deployment, expected, "deployment")
     return s, deployment
 
@@ -405,7 +456,7 @@ def delete(
 ) -> Deployment:
     """Uninstall, then the record goes (its tasks and history stay): 202 with the
     deployment `Deleting`."""
-    s, deployment = _changing(principal, project_id, deployment_id, expected)
+    s, deployment = _changing(principal, project_id, deployment_id, expected, OWNER_ONLY)
     if deployment["status"] == "Deleting":
         return to_model(deployment)
     now = now_iso()
@@ -447,9 +498,10 @@ def _chart_any(deployment: dict[str, Any]) -> tuple[dict[str, Any], dict[str, An
 
 
 def create_task(principal: Principal, project_id: str, body: TaskCreate) -> DeploymentTask:
-    _visible(principal, project_id)
-    deployment = _deployment_or_404(project_id, body.deployment_id)
-    s = _writer(principal, project_id, deployment["env_id"])
+    deployment = _deployment_or_404_for(principal, project_id, body.deployment_id)
+    s = _writer(
+        principal, project_id, deployment["env_id"], deployment["kind_id"], OWNER_OR_MAINTAINER
+    )
     chart, registry, kind = _chart_any(deployment)
     now = now_iso()
     if body.operation.InvokeAction is not None:
@@ -625,3 +677,109 @@ def dispatch(project_id: str, deployment_id: str, now: str | None = None) -> str
 
 def work_id(task_id: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"tenantry:task/{task_id}"))
+
+
+# --- deployment permissions -------------------------------------------------------------------
+
+
+def _permission_model(item: dict[str, Any]) -> DeploymentPermission:
+    return DeploymentPermission.model_validate(store.strip(item))
+
+
+def list_permissions(
+    principal: Principal,
+    project_id: str,
+    env_id: str | None,
+    limit: int,
+    start_key: dict[str, Any] | None,
+) -> tuple[list[DeploymentPermission], dict[str, Any] | None]:
+    _visible(principal, project_id)
+    items, last = store.page_permissions(project_id, limit, start_key, env_id)
+    return [_permission_model(i) for i in items], last
+
+
+def get_permission(
+    principal: Principal, project_id: str, permission_id_: str
+) -> DeploymentPermission:
+    _visible(principal, project_id)
+    found = store.get_permission(project_id, permission_id_)
+    if found is None:
+        raise NotFound("deployment permission not found")
+    return _permission_model(found)
+
+
+def grant(
+    principal: Principal, project_id: str, body: DeploymentPermissionCreate
+) -> DeploymentPermission:
+    """By the environment's Admins, the project's owner and admins, platform admins: a
+    current member of the project, or a bot, gets a role on one kind in one environment."""
+    s = environments.changing(principal, project_id, body.env_id, "env_admin")
+    if catalog.get_kind(body.kind_id) is None:
+        raise Unprocessable(
+            "no such deployment kind", errors=[{"loc": ["body", "kind_id"], "msg": "no such kind"}]
+        )
+    kind, who = ("user", body.user_id) if body.user_id else ("bot", body.bot_id)
+    assert who is not None
+    _require_principal(project_id, kind, who)
+    now = now_iso()
+    permission = {
+        "id": permission_id(body.env_id, body.kind_id, kind, who),
+        "project_id": project_id,
+        "env_id": body.env_id,
+        "kind_id": body.kind_id,
+        f"{kind}_id": who,
+        "role": body.role,
+        "created_at": now,
+    }
+    entry = history.entry(
+        project_id,
+        actor(principal),
+        "deployment_permission_granted",
+        at=now,
+        detail={
+            "permission_id": permission["id"],
+            "env_id": body.env_id,
+            "kind_id": body.kind_id,
+            f"{kind}_id": who,
+            "role": body.role,
+        },
+    )
+    try:
+        _commit(s, [store.permission_put(permission)], entry)
+    except Conflict as exc:
+        if store.get_permission(project_id, permission["id"]) is not None:
+            raise Conflict(
+                f"this {kind} already has a role on that kind in that environment; revoke it first"
+            ) from exc
+        raise
+    return _permission_model(permission)
+
+
+def _require_principal(project_id: str, kind: str, who: str) -> None:
+    from tenantry.dal import identity, memberships
+
+    if kind == "user":
+        member = memberships.get(project_id, who)
+        ok = bool(member and member.get("state") in ("accepted", "leave_requested"))
+    else:
+        ok = identity.get_bot(who) is not None
+    if not ok:
+        raise Unprocessable(
+            f"no such {'current member of the project' if kind == 'user' else 'bot'}",
+            errors=[{"loc": ["body", f"{kind}_id"], "msg": "not found"}],
+        )
+
+
+def revoke(principal: Principal, project_id: str, permission_id_: str) -> None:
+    _visible(principal, project_id)
+    found = store.get_permission(project_id, permission_id_)
+    if found is None:
+        raise NotFound("deployment permission not found")
+    s = environments.changing(principal, project_id, found["env_id"], "env_admin")
+    entry = history.entry(
+        project_id,
+        actor(principal),
+        "deployment_permission_revoked",
+        detail={"permission_id": permission_id_, "env_id": found["env_id"], "role": found["role"]},
+    )
+    _commit(s, [store.permission_delete(found)], entry)

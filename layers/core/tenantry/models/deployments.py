@@ -153,3 +153,36 @@ class DeploymentTask(Output):
 
 class TaskCancel(Input):
     reason: Omittable[Reason] = None
+
+
+# --- deployment permissions ------------------------------------------------------------------
+
+DeploymentRole = Literal["Owner", "Maintainer"]
+
+
+class DeploymentPermissionCreate(Input):
+    env_id: Reference
+    kind_id: Reference
+    user_id: Omittable[Reference] = None
+    bot_id: Omittable[Reference] = None
+    role: DeploymentRole = Field(
+        description="Owner: creates and deletes deployments of the kind in the env; "
+        "Maintainer: changes them, restarts and invokes actions"
+    )
+
+    @model_validator(mode="after")
+    def _one_principal(self) -> DeploymentPermissionCreate:
+        if (self.user_id is None) == (self.bot_id is None):
+            raise ValueError("give exactly one of user_id or bot_id")
+        return self
+
+
+class DeploymentPermission(Output):
+    id: str
+    project_id: str
+    env_id: str
+    kind_id: str
+    user_id: str | None = None
+    bot_id: str | None = None
+    role: DeploymentRole
+    created_at: str
