@@ -391,3 +391,35 @@ def test_deployment_roles_owner_creates_and_deletes_maintainer_changes(
     assert {p["role"] for p in listed} == {"Owner", "Maintainer"} and len(listed) == 3
     r = api.delete(f"/projects/shop/deployment-permissions/{listed[0]['id']}", token=maint_token)
     assert r.status == 403, r
+
+
+def test_a_secret_or_node_selector_change_reinstalls_the_envs_deployments(
+    shop: Shop, api: Api
+) -> None:
+    dep = shop.deploy().json()
+    shop.agent.do_all("Done")
+    shop.settled(dep["id"])
+    r = api.post(
+        f"/projects/shop/environments/{shop.env}/secrets",
+        token=shop.admin,
+        json={"collection": "db", "name": "user", "contents": "app"},
+    )
+    assert r.status == 201, r
+    item = shop.agent.claim_one()
+    assert item["task"]["operation"] == {
+        "Reinstall": {"reason": "a secret of the environment was added"}
+    }
+    assert {s["name"] for s in item["secrets"]} == {"password", "user"}
+    shop.agent.report(item)
+    shop.settled(dep["id"])
+    r = api.patch(
+        f"/projects/shop/environments/{shop.env}",
+        token=shop.admin,
+        json={"node_selector": {"pool": "gpu"}},
+    )
+    assert r.status == 200, r
+    item = shop.agent.claim_one()
+    assert "node_selector" in item["task"]["operation"]["Reinstall"]["reason"]
+    assert item["deployment"]["node_selector"] == {"pool": "gpu"}
+    shop.agent.report(item)
+    assert shop.settled(dep["id"])["status"] == "Running"

@@ -648,6 +648,77 @@ def cancel(
     return task_model(store.get_task(project_id, task_id) or {**task, **changes})
 
 
+# --- reinstalls -------------------------------------------------------------------------------
+
+
+def reinstall_env(project_id: str, env_id: str, reason: str) -> list[str]:
+    """A Reinstall task for each enabled deployment of the environment (its secrets, node
+    selector or tolerations changed: the releases must be rendered again). Called after the
+    change commits; each deployment's task is its own transaction. Returns the tasks."""
+    from tenantry.dal import environments as env_store
+
+    env = env_store.get(project_id, env_id)
+    if env is None:
+        return []
+    made = []
+    key = None
+    while True:
+        items, key = store.page(project_id, 100, key)
+        for deployment in items:
+            if deployment["env_id"] != env_id or not deployment.get("enabled"):
+                continue
+            if deployment["status"] in ("Deleting", "Uninstalled"):
+                continue
+            try:
+                made.append(_reinstall(deployment, env, reason))
+            except Conflict:  # it changed meanwhile: its own next task renders the new env
+                logger.info("reinstall skipped", extra={"deployment_id": deployment["id"]})
+        if not key:
+            break
+    return made
+
+
+def _reinstall(deployment: dict[str, Any], env: dict[str, Any], reason: str) -> str:
+    project_id = deployment["project_id"]
+    chart, registry, kind = _chart_any(deployment)
+    now = now_iso()
+    task = new_task(
+        None,
+        deployment,
+        {"Reinstall": {"reason": reason}},
+        snapshot(deployment, env, kind, chart, registry),
+        now,
+    )
+    entry = history.entry(
+        project_id,
+        "system:tenantry",
+        "task_created",
+        at=now,
+        detail={
+            "deployment_id": deployment["id"],
+            "task_id": task["id"],
+            "operation": "Reinstall",
+            "reason": reason,
+        },
+    )
+    ops = [
+        store.deployment_update(deployment, {"status": "Upgrading", "updated_at": now}),
+        store.task_put(task),
+    ]
+    for _ in range(SEQUENCE_ATTEMPTS):
+        try:
+            op_store.commit(
+                [*ops, entry, op_store.not_deleted_check(project_id)],
+                project_id,
+                history.sequence_of(_reread(project_id)),
+            )
+            break
+        except history.Sequenced:
+            continue
+    dispatch(project_id, deployment["id"])
+    return str(task["id"])
+
+
 # --- running tasks ---------------------------------------------------------------------------
 
 

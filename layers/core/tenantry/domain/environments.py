@@ -283,6 +283,13 @@ def update(
         names=names,
         now=now,
     )
+    rendered = [
+        f for f in ("node_selector", "tolerations") if f in changes and changes[f] != env.get(f)
+    ]
+    if rendered:
+        from tenantry.domain.deployments import reinstall_env
+
+        reinstall_env(project_id, env_id, f"the environment's {' and '.join(rendered)} changed")
     return to_model({**env, **changes, "version": int(env["version"]) + 1})
 
 

@@ -122,6 +122,7 @@ def create(principal: Principal, project_id: str, env_id: str, body: SecretCreat
         why_not=lambda: _why_not(s, secret, 1, None, body.name, created=True),
         env_rev=False,
     )
+    _reinstall(project_id, env_id, "a secret of the environment was added")
     return to_model(secret)
 
 
@@ -165,6 +166,7 @@ def update(
         why_not=lambda: _why_not(s, secret, int(secret["version"]), expected_version, body.name),
         env_rev=False,
     )
+    _reinstall(project_id, env_id, "a secret of the environment changed")
     return to_model({**updated, "version": int(secret["version"]) + 1})
 
 
@@ -186,6 +188,14 @@ def delete(
         why_not=lambda: _why_not(s, secret, int(secret["version"]), expected_version),
         env_rev=False,
     )
+    _reinstall(project_id, env_id, "a secret of the environment was deleted")
+
+
+def _reinstall(project_id: str, env_id: str, reason: str) -> None:
+    """The environment's enabled deployments are rendered again with its secrets."""
+    from tenantry.domain.deployments import reinstall_env
+
+    reinstall_env(project_id, env_id, reason)
 
 
 def _why_not(
