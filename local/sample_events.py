@@ -78,6 +78,7 @@ DEPLOYMENT_ID = str(uuid.uuid5(_IDS, "deployment/web-front"))  # its next task P
 TASK_ID = str(uuid.uuid5(_IDS, "task/web-front-upgrade"))  # Pending, holding the slot
 STARTED_DEPLOYMENT_ID = str(uuid.uuid5(_IDS, "deployment/web-back"))
 STARTED_TASK_ID = str(uuid.uuid5(_IDS, "task/web-back-install"))  # Started
+K8S_UID = "5f0c7a3e-2b1d-4c8e-9a6f-web-front-dep"  # web-front's Deployment, as edge reported it
 
 
 def deployment_permission_id() -> str:
@@ -161,6 +162,7 @@ def path_values() -> dict[str, str]:
         "deploymentId": DEPLOYMENT_ID,
         "taskId": TASK_ID,
         "deploymentPermission": deployment_permission_id(),  # a value for Sample.path only
+        "resourceId": K8S_UID,
         "envId": env_id(),
         "permId": member_permission_id(),
         "secretId": SECRET_ID,
@@ -299,6 +301,26 @@ SAMPLES: dict[str, Sample] = {
     ),
     "CancelDeploymentTask": Sample(query={"reason": "not before the release"}),
     "ListDeploymentPermissions": Sample(query={"limit": "25"}),
+    "ReportK8sResources": Sample(
+        body={
+            "deployment_id": DEPLOYMENT_ID,
+            "items": [
+                {
+                    "uid": K8S_UID,
+                    "kind": "Deployment",
+                    "api_version": "apps/v1",
+                    "name": "web-front",
+                    "status_color": ["success"],
+                    "metadata": {"replicas": 2, "ready_replicas": 2},
+                }
+            ],
+        },
+        agent=True,
+    ),
+    "ReportDeploymentStatus": Sample(
+        body={"get_successful": True, "content": {"version": "1.4.0", "healthy": True}},
+        agent=True,
+    ),
     "CreateDeploymentPermission": Sample(
         body={
             "env_id": "{envId}",

@@ -105,6 +105,7 @@ def seed(stack: Any, project_status: str = "active") -> None:
     _seed_environments(principal)
     _seed_deployments()
     _seed_deployment_permission()
+    _seed_k8s_resources()
     if project_status == "deleting":  # as the delete workflow's steps find it
         with mock.patch("tenantry.workflows.start"):
             projects.delete_project(principal, samples.PROJECT_ID, True, None)
@@ -354,6 +355,7 @@ def _seed_deployments() -> None:
         table.transact(
             [
                 store.deployment_put(deployment),
+                store.ref_put(deployment),
                 store.release_guard(
                     samples.PROJECT_ID, samples.CLUSTER_ID, f"web-{name}", deployment_id
                 ),
@@ -372,6 +374,31 @@ def _seed_deployments() -> None:
                     )
                 ]
             )
+
+
+def _seed_k8s_resources() -> None:
+    """What edge's agent reported of web-front: its Deployment."""
+    from tenantry.domain.deployments import report_k8s_resources
+    from tenantry.models.deployments import K8sResourcesReport
+
+    report_k8s_resources(
+        samples.CLUSTER_ID,
+        K8sResourcesReport.model_validate(
+            {
+                "deployment_id": samples.DEPLOYMENT_ID,
+                "items": [
+                    {
+                        "uid": samples.K8S_UID,
+                        "kind": "Deployment",
+                        "api_version": "apps/v1",
+                        "name": "web-front",
+                        "status_color": ["success"],
+                        "metadata": {},
+                    }
+                ],
+            }
+        ),
+    )
 
 
 def _seed_deployment_permission() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
 
-from tenantry.domain import clusters, work
+from tenantry.domain import clusters, deployments, work
 from tenantry.http import (
     AGENTS,
     IdPath,
@@ -27,6 +27,7 @@ from tenantry.models.clusters import (
     WorkResult,
 )
 from tenantry.models.common import Page
+from tenantry.models.deployments import K8sResourcesReport, ReportedStatus
 
 app = make_app(AGENTS)
 
@@ -92,6 +93,28 @@ def report_result(workId: WorkId, body: WorkResult) -> WorkOutcome:
 )
 def release_work(workId: WorkId, body: WorkRelease) -> Response[None]:
     work.release(caller(app).id, workId, body.lease_token, body.reason)
+    return no_content()
+
+
+@app.put(
+    "/agent/k8s-resources",
+    tags=["agent"],
+    summary="Replace what the cluster reports of a deployment's Kubernetes resources",
+    responses=responses(204, None, 403, 404, description="Recorded"),
+)
+def report_k8s_resources(body: K8sResourcesReport) -> Response[None]:
+    deployments.report_k8s_resources(caller(app).id, body)
+    return no_content()
+
+
+@app.put(
+    "/agent/deployments/<deploymentId>/reported-status",
+    tags=["agent"],
+    summary="Set a deployment's reported status (with the server's timestamp)",
+    responses=responses(204, None, 403, 404, description="Recorded"),
+)
+def report_deployment_status(deploymentId: IdPath, body: ReportedStatus) -> Response[None]:
+    deployments.report_status(caller(app).id, deploymentId, body)
     return no_content()
 
 

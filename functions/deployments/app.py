@@ -33,6 +33,7 @@ from tenantry.models.deployments import (
     DeploymentPermission,
     DeploymentPermissionCreate,
     DeploymentTask,
+    K8sResource,
     TaskCreate,
 )
 from tenantry.pagination import decode_cursor, fingerprint, page
@@ -202,6 +203,40 @@ def cancel_deployment_task(
     reason: Annotated[Reason | None, Query(description="Why it is canceled")] = None,
 ) -> DeploymentTask:
     return deployments.cancel(caller(app), projectId, taskId, reason)
+
+
+# --- k8s resources, as the agents report them ---------------------------------------------
+
+
+@app.get(
+    "/projects/<projectId>/k8s-resources",
+    tags=["deployments"],
+    summary="Kubernetes resources of the project's deployments, as their agents report them",
+    responses=responses(200, Page[K8sResource], 404),
+)
+def list_k8s_resources(
+    projectId: ProjectId,
+    limit: Limit = 25,
+    cursor: Cursor = None,
+    deployment_id: Annotated[
+        str | None, Query(min_length=1, max_length=64, description="Only this deployment's")
+    ] = None,
+) -> Page[K8sResource]:
+    scope = fingerprint("k8s-resources", projectId, deployment_id)
+    items, last = deployments.list_k8s_resources(
+        caller(app), projectId, deployment_id, limit, decode_cursor(cursor, scope)
+    )
+    return Page[K8sResource](**page(items, last, scope))
+
+
+@app.get(
+    "/projects/<projectId>/k8s-resources/<resourceId>",
+    tags=["deployments"],
+    summary="A Kubernetes resource (its uid), as its agent reported it",
+    responses=responses(200, K8sResource, 404),
+)
+def get_k8s_resource(projectId: ProjectId, resourceId: IdPath) -> K8sResource:
+    return deployments.get_k8s_resource(caller(app), projectId, resourceId)
 
 
 # --- deployment permissions -----------------------------------------------------------------

@@ -270,6 +270,7 @@ class World:
         self.deployment = self.fresh_deployment()
         self.task = self.fresh_task()
         self.deployment_permission = self.fresh_deployment_permission()
+        self.ok(self.as_("agent").put("/agent/k8s-resources", json=self.k8s_report()), 204)
 
     def deployment_body(self) -> dict[str, Any]:
         return {
@@ -286,6 +287,21 @@ class World:
         deployment = self.ok(r, 201)
         self.settle()
         return str(deployment["id"])
+
+    def k8s_report(self) -> dict[str, Any]:
+        return {
+            "deployment_id": self.deployment,
+            "items": [
+                {
+                    "uid": "matrix-uid-1",
+                    "kind": "Deployment",
+                    "api_version": "apps/v1",
+                    "name": "m",
+                    "status_color": ["success"],
+                    "metadata": {},
+                }
+            ],
+        }
 
     def permission_body(self) -> dict[str, Any]:
         """A new bot's role (each call: a new principal, so no 409)."""

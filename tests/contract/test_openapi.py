@@ -202,7 +202,7 @@ def test_operation_ids_are_short_stable_camel_case(spec: dict[str, Any]) -> None
     ]
     assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
     for op_id in ids:
-        assert re.fullmatch(r"[a-z][a-zA-Z]{2,29}", op_id), op_id
+        assert re.fullmatch(r"[a-z][a-zA-Z0-9]{2,29}", op_id), op_id
     assert {"listProjects", "createProject", "getProject", "deleteProject"} <= set(ids)
 
 

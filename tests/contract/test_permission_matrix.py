@@ -148,6 +148,10 @@ GET    /projects/{projectId}/deployment-permissions       200    200    200    2
 POST   /projects/{projectId}/deployment-permissions       201    201    201    403    403    404    404    403    401
 GET    /projects/{projectId}/deployment-permissions/{permId}   200    200    200    200    200    404    404    403    401
 DELETE /projects/{projectId}/deployment-permissions/{permId}   204    204    204    403    403    404    404    403    401
+GET    /projects/{projectId}/k8s-resources                200    200    200    200    200    404    404    403    401
+GET    /projects/{projectId}/k8s-resources/{resourceId}   200    200    200    200    200    404    404    403    401
+PUT    /agent/k8s-resources                               403    403    403    403    403    403    403    204    401
+PUT    /agent/deployments/{deploymentId}/reported-status   403    403    403    403    403    403    403    204    401
 """
 
 # The environment routes by the caller's role on the environment (API.md, "Environments",
@@ -384,6 +388,14 @@ CALLS: dict[str, Prepare] = {
             "projectId": w.pid,
             "permId": w.fresh_deployment_permission() if ok else w.deployment_permission,
         }
+    ),
+    "GET /projects/{projectId}/k8s-resources": same(projectId="pid"),
+    "GET /projects/{projectId}/k8s-resources/{resourceId}": lambda w, ok: Call(
+        {"projectId": w.pid, "resourceId": "matrix-uid-1"}
+    ),
+    "PUT /agent/k8s-resources": lambda w, ok: Call(body=w.k8s_report()),
+    "PUT /agent/deployments/{deploymentId}/reported-status": lambda w, ok: Call(
+        {"deploymentId": w.deployment}, {"get_successful": True}
     ),
 }
 

@@ -423,3 +423,56 @@ def test_a_secret_or_node_selector_change_reinstalls_the_envs_deployments(
     assert item["deployment"]["node_selector"] == {"pool": "gpu"}
     shop.agent.report(item)
     assert shop.settled(dep["id"])["status"] == "Running"
+
+
+def test_a_restart_names_a_workload_the_agent_reported(shop: Shop, api: Api) -> None:
+    dep = shop.deploy().json()
+    shop.agent.do_all("Done")
+    shop.settled(dep["id"])
+    report = {
+        "deployment_id": dep["id"],
+        "items": [
+            {
+                "uid": "uid-web",
+                "kind": "Deployment",
+                "api_version": "apps/v1",
+                "name": "web",
+                "status_color": ["success"],
+            },
+            {"uid": "uid-svc", "kind": "Service", "api_version": "v1", "name": "web"},
+        ],
+    }
+    assert api.put("/agent/k8s-resources", token=shop.agent.token, json=report).status == 204
+    status = {"get_successful": True, "content": {"ready": True}}
+    r = api.put(
+        f"/agent/deployments/{dep['id']}/reported-status", token=shop.agent.token, json=status
+    )
+    assert r.status == 204, r
+    assert shop.deployment(dep["id"])["reported_status"]["content"] == {"ready": True}
+    listed = shop.get(f"/projects/shop/k8s-resources?deployment_id={dep['id']}")["items"]
+    assert {i["id"] for i in listed} == {"uid-web", "uid-svc"}
+    # another cluster's agent reports nothing about it
+    other = TestAgent.register(api, shop.admin, "west")
+    assert api.put("/agent/k8s-resources", token=other.token, json=report).status == 404
+
+    def restart(resource_id: str) -> Any:
+        body = {
+            "deployment_id": dep["id"],
+            "operation": {"RestartK8sResource": {"resource_id": resource_id}},
+        }
+        return api.post("/projects/shop/deployment-tasks", token=shop.admin, json=body)
+
+    assert restart("uid-svc").status == 422  # a Service is not restartable
+    assert restart("no-such-uid").status == 422
+    r = restart("uid-web")
+    assert r.status == 201, r
+    item = shop.agent.claim_one()
+    assert item["task"]["operation"] == {
+        "RestartK8sResource": {"resource_id": "uid-web", "kind": "Deployment", "name": "web"}
+    }
+    shop.agent.report(item)
+    assert shop.settled(dep["id"])["status"] == "Running"
+    # a later report replaces the earlier one
+    report["items"] = report["items"][:1]
+    assert api.put("/agent/k8s-resources", token=shop.agent.token, json=report).status == 204
+    assert len(shop.get("/projects/shop/k8s-resources")["items"]) == 1

@@ -27,6 +27,7 @@ each page read through tenantry.pagination.collect, whose read budget bounds a r
 | PROJECT_NAMESPACES       | table | PROJECT#<id>               | NS#<cluster name>       | NS#...       |
 | PROJECT_DEPLOYMENTS      | table | PROJECT#<id>               | DEPLOY#<deployment>     | DEPLOY#...   |
 | PROJECT_DEPLOYMENT_PERMISSIONS | table | PROJECT#<id>         | DEPLOYPERM#<perm>       | DEPLOYPERM#... |
+| PROJECT_K8S_RESOURCES    | table | PROJECT#<id>               | K8S#<uid>               | K8S#...      |
 | PROJECT_TASKS            | GSI2  | PROJECTTASKS#<id>          | <created_at>#<task>     |              |
 | ALL_USERS, ALL_BOTS, OWNER_TOKENS, ALL_ORGS, USER_ORGS, ORG_MEMBERS, ALL_TEMPLATES: whole partitions, as in dal/keys.py |
 
@@ -212,6 +213,9 @@ PROJECT_DEPLOYMENT_PERMISSIONS = Pattern(
     keys.project_pk,
     "DEPLOYPERM#<permission id>",
     prefix=keys.DEPLOYMENT_PERMISSION_PREFIX,
+)
+PROJECT_K8S_RESOURCES = Pattern(
+    "a project's k8s resources", None, keys.project_pk, "K8S#<uid>", prefix=keys.K8S_PREFIX
 )
 PROJECT_TASKS = Pattern(
     "a project's deployment tasks", "GSI2", keys.project_tasks, "<created_at>#<task id>"

@@ -62,6 +62,25 @@ def due(now: str, limit: int, start_key: dict[str, Any] | None = None) -> tuple[
 # --- transaction pieces -----------------------------------------------------------------------
 
 
+def ref_put(deployment: dict[str, Any]) -> dict[str, Any]:
+    return table.tx_put(
+        {
+            **keys.deployment_ref(deployment["id"]),
+            "project_id": deployment["project_id"],
+            "cluster_id": deployment["cluster_id"],
+        },
+        "attribute_not_exists(PK)",
+    )
+
+
+def ref_delete(deployment_id: str) -> dict[str, Any]:
+    return table.tx_delete(keys.deployment_ref(deployment_id))
+
+
+def locate(deployment_id: str) -> dict[str, Any] | None:
+    return table.get(keys.deployment_ref(deployment_id), consistent=False)
+
+
 def deployment_put(deployment: dict[str, Any]) -> dict[str, Any]:
     item = {
         **keys.deployment(deployment["project_id"], deployment["id"]),
@@ -209,4 +228,58 @@ def permission_delete(permission: dict[str, Any]) -> dict[str, Any]:
     return table.tx_delete(
         keys.deployment_permission(permission["project_id"], permission["id"]),
         "attribute_exists(PK)",
+    )
+
+
+# --- what the agents report ------------------------------------------------------------------
+
+
+def page_k8s(
+    project_id: str,
+    limit: int,
+    start_key: dict[str, Any] | None,
+    deployment_id: str | None = None,
+) -> access.Page:
+    if deployment_id is None:
+        return access.PROJECT_K8S_RESOURCES.page(project_id, limit=limit, start_key=start_key)
+    return access.PROJECT_K8S_RESOURCES.page(
+        project_id,
+        limit=limit,
+        start_key=start_key,
+        filter_expression="deployment_id = :d",
+        values={":d": deployment_id},
+    )
+
+
+def get_k8s(project_id: str, resource_id: str) -> dict[str, Any] | None:
+    return table.get(keys.k8s_resource(project_id, resource_id), consistent=False)
+
+
+def replace_k8s(project_id: str, deployment_id: str, items: list[dict[str, Any]]) -> None:
+    """The deployment's resources become `items`: the others it had are deleted."""
+    old, key = [], None
+    while True:
+        page, key = page_k8s(project_id, 100, key, deployment_id)
+        old.extend(page)
+        if not key:
+            break
+    keep = {i["id"] for i in items}
+    ops = [
+        table.tx_put({**keys.k8s_resource(project_id, i["id"]), "entity": "k8s", **i})
+        for i in items
+    ]
+    ops += [
+        table.tx_delete(keys.k8s_resource(project_id, o["id"])) for o in old if o["id"] not in keep
+    ]
+    for start in range(0, len(ops), 25):
+        table.transact(ops[start : start + 25])
+
+
+def set_reported_status(project_id: str, deployment_id: str, reported: dict[str, Any]) -> None:
+    table.update(
+        keys.deployment(project_id, deployment_id),
+        "SET reported_status = :r",
+        condition="attribute_exists(PK)",
+        values={":r": reported},
+        on_condition=lambda: Conflict("the deployment no longer exists"),
     )

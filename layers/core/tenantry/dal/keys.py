@@ -37,6 +37,8 @@ dal/access.py; the index keys below put each item into exactly the partitions it
 | helm chart          | CHART#<id>          | CHART                 | REGCHARTS#<registry> / <created_at>#<id> |                                   |                                    |
 | deployment          | PROJECT#<id>        | DEPLOY#<deployment>   |                                      |                                       |                                    |
 | release (unique)    | PROJECT#<id>        | RELEASE#<cluster>#<release name> |                           |                                       |                                    |
+| deployment ref      | DEPLOYMENTREF#<id>  | DEPLOYMENTREF         |                                      |                                       |                                    |
+| k8s resource        | PROJECT#<id>        | K8S#<uid>             |                                      |                                       |                                    |
 | deployment perm.    | PROJECT#<id>        | DEPLOYPERM#<perm>     |                                      |                                       |                                    |
 | deployment task     | PROJECT#<id>        | TASK#<task>           | TASKS#pending / <execute_at>#<task> ¶| PROJECTTASKS#<id> / <created_at>#<task>| DEPLOYQUEUE#<deployment> / <execute_at>#<created_at>#<task> ¶|
 | limit counter       | LIMIT#<principal>   | <limit>#<scope>       |                                      |                                       |                                    |
@@ -555,6 +557,15 @@ DEPLOYMENT_PERMISSION_PREFIX = "DEPLOYPERM#"
 def deployment_permission(project_id: str, permission_id: str) -> dict[str, str]:
     """A user's or a bot's role (Owner, Maintainer) on one kind of deployment in one env."""
     return {"PK": f"PROJECT#{project_id}", "SK": f"{DEPLOYMENT_PERMISSION_PREFIX}{permission_id}"}
+
+
+def deployment_ref(deployment_id: str) -> dict[str, str]:
+    """Where a deployment lives (its project, its cluster), for an agent's reports, which
+    name the deployment only."""
+    return {"PK": f"DEPLOYMENTREF#{deployment_id}", "SK": "DEPLOYMENTREF"}
+
+
+K8S_PREFIX = "K8S#"
 
 
 def k8s_resource(project_id: str, resource_id: str) -> dict[str, str]:

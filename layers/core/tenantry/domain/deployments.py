@@ -36,6 +36,9 @@ from tenantry.models.deployments import (
     DeploymentPermission,
     DeploymentPermissionCreate,
     DeploymentTask,
+    K8sResource,
+    K8sResourcesReport,
+    ReportedStatus,
     TaskCreate,
 )
 from tenantry.models.identity import Principal
@@ -330,6 +333,7 @@ def create(principal: Principal, project_id: str, body: DeploymentCreate) -> Dep
     )
     ops = [
         store.deployment_put(deployment),
+        store.ref_put(deployment),
         store.release_guard(project_id, cluster["id"], release, deployment["id"]),
         store.env_count(project_id, body.env_id, 1),
         store.task_put(task),
@@ -854,3 +858,61 @@ def revoke(principal: Principal, project_id: str, permission_id_: str) -> None:
         detail={"permission_id": permission_id_, "env_id": found["env_id"], "role": found["role"]},
     )
     _commit(s, [store.permission_delete(found)], entry)
+
+
+# --- what the agents report ---------------------------------------------------------------------
+
+
+def _reported_deployment(cluster_id: str, deployment_id: str) -> dict[str, Any]:
+    """The deployment an agent reports on: one on its own cluster (else 404)."""
+    ref = store.locate(deployment_id)
+    if ref is None or ref.get("cluster_id") != cluster_id:
+        raise NotFound("deployment not found")
+    return ref
+
+
+def report_k8s_resources(cluster_id: str, body: K8sResourcesReport) -> int:
+    ref = _reported_deployment(cluster_id, body.deployment_id)
+    now = now_iso()
+    items = [
+        {
+            "id": r.uid,
+            "last_updated_at": now,
+            "cluster_id": cluster_id,
+            "deployment_id": body.deployment_id,
+            "kind": r.kind,
+            "api_version": r.api_version,
+            "name": r.name,
+            "status_color": list(r.status_color),
+            "metadata": r.metadata,
+        }
+        for r in body.items
+    ]
+    store.replace_k8s(ref["project_id"], body.deployment_id, items)
+    return len(items)
+
+
+def report_status(cluster_id: str, deployment_id: str, body: ReportedStatus) -> None:
+    ref = _reported_deployment(cluster_id, deployment_id)
+    reported = {"timestamp": now_iso(), **body.model_dump(exclude_none=True)}
+    store.set_reported_status(ref["project_id"], deployment_id, reported)
+
+
+def list_k8s_resources(
+    principal: Principal,
+    project_id: str,
+    deployment_id: str | None,
+    limit: int,
+    start_key: dict[str, Any] | None,
+) -> tuple[list[K8sResource], dict[str, Any] | None]:
+    _visible(principal, project_id)
+    items, last = store.page_k8s(project_id, limit, start_key, deployment_id)
+    return [K8sResource.model_validate(store.strip(i)) for i in items], last
+
+
+def get_k8s_resource(principal: Principal, project_id: str, resource_id: str) -> K8sResource:
+    _visible(principal, project_id)
+    found = store.get_k8s(project_id, resource_id)
+    if found is None:
+        raise NotFound("k8s resource not found")
+    return K8sResource.model_validate(store.strip(found))

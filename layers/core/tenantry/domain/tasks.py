@@ -227,6 +227,7 @@ def _deployment_after(
     if task.get("delete_deployment") and status == "Done":
         return [
             store.deployment_delete(deployment),
+            store.ref_delete(deployment["id"]),
             store.release_free(
                 deployment["project_id"], deployment["cluster_id"], deployment["release_name"]
             ),

@@ -15,6 +15,7 @@ from tenantry.models.common import (
     Reference,
     no_null_defaults,
 )
+from tenantry.models.environments import user_or_bot
 
 DeploymentStatus = Literal[
     "Unknown",
@@ -161,6 +162,10 @@ DeploymentRole = Literal["Owner", "Maintainer"]
 
 
 class DeploymentPermissionCreate(Input):
+    """`{env_id, kind_id, user_id | bot_id, role}`: a user must be a current member."""
+
+    model_config = ConfigDict(json_schema_extra=user_or_bot)
+
     env_id: Reference
     kind_id: Reference
     user_id: Omittable[Reference] = None
@@ -186,3 +191,43 @@ class DeploymentPermission(Output):
     bot_id: str | None = None
     role: DeploymentRole
     created_at: str
+
+
+# --- what the agents report ------------------------------------------------------------------
+
+StatusColor = Literal["primary", "success", "danger", "warning", "secondary"]
+K8sName = Annotated[str, StringConstraints(min_length=1, max_length=253)]
+
+
+class K8sResourceReport(Input):
+    uid: Annotated[
+        str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._~-]+$")
+    ]
+    kind: Annotated[str, StringConstraints(min_length=1, max_length=63)]
+    api_version: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    name: K8sName
+    status_color: list[StatusColor] = Field(default_factory=list, max_length=5)
+    metadata: Values = Field(default_factory=dict)
+
+
+class K8sResourcesReport(Input):
+    deployment_id: Reference
+    items: list[K8sResourceReport] = Field(max_length=200)
+
+
+class ReportedStatus(Input):
+    get_successful: bool
+    content: Omittable[Values] = None
+    error: Omittable[Annotated[str, StringConstraints(max_length=4096)]] = None
+
+
+class K8sResource(Output):
+    id: str
+    last_updated_at: str
+    cluster_id: str
+    deployment_id: str
+    kind: str
+    api_version: str
+    name: str
+    status_color: list[str]
+    metadata: dict[str, Any]

@@ -123,7 +123,7 @@ class Environment(Output):
 # --- permissions -------------------------------------------------------------------------
 
 
-def _user_or_bot(schema: dict[str, Any]) -> None:
+def user_or_bot(schema: dict[str, Any]) -> None:
     no_null_defaults(schema)
     schema["oneOf"] = [
         {"title": "a user", "required": ["user_id"], "not": {"required": ["bot_id"]}},
@@ -134,7 +134,7 @@ def _user_or_bot(schema: dict[str, Any]) -> None:
 class EnvironmentPermissionCreate(Input):
     """`{user_id | bot_id, role}`: a user must be a current member of the project."""
 
-    model_config = ConfigDict(json_schema_extra=_user_or_bot)
+    model_config = ConfigDict(json_schema_extra=user_or_bot)
 
     user_id: Omittable[Reference] = Field(None, description="A current member of the project")
     bot_id: Omittable[Reference] = None
