@@ -22,14 +22,16 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import gzip
 import hashlib
 import io
 import json
+import os
 import re
 import secrets
+import struct
 import tarfile
 import threading
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -54,34 +56,70 @@ def digest_of(data: bytes) -> str:
 
 def package_chart(directory: Path) -> bytes:
     """A chart folder as `helm package` makes it: a .tgz with the folder at its root. The
-    bytes depend only on the files (sorted names, no times or owners), so a chart's digest
-    is stable."""
-    buffer = io.BytesIO()
-    with (
-        gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz,
-        tarfile.open(fileobj=gz, mode="w", format=tarfile.USTAR_FORMAT) as tar,
-    ):
-        for path in sorted(p for p in directory.rglob("*") if p.is_file()):
-            data = path.read_bytes()
-            info = tarfile.TarInfo(f"{directory.name}/{path.relative_to(directory).as_posix()}")
-            info.size, info.mode, info.mtime = len(data), 0o644, 0
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
+    bytes depend only on the files (sorted names, no times or owners, and a gzip stream
+    of stored blocks, which no zlib build can write differently), so its digest is stable."""
+    files = {
+        f"{directory.name}/{path.relative_to(directory).as_posix()}": path.read_bytes()
+        for path in sorted(p for p in directory.rglob("*") if p.is_file())
+    }
+    return archive(files)
 
 
 def archive(files: dict[str, bytes | str]) -> bytes:
-    """A .tgz of {path: content} (tests: charts with any files, broken ones included)."""
+    """A .tgz of {path: content} in that order (tests: charts with any files, broken ones
+    too), byte for byte the same for the same files."""
     buffer = io.BytesIO()
-    with (
-        gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz,
-        tarfile.open(fileobj=gz, mode="w", format=tarfile.USTAR_FORMAT) as tar,
-    ):
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
         for name, content in files.items():
             data = content.encode() if isinstance(content, str) else content
             info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), 0o644
+            info.size, info.mode, info.mtime = len(data), 0o644, 0
             tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
+    return stored_gzip(buffer.getvalue())
+
+
+def stored_gzip(data: bytes) -> bytes:
+    """RFC 1952 gzip of DEFLATE stored (uncompressed) blocks: no mtime, OS unknown."""
+    out = bytearray(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff")
+    chunks = [data[i : i + 0xFFFF] for i in range(0, len(data), 0xFFFF)] or [b""]
+    for i, chunk in enumerate(chunks):
+        final = 1 if i == len(chunks) - 1 else 0
+        out += bytes([final]) + struct.pack("<HH", len(chunk), len(chunk) ^ 0xFFFF) + chunk
+    out += struct.pack("<II", zlib.crc32(data), len(data) & 0xFFFFFFFF)
+    return bytes(out)
+
+
+def manifest_bytes(manifest: dict[str, Any]) -> bytes:
+    return json.dumps(manifest, separators=(",", ":"), sort_keys=True).encode()
+
+
+def helm_image(
+    repository: str, tag: str, chart_archive: bytes
+) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """A chart as `helm push` stores it: (manifest, blobs): a helm config and the chart layer."""
+    config = json.dumps({"name": repository.rsplit("/", 1)[-1], "version": tag}).encode()
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": HELM_CONFIG, "digest": digest_of(config), "size": len(config)},
+        "layers": [
+            {
+                "mediaType": HELM_LAYER,
+                "digest": digest_of(chart_archive),
+                "size": len(chart_archive),
+            }
+        ],
+    }
+    return manifest, {"config": config, "chart": chart_archive}
+
+
+def demo_chart() -> tuple[dict[str, Any], dict[str, bytes]]:
+    """local/charts/web-frontend as DEMO_REPOSITORY:DEMO_TAG: (manifest, blobs)."""
+    return helm_image(DEMO_REPOSITORY, DEMO_TAG, package_chart(DEMO_CHARTS / "web-frontend"))
+
+
+def demo_chart_digest() -> str:
+    return digest_of(manifest_bytes(demo_chart()[0]))
 
 
 @dataclass
@@ -116,7 +154,7 @@ class Registry:
         announce: bool = True,
     ) -> str:
         """Store an image (its manifest and blobs); its digest. `announce`: call on_push."""
-        data = json.dumps(manifest, separators=(",", ":"), sort_keys=True).encode()
+        data = manifest_bytes(manifest)
         digest = digest_of(data)
         media_type = str(manifest.get("mediaType") or OCI_MANIFEST)
         with self._lock:
@@ -132,21 +170,7 @@ class Registry:
     def push_chart(
         self, repository: str, tag: str, chart_archive: bytes, *, announce: bool = True
     ) -> str:
-        """A helm chart as `helm push` stores it: a helm config blob and the chart layer."""
-        config = json.dumps({"name": repository.rsplit("/", 1)[-1], "version": tag}).encode()
-        manifest = {
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "config": {"mediaType": HELM_CONFIG, "digest": digest_of(config), "size": len(config)},
-            "layers": [
-                {
-                    "mediaType": HELM_LAYER,
-                    "digest": digest_of(chart_archive),
-                    "size": len(chart_archive),
-                }
-            ],
-        }
-        blobs = {"config": config, "chart": chart_archive}
+        manifest, blobs = helm_image(repository, tag, chart_archive)
         return self.push(repository, tag, manifest, blobs, announce=announce)
 
     def delete(self, repository: str, digest: str) -> None:
@@ -289,6 +313,29 @@ class _Handler(BaseHTTPRequestHandler):
 
 # --- the emulated stack's side ---------------------------------------------------------------
 
+URL_VARIABLE = "CHART_REGISTRY_URL"  # tenantry.settings.chart_registry_url
+
+
+@contextlib.contextmanager
+def named(registry: Registry) -> Iterator[None]:
+    """The functions' settings name the (serving) registry for the block: enter it before
+    the emulation, whose environment the functions' settings are read from."""
+    saved = os.environ.get(URL_VARIABLE)
+    os.environ[URL_VARIABLE] = registry.url
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(URL_VARIABLE, None)
+        else:
+            os.environ[URL_VARIABLE] = saved
+
+
+def attach(registry: Registry, stack: Any) -> None:
+    """Take the emulated ECR's login, and announce pushes and deletions as ECR does."""
+    registry.credentials = login(stack)
+    registry.on_push, registry.on_delete = announcing(stack)
+
 
 def login(stack: Any) -> tuple[str, str]:
     """The registry login the emulated ECR issues (moto's GetAuthorizationToken)."""
@@ -337,5 +384,5 @@ def announcing(stack: Any) -> tuple[PushHook, Callable[[str, str, str | None], N
 
 def push_demo_chart(registry: Registry, *, announce: bool = True) -> str:
     """local/charts/web-frontend as DEMO_REPOSITORY:DEMO_TAG; its digest."""
-    chart = package_chart(DEMO_CHARTS / "web-frontend")
-    return registry.push_chart(DEMO_REPOSITORY, DEMO_TAG, chart, announce=announce)
+    manifest, blobs = demo_chart()
+    return registry.push(DEMO_REPOSITORY, DEMO_TAG, manifest, blobs, announce=announce)

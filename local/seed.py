@@ -2,8 +2,10 @@
 domain code on an emulated stack: the admin with the samples' token and a second token, a
 bot with a token, project `demo` owned by the admin (with an image, a member, a user
 outside it, a pending application, the member's Admin permission on demo's `dev`
-environment and a secret there), a template, an org and an invite. Ids are pinned to
-the samples' ones by patching the id factories around each creation.
+environment and a secret there), a template, an org and an invite; in the catalog, a tag
+format and the demo chart, discovered from its push to an emulated ECR registry (with its
+registry and kind). Ids are pinned to the samples' ones by patching the id factories
+around each creation.
 
 Used by the sample-event replay test, `make invoke` (local/invoke.py) and `make moto`
 (local/moto_server.py), so a sample event succeeds in all three.
@@ -81,6 +83,7 @@ def seed(stack: Any, project_status: str = "active") -> None:
     with with_id(samples.BOT_TOKEN_ID):
         identity.create_bot_token(principal, samples.BOT_ID)
     _seed_clusters(principal)
+    _seed_catalog(stack, principal)
 
     demo = ProjectCreate(
         name="Demo",
@@ -240,6 +243,31 @@ def _seed_environments(principal: Any) -> None:
                 {"collection": "db", "name": "password", "contents": "sample-not-a-secret"}
             ),
         )
+
+
+def _seed_catalog(stack: Any, principal: Any) -> None:
+    """The samples' tag format, then the demo chart's push event through chart discovery
+    (it pulls the chart from an emulated ECR registry, serving for the while)."""
+    from local import ecr_registry
+    from tenantry.dal import catalog as store
+    from tenantry.domain import catalog
+    from tenantry.models.catalog import HelmTagFormatCreate
+    from tenantry.settings import get_settings
+
+    catalog.create_tag_format(principal, HelmTagFormatCreate(pattern=samples.TAG_FORMAT_PATTERN))
+    event = samples.queue_event("ChartDiscoveryFunction", "Seed", "arn:aws:sqs:::seed")
+    registry = ecr_registry.Registry()
+    with registry.serving(), ecr_registry.named(registry):
+        get_settings.cache_clear()
+        try:
+            registry.credentials = ecr_registry.login(stack)
+            ecr_registry.push_demo_chart(registry, announce=False)
+            with mock.patch.object(catalog, "new_id", return_value=samples.KIND_ID):
+                result = stack.invoke("ChartDiscoveryFunction", event)
+        finally:
+            get_settings.cache_clear()
+    if result.get("batchItemFailures") or store.get_chart(samples.chart_id()) is None:
+        raise SeedError(f"chart discovery did not discover the demo chart: {result}")
 
 
 def _push_image(stack: Any) -> None:
