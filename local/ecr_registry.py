@@ -344,6 +344,50 @@ def login(stack: Any) -> tuple[str, str]:
     return user, password
 
 
+def image_action(
+    repository: str,
+    digest: str,
+    action: str = "PUSH",
+    tag: str | None = None,
+    *,
+    result: str = "SUCCESS",
+    **media_types: str,
+) -> dict[str, Any]:
+    """The `detail` of ECR's `ECR Image Action` event (`manifest_media_type`,
+    `artifact_media_type` as `manifest-media-type`, `artifact-media-type`)."""
+    detail = {
+        "result": result,
+        "repository-name": repository,
+        "image-digest": digest,
+        "action-type": action,
+    }
+    if tag is not None:
+        detail["image-tag"] = tag
+    return detail | {k.replace("_", "-"): v for k, v in media_types.items()}
+
+
+def image_action_event(
+    detail: dict[str, Any],
+    *,
+    time: str,
+    event_id: str,
+    account: str = "123456789012",
+    region: str = "us-east-1",
+) -> dict[str, Any]:
+    """The event EventBridge hands a rule's target for ECR's `detail`."""
+    return {
+        "version": "0",
+        "id": event_id,
+        "detail-type": "ECR Image Action",
+        "source": "aws.ecr",
+        "account": account,
+        "time": time,
+        "region": region,
+        "resources": [],
+        "detail": detail,
+    }
+
+
 def announcing(stack: Any) -> tuple[PushHook, Callable[[str, str, str | None], None]]:
     """(on_push, on_delete) that put the ECR `ECR Image Action` events on the emulated
     EventBridge, as ECR does after a push or a deletion."""
@@ -359,25 +403,18 @@ def announcing(stack: Any) -> tuple[PushHook, Callable[[str, str, str | None], N
 
     def pushed(repository: str, tag: str, digest: str, media_type: str, artifact: str) -> None:
         put(
-            {
-                "result": "SUCCESS",
-                "repository-name": repository,
-                "image-digest": digest,
-                "action-type": "PUSH",
-                "image-tag": tag,
-                "manifest-media-type": media_type,
-                "artifact-media-type": artifact,
-            }
+            image_action(
+                repository,
+                digest,
+                "PUSH",
+                tag,
+                manifest_media_type=media_type,
+                artifact_media_type=artifact,
+            )
         )
 
     def deleted(repository: str, digest: str, tag: str | None) -> None:
-        detail = {
-            "result": "SUCCESS",
-            "repository-name": repository,
-            "image-digest": digest,
-            "action-type": "DELETE",
-        }
-        put({**detail, "image-tag": tag} if tag else detail)
+        put(image_action(repository, digest, "DELETE", tag))
 
     return pushed, deleted
 

@@ -607,27 +607,25 @@ def ecr_push_event() -> dict[str, Any]:
         HELM_CONFIG,
         OCI_MANIFEST,
         demo_chart_digest,
+        image_action,
+        image_action_event,
     )
 
-    return {
-        "version": "0",
-        "id": str(uuid.uuid5(_IDS, "event/demo-chart-push")),
-        "detail-type": "ECR Image Action",
-        "source": "aws.ecr",
-        "account": ACCOUNT_ID,
-        "time": "2025-01-15T09:58:00Z",
-        "region": REGION,
-        "resources": [],
-        "detail": {
-            "result": "SUCCESS",
-            "repository-name": DEMO_REPOSITORY,
-            "image-digest": demo_chart_digest(),
-            "action-type": "PUSH",
-            "image-tag": DEMO_TAG,
-            "manifest-media-type": OCI_MANIFEST,
-            "artifact-media-type": HELM_CONFIG,
-        },
-    }
+    detail = image_action(
+        DEMO_REPOSITORY,
+        demo_chart_digest(),
+        "PUSH",
+        DEMO_TAG,
+        manifest_media_type=OCI_MANIFEST,
+        artifact_media_type=HELM_CONFIG,
+    )
+    return image_action_event(
+        detail,
+        time="2025-01-15T09:58:00Z",
+        event_id=str(uuid.uuid5(_IDS, "event/demo-chart-push")),
+        account=ACCOUNT_ID,
+        region=REGION,
+    )
 
 
 # The messages of each function's SQS event source in its sample (by logical id).

@@ -4,18 +4,22 @@ lists paged by cursor and filtered, by Query on their index."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from local.ecr_registry import Registry, archive
+from local.ecr_registry import Registry, archive, image_action, image_action_event
 from tests.harness import Api, emulated_ecr
-from tests.integration.helpers import assert_problem, assert_validation, make_bot, make_user
+from tests.integration.helpers import (
+    assert_problem,
+    assert_validation,
+    make_bot,
+    make_user,
+    sqs_batch,
+)
 from tests.integration.lists import reads
 
-ACCOUNT = "123456789012"
 MISSING = "00000000-0000-4000-8000-000000000000"
 
 
@@ -45,24 +49,8 @@ def ecr(api: Api) -> Iterator[Registry]:
 def discover(api: Api, ecr: Registry, repo: str, tag: str, time: str) -> dict[str, Any]:
     """A chart pushed to `repo:tag` and its push event, of that time, handed to discovery."""
     digest = ecr.push_chart(repo, tag, archive({"c/Chart.yaml": tag}), announce=False)
-    event = {
-        "version": "0",
-        "id": f"{repo}:{tag}",
-        "detail-type": "ECR Image Action",
-        "source": "aws.ecr",
-        "account": ACCOUNT,
-        "region": "us-east-1",
-        "time": time,
-        "detail": {
-            "result": "SUCCESS",
-            "repository-name": repo,
-            "image-digest": digest,
-            "action-type": "PUSH",
-            "image-tag": tag,
-        },
-    }
-    batch = {"Records": [{"messageId": "m", "body": json.dumps(event)}]}
-    assert api.invoke("ChartDiscoveryFunction", batch) == {"batchItemFailures": []}
+    event = image_action_event(image_action(repo, digest, "PUSH", tag), time=time, event_id=tag)
+    assert api.invoke("ChartDiscoveryFunction", sqs_batch(event)) == {"batchItemFailures": []}
     return event
 
 
@@ -374,24 +362,9 @@ def test_charts_are_filtered_by_registry_kind_branch_and_availability(
     assert tags(helm_registry_id=MISSING) == []
 
     chart = catalog["charts"]["1.2-main"]
-    event = {
-        "version": "0",
-        "id": "del",
-        "detail-type": "ECR Image Action",
-        "source": "aws.ecr",
-        "account": ACCOUNT,
-        "region": "us-east-1",
-        "time": "2025-01-15T12:00:00Z",
-        "detail": {
-            "result": "SUCCESS",
-            "repository-name": "charts/web-chart",
-            "image-digest": chart["image_digest"],
-            "action-type": "DELETE",
-            "image-tag": "1.2-main",
-        },
-    }
-    batch = {"Records": [{"messageId": "m", "body": json.dumps(event)}]}
-    assert api.invoke("ChartDiscoveryFunction", batch) == {"batchItemFailures": []}
+    detail = image_action("charts/web-chart", chart["image_digest"], "DELETE", "1.2-main")
+    event = image_action_event(detail, time="2025-01-15T12:00:00Z", event_id="del")
+    assert api.invoke("ChartDiscoveryFunction", sqs_batch(event)) == {"batchItemFailures": []}
     assert tags(available="false") == ["1.2-main"]
     assert tags(available="true", parsed_branch="main", helm_registry_id=web["id"]) == ["1.0-main"]
 

@@ -15,10 +15,17 @@ from typing import Any
 import pytest
 
 from local import ecr_registry, eventbridge, sqs_delivery
-from local.ecr_registry import DEMO_REPOSITORY, DEMO_TAG, Registry, archive
+from local.ecr_registry import (
+    DEMO_REPOSITORY,
+    DEMO_TAG,
+    Registry,
+    archive,
+    image_action,
+    image_action_event,
+)
 from tests.harness import Api, deliver, emulated_ecr
+from tests.integration.helpers import sqs_batch
 
-DEMO_TAGS = DEMO_TAG
 SEMVER_BRANCH = r"^(?P<version>\d+\.\d+\.\d+)-(?P<branch>[a-z0-9-]+)-(?P<commit>[0-9a-f]{7,40})$"
 
 
@@ -59,13 +66,11 @@ def put(api: Api, detail: dict[str, Any], *, later: int = 0) -> None:
 
 
 def push_detail(repo: str, digest: str, tag: str | None, action: str = "PUSH") -> dict[str, Any]:
-    detail = {
-        "result": "SUCCESS",
-        "repository-name": repo,
-        "image-digest": digest,
-        "action-type": action,
-    }
-    return {**detail, "image-tag": tag} if tag else detail
+    return image_action(repo, digest, action, tag)
+
+
+def event(detail: dict[str, Any], time: str, event_id: str = "ev") -> dict[str, Any]:
+    return image_action_event(detail, time=time, event_id=event_id)
 
 
 def dead_letters(api: Api) -> list[dict[str, Any]]:
@@ -128,18 +133,7 @@ def test_a_redelivered_push_creates_nothing_new(api: Api, admin_token: str, ecr:
 def test_the_same_batch_twice_is_one_chart(api: Api, admin_token: str, ecr: Registry) -> None:
     """Two deliveries of one message (at-least-once), straight to the function."""
     digest = ecr_registry.push_demo_chart(ecr, announce=False)
-    message = {
-        "version": "0",
-        "id": "ev-1",
-        "detail-type": "ECR Image Action",
-        "source": "aws.ecr",
-        "account": "123456789012",
-        "region": "us-east-1",
-        "time": "2025-01-15T09:58:00Z",
-        "resources": [],
-        "detail": push_detail(DEMO_REPOSITORY, digest, DEMO_TAG),
-    }
-    batch = {"Records": [{"messageId": "m1", "body": json.dumps(message)}]}
+    batch = sqs_batch(event(push_detail(DEMO_REPOSITORY, digest, DEMO_TAG), "2025-01-15T09:58:00Z"))
     assert api.invoke("ChartDiscoveryFunction", batch) == {"batchItemFailures": []}
     once = table_items(api)
     assert api.invoke("ChartDiscoveryFunction", batch) == {"batchItemFailures": []}
@@ -282,18 +276,8 @@ def test_a_late_push_does_not_undo_a_later_delete(
     digest = ecr_registry.push_demo_chart(ecr, announce=False)
 
     def message(action: str, time: str) -> dict[str, Any]:
-        body = {
-            "version": "0",
-            "id": f"{action}-{time}",
-            "detail-type": "ECR Image Action",
-            "source": "aws.ecr",
-            "account": "123456789012",
-            "region": "us-east-1",
-            "time": time,
-            "resources": [],
-            "detail": push_detail(DEMO_REPOSITORY, digest, DEMO_TAG, action),
-        }
-        return {"Records": [{"messageId": body["id"], "body": json.dumps(body)}]}
+        detail = push_detail(DEMO_REPOSITORY, digest, DEMO_TAG, action)
+        return sqs_batch(event(detail, time, f"{action}-{time}"))
 
     for action, time in (
         ("PUSH", "2025-01-15T10:00:00Z"),
@@ -322,27 +306,10 @@ def test_a_failing_message_is_named_and_the_others_are_done(
 ) -> None:
     """Powertools' batch processing: one bad message never blocks the others."""
     digest = ecr_registry.push_demo_chart(ecr, announce=False)
-    good = {
-        "version": "0",
-        "id": "ok",
-        "detail-type": "ECR Image Action",
-        "source": "aws.ecr",
-        "account": "123456789012",
-        "region": "us-east-1",
-        "time": "2025-01-15T09:58:00Z",
-        "detail": push_detail(DEMO_REPOSITORY, digest, DEMO_TAG),
-    }
-    batch = {
-        "Records": [
-            {"messageId": "not-json", "body": "{nope"},
-            {"messageId": "not-an-event", "body": json.dumps({"detail-type": "Other"})},
-            {"messageId": "good", "body": json.dumps(good)},
-        ]
-    }
+    good = event(push_detail(DEMO_REPOSITORY, digest, DEMO_TAG), "2025-01-15T09:58:00Z", "ok")
+    batch = sqs_batch("{nope", {"detail-type": "Other"}, good)
     result = api.invoke("ChartDiscoveryFunction", batch)
-    assert result == {
-        "batchItemFailures": [{"itemIdentifier": "not-json"}, {"itemIdentifier": "not-an-event"}]
-    }
+    assert result == {"batchItemFailures": [{"itemIdentifier": "0"}, {"itemIdentifier": "1"}]}
     assert len(charts(api, admin_token)) == 1
 
 

@@ -17,18 +17,7 @@ from typing import Any
 from tenantry.dal import access, keys, table
 from tenantry.errors import Conflict, NotFound, PreconditionFailed
 
-PRIVATE = (
-    "PK",
-    "SK",
-    "GSI1PK",
-    "GSI1SK",
-    "GSI2PK",
-    "GSI2SK",
-    "GSI3PK",
-    "GSI3SK",
-    "entity",
-    "availability_at",
-)
+PRIVATE = (*keys.KEY_ATTRIBUTES, "entity", "availability_at")
 Page = access.Page
 
 
@@ -149,25 +138,12 @@ def put_registry(registry: dict[str, Any]) -> bool:
 def update_registry(
     registry_id: str, changes: dict[str, Any], remove: tuple[str, ...], expected: int | None
 ) -> dict[str, Any]:
-    expression, names, values = table.set_expression(changes, remove)
-    condition = "attribute_exists(PK)"
-    if expected is not None:
-        condition += " AND version = :expected"
-        values[":expected"] = expected
-
     def refused() -> Exception:
         if get_registry(registry_id, consistent=True) is None:
             return NotFound("helm registry not found")
         return PreconditionFailed("the helm registry changed (If-Match did not match)")
 
-    return table.update(
-        keys.helm_registry(registry_id),
-        expression + " ADD version :one",
-        condition=condition,
-        names=names,
-        values={**values, ":one": 1},
-        on_condition=refused,
-    )
+    return table.update_at(keys.helm_registry(registry_id), changes, remove, expected, refused)
 
 
 def page_registries(

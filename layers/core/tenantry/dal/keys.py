@@ -107,6 +107,8 @@ from __future__ import annotations
 from typing import Literal
 
 PrincipalKind = Literal["user", "bot"]
+# The key attributes an item may carry (the table's and its indexes'): never a resource's.
+KEY_ATTRIBUTES = ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK")
 
 
 def project(project_id: str) -> dict[str, str]:
