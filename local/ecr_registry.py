@@ -34,6 +34,7 @@ import threading
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -118,7 +119,9 @@ def demo_chart() -> tuple[dict[str, Any], dict[str, bytes]]:
     return helm_image(DEMO_REPOSITORY, DEMO_TAG, package_chart(DEMO_CHARTS / "web-frontend"))
 
 
+@cache
 def demo_chart_digest() -> str:
+    """The demo image's digest (the sample events name it: computed once a process)."""
     return digest_of(manifest_bytes(demo_chart()[0]))
 
 
