@@ -92,7 +92,7 @@ def test_a_push_makes_the_registry_its_kind_and_the_chart(
     assert chart["available"] is True and chart["error"] is None
     assert chart["values_ui"]["inputs"][0]["id"] == "greeting"
     assert chart["values_ui"]["inputs"][1]["minimum"] == 0
-    assert chart["actions_schema"]["spec"]["id"] == "purge-cache"
+    assert chart["actions_schema"]["actions"][0]["id"] == "purge-cache"
     assert chart["features"]["spec"]["ingress"]["enabled"] is True
     assert chart["resource_types"]["key"] == "redirect"
     assert (chart["parsed_version"], chart["parsed_branch"], chart["parsed_commit"]) == (

@@ -158,7 +158,7 @@ def test_the_demo_charts_four_files_count() -> None:
     out = chart_discovery.read_extensions(package_chart(DEMO_CHARTS / "web-frontend"))
     assert out["error"] is None
     assert out["values_ui"]["kind"] == "ValuesUi"
-    assert out["actions_schema"]["spec"]["id"] == "purge-cache"
+    assert out["actions_schema"]["actions"][0]["id"] == "purge-cache"
     assert out["features"]["spec"]["cardinality"] == "Many"
     assert out["resource_types"]["key"] == "redirect"
 

@@ -34,11 +34,11 @@ dal/access.py; the index keys below put each item into exactly the partitions it
 | work item           | WORK#<id>           | WORK                  | CLUSTERWORK#<cluster> / <available_at>#<id> §                                |                                    |
 | deployment kind     | KIND#<id>           | KIND                  | KINDS / <name>                       |                                       |                                    |
 | kind name (unique)  | KINDNAME#<lower name> | KINDNAME            |                                      |                                       |                                    |
-| helm registry ¶     | HELMREG#<id>        | HELMREG               | HELMREGS / <repo_name>#<id>          | KINDREGS#<kind> / <repo_name>#<id>    |                                    |
-| helm chart ¶        | CHART#<id>          | CHART                 | REGCHARTS#<registry> / <created_at>#<id> | KINDCHARTS#<kind> / <created_at>#<id> | CHARTS / <created_at>#<id>     |
+| helm registry ‖     | HELMREG#<id>        | HELMREG               | HELMREGS / <repo_name>#<id>          | KINDREGS#<kind> / <repo_name>#<id>    |                                    |
+| helm chart ‖        | CHART#<id>          | CHART                 | REGCHARTS#<registry> / <created_at>#<id> | KINDCHARTS#<kind> / <created_at>#<id> | CHARTS / <created_at>#<id>     |
 | chart of a digest   | CHARTDIGEST#<registry>#<digest> | TAG#<tag> |                                      |                                       |                                    |
 | unparsed chart      | UNPARSEDCHARTS      | <created_at>#<chart id> |                                    |                                       |                                    |
-| helm tag format ¶   | TAGFORMAT#<id>      | TAGFORMAT             | TAGFORMATS / <created_at>#<id>       |                                       |                                    |
+| helm tag format ‖   | TAGFORMAT#<id>      | TAGFORMAT             | TAGFORMATS / <created_at>#<id>       |                                       |                                    |
 | limit counter       | LIMIT#<principal>   | <limit>#<scope>       |                                      |                                       |                                    |
 | daily limit counter | LIMIT#<principal>   | <limit>#<day>#<scope> |  (TTL expires_at: gone after a day)  |                                       |                                    |
 
@@ -90,7 +90,7 @@ A tenant's items share PK=PROJECT#<id>, so one Query serves a project's lists an
 project's deletion finds everything it owns (PROJECT_OWNED_PREFIXES).
 
 The deployment catalog (tenantry.domain.catalog, tenantry.domain.chart_discovery) is
-platform-level. ¶ Ids made from what makes the item unique (uuid5, tenantry.domain.catalog):
+platform-level. ‖ Ids made from what makes the item unique (uuid5, tenantry.domain.catalog):
 a registry's from (domain, repo_name), a chart's from (registry, digest, tag), a tag
 format's from its pattern, so a re-delivered push event or a repeated POST writes the same
 keys and a conditional put (attribute_not_exists) finds them taken. A kind is renamed, so
