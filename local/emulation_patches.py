@@ -16,6 +16,9 @@ For speed (what the product sees is unchanged):
   local/moto_signatures.py           requests carry a placeholder SigV4 signature
   local/botocore_user_agents.py      the User-Agent string made once per client
   local/request_ids.py               botocore's invocation ids drawn without a system call
+
+For fidelity (what the product sees is what AWS sends, where moto differs):
+  local/eventbridge.py               a rule's target gets the event's `account` too
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from local.dynamodb_responses import plain_json_item_responses
 from local.dynamodb_stream_tail import stream_tail
 from local.dynamodb_transactions import item_level_rollback
 from local.dynamodb_type_deserializing import compiled_output_deserializing
+from local.eventbridge import events_with_account
 from local.moto_dispatch import cheaper_dispatch
 from local.moto_signatures import placeholder_signatures
 from local.moto_untracked_items import untracked_items
@@ -51,6 +55,7 @@ PATCHES = (
     placeholder_signatures,
     user_agents_once,
     botocore_invocation_ids,
+    events_with_account,
 )
 
 

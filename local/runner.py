@@ -10,8 +10,14 @@ Environment:
   TENANTRY_ADMIN_TOKEN  API token of the platform admin (generated and printed if unset)
   PARAMETER_OVERRIDES   template parameters, e.g. "ApprovalPolicy=moderated Stage=dev"
   WAIT_SCALE            scale Step Functions Wait/Retry sleeps (e.g. 0.01); default real time
+  SCHEDULE_SECONDS      run every schedule every n seconds instead of at its rate
 
-Schedules (EventBridge rules with rate expressions) run too: local/schedules.py.
+What template.yaml declares beyond the API runs too: schedules (local/schedules.py),
+EventBridge rules and their SQS targets (local/eventbridge.py, fed by `POST /local/events`,
+a platform admin's PutEvents), each SQS event source (local/sqs_delivery.py), and ECR's
+registry endpoint on another loopback port (local/ecr_registry.py), where the demo chart
+(local/charts/web-frontend) is pushed at start: chart discovery finds it as ECR's push
+event goes through the rule, the queue and ChartDiscoveryFunction.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from local import demo_agent, schedules
+from local import demo_agent, ecr_registry, eventbridge, schedules, sqs_delivery
 from local.fifo_lock import FifoSemaphore
 from local.stack import Stack, fake_aws_env, parse_overrides
 
@@ -174,6 +180,8 @@ class Handler(BaseHTTPRequestHandler):
             headers[k] = f"{headers[k]},{value}" if k in headers else value
         headers.setdefault("x-forwarded-for", self.client_address[0])
         try:
+            if (self.command, self.path.partition("?")[0]) == eventbridge.ROUTE:
+                return eventbridge.route(self.stack, headers, body)
             return self.stack.http(self.command, self.path, headers, body=body)
         except Exception:
             log.exception("%s %s failed", self.command, self.path)
@@ -242,9 +250,15 @@ def main() -> int:
     scale = os.environ.get("WAIT_SCALE")
     stack = Stack(parse_overrides(os.environ.get("PARAMETER_OVERRIDES")))
     signal.signal(signal.SIGTERM, _stop)
-    with stack.emulate(wait_scale=float(scale) if scale else None):
+    registry = ecr_registry.Registry()
+    with (
+        registry.serving(),
+        ecr_registry.named(registry),
+        stack.emulate(wait_scale=float(scale) if scale else None),
+    ):
         for fn, error in stack.import_handlers().items():
             log.error("%s cannot be imported, its routes will answer 500: %s", fn, error)
+        ecr_registry.attach(registry, stack)
         token, generated = _bootstrap_admin()
         gc.collect()
         gc.freeze()
@@ -261,11 +275,20 @@ def main() -> int:
         heartbeat = float(stack.parameters.get("AgentHeartbeatSeconds") or 30)
         with (
             schedules.running(stack) as emulated,
+            sqs_delivery.running(stack) as event_sources,
             _serving(server),
             demo_agent.running(url, heartbeat),
         ):
             for lid, name, seconds in emulated:
-                print(f"Schedule {name}: {lid} every {seconds:.0f} s", flush=True)
+                print(f"Schedule {name}: {lid} every {seconds:g} s", flush=True)
+            for source in event_sources:
+                print(f"Queue {source.queue_url.rsplit('/', 1)[-1]}: {source.function}", flush=True)
+            digest = ecr_registry.push_demo_chart(registry)
+            print(
+                f"ECR registry (emulated) on {registry.url}: pushed "
+                f"{ecr_registry.DEMO_REPOSITORY}:{ecr_registry.DEMO_TAG} ({digest})",
+                flush=True,
+            )
             try:
                 threading.Event().wait()  # until SIGINT or SIGTERM (_stop)
             except KeyboardInterrupt:

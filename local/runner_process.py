@@ -32,6 +32,8 @@ LOCAL_SETTINGS = (
     "MOTO_HOST",
     "MOTO_PORT",
     "LOCAL_AGENT",
+    "SCHEDULE_SECONDS",
+    "CHART_REGISTRY_URL",
 )
 
 

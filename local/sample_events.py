@@ -11,6 +11,9 @@ Layout (the group is the function's CodeUri folder):
     events/<group>/Request.json             the HTTP API Lambda authorizer's REQUEST event
     events/<group>/<ScheduleEvent>.json     an EventBridge schedule's Scheduled Event,
                                             named by the event key in the template
+    events/<group>/<SqsEvent>.json          a batch from an SQS event source (the queue's
+                                            messages as the function gets them), named by
+                                            the event key in the template
 
 Routes and functions come from the template; only what a template cannot say is here: the
 request bodies and query strings of the samples, and the ids they use. Those ids are the
@@ -71,9 +74,6 @@ WORK_ID = str(uuid.uuid5(_IDS, "work/demo-namespace"))  # leased to edge's agent
 QUEUED_WORK_ID = str(uuid.uuid5(_IDS, "work/queued"))  # waiting for a claim
 LEASE_TOKEN = "lease-example-0123456789abcdef"
 TASK_TOKEN = "AQCEAAAAKgAAAAMAAAAAAAAAAexampletasktoken"  # what Step Functions passes
-KIND_ID = str(uuid.uuid5(_IDS, "kind/web"))  # the catalog: kind web, its registry, a chart
-REGISTRY_ID = str(uuid.uuid5(_IDS, "registry/charts-web-chart"))
-CHART_ID = str(uuid.uuid5(_IDS, "chart/web-1.4.0"))
 DEPLOYMENT_ID = str(uuid.uuid5(_IDS, "deployment/web-front"))  # its next task Pending
 TASK_ID = str(uuid.uuid5(_IDS, "task/web-front-upgrade"))  # Pending, holding the slot
 STARTED_DEPLOYMENT_ID = str(uuid.uuid5(_IDS, "deployment/web-back"))
@@ -92,6 +92,12 @@ def deployment_permission_id() -> str:
 
 ENV_NAME = "dev"  # an initial environment of demo: Sam holds Admin on it
 SECRET_ID = str(uuid.uuid5(_IDS, "secret/dev-db-password"))  # in dev: collection db, name password
+# The catalog: the demo chart (local/charts/web-frontend) discovered from its ECR push, its
+# kind (web-frontend) and registry, and a tag format that parsed its tag.
+KIND_ID = str(uuid.uuid5(_IDS, "kind/web-frontend"))
+TAG_FORMAT_PATTERN = (
+    r"^(?P<version>\d+\.\d+\.\d+)-(?P<branch>[a-z0-9-]+)-(?P<commit>[0-9a-f]{7,40})$"
+)
 
 
 def member_membership_id() -> str:
@@ -115,6 +121,32 @@ def member_permission_id() -> str:
     from tenantry.domain.env_permissions import permission_id
 
     return permission_id(env_id(), "user", MEMBER_USER_ID)
+
+
+def registry_id() -> str:
+    """The demo chart's registry (its id is made from the registry's domain and repository)."""
+    template.add_layers_to_path()
+    from local.ecr_registry import DEMO_REPOSITORY
+    from tenantry.chart_registry import registry_domain
+    from tenantry.domain.catalog import registry_id as make
+
+    return make(registry_domain(ACCOUNT_ID, REGION), DEMO_REPOSITORY)
+
+
+def chart_id() -> str:
+    """The demo chart's id: its registry, digest and tag."""
+    template.add_layers_to_path()
+    from local.ecr_registry import DEMO_TAG, demo_chart_digest
+    from tenantry.domain.catalog import chart_id as make
+
+    return make(registry_id(), demo_chart_digest(), DEMO_TAG)
+
+
+def tag_format_id() -> str:
+    template.add_layers_to_path()
+    from tenantry.domain.catalog import tag_format_id as make
+
+    return make(TAG_FORMAT_PATTERN)
 
 
 def admin_user_id() -> str:
@@ -166,6 +198,10 @@ def path_values() -> dict[str, str]:
         "envId": env_id(),
         "permId": member_permission_id(),
         "secretId": SECRET_ID,
+        "kindId": KIND_ID,
+        "registryId": registry_id(),
+        "formatId": tag_format_id(),
+        "chartId": chart_id(),
     }
 
 
@@ -285,17 +321,17 @@ SAMPLES: dict[str, Sample] = {
             "kind_id": KIND_ID,
             "cluster_id": CLUSTER_ID,
             "env_id": "{envId}",
-            "helm_chart_id": CHART_ID,
-            "config": {"replicas": 2, "hostname": "api.shop.example.com"},
+            "helm_chart_id": "{chartId}",
+            "config": {"greeting": "Hello"},
         },
         headers={"idempotency-key": "41d0-deploy-web-api"},
     ),
-    "UpdateDeployment": Sample(body={"config": {"replicas": 3}}, headers={"if-match": '"1"'}),
+    "UpdateDeployment": Sample(body={"config": {"greeting": "Hi"}}, headers={"if-match": '"1"'}),
     "DeleteDeployment": Sample(headers={"if-match": '"1"'}),
     "CreateDeploymentTask": Sample(
         body={
             "deployment_id": DEPLOYMENT_ID,
-            "operation": {"InvokeAction": {"action_id": "flush-cache", "body": {"all": True}}},
+            "operation": {"InvokeAction": {"action_id": "purge-cache", "body": {}}},
             "execute_at": "2030-01-01T03:00:00Z",
         },
     ),
@@ -309,7 +345,7 @@ SAMPLES: dict[str, Sample] = {
                     "uid": K8S_UID,
                     "kind": "Deployment",
                     "api_version": "apps/v1",
-                    "name": "web-front",
+                    "name": "web-frontend-front",
                     "status_color": ["success"],
                     "metadata": {"replicas": 2, "ready_replicas": 2},
                 }
@@ -370,6 +406,18 @@ SAMPLES: dict[str, Sample] = {
     "UpdateSecret": Sample(
         body={"contents": "sample-rotated-not-a-secret"}, headers={"if-match": '"1"'}
     ),
+    "ListDeploymentKinds": Sample(query={"limit": "25"}),
+    "CreateDeploymentKind": Sample(
+        body={"name": "worker"}, headers={"idempotency-key": "4d1e-kind-worker"}
+    ),
+    "UpdateDeploymentKind": Sample(body={"name": "web"}, headers={"if-match": '"1"'}),
+    "ListHelmRegistries": Sample(query={"kind_id": KIND_ID}),
+    "UpdateHelmRegistry": Sample(body={"fa_icon": "globe"}, headers={"if-match": '"1"'}),
+    "CreateHelmTagFormat": Sample(
+        body={"pattern": r"^v(?P<version>\d+\.\d+\.\d+)$"},
+        headers={"idempotency-key": "8b2f-tag-format-semver"},
+    ),
+    "ListHelmCharts": Sample(query={"parsed_branch": "main", "available": "true"}),
 }
 
 # Workflow inputs beyond {project_id, operation, attempt}, by operation (what
@@ -635,6 +683,66 @@ def schedule_event(rule: str) -> dict[str, Any]:
     }
 
 
+# --- SQS event sources ----------------------------------------------------------------------
+
+
+def ecr_push_event() -> dict[str, Any]:
+    """The demo chart's push, as ChartPushRule hands it to its queue (EventBridge's event)."""
+    from local.ecr_registry import (
+        DEMO_REPOSITORY,
+        DEMO_TAG,
+        HELM_CONFIG,
+        OCI_MANIFEST,
+        demo_chart_digest,
+        image_action,
+        image_action_event,
+    )
+
+    detail = image_action(
+        DEMO_REPOSITORY,
+        demo_chart_digest(),
+        "PUSH",
+        DEMO_TAG,
+        manifest_media_type=OCI_MANIFEST,
+        artifact_media_type=HELM_CONFIG,
+    )
+    return image_action_event(
+        detail,
+        time="2025-01-15T09:58:00Z",
+        event_id=str(uuid.uuid5(_IDS, "event/demo-chart-push")),
+        account=ACCOUNT_ID,
+        region=REGION,
+    )
+
+
+# The messages of each function's SQS event source in its sample (by logical id).
+QUEUE_MESSAGES: dict[str, Any] = {"ChartDiscoveryFunction": lambda: [ecr_push_event()]}
+
+
+def queue_event(function: str, event: str, queue_arn: str) -> dict[str, Any]:
+    """The batch an SQS event source hands the function: QUEUE_MESSAGES[function]."""
+    from local.sqs_delivery import EventSource, sqs_event
+
+    if function not in QUEUE_MESSAGES:
+        raise SampleError(f"{function} has an SQS event: add its messages to QUEUE_MESSAGES")
+    source = EventSource(function, event, "", queue_arn, 10, report_failures=True)
+    messages = [
+        {
+            "MessageId": str(uuid.uuid5(_IDS, f"message/{function}/{event}/{i}")),
+            "ReceiptHandle": f"AQEB-sample-receipt-{i}",
+            "Body": json.dumps(message),
+            "Attributes": {
+                "ApproximateReceiveCount": "1",
+                "SentTimestamp": str(TIME_EPOCH),
+                "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+                "ApproximateFirstReceiveTimestamp": str(TIME_EPOCH + 5),
+            },
+        }
+        for i, message in enumerate(QUEUE_MESSAGES[function]())
+    ]
+    return sqs_event(source, messages)
+
+
 # --- all of them ----------------------------------------------------------------------------
 
 
@@ -643,7 +751,7 @@ class Entry:
     """One sample event and the function that handles it."""
 
     function: str  # logical id in template.yaml
-    kind: str  # "http", "authorizer", "step" or "schedule"
+    kind: str  # "http", "authorizer", "step", "schedule" or "queue"
     event: dict[str, Any]
     route: template.HttpRoute | None = None
 
@@ -680,9 +788,17 @@ def build() -> dict[Path, Entry]:
                 entries[Path(fn.group, f"{rule}.json")] = Entry(
                     lid, "schedule", schedule_event(rule)
                 )
+        elif sources := template.function_events(lid, "SQS", tpl):
+            for name, props in sources.items():
+                queue = template.getatt_target(props.get("Queue"))
+                arn = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{queue}"
+                entries[Path(fn.group, f"{name}.json")] = Entry(
+                    lid, "queue", queue_event(lid, name, arn)
+                )
         else:
             raise SampleError(
-                f"{lid} has no HttpApi route or schedule, is no authorizer and no workflow step"
+                f"{lid} has no HttpApi route, schedule or SQS event, is no authorizer and no "
+                "workflow step"
             )
     return entries
 

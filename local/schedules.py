@@ -1,12 +1,14 @@
 """EventBridge schedules, emulated for `make run`: every function with a Schedule event in
 template.yaml (`rate(...)` expressions) is invoked on its own daemon thread at that rate,
 with the Scheduled Event EventBridge would send (local/sample_events.py). Real time, not
-scaled by WAIT_SCALE: the reconciler every minute costs nothing noticeable."""
+scaled by WAIT_SCALE: the reconciler every minute costs nothing noticeable.
+SCHEDULE_SECONDS=n runs every schedule every n seconds instead (demos and tests)."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import threading
 from collections.abc import Iterator
@@ -21,9 +23,18 @@ SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 
 
 def interval(expression: str) -> float | None:
-    """Seconds between runs of a rate expression; None for what is not emulated (cron)."""
+    """Seconds between runs of a rate expression (SCHEDULE_SECONDS when set); None for
+    what is not emulated (cron)."""
     m = RATE.fullmatch(expression.strip())
-    return float(m.group(1)) * SECONDS[m.group(2).rstrip("s")] if m else None
+    if not m:
+        return None
+    override = os.environ.get("SCHEDULE_SECONDS")
+    if override:
+        seconds = float(override)
+        if not seconds > 0:
+            raise ValueError(f"SCHEDULE_SECONDS={override!r}: a number of seconds above 0")
+        return seconds
+    return float(m.group(1)) * SECONDS[m.group(2).rstrip("s")]
 
 
 def rules(tpl: Any = None) -> list[tuple[str, str, float]]:

@@ -2,8 +2,10 @@
 domain code on an emulated stack: the admin with the samples' token and a second token, a
 bot with a token, project `demo` owned by the admin (with an image, a member, a user
 outside it, a pending application, the member's Admin permission on demo's `dev`
-environment and a secret there), a template, an org and an invite. Ids are pinned to
-the samples' ones by patching the id factories around each creation.
+environment and a secret there), a template, an org and an invite; in the catalog, a tag
+format and the demo chart, discovered from its push to an emulated ECR registry (with its
+registry and kind). Ids are pinned to the samples' ones by patching the id factories
+around each creation.
 
 Used by the sample-event replay test, `make invoke` (local/invoke.py) and `make moto`
 (local/moto_server.py), so a sample event succeeds in all three.
@@ -81,6 +83,7 @@ def seed(stack: Any, project_status: str = "active") -> None:
     with with_id(samples.BOT_TOKEN_ID):
         identity.create_bot_token(principal, samples.BOT_ID)
     _seed_clusters(principal)
+    _seed_catalog(stack, principal)
 
     demo = ProjectCreate(
         name="Demo",
@@ -252,40 +255,19 @@ def _seed_environments(principal: Any) -> None:
 
 
 def _seed_deployments() -> None:
-    """The catalog's web kind with a chart, and two deployments of it on edge in dev: web-front
-    Running with an Upgrade Pending that holds its slot (StartTask's sample), web-back with
+    """Two deployments of the discovered demo chart on edge in prod: front
+    Running with an Upgrade Pending that holds its slot (StartTask's sample), back with
     its Install Started (the samples of the agent's wait and FinishTask). Written through
     the dal: a real dispatch would start executions waiting on an agent."""
     from tenantry.clock import now_iso
+    from tenantry.dal import catalog, table
     from tenantry.dal import deployments as store
     from tenantry.dal import environments as env_store
-    from tenantry.dal import keys, table
     from tenantry.domain.deployments import snapshot
 
     now = now_iso()
-    kind = {"id": samples.KIND_ID, "name": "web", "created_at": now, "version": 1}
-    registry = {
-        "id": samples.REGISTRY_ID,
-        "domain_name": "123456789012.dkr.ecr.us-east-1.amazonaws.com",
-        "repo_name": "charts/web-chart",
-        "kind_id": samples.KIND_ID,
-        "available": True,
-        "created_at": now,
-        "version": 1,
-    }
-    chart = {
-        "id": samples.CHART_ID,
-        "helm_registry_id": samples.REGISTRY_ID,
-        "image_digest": "sha256:" + "4" * 64,
-        "image_tag": "1.4.0",
-        "available": True,
-        "values_ui": {"inputs": [{"id": "replicas", "type": "number", "required": True}]},
-        "actions_schema": {"actions": [{"id": "flush-cache", "allowed_on_statuses": ["Running"]}]},
-        "created_at": now,
-    }
-    table.put({**keys.deployment_kind(kind["id"]), **kind})
-    table.put({**keys.helm_registry(registry["id"]), **registry})
-    table.put({**keys.helm_chart(chart["id"]), **chart})
+    chart, registry, kind = catalog.chart_with_registry_and_kind(samples.chart_id())
+    assert chart and registry and kind, "the demo chart is discovered first (_seed_catalog)"
     from tenantry.domain.provisioning import environment_id
 
     # in prod: dev (the samples' envId) keeps no deployment, so its DELETE sample succeeds
@@ -300,9 +282,9 @@ def _seed_deployments() -> None:
             "Pending",
             {
                 "Upgrade": {
-                    "helm_chart_id": samples.CHART_ID,
-                    "prev_helm_chart_id": samples.CHART_ID,
-                    "config_delta": {"replicas": [2, 3]},
+                    "helm_chart_id": chart["id"],
+                    "prev_helm_chart_id": chart["id"],
+                    "config_delta": {"greeting": ["Hello", "Hi"]},
                     "values_override": None,
                 }
             },
@@ -315,8 +297,8 @@ def _seed_deployments() -> None:
             "Started",
             {
                 "Install": {
-                    "helm_chart_id": samples.CHART_ID,
-                    "config": {"replicas": 2},
+                    "helm_chart_id": chart["id"],
+                    "config": {"greeting": "Hello"},
                     "values_override": None,
                 }
             },
@@ -332,11 +314,11 @@ def _seed_deployments() -> None:
             "kind_id": kind["id"],
             "cluster_id": samples.CLUSTER_ID,
             "namespace": samples.PROJECT_ID,
-            "release_name": f"web-{name}",
+            "release_name": f"{kind['name']}-{name}",
             "enabled": True,
             "status": status,
             "helm_chart_id": chart["id"],
-            "config": {"replicas": 2},
+            "config": {"greeting": "Hello"},
             "version": 1,
             "current_task_id": task_id,
         }
@@ -357,7 +339,7 @@ def _seed_deployments() -> None:
                 store.deployment_put(deployment),
                 store.ref_put(deployment),
                 store.release_guard(
-                    samples.PROJECT_ID, samples.CLUSTER_ID, f"web-{name}", deployment_id
+                    samples.PROJECT_ID, samples.CLUSTER_ID, f"{kind['name']}-{name}", deployment_id
                 ),
                 store.env_count(samples.PROJECT_ID, env["id"], 1),
                 store.task_put(task),
@@ -377,7 +359,7 @@ def _seed_deployments() -> None:
 
 
 def _seed_k8s_resources() -> None:
-    """What edge's agent reported of web-front: its Deployment."""
+    """What edge's agent reported of the front deployment: its Deployment."""
     from tenantry.domain.deployments import report_k8s_resources
     from tenantry.models.deployments import K8sResourcesReport
 
@@ -391,7 +373,7 @@ def _seed_k8s_resources() -> None:
                         "uid": samples.K8S_UID,
                         "kind": "Deployment",
                         "api_version": "apps/v1",
-                        "name": "web-front",
+                        "name": "web-frontend-front",
                         "status_color": ["success"],
                         "metadata": {},
                     }
@@ -423,6 +405,31 @@ def _seed_deployment_permission() -> None:
             )
         ]
     )
+
+
+def _seed_catalog(stack: Any, principal: Any) -> None:
+    """The samples' tag format, then the demo chart's push event through chart discovery
+    (it pulls the chart from an emulated ECR registry, serving for the while)."""
+    from local import ecr_registry
+    from tenantry.dal import catalog as store
+    from tenantry.domain import catalog
+    from tenantry.models.catalog import HelmTagFormatCreate
+    from tenantry.settings import get_settings
+
+    catalog.create_tag_format(principal, HelmTagFormatCreate(pattern=samples.TAG_FORMAT_PATTERN))
+    event = samples.queue_event("ChartDiscoveryFunction", "Seed", "arn:aws:sqs:::seed")
+    registry = ecr_registry.Registry()
+    with registry.serving(), ecr_registry.named(registry):
+        get_settings.cache_clear()
+        try:
+            registry.credentials = ecr_registry.login(stack)
+            ecr_registry.push_demo_chart(registry, announce=False)
+            with mock.patch.object(catalog, "new_id", return_value=samples.KIND_ID):
+                result = stack.invoke("ChartDiscoveryFunction", event)
+        finally:
+            get_settings.cache_clear()
+    if result.get("batchItemFailures") or store.get_chart(samples.chart_id()) is None:
+        raise SeedError(f"chart discovery did not discover the demo chart: {result}")
 
 
 def _push_image(stack: Any) -> None:

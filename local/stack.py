@@ -31,7 +31,7 @@ from typing import Any
 from unittest import mock
 from urllib.parse import parse_qsl, unquote_to_bytes, urlencode
 
-from local import kms_keys, request_ids
+from local import eventbridge, kms_keys, request_ids, sqs_delivery
 from local import template as tpl
 from local.emulation_patches import emulation_patches
 from local.fifo_lock import FifoRLock
@@ -70,10 +70,14 @@ UNSET_AWS_ENV = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL")  # pr
 EMULATED = {
     "AWS::DynamoDB::Table",
     kms_keys.KIND,
+    sqs_delivery.KIND,
+    eventbridge.KIND,
     "AWS::Serverless::StateMachine",
     "AWS::Serverless::Function",
     "AWS::Serverless::HttpApi",
     "AWS::Serverless::LayerVersion",
+    # Resource policies grant AWS services access; moto enforces none, so none is made.
+    "AWS::SQS::QueuePolicy",
 }
 log = logging.getLogger("local.stack")
 NO_VALUE = object()  # `!Ref AWS::NoValue`: the map key or list item holding it is dropped
@@ -214,6 +218,8 @@ class Stack:
             return f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:{logical_id}:1"
         if kind == kms_keys.KIND:
             return kms_keys.ref(PSEUDO["AWS::StackName"], logical_id)
+        if kind == sqs_delivery.KIND:
+            return sqs_delivery.url(REGION, ACCOUNT, logical_id)
         return logical_id
 
     def attribute(self, logical_id: str, attr: str) -> str:
@@ -226,6 +232,11 @@ class Stack:
             return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{ref}"
         if kind == "AWS::Serverless::StateMachine":
             return {"Arn": ref, "Name": self._sm_name(logical_id)}[attr]
+        if kind == sqs_delivery.KIND:  # named after the logical id
+            arn = sqs_delivery.arn(REGION, ACCOUNT, logical_id)
+            return {"Arn": arn, "QueueName": logical_id, "QueueUrl": ref}[attr]
+        if kind == eventbridge.KIND and attr == "Arn":
+            return eventbridge.arn(REGION, ACCOUNT, logical_id)
         raise NotImplementedError(f"Fn::GetAtt {logical_id}.{attr} is not emulated")
 
     def _ref(self, name: str) -> Any:
@@ -349,6 +360,12 @@ class Stack:
 
     def deploy(self) -> None:
         ddb, sfn = self.client("dynamodb"), self.client("stepfunctions")
+        queues = tpl.resources_of_type(sqs_delivery.KIND, self.template)
+        sqs_delivery.deploy(
+            self.client("sqs"), {lid: self.resolve(props) for lid, props in queues.items()}
+        )
+        for lid, props in tpl.resources_of_type(eventbridge.KIND, self.template).items():
+            eventbridge.deploy(self.client("events"), lid, self.resolve(props))
         for lid, res in self.resources.items():
             # Only what is deployed is resolved: others may use what is not emulated
             # (a log group's Arn, Fn::If on a function's concurrency).

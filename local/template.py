@@ -1,6 +1,8 @@
 """A read-only index of template.yaml for the dev tools (the emulated stack, OpenAPI, sample
 events, contract tests): which function serves which HttpApi route, under which event name,
-in which module. The one reader of the file (local/stack.py resolves and deploys from it).
+in which module; the other events of a function (schedules, SQS event sources); the
+resources of a type. The one reader of the file (local/stack.py resolves and deploys from
+it, local/schedules.py, local/eventbridge.py and local/sqs_delivery.py emulate from it).
 
 Nothing here lists a route or a function: everything comes from the template, read with
 cfn-lint's decoder (it understands the short-form intrinsics like `!Ref`).
@@ -134,13 +136,32 @@ def _route(name: str, props: Mapping[str, Any], template: Mapping[str, Any]) -> 
     )
 
 
-def schedules(logical_id: str, template: Mapping[str, Any] | None = None) -> dict[str, str]:
-    """{event key: schedule expression} of the function's Schedule (EventBridge) events."""
+def function_events(
+    logical_id: str, kind: str, template: Mapping[str, Any] | None = None
+) -> dict[str, dict[str, Any]]:
+    """{event key: Properties} of the function's events of one Type (Schedule, SQS, ...)."""
     events = function_properties(logical_id, template).get("Events", {})
     return {
-        name: str(ev.get("Properties", {}).get("Schedule", ""))
+        name: dict(ev.get("Properties", {}))
         for name, ev in events.items()
-        if ev.get("Type") == "Schedule"
+        if ev.get("Type") == kind
+    }
+
+
+def schedules(logical_id: str, template: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """{event key: schedule expression} of the function's Schedule (EventBridge) events."""
+    return {
+        name: str(props.get("Schedule", ""))
+        for name, props in function_events(logical_id, "Schedule", template).items()
+    }
+
+
+def resources_of_type(kind: str, template: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """{logical id: Properties} of the template's resources of one Type, in template order."""
+    return {
+        lid: dict(res.get("Properties", {}))
+        for lid, res in resources(template).items()
+        if res.get("Type") == kind
     }
 
 

@@ -168,6 +168,32 @@ def emulated(parameters: Mapping[str, str] | None = None) -> Iterator[Api]:
         clear_caches()
 
 
+@contextmanager
+def emulated_ecr(api: Api, **options: Any) -> Iterator[Any]:
+    """The ECR registry endpoint (local/ecr_registry.Registry, `options` for it) serving
+    for the block, named in the functions' settings, taking the emulated ECR's login and
+    announcing pushes as ECR does: a push goes through the template's rule to the chart
+    discovery queue; `deliver(api)` plays the queue's event source until it is empty."""
+    from local import ecr_registry
+    from tenantry.settings import get_settings
+
+    registry = ecr_registry.Registry(**options)
+    with registry.serving(), ecr_registry.named(registry):
+        get_settings.cache_clear()
+        try:
+            ecr_registry.attach(registry, api.stack)
+            yield registry
+        finally:
+            get_settings.cache_clear()
+
+
+def deliver(api: Api) -> int:
+    """Deliver what the stack's queues hold to their functions (local/sqs_delivery.py)."""
+    from local import sqs_delivery
+
+    return sqs_delivery.drain(api.stack)
+
+
 def ensure_test_admin() -> str:
     from tenantry.domain.identity import ensure_admin
 

@@ -8,7 +8,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.harness import Api, Response, wait_until
+from tests.harness import Api, Response, deliver, emulated_ecr, wait_until
 from tests.integration.helpers import create_active, make_bot, make_user, workflows_running
 
 # The caller kinds, in the matrix's column order.
@@ -57,6 +57,10 @@ class World:
     env: str = ""  # an environment of `pid`
     env_permission: str = ""  # the subject bot's User on `env`
     env_secret: str = ""  # a secret in `env`
+    kind: str = ""  # the demo chart's deployment kind (from its discovery)
+    registry: str = ""  # the demo chart's helm registry
+    chart: str = ""  # the demo chart
+    tag_format: str = ""  # a helm tag format
     _seq: itertools.count[int] = field(default_factory=itertools.count)
 
     @classmethod
@@ -113,6 +117,8 @@ class World:
             bot, w.tokens[kind] = make_bot(api, admin_token, kind.title())
             w.ids[kind] = bot["id"]
             w.grant(w.env, bot_id=bot["id"], role=env_role)
+        w.discover_demo_chart()
+        w.tag_format = w.fresh_tag_format()
         w.ready_for_deployments()
         return w
 
@@ -346,6 +352,25 @@ class World:
 
     def fresh_secret(self) -> str:
         r = self.as_("owner").post(self.envs_path(self.env, "secrets"), json=self.secret_body())
+        return str(self.ok(r, 201)["id"])
+
+    def discover_demo_chart(self) -> None:
+        """The demo chart pushed to the emulated ECR and found by chart discovery."""
+        from local.ecr_registry import push_demo_chart
+
+        with emulated_ecr(self.api) as registry:
+            push_demo_chart(registry)
+            deliver(self.api)
+        (chart,) = self.ok(self.as_("admin").get("/helm-charts"), 200)["items"]
+        self.chart, self.registry = chart["id"], chart["helm_registry_id"]
+        registry_item = self.ok(self.as_("admin").get(f"/helm-registries/{self.registry}"), 200)
+        self.kind = registry_item["kind_id"]
+
+    def tag_format_body(self) -> dict[str, str]:
+        return {"pattern": f"^(?P<version>{next(self._seq)})\\.matrix$"}
+
+    def fresh_tag_format(self) -> str:
+        r = self.as_("admin").post("/helm-tag-formats", json=self.tag_format_body())
         return str(self.ok(r, 201)["id"])
 
 

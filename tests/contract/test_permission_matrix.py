@@ -24,6 +24,9 @@ The expectations are derived from ../shared/design/API.md, not from what the app
   by the invitee (anybody else: 404; GET /invites shows no one else's); bots create no
   projects or orgs and have no user tokens (403).
 
+* the deployment catalog (API.md, "Deployments and tasks"): platform-level; every
+  authenticated user or bot reads it, only platform admins write (kinds, a registry's
+  icon, tag formats): 403 for everybody else, whatever the resource.
 * environments (API.md, "Environments", "Secrets"): members read them and their
   permissions, the project's owner and admins manage them; a secret's names are read by
   the environment's Admins and Users and the managers, so a member without a role on the
@@ -152,6 +155,19 @@ GET    /projects/{projectId}/k8s-resources                200    200    200    2
 GET    /projects/{projectId}/k8s-resources/{resourceId}   200    200    200    200    200    404    404    403    401
 PUT    /agent/k8s-resources                               403    403    403    403    403    403    403    204    401
 PUT    /agent/deployments/{deploymentId}/reported-status   403    403    403    403    403    403    403    204    401
+GET    /deployment-kinds                                  200    200    200    200    200    200    200    403    401
+POST   /deployment-kinds                                  201    403    403    403    403    403    403    403    401
+GET    /deployment-kinds/{kindId}                         200    200    200    200    200    200    200    403    401
+PATCH  /deployment-kinds/{kindId}                         200    403    403    403    403    403    403    403    401
+GET    /helm-registries                                   200    200    200    200    200    200    200    403    401
+GET    /helm-registries/{registryId}                      200    200    200    200    200    200    200    403    401
+PATCH  /helm-registries/{registryId}                      200    403    403    403    403    403    403    403    401
+GET    /helm-tag-formats                                  200    200    200    200    200    200    200    403    401
+POST   /helm-tag-formats                                  201    403    403    403    403    403    403    403    401
+GET    /helm-tag-formats/{formatId}                       200    200    200    200    200    200    200    403    401
+DELETE /helm-tag-formats/{formatId}                       204    403    403    403    403    403    403    403    401
+GET    /helm-charts                                       200    200    200    200    200    200    200    403    401
+GET    /helm-charts/{chartId}                             200    200    200    200    200    200    200    403    401
 """
 
 # The environment routes by the caller's role on the environment (API.md, "Environments",
@@ -397,6 +413,25 @@ CALLS: dict[str, Prepare] = {
     "PUT /agent/deployments/{deploymentId}/reported-status": lambda w, ok: Call(
         {"deploymentId": w.deployment}, {"get_successful": True}
     ),
+    "GET /deployment-kinds": same(),
+    "POST /deployment-kinds": lambda w, ok: Call(body={"name": w.unique_name("matrix")}),
+    "GET /deployment-kinds/{kindId}": same(kindId="kind"),
+    "PATCH /deployment-kinds/{kindId}": lambda w, ok: Call(
+        {"kindId": w.kind}, {"name": w.unique_name("matrix-kind")}
+    ),
+    "GET /helm-registries": same(),
+    "GET /helm-registries/{registryId}": same(registryId="registry"),
+    "PATCH /helm-registries/{registryId}": lambda w, ok: Call(
+        {"registryId": w.registry}, {"fa_icon": "globe"}
+    ),
+    "GET /helm-tag-formats": same(),
+    "POST /helm-tag-formats": lambda w, ok: Call(body=w.tag_format_body()),
+    "GET /helm-tag-formats/{formatId}": same(formatId="tag_format"),
+    "DELETE /helm-tag-formats/{formatId}": lambda w, ok: Call(
+        {"formatId": w.fresh_tag_format() if ok else w.tag_format}
+    ),
+    "GET /helm-charts": same(),
+    "GET /helm-charts/{chartId}": same(chartId="chart"),
 }
 
 

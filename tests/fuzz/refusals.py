@@ -78,6 +78,13 @@ REFUSALS = (
         None,
         "An invite expires or is revoked: server state.",
     ),
+    Refusal(
+        422,
+        "validation",
+        ("body", "pattern"),
+        "A tag format must compile as a regular expression naming only the known groups; "
+        "JSON Schema can say only that it names one.",
+    ),
 )
 
 

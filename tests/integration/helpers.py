@@ -265,3 +265,17 @@ def tampered_cursors(cursor: str) -> list[tuple[dict[str, Any], str]]:
         (k, base64.urlsafe_b64encode(json.dumps({**data, "k": k}).encode()).decode().rstrip("="))
         for k in keys
     ]
+
+
+def sqs_batch(*bodies: Any) -> dict[str, Any]:
+    """An SQS event source's batch of these message bodies (JSON; a str as it is), message
+    ids from the events' ids (or their place in the batch)."""
+    return {
+        "Records": [
+            {
+                "messageId": str(body.get("id") or i) if isinstance(body, dict) else str(i),
+                "body": body if isinstance(body, str) else json.dumps(body),
+            }
+            for i, body in enumerate(bodies)
+        ]
+    }

@@ -24,3 +24,14 @@ def test_interval(expression: str, seconds: float | None) -> None:
 
 def test_the_reconciler_runs_every_minute() -> None:
     assert ("ReconcilerFunction", "EveryMinute", 60.0) in schedules.rules()
+
+
+def test_schedule_seconds_shortens_every_schedule(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCHEDULE_SECONDS", "0.5")
+    assert schedules.interval("rate(1 minute)") == 0.5
+    assert schedules.interval("rate(2 hours)") == 0.5
+    assert schedules.interval("cron(0 12 * * ? *)") is None  # still not emulated
+    assert ("ReconcilerFunction", "EveryMinute", 0.5) in schedules.rules()
+    monkeypatch.setenv("SCHEDULE_SECONDS", "0")
+    with pytest.raises(ValueError, match="SCHEDULE_SECONDS"):
+        schedules.interval("rate(1 minute)")

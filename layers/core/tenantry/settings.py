@@ -40,6 +40,14 @@ class Settings:
     agent_lease_seconds: int = 60
     agent_work_timeout_seconds: int = 900
     agent_work_max_attempts: int = 3
+    # Chart discovery (tenantry.domain.chart_discovery): the ECR repositories it reads
+    # (template parameter ChartsRepositoryPrefix), its queue (for the re-parse of charts a
+    # new tag format may parse), and where the registries' OCI API is: empty means
+    # https://<registry domain>, as deployed; the local runner and tests name their
+    # emulated registry (local/ecr_registry.py).
+    charts_repository_prefix: str = "charts/"
+    chart_discovery_queue_url: str = ""
+    chart_registry_url: str = ""
 
     def __post_init__(self) -> None:
         if self.approval_policy not in APPROVAL_POLICIES:

@@ -29,6 +29,15 @@ each page read through tenantry.pagination.collect, whose read budget bounds a r
 | PROJECT_DEPLOYMENT_PERMISSIONS | table | PROJECT#<id>         | DEPLOYPERM#<perm>       | DEPLOYPERM#... |
 | PROJECT_K8S_RESOURCES    | table | PROJECT#<id>               | K8S#<uid>               | K8S#...      |
 | PROJECT_TASKS            | GSI2  | PROJECTTASKS#<id>          | <created_at>#<task>     |              |
+| ALL_KINDS                | GSI1  | KINDS                      | <name>                  |              |
+| ALL_REGISTRIES           | GSI1  | HELMREGS                   | <repo_name>#<id>        | (<repo_name>#...) |
+| KIND_REGISTRIES          | GSI2  | KINDREGS#<kind>            | <repo_name>#<id>        | (<repo_name>#...) |
+| ALL_CHARTS               | GSI3  | CHARTS                     | <created_at>#<id>       | newest first |
+| REGISTRY_CHARTS          | GSI1  | REGCHARTS#<registry>       | <created_at>#<id>       | newest first |
+| KIND_CHARTS              | GSI2  | KINDCHARTS#<kind>          | <created_at>#<id>       | newest first |
+| DIGEST_CHARTS            | table | CHARTDIGEST#<reg>#<digest> | TAG#<tag>               | TAG#...      |
+| UNPARSED_CHARTS          | table | UNPARSEDCHARTS             | <created_at>#<id>       |              |
+| ALL_TAG_FORMATS          | GSI1  | TAGFORMATS                 | <created_at>#<id>       |              |
 | ALL_USERS, ALL_BOTS, OWNER_TOKENS, ALL_ORGS, USER_ORGS, ORG_MEMBERS, ALL_TEMPLATES: whole partitions, as in dal/keys.py |
 
 Sparse by design: an item is in a partition only while a list wants it there, so the
@@ -43,6 +52,12 @@ project's partition: its own prefix is the list (ENV_PERMISSIONS, ENV_SECRETS). 
 pattern serves (a name prefix, a label selector, a status within a member's or an owner's
 list, the state of one project's or one applicant's applications, a secret's collection
 or name) is a filter on the rows read (docs/api.md, "Lists and cursors").
+
+The catalog's registries of one repository name are the range `<repo_name>#` of their
+partition (a prefix built from the list's arguments). Charts read newest first; their
+`parsed_branch` and `available` filters are applied to the rows read. DIGEST_CHARTS (the
+charts of one image digest, for a DELETE event) and UNPARSED_CHARTS (what a new tag format
+re-parses) are the chart discovery's reads, not lists a caller pages through.
 
 Not here: a project's history (dal/history.py, read by its own key range), the sweep of
 what a project or an environment owns on its deletion and the environment names a
@@ -77,6 +92,7 @@ class Pattern:
     sort: str  # how the items' sort key is built (keys.py builds it; here for readers)
     prefix: str | Callable[..., str] | None = None
     after: Callable[[str], str] | None = None
+    descending: bool = False  # newest first: the sort key read backwards
 
     def page(
         self,
@@ -101,6 +117,7 @@ class Pattern:
             sk_after=self.after(bound) if self.after and bound is not None else None,
             limit=limit,
             start_key=start_key,
+            forward=not self.descending,
             consistent=consistent,
             filter_expression=filter_expression,
             names=names,
@@ -221,3 +238,47 @@ PROJECT_TASKS = Pattern(
     "a project's deployment tasks", "GSI2", keys.project_tasks, "<created_at>#<task id>"
 )
 ALL_TEMPLATES = Pattern("templates", "GSI1", lambda: keys.ALL_TEMPLATES, "<name>#<template id>")
+
+# --- the deployment catalog -------------------------------------------------------------------
+
+ALL_KINDS = Pattern("deployment kinds", "GSI1", lambda: keys.ALL_KINDS, "<name>")
+ALL_REGISTRIES = Pattern(
+    "helm registries",
+    "GSI1",
+    lambda repo_name=None: keys.ALL_REGISTRIES,
+    "<repo_name>#<registry id>",
+    prefix=lambda repo_name=None: keys.repo_name_prefix(repo_name) if repo_name else "",
+)
+KIND_REGISTRIES = Pattern(
+    "a kind's helm registries",
+    "GSI2",
+    lambda kind_id, repo_name=None: keys.kind_registries(kind_id),
+    "<repo_name>#<registry id>",
+    prefix=lambda kind_id, repo_name=None: keys.repo_name_prefix(repo_name) if repo_name else "",
+)
+ALL_CHARTS = Pattern(
+    "helm charts", "GSI3", lambda: keys.ALL_CHARTS, "<created_at>#<chart id>", descending=True
+)
+REGISTRY_CHARTS = Pattern(
+    "a registry's helm charts",
+    "GSI1",
+    keys.registry_charts,
+    "<created_at>#<chart id>",
+    descending=True,
+)
+KIND_CHARTS = Pattern(
+    "a kind's helm charts", "GSI2", keys.kind_charts, "<created_at>#<chart id>", descending=True
+)
+DIGEST_CHARTS = Pattern(
+    "the charts of an image digest",
+    None,
+    keys.digest_charts,
+    "TAG#<tag>",
+    prefix=keys.CHART_TAG_PREFIX,
+)
+UNPARSED_CHARTS = Pattern(
+    "charts no tag format parses", None, lambda: keys.UNPARSED_CHARTS, "<created_at>#<chart id>"
+)
+ALL_TAG_FORMATS = Pattern(
+    "helm tag formats", "GSI1", lambda: keys.ALL_TAG_FORMATS, "<created_at>#<format id>"
+)

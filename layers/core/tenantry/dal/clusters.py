@@ -90,18 +90,12 @@ def page(limit: int, start_key: dict[str, Any] | None) -> access.Page:
 def update(
     cluster_id: str, changes: dict[str, Any], remove: tuple[str, ...], expected: int | None
 ) -> dict[str, Any]:
-    expression, names, values = table.set_expression(changes, remove)
-    condition = "attribute_exists(PK)"
-    if expected is not None:
-        condition += " AND version = :expected"
-        values[":expected"] = expected
-    return table.update(
+    return table.update_at(
         keys.cluster(cluster_id),
-        expression + " ADD version :one",
-        condition=condition,
-        names=names,
-        values={**values, ":one": 1},
-        on_condition=lambda: _missing_or_changed(cluster_id),
+        changes,
+        remove,
+        expected,
+        lambda: _missing_or_changed(cluster_id),
     )
 
 

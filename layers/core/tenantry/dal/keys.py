@@ -33,8 +33,12 @@ dal/access.py; the index keys below put each item into exactly the partitions it
 | namespace           | PROJECT#<id>        | NS#<cluster name>     |                                      |                                       |                                    |
 | work item           | WORK#<id>           | WORK                  | CLUSTERWORK#<cluster> / <available_at>#<id> §                                |                                    |
 | deployment kind     | KIND#<id>           | KIND                  | KINDS / <name>                       |                                       |                                    |
-| helm registry       | HELMREG#<id>        | HELMREG               | HELMREGS / <repo_name>#<id>          | KINDREGS#<kind> / <repo_name>#<id>    |                                    |
-| helm chart          | CHART#<id>          | CHART                 | REGCHARTS#<registry> / <created_at>#<id> |                                   |                                    |
+| kind name (unique)  | KINDNAME#<lower name> | KINDNAME            |                                      |                                       |                                    |
+| helm registry ‖     | HELMREG#<id>        | HELMREG               | HELMREGS / <repo_name>#<id>          | KINDREGS#<kind> / <repo_name>#<id>    |                                    |
+| helm chart ‖        | CHART#<id>          | CHART                 | REGCHARTS#<registry> / <created_at>#<id> | KINDCHARTS#<kind> / <created_at>#<id> | CHARTS / <created_at>#<id>     |
+| chart of a digest   | CHARTDIGEST#<registry>#<digest> | TAG#<tag> |                                      |                                       |                                    |
+| unparsed chart      | UNPARSEDCHARTS      | <created_at>#<chart id> |                                    |                                       |                                    |
+| helm tag format ‖   | TAGFORMAT#<id>      | TAGFORMAT             | TAGFORMATS / <created_at>#<id>       |                                       |                                    |
 | deployment          | PROJECT#<id>        | DEPLOY#<deployment>   |                                      |                                       |                                    |
 | release (unique)    | PROJECT#<id>        | RELEASE#<cluster>#<release name> |                           |                                       |                                    |
 | deployment ref      | DEPLOYMENTREF#<id>  | DEPLOYMENTREF         |                                      |                                       |                                    |
@@ -92,6 +96,18 @@ item holds its contents only sealed (tenantry.secrets_crypto).
 
 A tenant's items share PK=PROJECT#<id>, so one Query serves a project's lists and a
 project's deletion finds everything it owns (PROJECT_OWNED_PREFIXES).
+
+The deployment catalog (tenantry.domain.catalog, tenantry.domain.chart_discovery) is
+platform-level. ‖ Ids made from what makes the item unique (uuid5, tenantry.domain.catalog):
+a registry's from (domain, repo_name), a chart's from (registry, digest, tag), a tag
+format's from its pattern, so a re-delivered push event or a repeated POST writes the same
+keys and a conditional put (attribute_not_exists) finds them taken. A kind is renamed, so
+its id is random and its name unique through KINDNAME# (lower case: release names are).
+A chart is also listed by its kind (GSI2, the registry's kind, which never changes) and
+among all charts (GSI3), newest first. CHARTDIGEST# holds one pointer per tag of an image
+digest in a registry: a DELETE event finds the charts of the digest it names. Charts whose
+tag no tag format parses sit in UNPARSEDCHARTS until one does (removed in the write that
+records the parse), so adding a format reads only them, a page at a time.
 """
 
 from __future__ import annotations
@@ -99,6 +115,8 @@ from __future__ import annotations
 from typing import Literal
 
 PrincipalKind = Literal["user", "bot"]
+# The key attributes an item may carry (the table's and its indexes'): never a resource's.
+KEY_ATTRIBUTES = ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK")
 
 
 def project(project_id: str) -> dict[str, str]:
@@ -576,6 +594,92 @@ def k8s_resource(project_id: str, resource_id: str) -> dict[str, str]:
 def due_up_to(now: str) -> str:
     """The inclusive upper bound of a sort key that starts with a due time (ids sort below ~)."""
     return f"{now}#~"
+
+
+ALL_KINDS = "KINDS"
+
+
+def kind_indexes(name: str) -> dict[str, str]:
+    return {"GSI1PK": ALL_KINDS, "GSI1SK": name}
+
+
+def kind_name(name: str) -> dict[str, str]:
+    """Makes a kind's name unique regardless of case; carries the kind's id."""
+    return {"PK": f"KINDNAME#{name.lower()}", "SK": "KINDNAME"}
+
+
+ALL_REGISTRIES = "HELMREGS"
+
+
+def registry_indexes(registry_id: str, repo_name: str, kind_id: str) -> dict[str, str]:
+    return {
+        "GSI1PK": ALL_REGISTRIES,
+        "GSI1SK": f"{repo_name}#{registry_id}",
+        "GSI2PK": kind_registries(kind_id),
+        "GSI2SK": f"{repo_name}#{registry_id}",
+    }
+
+
+def kind_registries(kind_id: str) -> str:
+    return f"KINDREGS#{kind_id}"
+
+
+def repo_name_prefix(repo_name: str) -> str:
+    """The sort-key prefix of the registries of one repository name (names hold no `#`)."""
+    return f"{repo_name}#"
+
+
+ALL_CHARTS = "CHARTS"
+
+
+def chart_indexes(chart_id: str, registry_id: str, kind_id: str, created_at: str) -> dict[str, str]:
+    sort = f"{created_at}#{chart_id}"
+    return {
+        "GSI1PK": registry_charts(registry_id),
+        "GSI1SK": sort,
+        "GSI2PK": kind_charts(kind_id),
+        "GSI2SK": sort,
+        "GSI3PK": ALL_CHARTS,
+        "GSI3SK": sort,
+    }
+
+
+def registry_charts(registry_id: str) -> str:
+    return f"REGCHARTS#{registry_id}"
+
+
+def kind_charts(kind_id: str) -> str:
+    return f"KINDCHARTS#{kind_id}"
+
+
+CHART_TAG_PREFIX = "TAG#"
+
+
+def digest_charts(registry_id: str, digest: str) -> str:
+    return f"CHARTDIGEST#{registry_id}#{digest}"
+
+
+def chart_of_digest(registry_id: str, digest: str, tag: str) -> dict[str, str]:
+    """The (registry, digest, tag) pointer to a chart, one per tag of the digest."""
+    return {"PK": digest_charts(registry_id, digest), "SK": f"{CHART_TAG_PREFIX}{tag}"}
+
+
+UNPARSED_CHARTS = "UNPARSEDCHARTS"
+
+
+def unparsed_chart(chart_id: str, created_at: str) -> dict[str, str]:
+    return {"PK": UNPARSED_CHARTS, "SK": f"{created_at}#{chart_id}"}
+
+
+def tag_format(format_id: str) -> dict[str, str]:
+    return {"PK": f"TAGFORMAT#{format_id}", "SK": "TAGFORMAT"}
+
+
+ALL_TAG_FORMATS = "TAGFORMATS"
+
+
+def tag_format_indexes(format_id: str, created_at: str) -> dict[str, str]:
+    return {"GSI1PK": ALL_TAG_FORMATS, "GSI1SK": f"{created_at}#{format_id}"}
 
 
 # --- limits against abuse (dal/limits.py) --------------------------------------------------------

@@ -16,17 +16,7 @@ from tenantry.errors import (
 )
 
 SEQUENCE_ATTEMPTS = 5  # writers racing on one project's history: each try reads it again
-PROJECT_FIELDS_NOT_STORED = (
-    "PK",
-    "SK",
-    "GSI1PK",
-    "GSI1SK",
-    "GSI2PK",
-    "GSI2SK",
-    "GSI3PK",
-    "GSI3SK",
-    "entity",
-)
+PROJECT_FIELDS_NOT_STORED = (*keys.KEY_ATTRIBUTES, "entity")
 
 
 def create(project: dict[str, Any], owner: dict[str, Any], ops: list[dict[str, Any]]) -> None:

@@ -179,6 +179,31 @@ def update(
     return plain(resp["Attributes"])
 
 
+def update_at(
+    key: dict[str, str],
+    changes: dict[str, Any],
+    remove: tuple[str, ...],
+    expected: int | None,
+    refused: ErrorFactory,
+) -> dict[str, Any]:
+    """An admin's change of an existing item: SET `changes`, REMOVE `remove`, its version
+    moving on by one; only at version `expected` when given (If-Match). `refused()` is the
+    error when the item is missing or at another version. Returns the item as written."""
+    expression, names, values = set_expression(changes, remove)
+    condition = "attribute_exists(PK)"
+    if expected is not None:
+        condition += " AND version = :expected"
+        values[":expected"] = expected
+    return update(
+        key,
+        expression + " ADD version :one",
+        condition=condition,
+        names=names,
+        values={**values, ":one": 1},
+        on_condition=refused,
+    )
+
+
 def delete(
     key: dict[str, str],
     *,

@@ -1,0 +1,142 @@
+"""EventBridge rules of template.yaml (AWS::Events::Rule with an event pattern), emulated
+(dev only), and `POST /local/events`, the local stand-in for PutEvents.
+
+Rules are created in moto's EventBridge with their pattern and targets; moto matches each
+event put on the default bus against every rule's pattern, as EventBridge does (values,
+prefix, anything-but, exists, ...), and sends it to the matching rules' SQS targets. From
+there local/sqs_delivery.py plays the queue's event source mapping. Locally a rule is
+named after its logical id. Scheduled rules (a function's Schedule events) are
+local/schedules.py's.
+
+`POST /local/events` takes PutEvents' request (`{"Entries": [{"Source", "DetailType",
+"Detail", "Resources"?, "Time"?}]}`, at most 10) with a platform admin's token (checked by
+the template's authorizer, as a route's would be) and answers PutEvents' answer
+(`{"FailedEntryCount", "Entries"}`). Unlike EventBridge, it takes the `aws.*` sources AWS
+services use (an ECR push event, say): locally it plays those services.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any
+from unittest import mock
+
+from local import sqs_delivery
+
+KIND = "AWS::Events::Rule"
+ROUTE = ("POST", "/local/events")
+STATUSES = (200, 400, 401, 403)  # what the route answers (tests/integration/test_readme.py)
+ENTRY_FIELDS = {"Source", "DetailType", "Detail", "Resources", "Time"}
+MAX_ENTRIES = 10
+
+
+# moto 5.2's rendering of an event for a target without an InputTransformer leaves out
+# `account`, which EventBridge always sends (chart discovery reads the ECR registry's
+# account from it): the same template with it.
+MOTO_EVENT_TEMPLATE = (
+    '{"id": "<id>", "time": <time>, "version": "0", "detail-type": "<detail-type>", '
+    '"source": "<source>", "region": "<region>", "resources": <resources>, "detail": <detail>}'
+)
+EVENT_TEMPLATE = MOTO_EVENT_TEMPLATE.replace(
+    '"source": "<source>", ', '"source": "<source>", "account": "<account>", '
+)
+
+
+@contextlib.contextmanager
+def events_with_account() -> Iterator[None]:
+    """Targets get the whole event, `account` included, as from EventBridge."""
+    from moto.events.utils import EventTemplateParser
+
+    with mock.patch.object(EventTemplateParser, "DEFAULT_EVENT_INPUT_TEMPLATE", EVENT_TEMPLATE):
+        yield
+
+
+def arn(region: str, account: str, name: str) -> str:
+    return f"arn:aws:events:{region}:{account}:rule/{name}"
+
+
+def deploy(events: Any, name: str, props: Mapping[str, Any]) -> None:
+    """A rule ({resolved Properties}) on the default bus, with its targets. Only event
+    patterns (a schedule is a function's Schedule event here) and SQS targets are emulated."""
+    if "EventPattern" not in props:
+        raise NotImplementedError(f"rule {name}: only rules with an EventPattern are emulated")
+    events.put_rule(
+        Name=name,
+        EventPattern=json.dumps(props["EventPattern"]),
+        State=str(props.get("State", "ENABLED")),
+        Description=str(props.get("Description", "")),
+    )
+    targets = [{"Id": str(t["Id"]), "Arn": str(t["Arn"])} for t in props.get("Targets", [])]
+    unsupported = [t["Arn"] for t in targets if not t["Arn"].startswith("arn:aws:sqs:")]
+    if unsupported:
+        raise NotImplementedError(f"rule {name}: only SQS targets are emulated, not {unsupported}")
+    if targets:
+        events.put_targets(Rule=name, Targets=targets)
+
+
+def put_events(stack: Any, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """PutEvents on the emulated default bus; the matching rules' queues are polled now."""
+    answer = stack.client("events").put_events(Entries=entries)
+    sqs_delivery.wake()
+    return {"FailedEntryCount": answer["FailedEntryCount"], "Entries": answer["Entries"]}
+
+
+class Refused(Exception):
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.detail = status, detail
+
+
+def route(
+    stack: Any, headers: Mapping[str, str], body: bytes | None
+) -> tuple[int, dict[str, str], str]:
+    """`POST /local/events`: (status, headers, body)."""
+    try:
+        _admit(stack, headers)
+        entries = _entries(body)
+    except Refused as refused:
+        problem = {"status": refused.status, "detail": refused.detail}
+        return refused.status, {"content-type": "application/problem+json"}, json.dumps(problem)
+    return 200, {"content-type": "application/json"}, json.dumps(put_events(stack, entries))
+
+
+def _admit(stack: Any, headers: Mapping[str, str]) -> None:
+    """The template's authorizer resolves the token, as for any route: a platform admin's."""
+    (authorizer,) = {r.authorizer for r in stack.routes if r.authorizer}
+    lowered = {k.lower(): v for k, v in headers.items()}
+    decision = stack.invoke(authorizer, {"type": "REQUEST", "headers": lowered})
+    context = decision.get("context") or {}
+    if not context.get("principal_id"):
+        raise Refused(401, context.get("auth_error") or "a valid bearer token is required")
+    if context.get("is_admin") not in (True, "true"):
+        raise Refused(403, "only platform admins may put events")
+
+
+def _entries(body: bytes | None) -> list[dict[str, Any]]:
+    try:
+        request = json.loads(body or b"")
+    except ValueError:
+        raise Refused(400, "the body is not JSON") from None
+    entries = request.get("Entries") if isinstance(request, dict) else None
+    if not isinstance(entries, list) or not 1 <= len(entries) <= MAX_ENTRIES:
+        raise Refused(400, f'give {{"Entries": [...]}} with 1 to {MAX_ENTRIES} entries')
+    out = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict) or set(entry) - ENTRY_FIELDS:
+            raise Refused(400, f"Entries[{i}]: an object of {sorted(ENTRY_FIELDS)}")
+        entry = dict(entry)
+        if isinstance(entry.get("Detail"), dict):  # a convenience: the object itself
+            entry["Detail"] = json.dumps(entry["Detail"])
+        for field in ("Source", "DetailType", "Detail"):
+            if not isinstance(entry.get(field), str):
+                raise Refused(400, f"Entries[{i}].{field}: a string is required")
+        if "Time" in entry:
+            try:
+                entry["Time"] = datetime.fromisoformat(str(entry["Time"]))
+            except ValueError:
+                raise Refused(400, f"Entries[{i}].Time: an ISO 8601 time") from None
+        out.append(entry)
+    return out
