@@ -36,7 +36,7 @@ from tenantry.models.deployments import (
     K8sResource,
     TaskCreate,
 )
-from tenantry.pagination import decode_cursor, fingerprint, page
+from tenantry.pagination import listed
 
 app = make_app()
 
@@ -58,11 +58,14 @@ WRITERS = "The environment's Admins, the project's owner and admins, platform ad
 def list_deployments(
     projectId: ProjectId, limit: Limit = 25, cursor: Cursor = None
 ) -> Page[Deployment]:
-    scope = fingerprint("deployments", projectId)
-    items, last = deployments.list_deployments(
-        caller(app), projectId, limit, decode_cursor(cursor, scope)
+    principal = caller(app)
+    return Page[Deployment](
+        **listed(
+            cursor,
+            ("deployments", projectId),
+            lambda key: deployments.list_deployments(principal, projectId, limit, key),
+        )
     )
-    return Page[Deployment](**page(items, last, scope))
 
 
 @app.post(
@@ -149,11 +152,14 @@ def delete_deployment(
 def list_deployment_tasks(
     projectId: ProjectId, limit: Limit = 25, cursor: Cursor = None
 ) -> Page[DeploymentTask]:
-    scope = fingerprint("deployment-tasks", projectId)
-    items, last = deployments.list_tasks(
-        caller(app), projectId, limit, decode_cursor(cursor, scope)
+    principal = caller(app)
+    return Page[DeploymentTask](
+        **listed(
+            cursor,
+            ("deployment-tasks", projectId),
+            lambda key: deployments.list_tasks(principal, projectId, limit, key),
+        )
     )
-    return Page[DeploymentTask](**page(items, last, scope))
 
 
 @app.post(
@@ -222,11 +228,16 @@ def list_k8s_resources(
         str | None, Query(min_length=1, max_length=64, description="Only this deployment's")
     ] = None,
 ) -> Page[K8sResource]:
-    scope = fingerprint("k8s-resources", projectId, deployment_id)
-    items, last = deployments.list_k8s_resources(
-        caller(app), projectId, deployment_id, limit, decode_cursor(cursor, scope)
+    principal = caller(app)
+    return Page[K8sResource](
+        **listed(
+            cursor,
+            ("k8s-resources", projectId, deployment_id),
+            lambda key: deployments.list_k8s_resources(
+                principal, projectId, deployment_id, limit, key
+            ),
+        )
     )
-    return Page[K8sResource](**page(items, last, scope))
 
 
 @app.get(
@@ -258,11 +269,14 @@ def list_deployment_permissions(
         str | None, Query(min_length=1, max_length=64, description="Only this environment's")
     ] = None,
 ) -> Page[DeploymentPermission]:
-    scope = fingerprint("deployment-permissions", projectId, env_id)
-    items, last = deployments.list_permissions(
-        caller(app), projectId, env_id, limit, decode_cursor(cursor, scope)
+    principal = caller(app)
+    return Page[DeploymentPermission](
+        **listed(
+            cursor,
+            ("deployment-permissions", projectId, env_id),
+            lambda key: deployments.list_permissions(principal, projectId, env_id, limit, key),
+        )
     )
-    return Page[DeploymentPermission](**page(items, last, scope))
 
 
 @app.post(

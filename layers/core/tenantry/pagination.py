@@ -111,3 +111,14 @@ def collect(
 
 def page(items: list[Any], last_key: dict[str, Any] | None, scope: str) -> dict[str, Any]:
     return {"items": items, "next_cursor": encode_cursor(last_key, scope)}
+
+
+Fetch = Callable[[dict[str, Any] | None], tuple[list[Any], dict[str, Any] | None]]
+
+
+def listed(cursor: str | None, scope: tuple[Any, ...], fetch: Fetch) -> dict[str, Any]:
+    """A list route's answer: `fetch(start key)` from the caller's cursor, the next cursor
+    tied to `scope` (the list and its filters), so a cursor only continues its own list."""
+    bound = fingerprint(*scope)
+    items, last = fetch(decode_cursor(cursor, bound))
+    return page(items, last, bound)
