@@ -16,6 +16,8 @@ For speed (what the product sees is unchanged):
   local/moto_signatures.py           requests carry a placeholder SigV4 signature
   local/botocore_user_agents.py      the User-Agent string made once per client
   local/request_ids.py               botocore's invocation ids drawn without a system call
+  local/stepfunctions_programs.py    each state machine definition parsed once, its
+                                     program shared by the executions
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from local.moto_dispatch import cheaper_dispatch
 from local.moto_signatures import placeholder_signatures
 from local.moto_untracked_items import untracked_items
 from local.request_ids import botocore_invocation_ids
+from local.stepfunctions_programs import programs_once
 
 PATCHES = (
     item_level_rollback,
@@ -51,6 +54,7 @@ PATCHES = (
     placeholder_signatures,
     user_agents_once,
     botocore_invocation_ids,
+    programs_once,
 )
 
 

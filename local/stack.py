@@ -76,7 +76,6 @@ EMULATED = {
 }
 log = logging.getLogger("local.stack")
 NO_VALUE = object()  # `!Ref AWS::NoValue`: the map key or list item holding it is dropped
-_ASL_TREES: dict[str, Any] = {}  # ASL definition -> its antlr syntax tree (parse_asl_once)
 
 
 def parse_overrides(text: str | None) -> dict[str, str]:
@@ -506,31 +505,6 @@ class Stack:
 
     @staticmethod
     @contextlib.contextmanager
-    def parse_asl_once() -> Iterator[None]:
-        """moto parses a state machine's ASL (antlr, ~20 ms) on every CreateStateMachine
-        and again for every execution; every emulation (so each test) deploys the same
-        definitions, and the runner starts an execution per project created. The syntax
-        tree of each distinct definition is kept for the process; the evaluation
-        components are still built afresh from it each time, as moto does."""
-        from moto.stepfunctions.parser.asl.parse import asl_parser
-
-        parse = asl_parser.AmazonStateLanguageParser.parse
-
-        def parse_once(definition: str) -> tuple[Any, Any]:
-            tree = _ASL_TREES.get(definition)
-            if tree is None:
-                program, tree = parse(definition)  # raises for an invalid definition
-                _ASL_TREES[definition] = tree
-                return program, tree
-            return asl_parser.Preprocessor().visit(tree), tree
-
-        with mock.patch.object(
-            asl_parser.AmazonStateLanguageParser, "parse", staticmethod(parse_once)
-        ):
-            yield
-
-    @staticmethod
-    @contextlib.contextmanager
     def reuse_task_clients() -> Iterator[None]:
         """moto's ASL interpreter builds a new boto3 client for every Lambda Task (~30 ms
         of botocore set-up, three per project creation); one client per region serves
@@ -571,7 +545,6 @@ class Stack:
             with contextlib.ExitStack() as stack:
                 stack.enter_context(mock_aws(config=MOCK_CONFIG))
                 _default_session_with_shared_loader()
-                stack.enter_context(self.parse_asl_once())
                 stack.enter_context(self.reuse_task_clients())
                 stack.enter_context(emulation_patches())
                 stack.enter_context(serial_aws_calls())
