@@ -18,6 +18,10 @@ For speed (what the product sees is unchanged):
   local/request_ids.py               botocore's invocation ids drawn without a system call
   local/stepfunctions_programs.py    each state machine definition parsed once, its
                                      program shared by the executions
+
+Entered by local/stack.py's Stack.emulate instead (they need the stack):
+  local/stepfunctions_tasks.py       a Step Functions Lambda Task calls the stack's Lambda
+                                     dispatch without botocore and moto's stubber between
 """
 
 from __future__ import annotations

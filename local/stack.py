@@ -36,6 +36,7 @@ from local import template as tpl
 from local.emulation_patches import emulation_patches
 from local.fifo_lock import FifoRLock
 from local.moto_lock import whole_call
+from local.stepfunctions_tasks import direct_lambda_tasks
 
 ROOT = tpl.ROOT
 TEMPLATE = tpl.TEMPLATE
@@ -447,6 +448,19 @@ class Stack:
         if (headers or {}).get("X-Amz-Invocation-Type") == "Event":
             threading.Thread(target=self._invoke_logged, args=(fn, event), daemon=True).start()
             return b""
+        return self._invoke_json(fn, event, response_headers)
+
+    def _task_invoke(
+        self, name: str, body: bytes, response_headers: dict[str, str]
+    ) -> bytes | None:
+        """A Step Functions Task's synchronous invoke, as _lambda_invoke answers it, for
+        local/stepfunctions_tasks.py; None if `name` is not a function of the template."""
+        fn = self.function_for(name)
+        if fn is None:
+            return None
+        return self._invoke_json(fn, json.loads(body) if body else {}, response_headers)
+
+    def _invoke_json(self, fn: Function, event: Any, response_headers: dict[str, str]) -> bytes:
         try:
             return json.dumps(self.invoke(fn.logical_id, event)).encode()
         except Exception as exc:
@@ -549,6 +563,7 @@ class Stack:
                 stack.enter_context(emulation_patches())
                 stack.enter_context(serial_aws_calls())
                 stack.enter_context(self.dispatch_lambda())
+                stack.enter_context(direct_lambda_tasks(self._task_invoke))
                 if wait_scale is not None:
                     stack.enter_context(self.fast_waits(wait_scale))
                 stack.callback(self.drain_executions)
