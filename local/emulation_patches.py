@@ -13,6 +13,8 @@ For speed (what the product sees is unchanged):
   local/dynamodb_item_sizes.py       items weighed without copying them
   local/dynamodb_item_copies.py      items deep-copied without copy.deepcopy per value
   local/moto_dispatch.py             moto's per-call bookkeeping made cheaper
+  local/moto_routing.py              a request's handler found once per URL, request ids
+                                     written into XML bodies only
   local/moto_signatures.py           requests carry a placeholder SigV4 signature
   local/botocore_user_agents.py      the User-Agent string made once per client
   local/request_ids.py               botocore's invocation ids drawn without a system call
@@ -39,6 +41,7 @@ from local.dynamodb_stream_tail import stream_tail
 from local.dynamodb_transactions import item_level_rollback
 from local.dynamodb_type_deserializing import compiled_output_deserializing
 from local.moto_dispatch import cheaper_dispatch
+from local.moto_routing import routes_once
 from local.moto_signatures import placeholder_signatures
 from local.moto_untracked_items import untracked_items
 from local.request_ids import botocore_invocation_ids
@@ -55,6 +58,7 @@ PATCHES = (
     sizes_without_copies,
     copies_without_detours,
     cheaper_dispatch,
+    routes_once,
     placeholder_signatures,
     user_agents_once,
     botocore_invocation_ids,
