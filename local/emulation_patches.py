@@ -12,6 +12,7 @@ For speed (what the product sees is unchanged):
   local/dynamodb_type_deserializing.py  and turned into Python values the same way
   local/dynamodb_item_sizes.py       items weighed without copying them
   local/dynamodb_item_copies.py      items deep-copied without copy.deepcopy per value
+  local/dynamodb_expressions.py      condition and update expressions parsed once
   local/moto_dispatch.py             moto's per-call bookkeeping made cheaper
   local/moto_routing.py              a request's handler found once per URL, request ids
                                      written into XML bodies only
@@ -32,6 +33,7 @@ import contextlib
 from collections.abc import Iterator
 
 from local.botocore_user_agents import user_agents_once
+from local.dynamodb_expressions import expressions_parsed_once
 from local.dynamodb_item_copies import copies_without_detours
 from local.dynamodb_item_sizes import sizes_without_copies
 from local.dynamodb_queries import partition_queries
@@ -57,6 +59,7 @@ PATCHES = (
     compiled_output_deserializing,
     sizes_without_copies,
     copies_without_detours,
+    expressions_parsed_once,
     cheaper_dispatch,
     routes_once,
     placeholder_signatures,
