@@ -10,6 +10,8 @@ For speed (what the product sees is unchanged):
   local/dynamodb_responses.py        item responses written as plain JSON
   local/dynamodb_response_parsing.py item responses parsed by compiled output shapes
   local/dynamodb_type_deserializing.py  and turned into Python values the same way
+  local/dynamodb_handoff.py          (used by the two above) within this process, handed
+                                     to botocore without the JSON text
   local/dynamodb_item_sizes.py       items weighed without copying them
   local/dynamodb_item_copies.py      items deep-copied without copy.deepcopy per value
   local/dynamodb_expressions.py      condition and update expressions parsed once
