@@ -16,6 +16,13 @@ no condition at all, the same step name).
   moto's parse leaves them (the responses check them against the request's).
 Both are memos of what moto's own parsers return; an expression they refuse is refused
 again every time, by moto.
+
+moto's update validator starts by deep-copying the syntax tree (copy.deepcopy: its memo,
+dispatch and reduce protocol per node). A parsed tree is nodes holding their type name,
+their children and their parent, with strings, numbers and booleans for leaves, so
+`copy_tree` copies exactly that, node by node; a tree holding anything else (or a node
+with other attributes, or a subtree with a parent) is left to copy.deepcopy, as is every
+other copy the validator makes.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from collections.abc import Iterator
 from typing import Any
 from unittest import mock
 
-MAX_KEPT = 10_000  # per memo; past that it starts again (values can be unique per call)
+MAX_KEPT = 2_000  # per memo; past that it starts again (values can be unique per call)
 
 
 class _Unkeyable(Exception):
@@ -50,11 +57,51 @@ def condition_key(expression: str, names: Any, values: Any) -> str:
         raise _Unkeyable from None
 
 
+class _NotPlainTree(Exception):
+    pass
+
+
+_NODE_ATTRIBUTES = frozenset({"type", "children", "parent"})
+_LEAVES = frozenset({str, int, float, bool, type(None)})
+
+
+def copy_tree(root: Any) -> Any:
+    """copy.deepcopy of a parsed expression's syntax tree (see the module doc)."""
+    from moto.dynamodb.parsing.ast_nodes import Node
+
+    def copy_node(node: Any, parent: Any) -> Any:
+        attributes = node.__dict__
+        if attributes.keys() != _NODE_ATTRIBUTES:
+            raise _NotPlainTree
+        new = object.__new__(type(node))
+        children = attributes["children"]
+        if children is not None:
+            copied = []
+            for child in children:
+                if isinstance(child, Node):
+                    copied.append(copy_node(child, new))
+                elif type(child) in _LEAVES:
+                    copied.append(child)
+                else:
+                    raise _NotPlainTree
+            children = copied
+        new.__dict__.update(type=attributes["type"], children=children, parent=parent)
+        return new
+
+    if not isinstance(root, Node) or root.parent is not None:
+        return copy.deepcopy(root)
+    try:
+        return copy_node(root, None)
+    except _NotPlainTree:
+        return copy.deepcopy(root)
+
+
 @contextlib.contextmanager
 def expressions_parsed_once() -> Iterator[None]:
-    """Patch ConditionExpressionParser.parse and UpdateExpressionParser.make for the
-    duration (see the module doc)."""
+    """Patch ConditionExpressionParser.parse, UpdateExpressionParser.make and the
+    validators' deepcopy for the duration (see the module doc)."""
     from moto.dynamodb.comparisons import ConditionExpressionParser
+    from moto.dynamodb.parsing import validators
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 
     parse = ConditionExpressionParser.parse
@@ -106,5 +153,6 @@ def expressions_parsed_once() -> Iterator[None]:
     with (
         mock.patch.object(ConditionExpressionParser, "parse", parse_once),
         mock.patch.object(UpdateExpressionParser, "make", classmethod(make_once)),
+        mock.patch.object(validators, "deepcopy", copy_tree),
     ):
         yield

@@ -1,16 +1,19 @@
-"""local/dynamodb_expressions.py: with expressions parsed once, every call answers and
-leaves the table as with moto's parsers (conditions met and not, updates of every kind,
-transactions, filters, refused expressions), and a kept tree is the caller's to change no
-more."""
+"""local/dynamodb_expressions.py: with expressions parsed once (and their syntax trees
+copied by copy_tree), every call answers and leaves the table as with moto's parsers and
+copy.deepcopy (conditions met and not, updates of every kind, transactions, filters,
+refused expressions); a kept tree is the caller's to change no more; copy_tree copies a
+tree as deepcopy does."""
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
 from unittest import mock
 
+import pytest
 from botocore.exceptions import ClientError
 
 from local.stack import Stack
@@ -163,9 +166,11 @@ def _run(stack: Stack, p: str) -> list[Any]:
 @contextlib.contextmanager
 def _motos_parsers() -> Iterator[None]:
     from moto.dynamodb.comparisons import ConditionExpressionParser
+    from moto.dynamodb.parsing import validators
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 
     with (
+        mock.patch.object(validators, "deepcopy", copy.deepcopy),
         mock.patch.object(
             ConditionExpressionParser, "parse", ConditionExpressionParser.parse.__wrapped__
         ),
@@ -205,3 +210,66 @@ def test_a_kept_condition_is_not_the_callers(stack: Stack) -> None:
     second = ConditionExpressionParser("#t = :t", {"#t": "tags"}, {":t": {"L": [S("a")]}})
     assert second.parse().expr(item) is True
     assert (second.expr_attr_names_found, second.expr_attr_values_found) == (["#t"], [":t"])
+
+
+UPDATES = [
+    "SET #n = #n + :one, #l = list_append(#l, :more) REMOVE gone ADD #c :one",
+    "SET a.b[2].c = if_not_exists(a.b[2].c, :z), d = :d - :e DELETE s :s",
+    "REMOVE a[1], a[3], b.c SET x = list_append(:l, x)",
+    "ADD #c :one SET #m.#n = :v",
+]
+
+
+def _shape(node: Any, index: dict[int, int]) -> Any:
+    """A node's class, attributes and children, parents as positions in the walk."""
+    from moto.dynamodb.parsing.ast_nodes import Node
+
+    if not isinstance(node, Node):
+        return (type(node), node)
+    index[id(node)] = len(index)
+    return (
+        type(node),
+        list(vars(node)),
+        node.type,
+        index.get(id(node.parent)),
+        [_shape(child, index) for child in node.children or []],
+    )
+
+
+@pytest.mark.parametrize("expression", UPDATES)
+def test_copy_tree_copies_as_deepcopy_does(stack: Stack, expression: str) -> None:
+    from moto.dynamodb.parsing.ast_nodes import Node
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    from local.dynamodb_expressions import copy_tree
+
+    tree = UpdateExpressionParser.make(expression)
+    ours, theirs = copy_tree(tree), copy.deepcopy(tree)
+    assert _shape(ours, {}) == _shape(theirs, {}) == _shape(tree, {})
+
+    def nodes(node: Any) -> list[Any]:
+        out = [node]
+        for child in node.children or []:
+            if isinstance(child, Node):
+                out += nodes(child)
+        return out
+
+    assert not {id(n) for n in nodes(ours)} & {id(n) for n in nodes(tree)}  # all new
+    ours.children.append("changed")
+    assert _shape(tree, {}) == _shape(theirs, {})
+
+
+def test_copy_tree_leaves_other_trees_to_deepcopy(stack: Stack) -> None:
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.parsing.ast_nodes import DDBTypedValue
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    from local.dynamodb_expressions import copy_tree
+
+    typed = DDBTypedValue(DynamoType({"L": [{"S": "x"}]}))  # a validated tree's leaf
+    copied = copy_tree(typed)
+    assert copied.get_value() == typed.get_value()
+    assert copied.get_value() is not typed.get_value()
+    subtree = UpdateExpressionParser.make("SET a = :b").children[0]  # it has a parent
+    assert _shape(copy_tree(subtree), {}) == _shape(copy.deepcopy(subtree), {})
+    assert copy_tree([1, {"a": [2]}]) == [1, {"a": [2]}]
