@@ -12,6 +12,7 @@ For speed (what the product sees is unchanged):
   local/dynamodb_type_deserializing.py  and turned into Python values the same way
   local/dynamodb_handoff.py          (used by the two above) within this process, handed
                                      to botocore without the JSON text
+  local/dynamodb_request_parsing.py  requests parsed by compiled input shapes in moto
   local/dynamodb_item_sizes.py       items weighed without copying them
   local/dynamodb_item_copies.py      items deep-copied without copy.deepcopy per value
   local/dynamodb_expressions.py      condition and update expressions parsed once
@@ -39,6 +40,7 @@ from local.dynamodb_expressions import expressions_parsed_once
 from local.dynamodb_item_copies import copies_without_detours
 from local.dynamodb_item_sizes import sizes_without_copies
 from local.dynamodb_queries import partition_queries
+from local.dynamodb_request_parsing import compiled_request_parsing
 from local.dynamodb_response_parsing import compiled_item_parsing
 from local.dynamodb_responses import plain_json_item_responses
 from local.dynamodb_stream_tail import stream_tail
@@ -59,6 +61,7 @@ PATCHES = (
     plain_json_item_responses,
     compiled_item_parsing,
     compiled_output_deserializing,
+    compiled_request_parsing,
     sizes_without_copies,
     copies_without_detours,
     expressions_parsed_once,
