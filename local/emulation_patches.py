@@ -13,7 +13,8 @@ For speed (what the product sees is unchanged):
   local/dynamodb_handoff.py          (used by the two above) within this process, handed
                                      to botocore without the JSON text
   local/dynamodb_request_parsing.py  requests parsed by compiled input shapes in moto
-  local/dynamodb_item_sizes.py       items weighed without copying them
+  local/dynamodb_item_sizes.py       items weighed without copying them, once per Query
+                                     or BatchGetItem
   local/dynamodb_item_copies.py      items deep-copied without copy.deepcopy per value
   local/dynamodb_expressions.py      condition and update expressions parsed once
   local/moto_dispatch.py             moto's per-call bookkeeping made cheaper
