@@ -8,7 +8,8 @@ request. `size` here counts the same bytes in the same way (moto's rules: a numb
 length of its text, a string or binary its UTF-8 bytes, a boolean or null one, a map
 adds its keys) without the copies. Values it does not expect (anything but a DynamoType
 where one belongs) are left to moto's own methods, which decide what they come to.
-Within `sizes_remembered` (a Query, local/dynamodb_queries.py) each item is weighed once.
+Within `sizes_remembered` (a Query, local/dynamodb_queries.py, and a BatchGetItem, which
+weighs each item it returns twice as well, to stop at 16 MB) each item is weighed once.
 tests/integration/test_dynamodb_item_sizes.py compares both on generated values.
 """
 
@@ -19,6 +20,8 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 from unittest import mock
+
+from local.moto_lock import MOTO_LOCK
 
 SETS = frozenset({"SS", "NS", "BS"})
 _remembered = threading.local()  # .sizes: {id(item): (item, size)} within sizes_remembered
@@ -81,8 +84,10 @@ def sizes_remembered() -> Iterator[None]:
 
 @contextlib.contextmanager
 def sizes_without_copies() -> Iterator[None]:
-    """Patch moto's Item.size and DynamoType.size for the duration (see the module doc)."""
+    """Patch moto's Item.size and DynamoType.size, and its BatchGetItem to weigh within
+    sizes_remembered, for the duration (see the module doc)."""
     from moto.dynamodb.models.dynamo_type import DynamoType, Item
+    from moto.dynamodb.responses import DynamoHandler
 
     item_size, dynamo_type_size = Item.size, DynamoType.size
 
@@ -107,7 +112,18 @@ def sizes_without_copies() -> Iterator[None]:
         except _Unexpected:
             return int(dynamo_type_size(self))
 
+    batch_get_item = DynamoHandler.batch_get_item
+
+    def batch_get_item_weighing_once(self: Any) -> Any:
+        with MOTO_LOCK, sizes_remembered():
+            return batch_get_item(self)
+
+    batch_get_item_weighing_once.__wrapped__ = batch_get_item  # type: ignore[attr-defined]
     item.__wrapped__ = item_size  # type: ignore[attr-defined]  # moto's, for tests
     dynamo_type.__wrapped__ = dynamo_type_size  # type: ignore[attr-defined]
-    with mock.patch.object(Item, "size", item), mock.patch.object(DynamoType, "size", dynamo_type):
+    with (
+        mock.patch.object(Item, "size", item),
+        mock.patch.object(DynamoType, "size", dynamo_type),
+        mock.patch.object(DynamoHandler, "batch_get_item", batch_get_item_weighing_once),
+    ):
         yield

@@ -23,9 +23,12 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 from unittest import mock
+
+from local import dynamodb_handoff
 
 ITEM_OPERATIONS = frozenset(
     {
@@ -43,6 +46,9 @@ CONTENT_TYPE = "application/x-amz-json-1.0"  # DynamoDB's JSON protocol version
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+_fallbacks = threading.local()
 
 
 class _NotPlainJson(Exception):
@@ -75,9 +81,15 @@ def fast_dynamo_to_dict() -> Callable[[Any], Any]:
             return [to_dict(value) for value in obj]
         if kind in _SCALARS:
             return obj
+        _fallbacks.count = fallbacks() + 1  # not plain data: no hand-over (see below)
         return dynamo_to_dict(obj)  # a datetime, a model with to_json, ...
 
     return to_dict
+
+
+def fallbacks() -> int:
+    """How many values to_dict has handed to moto's dynamo_to_dict in this thread."""
+    return int(getattr(_fallbacks, "count", 0))
 
 
 def plain_json(result: Any) -> str | None:
@@ -95,19 +107,30 @@ def plain_json_item_responses() -> Iterator[None]:
     from moto.dynamodb.responses import DynamoResult
 
     original = DynamoResult.execute_result
+    original_init = DynamoResult.__init__
+
+    def init(self: Any, result: object) -> None:
+        before = fallbacks()
+        original_init(self, result)
+        self._local_plain = fallbacks() == before  # only plain data: may be handed over
 
     def execute_result(self: Any, context: Any) -> Any:
         if context.operation_model.name in ITEM_OPERATIONS and isinstance(self.result, dict):
             members = context.operation_model.output_shape.members
             # moto adds a few keys of its own (ConsumedCapacityUnits); the serializer and
             # DynamoDB send only the output shape's members
-            body = plain_json({k: v for k, v in self.result.items() if k in members})
+            result = {k: v for k, v in self.result.items() if k in members}
+            if getattr(self, "_local_plain", False) and dynamodb_handoff.wanted():
+                body = dynamodb_handoff.hand_over(result)
+                return 200, {"Content-Type": CONTENT_TYPE}, body
+            body = plain_json(result)
             if body is not None:
                 return 200, {"Content-Type": CONTENT_TYPE}, body
         return original(self, context)
 
     execute_result.__wrapped__ = original  # type: ignore[attr-defined]  # moto's, for tests
     with (
+        mock.patch.object(DynamoResult, "__init__", init),
         mock.patch.object(DynamoResult, "execute_result", execute_result),
         mock.patch.object(responses, "dynamo_to_dict", fast_dynamo_to_dict()),
     ):

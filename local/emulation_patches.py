@@ -10,15 +10,28 @@ For speed (what the product sees is unchanged):
   local/dynamodb_responses.py        item responses written as plain JSON
   local/dynamodb_response_parsing.py item responses parsed by compiled output shapes
   local/dynamodb_type_deserializing.py  and turned into Python values the same way
-  local/dynamodb_item_sizes.py       items weighed without copying them
+  local/dynamodb_handoff.py          (used by the two above) within this process, handed
+                                     to botocore without the JSON text
+  local/dynamodb_request_parsing.py  requests parsed by compiled input shapes in moto
+  local/dynamodb_item_sizes.py       items weighed without copying them, once per Query
+                                     or BatchGetItem
   local/dynamodb_item_copies.py      items deep-copied without copy.deepcopy per value
+  local/dynamodb_expressions.py      condition and update expressions parsed once
   local/moto_dispatch.py             moto's per-call bookkeeping made cheaper
+  local/moto_routing.py              a request's handler found once per URL, request ids
+                                     written into XML bodies only
   local/moto_signatures.py           requests carry a placeholder SigV4 signature
   local/botocore_user_agents.py      the User-Agent string made once per client
   local/request_ids.py               botocore's invocation ids drawn without a system call
+  local/stepfunctions_programs.py    each state machine definition parsed once, its
+                                     program shared by the executions
 
 For fidelity (what the product sees is what AWS sends, where moto differs):
   local/eventbridge.py               a rule's target gets the event's `account` too
+
+Entered by local/stack.py's Stack.emulate instead (they need the stack):
+  local/stepfunctions_tasks.py       a Step Functions Lambda Task calls the stack's Lambda
+                                     dispatch without botocore and moto's stubber between
 """
 
 from __future__ import annotations
@@ -27,9 +40,11 @@ import contextlib
 from collections.abc import Iterator
 
 from local.botocore_user_agents import user_agents_once
+from local.dynamodb_expressions import expressions_parsed_once
 from local.dynamodb_item_copies import copies_without_detours
 from local.dynamodb_item_sizes import sizes_without_copies
 from local.dynamodb_queries import partition_queries
+from local.dynamodb_request_parsing import compiled_request_parsing
 from local.dynamodb_response_parsing import compiled_item_parsing
 from local.dynamodb_responses import plain_json_item_responses
 from local.dynamodb_stream_tail import stream_tail
@@ -37,9 +52,11 @@ from local.dynamodb_transactions import item_level_rollback
 from local.dynamodb_type_deserializing import compiled_output_deserializing
 from local.eventbridge import events_with_account
 from local.moto_dispatch import cheaper_dispatch
+from local.moto_routing import routes_once
 from local.moto_signatures import placeholder_signatures
 from local.moto_untracked_items import untracked_items
 from local.request_ids import botocore_invocation_ids
+from local.stepfunctions_programs import programs_once
 
 PATCHES = (
     item_level_rollback,
@@ -49,13 +66,17 @@ PATCHES = (
     plain_json_item_responses,
     compiled_item_parsing,
     compiled_output_deserializing,
+    compiled_request_parsing,
     sizes_without_copies,
     copies_without_detours,
+    expressions_parsed_once,
     cheaper_dispatch,
+    routes_once,
     placeholder_signatures,
     user_agents_once,
     botocore_invocation_ids,
     events_with_account,
+    programs_once,
 )
 
 

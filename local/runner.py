@@ -59,6 +59,11 @@ GC_THRESHOLDS = (10_000, 10, 100)
 BODY_TIMEOUT = 10.0  # seconds to receive a body once its headers are in
 IDLE_TIMEOUT = 60.0  # a keep-alive connection with no request for this long is closed
 _DIGITS = re.compile(r"[0-9]+")  # str.isdigit() also takes "²", which int() refuses
+# Python runs a signal's handler in the main thread, but the kernel may hand a SIGTERM to
+# any of the runner's threads, and a main thread blocked on a lock for ever would not see
+# it (the load bench's runner then ignored SIGTERM now and again, and was killed): so the
+# main thread wakes this often to run the handlers of signals received meanwhile.
+SIGNAL_CHECK = 0.5  # seconds
 
 
 class BadRequest(Exception):
@@ -290,7 +295,8 @@ def main() -> int:
                 flush=True,
             )
             try:
-                threading.Event().wait()  # until SIGINT or SIGTERM (_stop)
+                while True:  # until SIGINT or SIGTERM (_stop)
+                    time.sleep(SIGNAL_CHECK)
             except KeyboardInterrupt:
                 print("stopping", flush=True)
     return 0

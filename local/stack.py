@@ -36,6 +36,7 @@ from local import template as tpl
 from local.emulation_patches import emulation_patches
 from local.fifo_lock import FifoRLock
 from local.moto_lock import whole_call
+from local.stepfunctions_tasks import direct_lambda_tasks
 
 ROOT = tpl.ROOT
 TEMPLATE = tpl.TEMPLATE
@@ -81,7 +82,6 @@ EMULATED = {
 }
 log = logging.getLogger("local.stack")
 NO_VALUE = object()  # `!Ref AWS::NoValue`: the map key or list item holding it is dropped
-_ASL_TREES: dict[str, Any] = {}  # ASL definition -> its antlr syntax tree (parse_asl_once)
 
 
 def parse_overrides(text: str | None) -> dict[str, str]:
@@ -472,6 +472,19 @@ class Stack:
         if (headers or {}).get("X-Amz-Invocation-Type") == "Event":
             threading.Thread(target=self._invoke_logged, args=(fn, event), daemon=True).start()
             return b""
+        return self._invoke_json(fn, event, response_headers)
+
+    def _task_invoke(
+        self, name: str, body: bytes, response_headers: dict[str, str]
+    ) -> bytes | None:
+        """A Step Functions Task's synchronous invoke, as _lambda_invoke answers it, for
+        local/stepfunctions_tasks.py; None if `name` is not a function of the template."""
+        fn = self.function_for(name)
+        if fn is None:
+            return None
+        return self._invoke_json(fn, json.loads(body) if body else {}, response_headers)
+
+    def _invoke_json(self, fn: Function, event: Any, response_headers: dict[str, str]) -> bytes:
         try:
             return json.dumps(self.invoke(fn.logical_id, event)).encode()
         except Exception as exc:
@@ -530,31 +543,6 @@ class Stack:
 
     @staticmethod
     @contextlib.contextmanager
-    def parse_asl_once() -> Iterator[None]:
-        """moto parses a state machine's ASL (antlr, ~20 ms) on every CreateStateMachine
-        and again for every execution; every emulation (so each test) deploys the same
-        definitions, and the runner starts an execution per project created. The syntax
-        tree of each distinct definition is kept for the process; the evaluation
-        components are still built afresh from it each time, as moto does."""
-        from moto.stepfunctions.parser.asl.parse import asl_parser
-
-        parse = asl_parser.AmazonStateLanguageParser.parse
-
-        def parse_once(definition: str) -> tuple[Any, Any]:
-            tree = _ASL_TREES.get(definition)
-            if tree is None:
-                program, tree = parse(definition)  # raises for an invalid definition
-                _ASL_TREES[definition] = tree
-                return program, tree
-            return asl_parser.Preprocessor().visit(tree), tree
-
-        with mock.patch.object(
-            asl_parser.AmazonStateLanguageParser, "parse", staticmethod(parse_once)
-        ):
-            yield
-
-    @staticmethod
-    @contextlib.contextmanager
     def reuse_task_clients() -> Iterator[None]:
         """moto's ASL interpreter builds a new boto3 client for every Lambda Task (~30 ms
         of botocore set-up, three per project creation); one client per region serves
@@ -595,11 +583,11 @@ class Stack:
             with contextlib.ExitStack() as stack:
                 stack.enter_context(mock_aws(config=MOCK_CONFIG))
                 _default_session_with_shared_loader()
-                stack.enter_context(self.parse_asl_once())
                 stack.enter_context(self.reuse_task_clients())
                 stack.enter_context(emulation_patches())
                 stack.enter_context(serial_aws_calls())
                 stack.enter_context(self.dispatch_lambda())
+                stack.enter_context(direct_lambda_tasks(self._task_invoke))
                 if wait_scale is not None:
                     stack.enter_context(self.fast_waits(wait_scale))
                 stack.callback(self.drain_executions)

@@ -5,11 +5,13 @@ sets, non-ASCII strings, binary), and for values moto's methods must weigh thems
 from __future__ import annotations
 
 from typing import Any
+from unittest import mock
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from local.dynamodb_item_sizes import sizes_without_copies
+from local.stack import Stack
 
 text = st.text(max_size=12)
 numbers = st.decimals(allow_nan=False, allow_infinity=False, places=3).map(str)
@@ -63,3 +65,36 @@ def test_values_moto_must_weigh_itself() -> None:
     expected = item.size(), item.attrs["m"].size(), item.attrs["odd"].size()
     with sizes_without_copies():
         assert (item.size(), item.attrs["m"].size(), item.attrs["odd"].size()) == expected
+
+
+def test_batch_get_item_weighs_each_item_once_and_answers_as_moto(stack: Stack) -> None:
+    """moto's BatchGetItem weighs each item it returns twice (the 16 MB check, then the
+    running total); within sizes_remembered once, with the same answer."""
+    from moto.dynamodb.responses import DynamoHandler
+
+    from local import dynamodb_item_sizes
+
+    ddb, name = stack.client("dynamodb"), stack.table_names()["TenantryTable"]
+    keys = [{"PK": {"S": f"P#{i}"}, "SK": {"S": "META"}} for i in range(5)]
+    for key in keys:
+        ddb.put_item(TableName=name, Item={**key, "m": {"M": {"a": {"S": "é"}}}})
+    value_size = dynamodb_item_sizes.value_size
+
+    def answer() -> tuple[Any, int]:
+        weighed = [0]
+
+        def counted(value: Any, dynamo_type: type) -> int:
+            weighed[0] += 1
+            return value_size(value, dynamo_type)
+
+        with mock.patch.object(dynamodb_item_sizes, "value_size", counted):
+            out = ddb.batch_get_item(RequestItems={name: {"Keys": keys}})
+        out.pop("ResponseMetadata")
+        return out, weighed[0]
+
+    ours, once = answer()
+    patched = DynamoHandler.batch_get_item
+    with mock.patch.object(DynamoHandler, "batch_get_item", patched.__wrapped__):
+        theirs, twice = answer()
+    assert ours == theirs and len(ours["Responses"][name]) == len(keys)
+    assert twice == 2 * once > 0

@@ -11,6 +11,7 @@ from unittest import mock
 
 import pytest
 
+from local.dynamodb_handoff import as_text
 from local.dynamodb_response_parsing import ITEM_OUTPUTS, compiled_item_parsing
 from local.stack import Stack
 from tests.integration.test_dynamodb_responses import ITEM
@@ -24,7 +25,8 @@ def _same(fast: Any, slow: Any) -> None:
 
 
 def test_every_item_operation_parses_as_botocore_does(stack: Stack) -> None:
-    """Each response moto sends is parsed both ways, in the very call."""
+    """Each response moto sends (as text: tests/integration/test_dynamodb_handoff.py
+    compares it with the hand-over) is parsed both ways, in the very call."""
     from botocore.parsers import JSONParser
 
     ddb, name = stack.client("dynamodb"), stack.table_names()["TenantryTable"]
@@ -41,7 +43,7 @@ def test_every_item_operation_parses_as_botocore_does(stack: Stack) -> None:
             seen.append(shape.name.removesuffix("Output"))
         return fast
 
-    with mock.patch.object(JSONParser, "_handle_json_body", both):
+    with as_text(), mock.patch.object(JSONParser, "_handle_json_body", both):
         ddb.get_item(TableName=name, Key=key)
         ddb.get_item(TableName=name, Key={**key, "SK": {"S": "absent"}})
         ddb.batch_get_item(RequestItems={name: {"Keys": [key, {**key, "SK": {"S": "OTHER"}}]}})

@@ -11,6 +11,7 @@ from unittest import mock
 
 import pytest
 
+from local.dynamodb_handoff import as_text
 from local.dynamodb_responses import ITEM_OPERATIONS
 from local.stack import Stack
 
@@ -99,7 +100,7 @@ def test_plain_json_item_responses_are_what_moto_serializes(table: tuple[Any, st
     original = patched.__wrapped__  # moto's serializer
 
     for op, call in operations.items():
-        with mock.patch.object(DynamoResult, "execute_result", recording(patched)):
+        with as_text(), mock.patch.object(DynamoResult, "execute_result", recording(patched)):
             fast = _wire(calls, call)
         with (
             mock.patch.object(DynamoResult, "execute_result", recording(original)),
