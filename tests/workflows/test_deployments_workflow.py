@@ -476,3 +476,19 @@ def test_a_restart_names_a_workload_the_agent_reported(shop: Shop, api: Api) -> 
     report["items"] = report["items"][:1]
     assert api.put("/agent/k8s-resources", token=shop.agent.token, json=report).status == 204
     assert len(shop.get("/projects/shop/k8s-resources")["items"]) == 1
+
+
+def test_an_impossible_execute_at_is_422_not_500(shop: Shop, api: Api) -> None:
+    dep = shop.deploy().json()
+    shop.agent.do_all("Done")
+    shop.settled(dep["id"])
+    for moment in ("2031-13-01T03:00:00Z", "2031-02-30T03:00:00Z", "2031-01-01T25:00:00Z"):
+        body = {
+            "deployment_id": dep["id"],
+            "execute_at": moment,
+            "operation": {"InvokeAction": {"action_id": "flush-cache", "body": {}}},
+        }
+        r = api.post("/projects/shop/deployment-tasks", token=shop.admin, json=body)
+        assert r.status == 422, (moment, r)
+        assert r.json()["errors"][0]["loc"] == ["body", "execute_at"]
+    assert len(shop.tasks()) == 1  # nothing was written

@@ -570,7 +570,13 @@ def _normalized(moment: str) -> str:
     from datetime import datetime
 
     fmt = "%Y-%m-%dT%H:%M:%S.%fZ" if "." in moment else "%Y-%m-%dT%H:%M:%SZ"
-    return datetime.strptime(moment, fmt).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    try:
+        return datetime.strptime(moment, fmt).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    except ValueError as exc:  # the pattern admits month 13, hour 25, Feb 30
+        raise Unprocessable(
+            "execute_at is not a date and time",
+            errors=[{"loc": ["body", "execute_at"], "msg": "no such date or time"}],
+        ) from exc
 
 
 def _restartable(deployment: dict[str, Any], resource_id: str) -> dict[str, Any]:

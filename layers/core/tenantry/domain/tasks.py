@@ -120,7 +120,6 @@ def request_work(project_id: str, task_id: str, task_token: str) -> dict[str, An
         "id": deployments.work_id(task_id),
         "kind": "DeploymentTask",
         "cluster_id": task["cluster_id"],
-        "cluster_name": task["cluster_id"],
         "project_id": project_id,
         "env_id": snap["deployment"]["env_id"],
         "namespace": snap["namespace"],
