@@ -25,10 +25,8 @@ NOT_LISTS = {
     ("dal/operations.py", "due"),
     ("dal/work.py", "claimable"),
     ("dal/deployments.py", "next_due"),  # a deployment's first due Pending task
-    (
-        "dal/deployments.py",
-        "due",
-    ),  # the scheduler's worklist  # an agent's claim: GSI1 CLUSTERWORK#<cluster> up to now
+    ("dal/deployments.py", "due"),  # the scheduler's worklist
+    ("dal/deployments.py", "overdue_runs"),  # the scheduler's sweep of unrecorded runs
 }
 
 

@@ -19,7 +19,7 @@ from tests.agent_double import TestAgent
 from tests.catalog_seed import seed_chart
 from tests.harness import Api, wait_until
 from tests.integration.helpers import make_bot, make_user
-from tests.workflows.support import Workflow
+from tests.workflows.support import Faults, Workflow
 
 SILENCE = 3
 
@@ -492,3 +492,66 @@ def test_an_impossible_execute_at_is_422_not_500(shop: Shop, api: Api) -> None:
         assert r.status == 422, (moment, r)
         assert r.json()["errors"][0]["loc"] == ["body", "execute_at"]
     assert len(shop.tasks()) == 1  # nothing was written
+
+
+def test_a_run_whose_outcome_was_never_recorded_is_swept_and_the_next_task_runs(
+    shop: Shop, api: Api, faults: Faults, workflow: Workflow
+) -> None:
+    """FinishTask failing past its retries ends the execution (TaskNotRecorded) with the
+    task Started and the deployment's slot held. The scheduler, once the run is past its
+    execution's timeout, records the agent's outcome (or Failed, saying so), gives the
+    slot back and the deployment's next task runs: nothing stays stuck."""
+    from tenantry.clock import now_iso
+    from tenantry.domain import tasks
+
+    dep = shop.deploy().json()
+    shop.agent.do_all("Done")
+    shop.settled(dep["id"])
+    broken = faults.inject(tasks, "_record", lambda: RuntimeError("the table is gone (injected)"))
+    shop.patch(dep["id"], config={"replicas": 3})
+    upgrade = shop.agent.claim_one()
+    assert shop.agent.report(upgrade).status == 200
+    wait_until(lambda: broken.calls >= 1, timeout=10)
+    workflow.settle()
+    faults.remove(tasks, "_record")
+    shop.patch(dep["id"], config={"replicas": 4})  # waits behind the stuck slot
+    stuck = shop.deployment(dep["id"])
+    assert stuck["status"] == "Upgrading" and stuck["current_task_id"]
+    assert [t["status"] for t in shop.tasks()][-2:] == ["Started", "Pending"]
+    assert tasks.run_scheduler()["lost"] == 0  # not past the deadline yet
+    assert shop.agent.claim() == []
+
+    later = now_iso(timedelta(seconds=tasks.RUN_DEADLINE_SECONDS + 60))
+    assert tasks.run_scheduler(later)["lost"] == 1
+    assert [t["status"] for t in shop.tasks()][-2] == "Done"  # the agent had reported Done
+    nxt = shop.agent.claim_one()
+    assert nxt["task"]["operation"]["Upgrade"]["config_delta"] == {"replicas": [3, 4]}
+    shop.agent.report(nxt)
+    assert shop.settled(dep["id"])["status"] == "Running"
+    assert tasks.run_scheduler(later)["lost"] == 0  # each run swept once
+
+
+def test_a_lost_run_the_agent_never_finished_fails_saying_so(
+    shop: Shop, faults: Faults, workflow: Workflow
+) -> None:
+    from tenantry.clock import now_iso
+    from tenantry.domain import tasks
+
+    broken = faults.inject(tasks, "_record", lambda: RuntimeError("injected"))
+    dep = shop.deploy().json()
+    shop.agent.claim_one()  # taken, never reported; the wait times out, FinishTask fails
+    wait_until(lambda: broken.calls >= 1, timeout=15)
+    workflow.settle(timeout=15)
+    faults.remove(tasks, "_record")
+    later = now_iso(timedelta(seconds=tasks.RUN_DEADLINE_SECONDS + 60))
+    assert tasks.run_scheduler(later)["lost"] == 1
+    failed = shop.settled(dep["id"])
+    assert failed["status"] == "Error"
+    assert failed["reason"] == "the cluster's agent took the task but did not finish it in time"
+
+
+def test_the_run_deadline_outlasts_the_execution() -> None:
+    from statemachines import asl
+    from tenantry.domain import tasks
+
+    assert tasks.RUN_DEADLINE_SECONDS > asl.EXECUTION_TIMEOUT

@@ -48,6 +48,15 @@ def next_due(deployment_id: str, now: str) -> dict[str, Any] | None:
     return items[0] if items else None
 
 
+def overdue_runs(started_before: str, limit: int) -> list[dict[str, Any]]:
+    """Started tasks that started before `started_before`, oldest first (the scheduler's
+    sweep of runs whose outcome was never recorded)."""
+    items, _ = table.query(
+        keys.STARTED_TASKS, index="GSI1", sk_at_most=keys.due_up_to(started_before), limit=limit
+    )
+    return items
+
+
 def due(now: str, limit: int, start_key: dict[str, Any] | None = None) -> tuple[list, Any]:
     """Pending tasks due by `now`, every deployment's, oldest first (the scheduler's)."""
     return table.query(
@@ -163,10 +172,14 @@ def task_update(
     *,
     from_status: tuple[str, ...],
     leave_queue: bool = False,
+    started: bool = False,
 ) -> dict[str, Any]:
-    """The task moved from one of `from_status`; out of the Pending indexes if
-    `leave_queue`."""
-    remove = keys.PENDING_TASK_INDEXES if leave_queue else ()
+    """The task moved from one of `from_status`: out of the Pending indexes if
+    `leave_queue` (and out of the running ones), or into the running ones if `started`."""
+    remove: tuple[str, ...] = keys.PENDING_TASK_INDEXES if leave_queue else ()
+    if started:
+        changes = {**changes, **keys.started_task_index(task["id"], changes["started_at"])}
+        remove = ("GSI3PK", "GSI3SK")
     expression, names, values = table.set_expression(changes, remove)
     names["#status"] = "status"
     values |= {f":from{i}": s for i, s in enumerate(from_status)}
@@ -174,6 +187,20 @@ def task_update(
     return table.tx_update(
         keys.task(task["project_id"], task["id"]), expression, condition, names=names, values=values
     )
+
+
+def give_slot_back(project_id: str, deployment_id: str, task_id: str) -> bool:
+    """The deployment runs nothing, if it ran `task_id`. False when it did not."""
+    try:
+        table.update(
+            keys.deployment(project_id, deployment_id),
+            "REMOVE current_task_id",
+            condition="current_task_id = :task",
+            values={":task": task_id},
+        )
+    except Conflict:
+        return False
+    return True
 
 
 def take_slot(deployment: dict[str, Any], task_id: str) -> None:

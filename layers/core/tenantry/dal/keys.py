@@ -49,7 +49,9 @@ dal/access.py; the index keys below put each item into exactly the partitions it
 | daily limit counter | LIMIT#<principal>   | <limit>#<day>#<scope> |  (TTL expires_at: gone after a day)  |                                       |                                    |
 
 ¶ only while the task is Pending: the scheduler reads TASKS#pending up to now (due tasks),
-  a deployment's next task is the first of its DEPLOYQUEUE up to now.
+  a deployment's next task is the first of its DEPLOYQUEUE up to now. While Started, GSI1
+  is TASKS#started / <started_at>#<task> instead: the scheduler reads it up to now minus
+  the run's deadline, for runs whose outcome was never recorded.
 § only while the item can be claimed: queued (available since it was queued) or leased
   (available again when its lease expires). A claim reads the cluster's partition up to
   now, oldest first: queued items and expired leases in one Query, never a Scan.
@@ -529,6 +531,7 @@ def helm_chart(chart_id: str) -> dict[str, str]:
 DEPLOYMENT_PREFIX = "DEPLOY#"
 TASK_PREFIX = "TASK#"
 PENDING_TASKS = "TASKS#pending"
+STARTED_TASKS = "TASKS#started"
 PENDING_TASK_INDEXES = ("GSI1PK", "GSI1SK", "GSI3PK", "GSI3SK")
 
 
@@ -589,6 +592,13 @@ K8S_PREFIX = "K8S#"
 def k8s_resource(project_id: str, resource_id: str) -> dict[str, str]:
     """A Kubernetes resource a cluster's agent reported (its uid), in the project's partition."""
     return {"PK": f"PROJECT#{project_id}", "SK": f"K8S#{resource_id}"}
+
+
+def started_task_index(task_id: str, started_at: str) -> dict[str, str]:
+    """A Started task's place among running tasks (GSI1 TASKS#started, by when it started),
+    until it finishes: the scheduler finds a run that outlived its execution's timeout
+    (its outcome was never recorded) there."""
+    return {"GSI1PK": STARTED_TASKS, "GSI1SK": f"{started_at}#{task_id}"}
 
 
 def due_up_to(now: str) -> str:
