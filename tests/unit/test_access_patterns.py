@@ -27,6 +27,7 @@ NOT_LISTS = {
     ("dal/deployments.py", "next_due"),  # a deployment's first due Pending task
     ("dal/deployments.py", "due"),  # the scheduler's worklist
     ("dal/deployments.py", "overdue_runs"),  # the scheduler's sweep of unrecorded runs
+    ("dal/deployments.py", "pending_of"),  # a deleted project's tasks to cancel
 }
 
 

@@ -555,3 +555,70 @@ def test_the_run_deadline_outlasts_the_execution() -> None:
     from tenantry.domain import tasks
 
     assert tasks.RUN_DEADLINE_SECONDS > asl.EXECUTION_TIMEOUT
+
+
+def test_deleting_the_project_cancels_its_tasks_and_removes_its_deployments(
+    shop: Shop, api: Api, workflow: Workflow
+) -> None:
+    """A deleted project leaves no deployment, release name, deployment permission or
+    reported resource behind, and no task that could still run; a task the agent was
+    running when the project went is still recorded when its run ends."""
+    from tenantry.clock import now_iso
+    from tenantry.dal import table
+    from tenantry.domain import tasks
+
+    quiet = shop.deploy(name="quiet").json()
+    busy = shop.deploy(name="busy").json()
+    for _ in range(2):
+        shop.agent.do_all("Done")
+    shop.settled(quiet["id"]), shop.settled(busy["id"])
+    bot, _ = make_bot(api, shop.admin, "deployer")
+    r = api.post(
+        "/projects/shop/deployment-permissions",
+        token=shop.admin,
+        json={"env_id": shop.env, "bot_id": bot["id"], "kind_id": "kind-web", "role": "Owner"},
+    )
+    assert r.status == 201, r
+    later = now_iso(timedelta(minutes=10))[:19] + "Z"
+    r = api.post(
+        "/projects/shop/deployment-tasks",
+        token=shop.admin,
+        json={
+            "deployment_id": quiet["id"],
+            "operation": {"InvokeAction": {"action_id": "flush-cache", "body": {}}},
+            "execute_at": later,
+        },
+    )
+    assert r.status == 201, r
+    scheduled = r.json()
+    shop.patch(busy["id"], config={"replicas": 5})
+    running = shop.agent.claim_one()  # the agent is upgrading `busy`
+
+    workflow.delete("shop", reclaim=True)
+    shop.agent.do_all("Done")  # DeleteNamespace
+    wait_until(lambda: workflow.project("shop")["status"] == "deleted", timeout=20)
+    events = workflow.events("shop")
+    assert "deployments_removed" in events
+    removed = next(e for e in workflow.history("shop") if e["event"] == "deployments_removed")
+    assert removed["detail"]["deployments"] == 2 and removed["detail"]["tasks_canceled"] == 1
+
+    items = table.client().scan(TableName=table.table_name())["Items"]
+    left = {i["SK"].split("#")[0] for i in items if i["PK"] == "PROJECT#shop"}
+    assert not left & {"DEPLOY", "RELEASE", "DEPLOYPERM", "K8S"}, left
+    assert "TASK" in left  # tasks stay with the history
+    assert not [i for i in items if i["PK"].startswith("DEPLOYMENTREF#")]
+    assert tasks.run_scheduler(now_iso(timedelta(minutes=20)))["started"] == 0
+    assert shop.agent.claim() == []
+
+    # the upgrade the agent never finished ends (its wait times out) after the project
+    task_path = f"/projects/shop/deployment-tasks/{running['task']['id']}"
+    ended = wait_until(
+        lambda: (t := api.get(task_path, token=shop.admin).json())["status"] != "Started" and t,
+        timeout=20,
+    )
+    assert ended["status"] == "Failed", ended
+    assert ended["reason"] == "the cluster's agent took the task but did not finish it in time"
+    canceled = api.get(f"/projects/shop/deployment-tasks/{scheduled['id']}", token=shop.admin)
+    assert canceled.json()["status"] == "Canceled", canceled
+    assert canceled.json()["reason"] == "the project is being deleted"
+    assert workflow.events("shop")[-1] == "deleted"  # the closed history stays closed

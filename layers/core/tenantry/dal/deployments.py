@@ -57,6 +57,27 @@ def overdue_runs(started_before: str, limit: int) -> list[dict[str, Any]]:
     return items
 
 
+def pending_of(deployment_id: str) -> list[dict[str, Any]]:
+    """Every Pending task of the deployment, due or not (a project's deletion cancels them)."""
+    found: list[dict[str, Any]] = []
+    start = None
+    while True:
+        items, start = table.query(
+            keys.deployment_queue(deployment_id), index="GSI3", limit=100, start_key=start
+        )
+        found.extend(items)
+        if not start:
+            return found
+
+
+def owned_keys(project_id: str) -> list[dict[str, str]]:
+    """Keys of the project's deployments and what is theirs (release names, deployment
+    permissions, reported k8s resources): a project's deletion removes them."""
+    from tenantry.dal import environments
+
+    return environments.keys_under(project_id, keys.DEPLOYMENT_OWNED_PREFIXES)
+
+
 def due(now: str, limit: int, start_key: dict[str, Any] | None = None) -> tuple[list, Any]:
     """Pending tasks due by `now`, every deployment's, oldest first (the scheduler's)."""
     return table.query(

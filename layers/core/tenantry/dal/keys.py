@@ -601,6 +601,16 @@ def started_task_index(task_id: str, started_at: str) -> dict[str, str]:
     return {"GSI1PK": STARTED_TASKS, "GSI1SK": f"{started_at}#{task_id}"}
 
 
+# What a project's deletion removes of its deployments (tenantry.domain.deployments
+# .remove_with_project); their tasks stay with the project's history.
+DEPLOYMENT_OWNED_PREFIXES = (
+    DEPLOYMENT_PREFIX,
+    "RELEASE#",
+    DEPLOYMENT_PERMISSION_PREFIX,
+    K8S_PREFIX,
+)
+
+
 def due_up_to(now: str) -> str:
     """The inclusive upper bound of a sort key that starts with a due time (ids sort below ~)."""
     return f"{now}#~"

@@ -21,7 +21,7 @@ from typing import Any
 
 from tenantry import workflows
 from tenantry.clock import new_id, now_iso
-from tenantry.dal import catalog, history
+from tenantry.dal import catalog, history, keys
 from tenantry.dal import clusters as cluster_store
 from tenantry.dal import deployments as store
 from tenantry.dal import namespaces as ns_store
@@ -754,6 +754,44 @@ def dispatch(project_id: str, deployment_id: str, now: str | None = None) -> str
     except Exception:  # the scheduler starts it again
         logger.exception("could not start the task's execution", extra={"task_id": task["id"]})
     return str(task["id"])
+
+
+PROJECT_DELETED = "the project is being deleted"
+
+
+def remove_with_project(project_id: str) -> dict[str, int]:
+    """The project is being deleted: its deployments' Pending tasks are canceled and the
+    deployments go, with their release names, deployment permissions and reported k8s
+    resources (tasks and history stay, as for a deleted deployment). Their releases go
+    with the namespaces when the deletion reclaims, and keep running in the retained
+    namespaces otherwise. A task already Started finishes on its own. Safe to run again."""
+    from tenantry.dal import projects as project_store
+
+    canceled = 0
+    refs: list[dict[str, str]] = []
+    key = None
+    while True:
+        items, key = store.page(project_id, 100, key)
+        for deployment in items:
+            refs.append(keys.deployment_ref(deployment["id"]))
+            for task in store.pending_of(deployment["id"]):
+                canceled += _cancel_quietly(task, PROJECT_DELETED)
+        if not key:
+            break
+    owned = store.owned_keys(project_id)
+    project_store.delete_items(owned + refs)
+    return {"deployments": len(refs), "tasks_canceled": canceled, "items_removed": len(owned)}
+
+
+def _cancel_quietly(task: dict[str, Any], reason: str) -> int:
+    changes = {"status": "Canceled", "finished_at": now_iso(), "reason": reason}
+    try:
+        op_store.commit(
+            [store.task_update(task, changes, from_status=("Pending",), leave_queue=True)]
+        )
+    except Conflict:
+        return 0  # it started or was canceled meanwhile
+    return 1
 
 
 def work_id(task_id: str) -> str:
