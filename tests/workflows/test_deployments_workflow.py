@@ -622,3 +622,109 @@ def test_deleting_the_project_cancels_its_tasks_and_removes_its_deployments(
     assert canceled.json()["status"] == "Canceled", canceled
     assert canceled.json()["reason"] == "the project is being deleted"
     assert workflow.events("shop")[-1] == "deleted"  # the closed history stays closed
+
+
+def _second_cluster(shop: Shop, workflow: Workflow) -> TestAgent:
+    west = TestAgent.register(shop.api, shop.admin, "west")
+    body = {"clusters": [{"name": "east", "quota": {}}, {"name": "west", "quota": {}}]}
+    assert shop.api.patch("/projects/shop", token=shop.admin, json=body).status == 200
+    assert workflow.action("shop", "retry").status == 202
+    west.do_all("Done")  # its namespace
+    wait_until(lambda: workflow.project("shop")["status"] == "active", timeout=15)
+    return west
+
+
+def test_a_cluster_or_name_change_recreates_uninstalling_where_it_was(
+    shop: Shop, api: Api, workflow: Workflow
+) -> None:
+    west = _second_cluster(shop, workflow)
+    dep = shop.deploy(name="front").json()
+    shop.agent.do_all("Done")
+    shop.settled(dep["id"])
+
+    moved = shop.patch(dep["id"], cluster_id=west.cluster_id, name="shopfront")
+    assert moved["status"] == "Renaming" and moved["release_name"] == "web-shopfront"
+    assert moved["cluster_id"] == west.cluster_id
+    assert west.claim() == []  # first the old release goes
+    old = shop.agent.claim_one()
+    assert old["release_name"] == "web-front" and old["namespace"] == "shop"
+    assert old["task"]["operation"] == {
+        "Recreate": {
+            "old_cluster_id": shop.agent.cluster_id,
+            "new_cluster_id": west.cluster_id,
+            "step": "uninstall",
+        }
+    }
+    shop.agent.report(old)
+    new = west.claim_one()
+    assert new["release_name"] == "web-shopfront"
+    assert new["task"]["operation"]["Recreate"]["step"] == "install"
+    assert new["deployment"]["config"] == {"replicas": 2} and new["helm_chart"]["tag"] == "1.0.0"
+    west.report(new)
+    assert shop.settled(dep["id"])["status"] == "Running"
+    (task,) = [t for t in shop.tasks() if "Recreate" in t["operation"]]
+    assert task["status"] == "Done" and task["cluster_id"] == west.cluster_id
+
+    # the old release name is free again on east; the new one is taken on west
+    assert shop.deploy(name="front").status == 201
+    shop.agent.do_all("Done")
+    r = shop.deploy(name="shopfront", cluster_id=west.cluster_id)
+    assert r.status == 409, r
+    # the agent that now runs it reports for it; the old one no longer may
+    status = {"get_successful": True, "content": {"ready": True}}
+    path = f"/agent/deployments/{dep['id']}/reported-status"
+    assert api.put(path, token=west.token, json=status).status == 204
+    assert api.put(path, token=shop.agent.token, json=status).status in (403, 404)
+
+
+def test_a_failed_uninstall_where_it_was_keeps_the_old_name_and_says_so(
+    shop: Shop, workflow: Workflow
+) -> None:
+    dep = shop.deploy(name="front").json()
+    shop.agent.do_all("Done")
+    shop.settled(dep["id"])
+    shop.patch(dep["id"], name="back")
+    old = shop.agent.claim_one()
+    shop.agent.report(old, "Failed", "helm: release is locked")
+    failed = shop.settled(dep["id"])
+    assert failed["status"] == "Error" and failed["release_name"] == "web-back"
+    assert failed["reason"] == (
+        "the release could not be uninstalled where it was: helm: release is locked"
+    )
+    assert shop.agent.claim() == []  # nothing installed where it goes
+    assert shop.deploy(name="front").status == 409  # the old release may still be there
+    # moving back where it was is allowed: the old name is still the deployment's
+    back = shop.patch(dep["id"], name="front")
+    assert back["status"] == "Renaming"
+    assert shop.agent.do_all("Done", count=2)[0]["release_name"] == "web-back"
+    assert shop.settled(dep["id"])["status"] == "Running"
+
+
+def test_what_a_move_refuses(shop: Shop, api: Api, workflow: Workflow) -> None:
+    dep = shop.deploy(name="front").json()
+    path = f"/projects/shop/deployments/{dep['id']}"
+    r = api.patch(path, token=shop.admin, json={"name": "elsewhere"})
+    assert r.status == 409, r  # its Install has not run yet
+    shop.agent.do_all("Done")
+    shop.settled(dep["id"])
+    r = api.patch(path, token=shop.admin, json={"name": "elsewhere", "enabled": False})
+    assert r.status == 422 and r.json()["errors"][0]["loc"] == ["body", "enabled"], r
+    r = api.patch(path, token=shop.admin, json={"cluster_id": "no-such-cluster"})
+    assert r.status == 422 and r.json()["errors"][0]["loc"] == ["body", "cluster_id"], r
+    r = api.patch(path, token=shop.admin, json={"name": "Not A Name"})
+    assert r.status == 422, r
+    other = shop.deploy(name="taken").json()
+    shop.agent.do_all("Done")
+    shop.settled(other["id"])
+    r = api.patch(path, token=shop.admin, json={"name": "taken"})
+    assert r.status == 409 and "web-taken" in r.json()["detail"], r
+    assert shop.deployment(dep["id"])["release_name"] == "web-front"
+
+    # a disabled deployment moves without a task: nothing is installed
+    shop.patch(dep["id"], enabled=False)
+    shop.agent.do_all("Done")
+    shop.settled(dep["id"])
+    moved = shop.patch(dep["id"], name="")
+    assert moved["release_name"] == "web" and moved["status"] == "Uninstalled"
+    assert shop.agent.claim() == []
+    assert shop.deploy(name="front").status == 201  # its old name is free at once

@@ -103,6 +103,15 @@ def ref_put(deployment: dict[str, Any]) -> dict[str, Any]:
     )
 
 
+def ref_moved(deployment_id: str, cluster_id: str) -> dict[str, Any]:
+    return table.tx_update(
+        keys.deployment_ref(deployment_id),
+        "SET cluster_id = :cluster",
+        "attribute_exists(PK)",
+        values={":cluster": cluster_id},
+    )
+
+
 def ref_delete(deployment_id: str) -> dict[str, Any]:
     return table.tx_delete(keys.deployment_ref(deployment_id))
 
@@ -121,9 +130,12 @@ def deployment_put(deployment: dict[str, Any]) -> dict[str, Any]:
 
 
 def release_guard(project_id: str, cluster_id: str, release_name: str, deployment_id: str) -> dict:
+    """The release name is the deployment's on that cluster: free, or already its own (a
+    deployment moving back where its old release was left)."""
     return table.tx_put(
         {**keys.release(project_id, cluster_id, release_name), "deployment_id": deployment_id},
-        "attribute_not_exists(PK)",
+        "attribute_not_exists(PK) OR deployment_id = :me",
+        values={":me": deployment_id},
     )
 
 

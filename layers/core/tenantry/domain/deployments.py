@@ -405,6 +405,16 @@ def patch(
                 remove = ("values_override",)
             else:
                 changes["values_override"] = sent["values_override"]
+    moved = _moved(s, deployment, sent, kind)
+    if moved:
+        if enabled != deployment["enabled"]:
+            raise Unprocessable(
+                "change the name or cluster and enable or disable in separate requests",
+                errors=[{"loc": ["body", "enabled"], "msg": "not with a name or cluster change"}],
+            )
+        _nothing_to_run(deployment)
+        after.update(moved)
+        changes.update(moved)
     operation: dict[str, Any] | None = None
     if enabled != deployment["enabled"]:
         changes["enabled"] = enabled
@@ -419,6 +429,13 @@ def patch(
             if enabled
             else {"Uninstall": {}}
         )
+    elif moved and enabled:
+        operation = {
+            "Recreate": {
+                "old_cluster_id": deployment["cluster_id"],
+                "new_cluster_id": after["cluster_id"],
+            }
+        }
     elif values_changed and enabled:
         operation = {
             "Upgrade": {
@@ -433,10 +450,25 @@ def patch(
     if operation is not None:
         (op_name,) = operation
         changes["status"] = WORKING[op_name]
-        task = new_task(
-            principal, deployment, operation, snapshot(after, s.env, kind, chart, registry), now
-        )
+        applies = snapshot(after, s.env, kind, chart, registry)
+        if op_name == "Recreate":  # where its first step uninstalls the release
+            applies["previous"] = {
+                "cluster_id": deployment["cluster_id"],
+                "release_name": deployment["release_name"],
+            }
+        task = new_task(principal, after, operation, applies, now)
         ops.append(store.task_put(task))
+    if moved:
+        ops += [
+            store.release_guard(
+                project_id, after["cluster_id"], after["release_name"], deployment_id
+            ),
+            store.ref_moved(deployment_id, after["cluster_id"]),
+        ]
+        if task is None:  # nothing installed to move: the old name is free at once
+            ops.append(
+                store.release_free(project_id, deployment["cluster_id"], deployment["release_name"])
+            )
     ops.insert(0, store.deployment_update(deployment, changes, remove))
     entry = history.entry(
         project_id,
@@ -449,10 +481,42 @@ def patch(
             **({"task_id": task["id"], "operation": next(iter(task["operation"]))} if task else {}),
         },
     )
-    _commit(s, ops, entry)
+    try:
+        _commit(s, ops, entry)
+    except Conflict as exc:
+        if moved and _release_taken(project_id, after["cluster_id"], after["release_name"]):
+            raise Conflict(
+                f"release {after['release_name']!r} already exists on that cluster in this "
+                "project; give the deployment another name"
+            ) from exc
+        raise
     if task is not None:
         dispatch(project_id, deployment_id)
     return to_model(_deployment_or_404(project_id, deployment_id))
+
+
+def _moved(
+    s: Scope, deployment: dict[str, Any], sent: dict[str, Any], kind: dict[str, Any]
+) -> dict[str, Any]:
+    """The deployment's new name, cluster and release name, if the change moves it."""
+    name = sent.get("name", deployment["name"])
+    cluster_id = sent.get("cluster_id", deployment["cluster_id"])
+    if name == deployment["name"] and cluster_id == deployment["cluster_id"]:
+        return {}
+    if cluster_id != deployment["cluster_id"]:
+        cluster_id = _cluster(s.project, cluster_id)["id"]
+    release = kind["name"].lower() + (f"-{name}" if name else "")
+    return {"name": name, "cluster_id": cluster_id, "release_name": release}
+
+
+def _nothing_to_run(deployment: dict[str, Any]) -> None:
+    """A deployment moves only once its tasks are done: a queued task applies to where it
+    was (409 otherwise)."""
+    if deployment.get("current_task_id") or store.pending_of(deployment["id"]):
+        raise Conflict(
+            "the deployment has tasks to run: change its name or cluster once they are done "
+            "(or canceled)"
+        )
 
 
 def delete(
@@ -794,8 +858,11 @@ def _cancel_quietly(task: dict[str, Any], reason: str) -> int:
     return 1
 
 
-def work_id(task_id: str) -> str:
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"tenantry:task/{task_id}"))
+def work_id(task_id: str, step: str | None = None) -> str:
+    """The work item of a task (of a Recreate's `uninstall` step: its own)."""
+    return str(
+        uuid.uuid5(uuid.NAMESPACE_URL, f"tenantry:task/{task_id}" + (f"/{step}" if step else ""))
+    )
 
 
 # --- deployment permissions -------------------------------------------------------------------

@@ -74,7 +74,7 @@ def start(project_id: str, task_id: str) -> dict[str, Any]:
     if task is None:
         raise TaskNotRunnable(f"task {task_id} does not exist")
     if task["status"] == "Started":
-        return {"status": "Started"}  # a retried step
+        return {"status": "Started", "operation": _operation(task)}  # a retried step
     if task["status"] != "Pending":
         raise TaskNotRunnable(f"the task is {task['status']}")
     deployment = store.get(project_id, task["deployment_id"])
@@ -109,7 +109,7 @@ def start(project_id: str, task_id: str) -> dict[str, Any]:
     except Conflict:
         again = store.get_task(project_id, task_id) or {}
         if again.get("status") == "Started":
-            return {"status": "Started"}
+            return {"status": "Started", "operation": operation}
         if again.get("status") != "Pending":
             raise TaskNotRunnable(f"the task is {again.get('status')}") from None
         raise
@@ -119,28 +119,56 @@ def start(project_id: str, task_id: str) -> dict[str, Any]:
 # --- AskAgent ---------------------------------------------------------------------------------
 
 
-def request_work(project_id: str, task_id: str, task_token: str) -> dict[str, Any]:
+def request_work(
+    project_id: str, task_id: str, task_token: str, step: str | None = None
+) -> dict[str, Any]:
     """Queue the task's DeploymentTask work item (its snapshot; secrets are added, decrypted,
-    only when the agent claims it) for the cluster's agent."""
+    only when the agent claims it) for the cluster's agent. A Recreate has two: its
+    `uninstall` step where the release was (its own item), then its `install` step."""
     from tenantry.domain import work
 
     task = store.get_task(project_id, task_id)
     if task is None or task["status"] != "Started":
         raise TaskNotRunnable(f"the task is {(task or {}).get('status', 'gone')}")
     snap = task["snapshot"]
+    operation = task["operation"]
+    cluster_id, release = task["cluster_id"], snap["release_name"]
+    item_id = deployments.work_id(task_id)
+    if "Recreate" in operation:
+        step = step or "install"
+        operation = {"Recreate": {**operation["Recreate"], "step": step}}
+        if step == "uninstall":
+            cluster_id = snap["previous"]["cluster_id"]
+            release = snap["previous"]["release_name"]
+            item_id = deployments.work_id(task_id, step)
     item = {
-        "id": deployments.work_id(task_id),
+        "id": item_id,
         "kind": "DeploymentTask",
-        "cluster_id": task["cluster_id"],
+        "cluster_id": cluster_id,
         "project_id": project_id,
         "env_id": snap["deployment"]["env_id"],
         "namespace": snap["namespace"],
-        "release_name": snap["release_name"],
-        "task": {"id": task_id, "operation": task["operation"]},
+        "release_name": release,
+        "task": {"id": task_id, "operation": operation},
         "deployment": snap["deployment"],
         "helm_chart": snap["helm_chart"],
     }
     return work.enqueue(item, task_token)
+
+
+def _step_work_id(task: dict[str, Any]) -> str:
+    """The work item the run waited on last: a Recreate's uninstall step's until it is
+    Done, then the task's own."""
+    if "Recreate" in task["operation"] and not _uninstalled_where_it_was(task):
+        return deployments.work_id(task["id"], "uninstall")
+    return deployments.work_id(task["id"])
+
+
+def _uninstalled_where_it_was(task: dict[str, Any]) -> bool:
+    from tenantry.dal import work as work_store
+
+    item = work_store.get(deployments.work_id(task["id"], "uninstall")) or {}
+    return (item.get("outcome") or {}).get("status") == "Done"
 
 
 # --- FinishTask -------------------------------------------------------------------------------
@@ -148,12 +176,20 @@ def request_work(project_id: str, task_id: str, task_token: str) -> dict[str, An
 
 def _outcome(task: dict[str, Any], error: dict[str, Any] | None) -> tuple[str, str | None]:
     """Done or Failed, and why: the agent's outcome (kept in the table), or how the wait
-    ended."""
+    ended. A Recreate's uninstall step failing says so."""
+    status, reason = _wait_outcome(task, error)
+    if status == "Failed" and _step_work_id(task) != deployments.work_id(task["id"]):
+        reason = f"the release could not be uninstalled where it was: {reason}"
+    return status, reason
+
+
+def _wait_outcome(task: dict[str, Any], error: dict[str, Any] | None) -> tuple[str, str | None]:
     from tenantry.domain import work
 
     name = str((error or {}).get("Error", ""))
     if not error:
         return "Done", None
+    waited_on = _step_work_id(task)
     silence = get_settings().agent_work_timeout_seconds
 
     def timed_out(item: dict[str, Any]) -> str:
@@ -162,21 +198,19 @@ def _outcome(task: dict[str, Any], error: dict[str, Any] | None) -> tuple[str, s
         return f"the cluster's agent did not answer within {silence} s"
 
     if name == "RunLost":  # the agent's outcome, if it reported one, is the task's
-        outcome = work.abandon(deployments.work_id(task["id"]), lambda _: LOST_RUN) or {}
-        if outcome.get("status") == "Done":
+        outcome = work.abandon(waited_on, lambda _: LOST_RUN) or {}
+        if outcome.get("status") == "Done" and waited_on == deployments.work_id(task["id"]):
             return "Done", None
         return "Failed", outcome.get("reason") or LOST_RUN
     if name in ("States.Timeout", "States.HeartbeatTimeout"):
-        outcome = work.abandon(deployments.work_id(task["id"]), timed_out)
+        outcome = work.abandon(waited_on, timed_out)
         return "Failed", (outcome or {}).get("reason") or timed_out({})
     if name == work.AGENT_FAILURE:
         from tenantry.dal import work as work_store
 
-        item = work_store.get(deployments.work_id(task["id"])) or {}
+        item = work_store.get(waited_on) or {}
         return "Failed", (item.get("outcome") or {}).get("reason") or "the agent reported a failure"
-    outcome = work.abandon(
-        deployments.work_id(task["id"]), lambda _: "the task could not be handed to the agent"
-    )
+    outcome = work.abandon(waited_on, lambda _: "the task could not be handed to the agent")
     return "Failed", (outcome or {}).get("reason") or "the task could not be handed to the agent"
 
 
@@ -257,9 +291,18 @@ def _deployment_after(
             remove = ("reason",)
         else:
             changes.update(status="Error", reason=reason)
+    ops = []
+    previous = task.get("snapshot", {}).get("previous")
+    if previous and _uninstalled_where_it_was(task):  # a Recreate: the old name is free
+        ops.append(
+            store.release_free(
+                deployment["project_id"], previous["cluster_id"], previous["release_name"]
+            )
+        )
     if deployment.get("current_task_id") == task["id"]:  # the slot goes back with it
-        return [store.deployment_update(deployment, changes, (*remove, "current_task_id"), **holds)]
-    return [store.deployment_update(deployment, changes, remove)]
+        remove = (*remove, "current_task_id")
+        return [store.deployment_update(deployment, changes, remove, **holds), *ops]
+    return [store.deployment_update(deployment, changes, remove), *ops]
 
 
 def _release(project_id: str, task: dict[str, Any]) -> None:
