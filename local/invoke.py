@@ -36,6 +36,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from local import git_provider
 from local.stack import Stack, fake_aws_env, parse_overrides
 
 log = logging.getLogger("local.invoke")
@@ -91,12 +92,26 @@ def run(function: str | None, event_path: str, *, seed: bool = True) -> tuple[An
         if function is None:
             raise UsageError("name the function: FUNCTION=<logical id of template.yaml>")
     os.environ.update(fake_aws_env())  # before any boto3 client exists
-    stack = Stack(parse_overrides(os.environ.get("PARAMETER_OVERRIDES")))
+    overrides = parse_overrides(os.environ.get("PARAMETER_OVERRIDES"))
+    with git_provider.standing_in(overrides) as (git, parameters):
+        return _run(Stack(parameters), function, event, git, seed=seed)
+
+
+def _run(
+    stack: Stack,
+    function: str,
+    event: Any,
+    git: git_provider.Provider | None,
+    *,
+    seed: bool,
+) -> tuple[Any, bool]:
     if function not in stack.functions:
         known = ", ".join(sorted(stack.functions))
         raise UsageError(f"{function} is not a function of template.yaml ({known})")
     scale = os.environ.get("WAIT_SCALE")
     with stack.emulate(wait_scale=float(scale) if scale else None):
+        if git is not None:
+            git_provider.attach(git, stack)
         if seed:
             from local.seed import project_status_for
             from local.seed import seed as seed_world

@@ -38,7 +38,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from local import demo_agent, ecr_registry, eventbridge, schedules, sqs_delivery
+from local import demo_agent, ecr_registry, eventbridge, git_provider, schedules, sqs_delivery
 from local.fifo_lock import FifoSemaphore
 from local.stack import Stack, fake_aws_env, parse_overrides
 
@@ -253,53 +253,64 @@ def main() -> int:
     os.environ.update(fake_aws_env())  # before any boto3 client exists
     port = int(os.environ.get("PORT", "3000"))
     scale = os.environ.get("WAIT_SCALE")
-    stack = Stack(parse_overrides(os.environ.get("PARAMETER_OVERRIDES")))
+    overrides = parse_overrides(os.environ.get("PARAMETER_OVERRIDES"))
     signal.signal(signal.SIGTERM, _stop)
     registry = ecr_registry.Registry()
     with (
+        git_provider.standing_in(overrides) as (git, parameters),
         registry.serving(),
         ecr_registry.named(registry),
-        stack.emulate(wait_scale=float(scale) if scale else None),
     ):
-        for fn, error in stack.import_handlers().items():
-            log.error("%s cannot be imported, its routes will answer 500: %s", fn, error)
-        ecr_registry.attach(registry, stack)
-        token, generated = _bootstrap_admin()
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(*GC_THRESHOLDS)
-        Handler.stack = stack
-        server = Server(("127.0.0.1", port), Handler)
-        params = " ".join(f"{k}={v}" for k, v in stack.parameters.items() if v)
-        print(f"Tenantry on http://127.0.0.1:{server.server_port}  ({params})", flush=True)
-        if generated:
-            print(f"Admin token (generated): {token}", flush=True)
-        else:
-            print("Admin token: the value of TENANTRY_ADMIN_TOKEN", flush=True)
-        url = f"http://127.0.0.1:{server.server_port}"
-        heartbeat = float(stack.parameters.get("AgentHeartbeatSeconds") or 30)
-        with (
-            schedules.running(stack) as emulated,
-            sqs_delivery.running(stack) as event_sources,
-            _serving(server),
-            demo_agent.running(url, heartbeat),
-        ):
-            for lid, name, seconds in emulated:
-                print(f"Schedule {name}: {lid} every {seconds:g} s", flush=True)
-            for source in event_sources:
-                print(f"Queue {source.queue_url.rsplit('/', 1)[-1]}: {source.function}", flush=True)
-            digest = ecr_registry.push_demo_chart(registry)
-            print(
-                f"ECR registry (emulated) on {registry.url}: pushed "
-                f"{ecr_registry.DEMO_REPOSITORY}:{ecr_registry.DEMO_TAG} ({digest})",
-                flush=True,
-            )
-            try:
-                while True:  # until SIGINT or SIGTERM (_stop)
-                    time.sleep(SIGNAL_CHECK)
-            except KeyboardInterrupt:
-                print("stopping", flush=True)
+        stack = Stack(parameters)
+        with stack.emulate(wait_scale=float(scale) if scale else None):
+            _serve(stack, registry, git, port)
     return 0
+
+
+def _serve(
+    stack: Stack, registry: ecr_registry.Registry, git: git_provider.Provider | None, port: int
+) -> None:
+    for fn, error in stack.import_handlers().items():
+        log.error("%s cannot be imported, its routes will answer 500: %s", fn, error)
+    ecr_registry.attach(registry, stack)
+    if git is not None:
+        git_provider.attach(git, stack)
+        print(f"Git provider (emulated) on {git.url}, organization {git.org}", flush=True)
+    token, generated = _bootstrap_admin()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+    Handler.stack = stack
+    server = Server(("127.0.0.1", port), Handler)
+    params = " ".join(f"{k}={v}" for k, v in stack.parameters.items() if v)
+    print(f"Tenantry on http://127.0.0.1:{server.server_port}  ({params})", flush=True)
+    if generated:
+        print(f"Admin token (generated): {token}", flush=True)
+    else:
+        print("Admin token: the value of TENANTRY_ADMIN_TOKEN", flush=True)
+    url = f"http://127.0.0.1:{server.server_port}"
+    heartbeat = float(stack.parameters.get("AgentHeartbeatSeconds") or 30)
+    with (
+        schedules.running(stack) as emulated,
+        sqs_delivery.running(stack) as event_sources,
+        _serving(server),
+        demo_agent.running(url, heartbeat),
+    ):
+        for lid, name, seconds in emulated:
+            print(f"Schedule {name}: {lid} every {seconds:g} s", flush=True)
+        for source in event_sources:
+            print(f"Queue {source.queue_url.rsplit('/', 1)[-1]}: {source.function}", flush=True)
+        digest = ecr_registry.push_demo_chart(registry)
+        print(
+            f"ECR registry (emulated) on {registry.url}: pushed "
+            f"{ecr_registry.DEMO_REPOSITORY}:{ecr_registry.DEMO_TAG} ({digest})",
+            flush=True,
+        )
+        try:
+            while True:  # until SIGINT or SIGTERM (_stop)
+                time.sleep(SIGNAL_CHECK)
+        except KeyboardInterrupt:
+            print("stopping", flush=True)
 
 
 @contextlib.contextmanager

@@ -30,6 +30,16 @@ def create_image_repository(event: dict[str, Any], context: Any) -> dict[str, An
     return {"repository": provisioning.create_image_repository(_project(event), _attempt(event))}
 
 
+@logger.inject_lambda_context(clear_state=True)
+def create_git_repository(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return {"repository": provisioning.create_git_repository(_project(event), _attempt(event))}
+
+
+@logger.inject_lambda_context(clear_state=True)
+def delete_git_repository(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return {"existed": provisioning.delete_git_repository(_project(event), _attempt(event))}
+
+
 def _kind(event: dict[str, Any]) -> str:
     return str(event.get("operation", "create"))
 

@@ -25,9 +25,27 @@ pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publis
 ENTRIES = samples.build()
 
 
-def seed(api: Any, project_status: str) -> None:
-    """The samples' world (local/seed.py, shared with `make invoke` and `make moto`)."""
+@pytest.fixture
+def git() -> Any:
+    """The emulated Git provider, for the Git steps' samples (as `make invoke` has it)."""
+    from local import git_provider
+
+    with git_provider.Provider().serving() as provider:
+        yield provider
+
+
+@pytest.fixture
+def stack_parameters(git: Any) -> dict[str, str]:
+    return dict(git.parameters())
+
+
+def seed(api: Any, project_status: str, git: Any) -> None:
+    """The samples' world (local/seed.py, shared with `make invoke` and `make moto`), with
+    the Git provider's token where the template says."""
+    from local import git_provider
+
     seed_world(api.stack, project_status)
+    git_provider.attach(git, api.stack)
 
 
 def _assert_executions_succeeded(api: Any) -> None:
@@ -78,12 +96,12 @@ def _assert_http_response(entry: samples.Entry, result: Any) -> dict[str, Any] |
 
 
 @pytest.mark.parametrize("rel", sorted(ENTRIES), ids=lambda p: p.as_posix())
-def test_sample_event_is_handled(api: Any, rel: Path) -> None:
+def test_sample_event_is_handled(api: Any, git: Any, rel: Path) -> None:
     entry = ENTRIES[rel]
     path = samples.EVENTS_DIR / rel
     assert path.is_file(), f"{path} is missing: run `python -m local.sample_events`"
     event = json.loads(path.read_text())
-    seed(api, _status_for(entry))
+    seed(api, _status_for(entry), git)
 
     result = api.invoke(entry.function, event)
 
@@ -120,9 +138,9 @@ def test_sample_event_is_handled(api: Any, rel: Path) -> None:
             assert not result.get("body"), f"{entry.route.key}: a 204 carries no body"
 
 
-def test_http_samples_carry_what_the_authorizer_returns(api: Any) -> None:
+def test_http_samples_carry_what_the_authorizer_returns(api: Any, git: Any) -> None:
     """The context in the HTTP samples is what the real authorizer resolves their token to."""
-    seed(api, "active")
+    seed(api, "active", git)
     authorizer = next(e for e in ENTRIES.values() if e.kind == "authorizer")
     for rel, entry in ENTRIES.items():
         if entry.kind != "http" or entry.route is None or entry.route.authorizer is None:

@@ -35,11 +35,16 @@ DELETE_STEPS = (
 
 
 def states_of(steps: tuple[str, ...]) -> list[str]:
-    """The states an execution of a project without clusters enters: its steps, and the
-    namespaces Map after PlanNamespaces."""
+    """The states an execution of a project without clusters (nor a Git repository)
+    enters: its steps, the namespaces Map after PlanNamespaces, the Git repository's Choice
+    after the image repository's step."""
     out: list[str] = []
     for step in steps:
-        out += [step, "AskClusters"] if step == "PlanNamespaces" else [step]
+        out.append(step)
+        if step == "PlanNamespaces":
+            out.append("AskClusters")
+        if step in ("CreateImageRepository", "DeleteImageRepository"):
+            out.append("GitRepository?")
     return out
 
 

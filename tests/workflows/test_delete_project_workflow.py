@@ -92,6 +92,7 @@ def test_delete_with_reclaim_removes_repository_and_environments(workflow: Workf
     assert workflow.states("alpha-delete-1") == [
         "Reclaim?",
         "DeleteImageRepository",
+        "GitRepository?",  # none asked for: nothing to archive
         "RevokeProjectCredentials",
         "PlanNamespaces",
         "AskClusters",

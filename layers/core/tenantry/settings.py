@@ -45,6 +45,14 @@ class Settings:
     # new tag format may parse), and where the registries' OCI API is: empty means
     # https://<registry domain>, as deployed; the local runner and tests name their
     # emulated registry (local/ecr_registry.py).
+    # A project's Git repository (tenantry.git_provider): the provider's API (GitHub REST
+    # shape), its organization and the Secrets Manager secret holding its token (template
+    # parameters GitProvider*); no organization: the platform offers no repositories.
+    git_provider_api_url: str = "https://api.github.com"
+    git_provider_org: str = ""
+    git_provider_token_secret_name: str = ""
+    git_repository_prefix: str = ""
+    git_repository_on_delete: str = "Archive"
     charts_repository_prefix: str = "charts/"
     chart_discovery_queue_url: str = ""
     chart_registry_url: str = ""
@@ -52,6 +60,8 @@ class Settings:
     def __post_init__(self) -> None:
         if self.approval_policy not in APPROVAL_POLICIES:
             raise ValueError(f"APPROVAL_POLICY must be one of {APPROVAL_POLICIES}")
+        if self.git_repository_on_delete not in ("Archive", "Delete"):
+            raise ValueError("GIT_REPOSITORY_ON_DELETE must be Archive or Delete")
         for f in fields(self):
             if f.name.startswith(("max_", "agent_")) and getattr(self, f.name) < 1:
                 raise ValueError(f"{f.name.upper()} must be at least 1")

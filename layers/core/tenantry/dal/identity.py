@@ -13,6 +13,14 @@ from tenantry.pagination import collect
 
 def create_user(user: dict[str, Any]) -> None:
     """The user and its unique email, together or not at all."""
+    table.transact(
+        user_ops(user),
+        on_condition=lambda: Conflict(f"a user with email {user['email']} already exists"),
+    )
+
+
+def user_ops(user: dict[str, Any]) -> list[dict[str, Any]]:
+    """The transaction ops writing a new user and its unique email."""
     item = {
         **keys.user(user["id"]),
         **keys.user_indexes(user["id"], user["created_at"]),
@@ -20,13 +28,10 @@ def create_user(user: dict[str, Any]) -> None:
         **user,
     }
     guard = {**keys.email(user["email"]), "entity": "email", "user_id": user["id"]}
-    table.transact(
-        [
-            table.tx_put(item, "attribute_not_exists(PK)"),
-            table.tx_put(guard, "attribute_not_exists(PK)"),
-        ],
-        on_condition=lambda: Conflict(f"a user with email {user['email']} already exists"),
-    )
+    return [
+        table.tx_put(item, "attribute_not_exists(PK)"),
+        table.tx_put(guard, "attribute_not_exists(PK)"),
+    ]
 
 
 def get_user(user_id: str, *, consistent: bool = True) -> dict[str, Any] | None:

@@ -245,6 +245,19 @@ def page_listed(
 # --- environments -----------------------------------------------------------------------------
 
 
+def recorded_by(project_id: str, operation_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """Set `fields` on the project while `operation_id` is its current operation (a
+    workflow step's record; it stands for the step's operation check)."""
+    expression, names, values = table.set_expression(fields)
+    return table.tx_update(
+        keys.project(project_id),
+        expression,
+        "operation_id = :operation",
+        names=names,
+        values={**values, ":operation": operation_id},
+    )
+
+
 def environment_ops(project_id: str, envs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Transaction ops creating each environment and its name guard (refused if taken)."""
     return [op for env in envs for op in environments.create_ops({**env, "project_id": project_id})]

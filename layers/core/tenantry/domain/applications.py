@@ -159,7 +159,9 @@ def decide(
         op = None
         if to_status == "creating":
             attempt = int(project.get("provision_attempts", 0)) + 1
-            op_changes, op_put, op = operations.begin(pid, "create", attempt, now)
+            op_changes, op_put, op = operations.begin(
+                pid, "create", attempt, now, **operations.workflow_params(project, "create")
+            )
             changes.update({"provision_attempts": attempt, **op_changes})
             extra_ops.append(op_put)
         removed: tuple[str, ...] = ("pending_application_id",)

@@ -67,6 +67,20 @@ def _new_user(
     *,
     oidc_linkable: bool = True,
 ) -> dict[str, Any]:
+    user = new_user_item(email, display_name, is_admin, user_id, oidc_linkable=oidc_linkable)
+    store.create_user(user)
+    return user
+
+
+def new_user_item(
+    email: str,
+    display_name: str,
+    is_admin: bool = False,
+    user_id: str | None = None,
+    *,
+    oidc_linkable: bool = True,
+) -> dict[str, Any]:
+    """A new active user, not yet written (dal/identity.user_ops writes it)."""
     now = now_iso()
     user = {
         "id": user_id or new_id(),
@@ -80,7 +94,6 @@ def _new_user(
     }
     if not oidc_linkable:
         user["oidc_linkable"] = False
-    store.create_user(user)
     return user
 
 

@@ -56,6 +56,15 @@ def begin(
     return {"operation_id": op["id"]}, store.put_op(op), op
 
 
+def workflow_params(project: dict[str, Any], kind: str, **params: Any) -> dict[str, Any]:
+    """What an operation's execution input carries beyond its ids: `reclaim` for a
+    deletion, and `git_repository` when the project asked for one (its steps run only then:
+    a Choice in each state machine)."""
+    if project.get("init_git_repository") and (kind == "create" or params.get("reclaim")):
+        params["git_repository"] = True
+    return params
+
+
 def launch(op: dict[str, Any]) -> None:
     """Start the operation's execution. A failure is only logged: the operation is written,
     and the reconciler starts it when it comes due."""

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
-from tenantry import registry
+from tenantry import git_provider, registry
 from tenantry.clock import now_iso
 from tenantry.dal import applications as app_store
 from tenantry.dal import history, limits
@@ -16,7 +16,7 @@ from tenantry.dal import memberships as member_store
 from tenantry.dal import orgs as org_store
 from tenantry.dal import projects as store
 from tenantry.dal import templates as template_store
-from tenantry.domain import applications, lifecycle, memberships, operations
+from tenantry.domain import applications, identity, lifecycle, memberships, operations
 from tenantry.domain.membership_rules import COUNTED
 from tenantry.domain.selectors import ProjectFilter
 from tenantry.errors import (
@@ -149,7 +149,10 @@ def create_project(principal: Principal, body: ProjectCreate) -> Project:
     if principal.kind != "user":
         raise Forbidden("only users may create projects")
     owner_id = principal.id
-    if body.owner_id and body.owner_id != principal.id:
+    initial: dict[str, Any] = {}
+    if body.initial_user is not None:
+        owner_id, initial = _initial_user(principal, body)
+    elif body.owner_id and body.owner_id != principal.id:
         if not principal.is_admin:
             raise Forbidden("only platform admins may create a project for another owner")
         owner = identity_store.get_user(body.owner_id)
@@ -166,9 +169,18 @@ def create_project(principal: Principal, body: ProjectCreate) -> Project:
             errors=[{"loc": ["body", "id"], "msg": "reserved"}],
         )
     template = _template(body.template_id)
+    if body.init_git_repository and not git_provider.configured():
+        raise Unprocessable(
+            "this platform has no Git provider: create the project without a repository",
+            errors=[{"loc": ["body", "init_git_repository"], "msg": "no Git provider configured"}],
+        )
     fields = body.model_dump(
-        exclude={"template_id", "owner_id", "id"}, exclude_none=True, mode="json"
+        exclude={"template_id", "owner_id", "id", "initial_user", "init_git_repository"},
+        exclude_none=True,
+        mode="json",
     )
+    if body.init_git_repository:
+        fields["init_git_repository"] = True
     for name in TEMPLATE_FIELDS:  # the request's own fields win over the template's
         if name not in body.model_fields_set and template.get(name) not in (None, [], {}):
             fields[name] = template[name]
@@ -198,7 +210,9 @@ def create_project(principal: Principal, body: ProjectCreate) -> Project:
         project["template_id"] = template["id"]
     op = None
     if status == "creating":
-        op_changes, op_put, op = operations.begin(project_id, "create", 1, now)
+        op_changes, op_put, op = operations.begin(
+            project_id, "create", 1, now, **operations.workflow_params(project, "create")
+        )
         project.update(op_changes)
     ops = [
         history.entry(
@@ -211,9 +225,11 @@ def create_project(principal: Principal, body: ProjectCreate) -> Project:
                 "name": body.name,
                 "owner_id": owner_id,
                 **({"template_id": template["id"]} if template else {}),
+                **({"initial_user_created": True} if initial.get("ops") else {}),
             },
         )
     ]
+    ops += initial.get("ops", [])
     ops += limits.take("projects_per_user", owner_id, exempt=principal.is_admin)
     if needs_approval:
         app = applications.new(project, principal.id, "create", fields, now)
@@ -226,6 +242,33 @@ def create_project(principal: Principal, body: ProjectCreate) -> Project:
     if op is not None:
         operations.launch(op)
     return to_model(project)
+
+
+def _initial_user(principal: Principal, body: ProjectCreate) -> tuple[str, dict[str, Any]]:
+    """The initial user's id, and the writes that create it if no user has that email (in
+    the project's own transaction: both or neither)."""
+    assert body.initial_user is not None
+    if not principal.is_admin:
+        raise Forbidden(
+            "only platform admins may name a project's initial user; invite members instead"
+        )
+    if body.owner_id:
+        raise Unprocessable(
+            "give owner_id or initial_user, not both",
+            errors=[{"loc": ["body", "initial_user"], "msg": "not with owner_id"}],
+        )
+    email = body.initial_user.email
+    user_id = identity_store.user_id_by_email(email)
+    if user_id is None:
+        user = identity.new_user_item(email, body.initial_user.display_name)
+        return user["id"], {"ops": identity_store.user_ops(user)}
+    user = identity_store.get_user(user_id)
+    if not user or not user["is_active"]:
+        raise UnknownReference(
+            "the initial user's account is deactivated",
+            errors=[{"loc": ["body", "initial_user", "email"], "msg": "not an active user"}],
+        )
+    return user_id, {}
 
 
 def _template(template_id: str | None) -> dict[str, Any]:
@@ -389,7 +432,13 @@ def delete_project(
     attempt = int(project.get("deprovision_attempts", 0)) + 1
     now = now_iso()
     policy = "Delete" if reclaim else "Retain"
-    op_changes, op_put, op = operations.begin(project_id, "delete", attempt, now, reclaim=reclaim)
+    op_changes, op_put, op = operations.begin(
+        project_id,
+        "delete",
+        attempt,
+        now,
+        **operations.workflow_params(project, "delete", reclaim=reclaim),
+    )
     changes = {"cluster_delete_policy": policy, "deprovision_attempts": attempt, **op_changes}
     extra_ops, remove = [op_put], ("reason",)
     require = None
@@ -456,7 +505,9 @@ def act(
     op = None
     if to_status == "creating":
         attempt = int(project.get("provision_attempts", 0)) + 1
-        op_changes, op_put, op = operations.begin(project_id, "create", attempt, now)
+        op_changes, op_put, op = operations.begin(
+            project_id, "create", attempt, now, **operations.workflow_params(project, "create")
+        )
         changes.update({"provision_attempts": attempt, **op_changes})
         remove = ("reason",)
     detail = {"reason": body.reason} if body.reason else None

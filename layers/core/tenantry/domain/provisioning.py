@@ -15,7 +15,7 @@ import json
 import uuid
 from typing import Any
 
-from tenantry import registry
+from tenantry import git_provider, registry
 from tenantry.clock import now_iso
 from tenantry.dal import clusters as cluster_store
 from tenantry.dal import history, limits
@@ -184,6 +184,58 @@ def _undo_repository_if_reclaimed(project_id: str) -> None:
         registry.delete_repository(project_id)
 
 
+def create_git_repository(project_id: str, attempt: int = 1) -> dict[str, Any]:
+    """The project's repository at the Git provider (init_git_repository), recorded on the
+    project. A retried step finds the repository it made; one made after a DELETE overtook
+    the operation is undone when that deletion reclaims."""
+    step, earlier = _begin("create_git_repository", project_id, "create", attempt)
+    if earlier is not None:
+        return dict(earlier)
+    made = git_provider.create_repository(project_id, step.project.get("description", ""))
+    repository = made.as_dict()
+    entry = history.entry(
+        project_id, ACTOR, "git_repository_created", detail={"repository": made.full_name}
+    )
+    record = store.recorded_by(project_id, step.operation_id, {"git_repository": repository})
+    try:
+        try:
+            return dict(step.commit(repository, [record, entry], current=False))
+        except Conflict:  # the record's condition is the operation check
+            Step(step.name, project_id, "create", attempt).require_current()
+            raise
+    except ProjectStateChanged:
+        project = store.get(project_id)
+        if project is None or (
+            project["status"] in ("deleting", "deleted")
+            and project.get("cluster_delete_policy") == "Delete"
+        ):
+            _remove_git_repository(project_id)
+        raise
+
+
+def _remove_git_repository(project_id: str) -> bool:
+    if get_settings().git_repository_on_delete == "Delete":
+        return git_provider.delete_repository(project_id)
+    return git_provider.archive_repository(project_id)
+
+
+def delete_git_repository(project_id: str, attempt: int = 1) -> bool:
+    """A reclaiming deletion archives the project's repository (or deletes it, with
+    GitRepositoryOnDelete=Delete); one that is not there is done."""
+    step, earlier = _begin("delete_git_repository", project_id, "delete", attempt)
+    if earlier is not None:
+        return bool(earlier)
+    existed = _remove_git_repository(project_id)
+    how = "deleted" if get_settings().git_repository_on_delete == "Delete" else "archived"
+    entry = history.entry(
+        project_id,
+        ACTOR,
+        f"git_repository_{how}",
+        detail={"repository": git_provider.repository_name(project_id), "existed": existed},
+    )
+    return bool(step.commit(existed, [entry]))
+
+
 def finish_provisioning(project_id: str, attempt: int = 1) -> None:
     step, earlier = _begin("finish_provisioning", project_id, "create", attempt)
     if earlier is not None:
@@ -200,6 +252,16 @@ def finish_provisioning(project_id: str, attempt: int = 1) -> None:
         namespaces_ready(project),
         condition("Ready", True, "Provisioned"),
     ]
+    if project.get("git_repository"):
+        conditions.insert(
+            2,
+            condition(
+                "GitRepositoryReady",
+                True,
+                "Created",
+                repository=project["git_repository"]["full_name"],
+            ),
+        )
     _finish(
         step,
         "creating",
@@ -531,6 +593,9 @@ REASONS = {
     "ClientError": "a platform service refused a request; a platform admin has to check the "
     "logs, then {next}",
     "ProjectStateChanged": "the project was changed by another action while the workflow ran",
+    "GitProviderUnavailable": "the Git provider was unavailable; {next}",
+    "GitProviderError": "the Git provider refused the request; a platform admin has to check "
+    "its token and organization, then {next}",
 }
 GENERIC_REASON = (
     "the workflow failed unexpectedly; a platform admin has to check the logs, then {next}"

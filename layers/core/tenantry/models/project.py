@@ -14,6 +14,7 @@ from tenantry.models.common import (
     Reason,
     Reference,
 )
+from tenantry.models.identity import DisplayName, Email
 
 ProjectStatus = Literal[
     "uninitialized",
@@ -82,6 +83,21 @@ class ClusterQuota(Input):
     ] = Field(default_factory=dict, max_length=MAX_RESOURCES)
 
 
+class InitialUser(Input):
+    """The project's first user: found by email, or created (platform admins only)."""
+
+    email: Email
+    display_name: str = DisplayName
+
+
+class GitRepository(Output):
+    name: str
+    full_name: str
+    html_url: str
+    clone_url: str
+    archived: bool = False
+
+
 class ProjectCreate(Input):
     name: str = Field(min_length=1, max_length=128)
     id: ProjectId | None = Field(None, description="DNS label; derived from name when absent")
@@ -100,6 +116,16 @@ class ProjectCreate(Input):
     org_id: Omittable[Reference] = Field(None)
     owner_id: Omittable[Reference] = Field(
         None, description="Platform admins only: create on behalf"
+    )
+    initial_user: Omittable[InitialUser] = Field(
+        None,
+        description="Platform admins only: the project's owner, found by email or created "
+        "(not with owner_id)",
+    )
+    init_git_repository: bool = Field(
+        False,
+        description="Make a repository for the project at the platform's Git provider, as a "
+        "provisioning step (422 when the platform has none)",
     )
 
     @field_validator("environments")
@@ -171,6 +197,8 @@ class Project(Output):
     environments: list[str] = Field(default_factory=list)
     conditions: list[Condition] = Field(default_factory=list)
     last_application: dict[str, Any] | None = None
+    init_git_repository: bool = False
+    git_repository: GitRepository | None = None
 
 
 class HistoryItem(Output):
