@@ -28,6 +28,7 @@ each page read through tenantry.pagination.collect, whose read budget bounds a r
 | PROJECT_DEPLOYMENTS      | table | PROJECT#<id>               | DEPLOY#<deployment>     | DEPLOY#...   |
 | PROJECT_DEPLOYMENT_PERMISSIONS | table | PROJECT#<id>         | DEPLOYPERM#<perm>       | DEPLOYPERM#... |
 | PROJECT_K8S_RESOURCES    | table | PROJECT#<id>               | K8S#<uid>               | K8S#...      |
+| PROJECT_APPS             | table | PROJECT#<id>               | OAUTHAPP#<app id>       | OAUTHAPP#... |
 | PROJECT_TASKS            | GSI2  | PROJECTTASKS#<id>          | <created_at>#<task>     |              |
 | ALL_KINDS                | GSI1  | KINDS                      | <name>                  |              |
 | ALL_REGISTRIES           | GSI1  | HELMREGS                   | <repo_name>#<id>        | (<repo_name>#...) |
@@ -233,6 +234,9 @@ PROJECT_DEPLOYMENT_PERMISSIONS = Pattern(
 )
 PROJECT_K8S_RESOURCES = Pattern(
     "a project's k8s resources", None, keys.project_pk, "K8S#<uid>", prefix=keys.K8S_PREFIX
+)
+PROJECT_APPS = Pattern(
+    "a project's apps", None, keys.project_pk, "OAUTHAPP#<app id>", prefix=keys.APP_PREFIX
 )
 PROJECT_TASKS = Pattern(
     "a project's deployment tasks", "GSI2", keys.project_tasks, "<created_at>#<task id>"

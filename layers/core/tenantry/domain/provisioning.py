@@ -18,7 +18,7 @@ from typing import Any
 from tenantry import registry
 from tenantry.clock import now_iso
 from tenantry.dal import clusters as cluster_store
-from tenantry.dal import history, limits
+from tenantry.dal import history, keys, limits
 from tenantry.dal import namespaces as ns_store
 from tenantry.dal import operations as op_store
 from tenantry.dal import projects as store
@@ -468,14 +468,18 @@ def delete_image_repository(project_id: str, attempt: int = 1) -> bool:
 
 def revoke_project_credentials(project_id: str, attempt: int = 1) -> int:
     """Remove what lives inside the project's partition and grants access on the platform:
-    its environments with their permissions and secrets (dal/projects.environment_keys);
-    its project-scoped tokens when those exist."""
+    its environments with their permissions and secrets, its apps (OAuth clients, with
+    their client secrets' hashes) (dal/projects.owned_keys)."""
     step, earlier = _begin("revoke_project_credentials", project_id, "delete", attempt)
     if earlier is not None:
         return int(earlier)
-    item_keys = store.environment_keys(project_id)
+    item_keys = store.owned_keys(project_id)
+    apps = sum(1 for k in item_keys if k["SK"].startswith(keys.APP_PREFIX))
     entry = history.entry(
-        project_id, ACTOR, "environments_removed", detail={"items_removed": len(item_keys)}
+        project_id,
+        ACTOR,
+        "environments_removed",
+        detail={"items_removed": len(item_keys), "apps_removed": apps},
     )
     store.delete_items(item_keys)
     return int(step.commit(len(item_keys), [entry]))
@@ -489,7 +493,7 @@ def finish_deprovisioning(project_id: str, attempt: int = 1) -> None:
     if earlier is not None:
         return
     project = step.project
-    store.delete_items(store.environment_keys(project_id))
+    store.delete_items(store.owned_keys(project_id))
     if step.op.get("params", {}).get("reclaim"):
         registry.delete_repository(project_id)
     now = now_iso()
