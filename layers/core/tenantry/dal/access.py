@@ -45,11 +45,12 @@ Sparse by design: an item is in a partition only while a list wants it there, so
 common filters are the partition itself. LIVE_PROJECTS holds no tombstone (a project
 leaves it when it becomes `deleted`); PROJECTS_IN_STATUS is `?state=` for platform
 admins. USER_CURRENT_PROJECTS and PROJECT_CURRENT_MEMBERS hold only current (accepted,
-leave_requested) memberships: a user's project list and a non-manager's member list never
-read former ones. PENDING_INVITES holds pending invites only, by expiry, read above now:
+leave_requested) memberships: a user's project list, a non-manager's member list and a
+project's users (GET /projects/{id}/users) never read former ones. PENDING_INVITES holds pending invites only, by expiry, read above now:
 GET /invites reads neither answered nor expired invites. APPLICATIONS_IN_STATE is the
 platform admins' queue. An environment's permissions and secrets sort under its id in the
-project's partition: its own prefix is the list (ENV_PERMISSIONS, ENV_SECRETS). What no
+project's partition: its own prefix is the list (ENV_PERMISSIONS, ENV_SECRETS), as a
+project's apps are (PROJECT_APPS, OAUTHAPP#). What no
 pattern serves (a name prefix, a label selector, a status within a member's or an owner's
 list, the state of one project's or one applicant's applications, a secret's collection
 or name) is a filter on the rows read (docs/api.md, "Lists and cursors").
