@@ -79,6 +79,7 @@ TASK_ID = str(uuid.uuid5(_IDS, "task/web-front-upgrade"))  # Pending, holding th
 STARTED_DEPLOYMENT_ID = str(uuid.uuid5(_IDS, "deployment/web-back"))
 STARTED_TASK_ID = str(uuid.uuid5(_IDS, "task/web-back-install"))  # Started
 K8S_UID = "5f0c7a3e-2b1d-4c8e-9a6f-web-front-dep"  # web-front's Deployment, as edge reported it
+PROJECT_APP_ID = str(uuid.uuid5(_IDS, "project-app/demo-console"))  # an OAuth client of demo
 
 
 def deployment_permission_id() -> str:
@@ -418,6 +419,24 @@ SAMPLES: dict[str, Sample] = {
         headers={"idempotency-key": "8b2f-tag-format-semver"},
     ),
     "ListHelmCharts": Sample(query={"parsed_branch": "main", "available": "true"}),
+    "ListProjectUsers": Sample(query={"limit": "25"}),
+    "ListProjectApps": Sample(query={"limit": "25"}),
+    "CreateProjectApp": Sample(
+        body={
+            "name": "Demo CLI",
+            "description": "The command line client, signing in through a browser",
+            "redirect_uris": ["http://127.0.0.1:8400/callback", "https://cli.example.com/done"],
+        },
+        headers={"idempotency-key": "2e9b-app-demo-cli"},
+    ),
+    "GetProjectApp": Sample(path={"appId": PROJECT_APP_ID}),
+    "UpdateProjectApp": Sample(
+        body={"redirect_uris": ["https://console.example.com/oauth/callback"]},
+        path={"appId": PROJECT_APP_ID},
+        headers={"if-match": '"1"'},
+    ),
+    "DeleteProjectApp": Sample(path={"appId": PROJECT_APP_ID}, headers={"if-match": '"1"'}),
+    "RotateProjectAppSecret": Sample(body={}, path={"appId": PROJECT_APP_ID}),
 }
 
 # Workflow inputs beyond {project_id, operation, attempt}, by operation (what

@@ -2,7 +2,7 @@
 domain code on an emulated stack: the admin with the samples' token and a second token, a
 bot with a token, project `demo` owned by the admin (with an image, a member, a user
 outside it, a pending application, the member's Admin permission on demo's `dev`
-environment and a secret there), a template, an org and an invite; in the catalog, a tag
+environment and a secret there, an app), a template, an org and an invite; in the catalog, a tag
 format and the demo chart, discovered from its push to an emulated ECR registry (with its
 registry and kind). Ids are pinned to the samples' ones by patching the id factories
 around each creation.
@@ -106,6 +106,7 @@ def seed(stack: Any, project_status: str = "active") -> None:
     _seed_governance(principal)
     _seed_agent_work()
     _seed_environments(principal)
+    _seed_project_app(principal)
     _seed_deployments()
     _seed_deployment_permission()
     _seed_k8s_resources()
@@ -252,6 +253,18 @@ def _seed_environments(principal: Any) -> None:
                 {"collection": "db", "name": "password", "contents": "sample-not-a-secret"}
             ),
         )
+
+
+def _seed_project_app(principal: Any) -> None:
+    """An app (OAuth client) of demo, the one the app routes' samples name."""
+    from tenantry.domain import apps
+    from tenantry.models.apps import AppCreate
+
+    body = AppCreate(
+        name="Demo console", redirect_uris=["https://console.example.com/oauth/callback"]
+    )
+    with mock.patch.object(apps, "new_id", return_value=samples.PROJECT_APP_ID):
+        apps.create(principal, samples.PROJECT_ID, body)
 
 
 def _seed_deployments() -> None:

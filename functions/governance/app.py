@@ -1,4 +1,5 @@
-"""Governance routes: applications, memberships, members, quotas and public profiles."""
+"""Governance routes: applications, memberships, members and users, quotas, public profiles,
+templates, and a project's apps (its OAuth clients)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,16 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from tenantry import idempotency
-from tenantry.domain import applications, invites, memberships, projects, quotas, templates
+from tenantry.domain import (
+    applications,
+    apps,
+    invites,
+    memberships,
+    project_users,
+    projects,
+    quotas,
+    templates,
+)
 from tenantry.http import (
     Cursor,
     IdempotencyKey,
@@ -24,6 +34,7 @@ from tenantry.http import (
     respond,
     responses,
 )
+from tenantry.models.apps import App, AppCreate, AppPatch, AppWithSecret
 from tenantry.models.common import Page
 from tenantry.models.governance import (
     Application,
@@ -35,12 +46,13 @@ from tenantry.models.governance import (
     MembershipCreate,
     Profile,
     ProfileUpdate,
+    ProjectUser,
     Quota,
     Template,
     TemplateCreate,
 )
 from tenantry.models.identity import Principal
-from tenantry.pagination import FILTERED_AFTER_READING, decode_cursor, fingerprint, page
+from tenantry.pagination import FILTERED_AFTER_READING, decode_cursor, fingerprint, listed, page
 
 app = make_app()
 
@@ -196,6 +208,136 @@ def list_members(projectId: Id, limit: Limit = 25, cursor: Cursor = None) -> Pag
     scope = fingerprint("members", principal.id, projectId)
     items, last = memberships.members(principal, projectId, limit, decode_cursor(cursor, scope))
     return Page[Member](**page(items, last, scope))
+
+
+@app.get(
+    "/projects/<projectId>/users",
+    tags=["governance"],
+    summary="A project's people: its current members with their roles and display names "
+    "(members, platform admins)",
+    description="Accepted and leave_requested memberships only (requests and former members "
+    "are in `GET /memberships?project_id=`), ordered by user id.",
+    responses=responses(200, Page[ProjectUser], 404),
+)
+def list_project_users(
+    projectId: Id, limit: Limit = 25, cursor: Cursor = None
+) -> Page[ProjectUser]:
+    principal = caller(app)
+    return Page[ProjectUser](
+        **listed(
+            cursor,
+            ("project-users", projectId),
+            lambda key: project_users.list_users(principal, projectId, limit, key),
+        )
+    )
+
+
+# --- apps (OAuth clients) -----------------------------------------------------------------------
+
+APP_WRITERS = "The project's owner and admins and platform admins; other members: 403. "
+SECRET_ONCE = (
+    "`client_secret` is in this response only: Tenantry keeps its SHA-256, never the secret. "
+)
+
+
+@app.get(
+    "/projects/<projectId>/apps",
+    tags=["apps"],
+    summary="A project's apps (OAuth clients), never their secrets (members, platform admins)",
+    responses=responses(200, Page[App], 404),
+)
+def list_project_apps(projectId: Id, limit: Limit = 25, cursor: Cursor = None) -> Page[App]:
+    principal = caller(app)
+    return Page[App](
+        **listed(
+            cursor,
+            ("project-apps", projectId),
+            lambda key: apps.list_apps(principal, projectId, limit, key),
+        )
+    )
+
+
+@app.post(
+    "/projects/<projectId>/apps",
+    tags=["apps"],
+    summary="Register an app (an OAuth client) with its client id and secret",
+    description=APP_WRITERS
+    + SECRET_ONCE
+    + "A replay with the same `Idempotency-Key` answers the app with `client_secret: null` "
+    "(rotate it if the first answer was lost). The project must be active (409). At most "
+    "MaxAppsPerProject apps per project: 413 (limit apps_per_project).",
+    responses=responses(201, AppWithSecret, 403, 404, 409, 413, headers=("ETag", "Location")),
+)
+def create_project_app(
+    projectId: Id, body: AppCreate, idempotency_key: IdempotencyKey = None
+) -> Response[AppWithSecret]:
+    principal = caller(app)
+    return idempotency.created(
+        app,
+        idempotency_key,
+        principal.id,
+        body,
+        lambda: apps.create(principal, projectId, body),
+        f"/projects/{projectId}/apps",
+        redact=lambda created: {**created, "client_secret": None},
+    )
+
+
+@app.get(
+    "/projects/<projectId>/apps/<appId>",
+    tags=["apps"],
+    summary="An app, never its secret (members, platform admins)",
+    responses=responses(200, App, 404, headers=("ETag",)),
+)
+def get_project_app(projectId: Id, appId: Id) -> Response[App]:
+    found = apps.get(caller(app), projectId, appId)
+    return respond(found, version=found.version)
+
+
+@app.patch(
+    "/projects/<projectId>/apps/<appId>",
+    tags=["apps"],
+    summary="Change an app's name, description or redirect URIs",
+    description=APP_WRITERS
+    + "`redirect_uris` replaces the list whole. The project must be active (409). "
+    "`If-Match` makes it conditional (412).",
+    responses=responses(200, App, 403, 404, 409, 412, headers=("ETag",)),
+)
+def update_project_app(
+    projectId: Id, appId: Id, body: AppPatch, if_match: IfMatch = None
+) -> Response[App]:
+    changed = apps.update(caller(app), projectId, appId, body, expected_version(if_match))
+    return respond(changed, version=changed.version)
+
+
+@app.post(
+    "/projects/<projectId>/apps/<appId>/secret",
+    tags=["apps"],
+    summary="Rotate an app's client secret: the old one stops at once",
+    description=APP_WRITERS
+    + SECRET_ONCE
+    + "Not idempotent: each call makes a new secret (send `If-Match` to rotate at most once: "
+    "a retry of a rotation that happened is 412). The project must be active (409).",
+    responses=responses(200, AppWithSecret, 403, 404, 409, 412, headers=("ETag",)),
+)
+def rotate_project_app_secret(
+    projectId: Id, appId: Id, if_match: IfMatch = None
+) -> Response[AppWithSecret]:
+    rotated = apps.rotate_secret(caller(app), projectId, appId, expected_version(if_match))
+    return respond(rotated, version=rotated.version)
+
+
+@app.delete(
+    "/projects/<projectId>/apps/<appId>",
+    tags=["apps"],
+    summary="Delete an app; its client id and secret stop at once",
+    description=APP_WRITERS + "The project must be active (409). `If-Match` makes it "
+    "conditional (412).",
+    responses=responses(204, None, 403, 404, 409, 412, description="Deleted"),
+)
+def delete_project_app(projectId: Id, appId: Id, if_match: IfMatch = None) -> Response[None]:
+    apps.delete(caller(app), projectId, appId, expected_version(if_match))
+    return no_content()
 
 
 # --- quotas and profile -------------------------------------------------------------------------

@@ -61,6 +61,7 @@ class World:
     registry: str = ""  # the demo chart's helm registry
     chart: str = ""  # the demo chart
     tag_format: str = ""  # a helm tag format
+    project_app: str = ""  # an app (OAuth client) of `pid`
     _seq: itertools.count[int] = field(default_factory=itertools.count)
 
     @classmethod
@@ -117,6 +118,7 @@ class World:
             bot, w.tokens[kind] = make_bot(api, admin_token, kind.title())
             w.ids[kind] = bot["id"]
             w.grant(w.env, bot_id=bot["id"], role=env_role)
+        w.project_app = w.fresh_project_app()
         w.discover_demo_chart()
         w.tag_format = w.fresh_tag_format()
         w.ready_for_deployments()
@@ -352,6 +354,13 @@ class World:
 
     def fresh_secret(self) -> str:
         r = self.as_("owner").post(self.envs_path(self.env, "secrets"), json=self.secret_body())
+        return str(self.ok(r, 201)["id"])
+
+    def app_body(self) -> dict[str, Any]:
+        return {"name": self.unique("Matrix App"), "redirect_uris": ["https://app.example.com/cb"]}
+
+    def fresh_project_app(self) -> str:
+        r = self.as_("owner").post(f"/projects/{self.pid}/apps", json=self.app_body())
         return str(self.ok(r, 201)["id"])
 
     def discover_demo_chart(self) -> None:

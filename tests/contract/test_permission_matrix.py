@@ -27,6 +27,9 @@ The expectations are derived from ../shared/design/API.md, not from what the app
 * the deployment catalog (API.md, "Deployments and tasks"): platform-level; every
   authenticated user or bot reads it, only platform admins write (kinds, a registry's
   icon, tag formats): 403 for everybody else, whatever the resource.
+* a project's apps and users (API.md, "Console extras"): members read the apps (never a
+  secret) and the project's people; the project's owner and admins create, change,
+  rotate and delete apps, so a member or viewer gets 403 there.
 * environments (API.md, "Environments", "Secrets"): members read them and their
   permissions, the project's owner and admins manage them; a secret's names are read by
   the environment's Admins and Users and the managers, so a member without a role on the
@@ -96,6 +99,13 @@ GET    /memberships                                       200    200    200    2
 GET    /memberships/{membershipId}                        200    200    200    200    200    404    404    403    401
 POST   /memberships/{membershipId}/actions                200    200    200    403    403    404    404    403    401
 GET    /projects/{projectId}/members                      200    200    200    200    200    404    404    403    401
+GET    /projects/{projectId}/users                        200    200    200    200    200    404    404    403    401
+GET    /projects/{projectId}/apps                         200    200    200    200    200    404    404    403    401
+POST   /projects/{projectId}/apps                         201    201    201    403    403    404    404    403    401
+GET    /projects/{projectId}/apps/{appId}                 200    200    200    200    200    404    404    403    401
+PATCH  /projects/{projectId}/apps/{appId}                 200    200    200    403    403    404    404    403    401
+DELETE /projects/{projectId}/apps/{appId}                 204    204    204    403    403    404    404    403    401
+POST   /projects/{projectId}/apps/{appId}/secret          200    200    200    403    403    404    404    403    401
 GET    /projects/{projectId}/quotas                       200    200    200    200    200    404    404    403    401
 GET    /projects/{projectId}/profile                      200    200    200    200    200    200    200    403    401
 PUT    /projects/{projectId}/profile                      200    200    403    403    403    403    403    403    401
@@ -283,6 +293,19 @@ CALLS: dict[str, Prepare] = {
         {"membershipId": w.fresh_member() if ok else w.extra_membership}, {"action": "remove"}
     ),
     "GET /projects/{projectId}/members": same(projectId="pid"),
+    "GET /projects/{projectId}/users": same(projectId="pid"),
+    "GET /projects/{projectId}/apps": same(projectId="pid"),
+    "POST /projects/{projectId}/apps": lambda w, ok: Call({"projectId": w.pid}, w.app_body()),
+    "GET /projects/{projectId}/apps/{appId}": same(projectId="pid", appId="project_app"),
+    "PATCH /projects/{projectId}/apps/{appId}": lambda w, ok: Call(
+        {"projectId": w.pid, "appId": w.project_app}, {"description": "changed by the matrix"}
+    ),
+    "DELETE /projects/{projectId}/apps/{appId}": lambda w, ok: Call(
+        {"projectId": w.pid, "appId": w.fresh_project_app() if ok else w.project_app}
+    ),
+    "POST /projects/{projectId}/apps/{appId}/secret": lambda w, ok: Call(
+        {"projectId": w.pid, "appId": w.project_app}
+    ),
     "GET /projects/{projectId}/quotas": same(projectId="pid"),
     "GET /projects/{projectId}/profile": same(projectId="pid"),
     "PUT /projects/{projectId}/profile": lambda w, ok: Call(

@@ -31,6 +31,7 @@ LIMITS = {
     "MaxJoinRequestsPerProjectPerDay": "3",
     "MaxInvitesPerUserPerDay": "3",
     "MaxOrgsPerUserPerDay": "2",
+    "MaxAppsPerProject": "2",
 }
 
 
@@ -261,6 +262,40 @@ def test_orgs_per_user_per_day(api: Api, admin_token: str) -> None:
     assert len(list_all(api, token, "/orgs")) == 2
     for n in range(3):
         assert api.post("/orgs", token=admin_token, json={"name": f"Admin org {n}"}).status == 201
+
+
+# --- apps a project has (413) ---------------------------------------------------------------------
+
+
+def test_apps_per_project(api: Api, admin_token: str, wait_until: Wait) -> None:
+    _, token = user(api, admin_token)
+    pid = create_active(api, token, wait_until, name="Many Apps")["id"]
+    path = f"/projects/{pid}/apps"
+    made = []
+    for n in (1, 2):
+        r = api.post(path, token=token, json={"name": f"App {n}"})
+        assert r.status == 201, r
+        made.append(r.json()["id"])
+    assert counter("apps_per_project", pid) == 2
+
+    assert_limit(api.post(path, token=token, json={"name": "App 3"}), 413, "apps_per_project", 2)
+    assert len(list_all(api, token, path)) == 2  # nothing written
+    assert counter("apps_per_project", pid) == 2
+
+    # another project counts for itself
+    other = create_active(api, token, wait_until, name="Other Apps")["id"]
+    assert api.post(f"/projects/{other}/apps", token=token, json={"name": "A"}).status == 201
+
+    # platform admins are exempt; their apps count all the same
+    assert api.post(path, token=admin_token, json={"name": "By the admin"}).status == 201
+    assert counter("apps_per_project", pid) == 3
+
+    # deleting apps gives their units back
+    for app_id in made:
+        assert api.delete(f"{path}/{app_id}", token=token).status == 204
+    assert counter("apps_per_project", pid) == 1
+    assert api.post(path, token=token, json={"name": "App 4"}).status == 201
+    assert_limit(api.post(path, token=token, json={"name": "App 5"}), 413, "apps_per_project", 2)
 
 
 # --- races: only DynamoDB's condition on the counter keeps the limit ------------------------------

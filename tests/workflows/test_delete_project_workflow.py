@@ -120,7 +120,7 @@ def test_delete_with_reclaim_removes_repository_and_environments(workflow: Workf
     assert history[4]["detail"] == {"reclaim": True}
     assert (history[4]["from"], history[4]["to"]) == ("active", "deleting")
     assert history[5]["detail"] == {"repository": "tenantry/alpha", "existed": True}
-    assert history[6]["detail"] == {"items_removed": 4}
+    assert history[6]["detail"] == {"items_removed": 4, "apps_removed": 0}
     assert (history[7]["from"], history[7]["to"]) == ("deleting", "deleted")
     # the tombstone keeps the id: it is never reused
     r = workflow.api.post("/projects", token=workflow.token, json={"name": "Alpha", "id": "alpha"})

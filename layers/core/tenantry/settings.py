@@ -35,6 +35,7 @@ class Settings:
     max_join_requests_per_project_per_day: int = 5
     max_invites_per_user_per_day: int = 100
     max_orgs_per_user_per_day: int = 10
+    max_apps_per_project: int = 20
     # The agent protocol (template parameters Agent*; tenantry.domain.work).
     agent_heartbeat_seconds: int = 30
     agent_lease_seconds: int = 60

@@ -28,6 +28,7 @@ each page read through tenantry.pagination.collect, whose read budget bounds a r
 | PROJECT_DEPLOYMENTS      | table | PROJECT#<id>               | DEPLOY#<deployment>     | DEPLOY#...   |
 | PROJECT_DEPLOYMENT_PERMISSIONS | table | PROJECT#<id>         | DEPLOYPERM#<perm>       | DEPLOYPERM#... |
 | PROJECT_K8S_RESOURCES    | table | PROJECT#<id>               | K8S#<uid>               | K8S#...      |
+| PROJECT_APPS             | table | PROJECT#<id>               | OAUTHAPP#<app id>       | OAUTHAPP#... |
 | PROJECT_TASKS            | GSI2  | PROJECTTASKS#<id>          | <created_at>#<task>     |              |
 | ALL_KINDS                | GSI1  | KINDS                      | <name>                  |              |
 | ALL_REGISTRIES           | GSI1  | HELMREGS                   | <repo_name>#<id>        | (<repo_name>#...) |
@@ -44,11 +45,12 @@ Sparse by design: an item is in a partition only while a list wants it there, so
 common filters are the partition itself. LIVE_PROJECTS holds no tombstone (a project
 leaves it when it becomes `deleted`); PROJECTS_IN_STATUS is `?state=` for platform
 admins. USER_CURRENT_PROJECTS and PROJECT_CURRENT_MEMBERS hold only current (accepted,
-leave_requested) memberships: a user's project list and a non-manager's member list never
-read former ones. PENDING_INVITES holds pending invites only, by expiry, read above now:
+leave_requested) memberships: a user's project list, a non-manager's member list and a
+project's users (GET /projects/{id}/users) never read former ones. PENDING_INVITES holds pending invites only, by expiry, read above now:
 GET /invites reads neither answered nor expired invites. APPLICATIONS_IN_STATE is the
 platform admins' queue. An environment's permissions and secrets sort under its id in the
-project's partition: its own prefix is the list (ENV_PERMISSIONS, ENV_SECRETS). What no
+project's partition: its own prefix is the list (ENV_PERMISSIONS, ENV_SECRETS), as a
+project's apps are (PROJECT_APPS, OAUTHAPP#). What no
 pattern serves (a name prefix, a label selector, a status within a member's or an owner's
 list, the state of one project's or one applicant's applications, a secret's collection
 or name) is a filter on the rows read (docs/api.md, "Lists and cursors").
@@ -233,6 +235,9 @@ PROJECT_DEPLOYMENT_PERMISSIONS = Pattern(
 )
 PROJECT_K8S_RESOURCES = Pattern(
     "a project's k8s resources", None, keys.project_pk, "K8S#<uid>", prefix=keys.K8S_PREFIX
+)
+PROJECT_APPS = Pattern(
+    "a project's apps", None, keys.project_pk, "OAUTHAPP#<app id>", prefix=keys.APP_PREFIX
 )
 PROJECT_TASKS = Pattern(
     "a project's deployment tasks", "GSI2", keys.project_tasks, "<created_at>#<task id>"

@@ -38,6 +38,19 @@ def get_user(user_id: str, *, consistent: bool = True) -> dict[str, Any] | None:
     return table.get(keys.user(user_id), consistent=consistent)
 
 
+def users_by_id(user_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The users among `user_ids` (up to 100), by id, in one BatchGetItem. Eventually
+    consistent (the rows of a list page); an id not found so is read again strongly
+    consistent (a user just made), so only users that do not exist are missing."""
+    wanted = list(dict.fromkeys(user_ids))
+    found = {u["id"]: u for u in table.batch_get([keys.user(i) for i in wanted])}
+    missing = [i for i in wanted if i not in found]
+    if missing:
+        again = table.batch_get([keys.user(i) for i in missing], consistent=True)
+        found.update({u["id"]: u for u in again})
+    return found
+
+
 def user_id_by_email(email: str, *, consistent: bool = True) -> str | None:
     item = table.get(keys.email(email), consistent=consistent)
     return item["user_id"] if item else None

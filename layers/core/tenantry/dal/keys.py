@@ -15,6 +15,8 @@ dal/access.py; the index keys below put each item into exactly the partitions it
 | env permission      | PROJECT#<id>        | ENVPERM#<env>#<perm>  |                                      |                                       |                                    |
 | secret              | PROJECT#<id>        | SECRET#<env>#<secret> |                                      |                                       |                                    |
 | secret name (unique)| PROJECT#<id>        | SECRETNAME#<env>#<collection>#<name> |                       |                                       |                                    |
+| project app (OAuth) | PROJECT#<id>        | OAUTHAPP#<app id>     |                                      |                                       |                                    |
+| project limit count | PROJECT#<id>        | LIMIT#<limit>         |                                      |                                       |                                    |
 | user                | USER#<id>           | USER                  | USERS / <created_at>#<id>            |                                       |                                    |
 | user email (unique) | EMAIL#<email>       | EMAIL                 |                                      |                                       |                                    |
 | bot                 | BOT#<id>            | BOT                   | BOTS / <created_at>#<id>             |                                       |                                    |
@@ -95,6 +97,13 @@ lists them and a deleted environment's are found by prefix. A permission's id is
 uuid5(env, principal): one per (environment, user or bot), and the caller's own permission
 is a GetItem. A secret's (collection, name) is unique through its name guard; the secret
 item holds its contents only sealed (tenantry.secrets_crypto).
+
+A project app (an OAuth client of the project, tenantry.domain.apps) is one item in the
+project's partition: its client id, redirect URIs and the SHA-256 of its current client
+secret (never the secret). Rotating the secret rewrites that hash in the app's versioned
+update, so the old secret matches nothing from then on. A count a limit keeps per project
+(dal/limits.py, apps_per_project) is an item LIMIT#<limit> in the same partition, moved
+in the transaction that adds or removes what it counts.
 
 A tenant's items share PK=PROJECT#<id>, so one Query serves a project's lists and a
 project's deletion finds everything it owns (PROJECT_OWNED_PREFIXES).
@@ -265,13 +274,33 @@ def env_owned_prefixes(env_id: str) -> tuple[str, ...]:
     )
 
 
-# What a project's deletion sweeps from its partition (dal/projects.environment_keys).
+APP_PREFIX = "OAUTHAPP#"  # not APP#: that is a governance application's partition
+
+
+def project_app(project_id: str, app_id: str) -> dict[str, str]:
+    """An OAuth client of the project (tenantry.domain.apps)."""
+    return {"PK": f"PROJECT#{project_id}", "SK": f"{APP_PREFIX}{app_id}"}
+
+
+PROJECT_LIMIT_PREFIX = "LIMIT#"
+
+
+def project_limit_counter(project_id: str, name: str) -> dict[str, str]:
+    """A standing count one project keeps under a limit (dal/limits.py: apps_per_project)."""
+    return {"PK": f"PROJECT#{project_id}", "SK": f"{PROJECT_LIMIT_PREFIX}{name}"}
+
+
+# What a project's deletion sweeps from its partition (dal/projects.owned_keys): its
+# environments and what they own, its apps (OAuth clients: credentials on the platform)
+# and the counts kept for them.
 PROJECT_OWNED_PREFIXES = (
     ENV_PREFIX,
     ENV_NAME_PREFIX,
     ENV_PERMISSION_PREFIX,
     SECRET_PREFIX,
     SECRET_NAME_PREFIX,
+    APP_PREFIX,
+    PROJECT_LIMIT_PREFIX,
 )
 
 

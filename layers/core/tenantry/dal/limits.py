@@ -1,6 +1,7 @@
-"""Per-user limits against abuse, enforced by DynamoDB in the same transaction as the write.
+"""Limits against abuse, enforced by DynamoDB in the same transaction as the write.
 
-Each limit is a counter item (keys.limit_counter / keys.daily_counter) that the write's
+Each limit is a counter item (keys.limit_counter / keys.daily_counter for a user's,
+keys.project_limit_counter for a project's, in the project's partition) that the write's
 TransactWriteItems moves with `ADD`, under the condition that it stays within the maximum.
 Two concurrent requests can therefore never both take the last unit: there is no
 read-then-write. When the counter's condition fails, table.transact turns it into the
@@ -35,6 +36,7 @@ class Limit:
     setting: str  # the Settings field (env var, template parameter Max...)
     per_day: bool
     detail: str  # the problem's detail; {max} is the maximum
+    per_project: bool = False  # counted per project (its id), not per principal
 
 
 LIMITS = {
@@ -70,6 +72,13 @@ LIMITS = {
             True,
             "a user may create at most {max} orgs a day; try again tomorrow",
         ),
+        Limit(
+            "apps_per_project",
+            "max_apps_per_project",
+            False,
+            "a project may have at most {max} apps; delete one first",
+            per_project=True,
+        ),
     )
 }
 
@@ -83,12 +92,19 @@ def _today(now: datetime | None = None) -> datetime:
     return moment.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+def _standing_counter(limit: Limit, owner_id: str, scope: str) -> dict[str, str]:
+    if limit.per_project:
+        return keys.project_limit_counter(owner_id, limit.name)
+    return keys.limit_counter(owner_id, limit.name, scope)
+
+
 def take(
     name: str, principal_id: str, *, exempt: bool = False, by: int = 1, scope: str = ""
 ) -> list[dict[str, Any]]:
-    """The transaction ops that count `by` units of `name` for the principal, refused by
-    DynamoDB past the maximum. Exempt (platform admins): a standing count still moves (so
-    its release stays right), without a condition; a per-day count is skipped."""
+    """The transaction ops that count `by` units of `name` for the principal (for a
+    per-project limit: `principal_id` is the project's id), refused by DynamoDB past the
+    maximum. Exempt (platform admins): a standing count still moves (so its release stays
+    right), without a condition; a per-day count is skipped."""
     limit = LIMITS[name]
     if limit.per_day and exempt:
         return []
@@ -102,7 +118,7 @@ def take(
         values[":exp"] = int((day + timedelta(days=2)).timestamp())
         sets.append("#exp = :exp")
     else:
-        key = keys.limit_counter(principal_id, name, scope)
+        key = _standing_counter(limit, principal_id, scope)
     condition = None
     if not exempt:
         most = maximum(name)
@@ -116,9 +132,10 @@ def take(
 
 def release(name: str, principal_id: str, *, by: int = 1, scope: str = "") -> dict[str, Any]:
     """The op that gives back `by` units of a standing count."""
-    assert not LIMITS[name].per_day, "per-day counts expire, they are not released"
+    limit = LIMITS[name]
+    assert not limit.per_day, "per-day counts expire, they are not released"
     return table.tx_update(
-        keys.limit_counter(principal_id, name, scope),
+        _standing_counter(limit, principal_id, scope),
         "ADD #c :by",
         names={"#c": "count"},
         values={":by": -by},
@@ -153,7 +170,7 @@ def current(name: str, principal_id: str, scope: str = "") -> int:
     key = (
         keys.daily_counter(principal_id, name, _today().strftime("%Y-%m-%d"), scope)
         if limit.per_day
-        else keys.limit_counter(principal_id, name, scope)
+        else _standing_counter(limit, principal_id, scope)
     )
     item = table.get(key)
     return int(item["count"]) if item else 0

@@ -269,9 +269,10 @@ def environment_names(project_id: str) -> set[str]:
     return {k["SK"].removeprefix(keys.ENV_NAME_PREFIX) for k in guards}
 
 
-def environment_keys(project_id: str) -> list[dict[str, str]]:
-    """Keys of every environment item of the project and of what they own: name guards,
-    permissions, secrets and their name guards (keys.PROJECT_OWNED_PREFIXES)."""
+def owned_keys(project_id: str) -> list[dict[str, str]]:
+    """Keys of what the project's deletion removes from its partition
+    (keys.PROJECT_OWNED_PREFIXES): its environments and what they own (name guards,
+    permissions, secrets and their name guards), its apps and their limit count."""
     return environments.keys_under(project_id, keys.PROJECT_OWNED_PREFIXES)
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from tenantry import git_provider, registry
 from tenantry.clock import now_iso
 from tenantry.dal import clusters as cluster_store
-from tenantry.dal import history, limits
+from tenantry.dal import history, keys, limits
 from tenantry.dal import namespaces as ns_store
 from tenantry.dal import operations as op_store
 from tenantry.dal import projects as store
@@ -532,16 +532,20 @@ def delete_image_repository(project_id: str, attempt: int = 1) -> bool:
 def revoke_project_credentials(project_id: str, attempt: int = 1) -> int:
     """Remove what lives inside the project's partition and grants access on the platform:
     its deployments (their Pending tasks canceled, tenantry.domain.deployments
-    .remove_with_project), then its environments with their permissions and secrets
-    (dal/projects.environment_keys); its project-scoped tokens when those exist."""
+    .remove_with_project), then its environments with their permissions and secrets, its
+    apps (OAuth clients, with their client secrets' hashes) (dal/projects.owned_keys)."""
     step, earlier = _begin("revoke_project_credentials", project_id, "delete", attempt)
     if earlier is not None:
         return int(earlier)
     removed = deployments.remove_with_project(project_id)
-    item_keys = store.environment_keys(project_id)
+    item_keys = store.owned_keys(project_id)
+    apps = sum(1 for k in item_keys if k["SK"].startswith(keys.APP_PREFIX))
     entries = [
         history.entry(
-            project_id, ACTOR, "environments_removed", detail={"items_removed": len(item_keys)}
+            project_id,
+            ACTOR,
+            "environments_removed",
+            detail={"items_removed": len(item_keys), "apps_removed": apps},
         )
     ]
     if removed["deployments"]:
@@ -558,7 +562,7 @@ def finish_deprovisioning(project_id: str, attempt: int = 1) -> None:
     if earlier is not None:
         return
     project = step.project
-    store.delete_items(store.environment_keys(project_id))
+    store.delete_items(store.owned_keys(project_id))
     if step.op.get("params", {}).get("reclaim"):
         registry.delete_repository(project_id)
     now = now_iso()

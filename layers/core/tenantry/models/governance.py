@@ -143,6 +143,21 @@ class Member(Output):
     state: MembershipState
 
 
+class ProjectUser(Output):
+    """A person of the project (a current member) as the console's members page shows them."""
+
+    user_id: str
+    display_name: str | None = Field(
+        description="The user's display name (null only if their record cannot be read)"
+    )
+    role: ProjectRole
+    state: MembershipState = Field(description="accepted, or leave_requested")
+    membership_id: str
+    is_active: bool | None = Field(
+        description="False when a platform admin has deactivated the user (null as display_name)"
+    )
+
+
 # --- orgs and invites ---------------------------------------------------------------------------
 
 
