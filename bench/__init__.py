@@ -11,10 +11,13 @@ target, PASS/FAIL, and a non-zero exit status when a target is missed. Not part 
              10,000 (same table, plus other users' projects), through the emulated stack
              (tests.harness.emulated, moto in process), median of 15. Target: 10k/100 <= 1.2.
              The admin's first page (GSI1 PROJECTS) at both table sizes, for information.
-3. calls     AWS API calls per request, per route, by operation: a scripted walk through
-             every HttpApi route of template.yaml (authorizer counted apart) on the small
-             table, its GET requests replayed on the 10k table (writes stay on the small
-             one: see bench/emulated.py). Targets: every route walked; no Scan anywhere;
+3. calls     AWS API calls per request, per route, by operation: a scripted walk (bench/
+             walk.py, the principals that normally call each route) on the small table, then
+             every HttpApi route of template.yaml it did not visit from its sample event
+             (bench/sampled.py: local/sample_events.py's request on local/seed.py's world, so
+             a new route is walked without touching the bench); authorizer counted apart.
+             GET requests are replayed on the 10k table (writes stay on small tables: see
+             bench/emulated.py). Targets: every route walked; no Scan anywhere;
              the same calls at both sizes; list routes the same for 100 and 10k
              memberships; at most MAX_DYNAMODB_CALLS per request. Then, per route, the
              DynamoDB calls and read/write units at both sizes, computed from the items
