@@ -1,4 +1,4 @@
-"""`make bench` (`.venv/bin/python -m bench`): seven performance measurements, each with its
+"""`make bench` (`.venv/bin/python -m bench`): eight performance measurements, each with its
 target, PASS/FAIL, and a non-zero exit status when a target is missed. Not part of
 `make test`.
 
@@ -44,6 +44,14 @@ target, PASS/FAIL, and a non-zero exit status when a target is missed. Not part 
              latency p50/p99 and items per second, reported; targets: every item handed
              out exactly once, at most 3.5 DynamoDB calls per claim (token read, one
              Query, one conditional UpdateItem per item, lost races), no Scan.
+8. tasks     Deployment tasks (bench/tasks.py) through the local runner's HTTP server (in
+             this process, so every AWS call is counted) with the test agent answering over
+             HTTP: 60 deployments installed, then PATCHed at once by 4 clients (an Upgrade
+             task each, run to Done), then 30 PATCHed one at a time. Targets: tasks/s in
+             the burst; PATCH -> agent claim latency p50/p99 one at a time (the burst's,
+             queueing included, reported); DynamoDB calls per task (PATCH, the state
+             machine's steps, the agent's claim and result; claims that found nothing
+             apart). Each target's reason is printed with it.
 
 Seeding writes project + member items straight into the table with batch_writer: the items
 tenantry.domain.projects.create_project builds (keys from tenantry.dal.keys), see
