@@ -356,8 +356,13 @@ def _section3(
         f"{'same' if admin_same else 'DIFFERENT'}"
     )
 
-    started = sum(r.handler[("stepfunctions", "StartExecution")] for r in small.results.values())
-    lines.append(f"   workflow steps, all {started} executions the walk started (for information):")
+    start = ("stepfunctions", "StartExecution")
+    started = sum(r.handler[start] for r in small.results.values())
+    by_steps = sum(ops[start] for ops in background.values())  # a finished task starts the next
+    lines.append(
+        f"   workflow steps, all {started + by_steps} executions the walk started ({started} by "
+        f"its requests, {by_steps} by workflow steps) (for information):"
+    )
     for function, ops in sorted(background.items()):
         by_service: dict[str, Counter[str]] = {}
         for (svc, op), n in ops.items():
