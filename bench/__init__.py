@@ -1,4 +1,4 @@
-"""`make bench` (`.venv/bin/python -m bench`): seven performance measurements, each with its
+"""`make bench` (`.venv/bin/python -m bench`): eight performance measurements, each with its
 target, PASS/FAIL, and a non-zero exit status when a target is missed. Not part of
 `make test`.
 
@@ -11,10 +11,13 @@ target, PASS/FAIL, and a non-zero exit status when a target is missed. Not part 
              10,000 (same table, plus other users' projects), through the emulated stack
              (tests.harness.emulated, moto in process), median of 15. Target: 10k/100 <= 1.2.
              The admin's first page (GSI1 PROJECTS) at both table sizes, for information.
-3. calls     AWS API calls per request, per route, by operation: a scripted walk through
-             every HttpApi route of template.yaml (authorizer counted apart) on the small
-             table, its GET requests replayed on the 10k table (writes stay on the small
-             one: see bench/emulated.py). Targets: every route walked; no Scan anywhere;
+3. calls     AWS API calls per request, per route, by operation: a scripted walk (bench/
+             walk.py, the principals that normally call each route) on the small table, then
+             every HttpApi route of template.yaml it did not visit from its sample event
+             (bench/sampled.py: local/sample_events.py's request on local/seed.py's world, so
+             a new route is walked without touching the bench); authorizer counted apart.
+             GET requests are replayed on the 10k table (writes stay on small tables: see
+             bench/emulated.py). Targets: every route walked; no Scan anywhere;
              the same calls at both sizes; list routes the same for 100 and 10k
              memberships; at most MAX_DYNAMODB_CALLS per request. Then, per route, the
              DynamoDB calls and read/write units at both sizes, computed from the items
@@ -41,6 +44,14 @@ target, PASS/FAIL, and a non-zero exit status when a target is missed. Not part 
              latency p50/p99 and items per second, reported; targets: every item handed
              out exactly once, at most 3.5 DynamoDB calls per claim (token read, one
              Query, one conditional UpdateItem per item, lost races), no Scan.
+8. tasks     Deployment tasks (bench/tasks.py) through the local runner's HTTP server (in
+             this process, so every AWS call is counted) with the test agent answering over
+             HTTP: 60 deployments installed, then PATCHed at once by 4 clients (an Upgrade
+             task each, run to Done), then 30 PATCHed one at a time. Targets: tasks/s in
+             the burst; PATCH -> agent claim latency p50/p99 one at a time (the burst's,
+             queueing included, reported); DynamoDB calls per task (PATCH, the state
+             machine's steps, the agent's claim and result; claims that found nothing
+             apart). Each target's reason is printed with it.
 
 Seeding writes project + member items straight into the table with batch_writer: the items
 tenantry.domain.projects.create_project builds (keys from tenantry.dal.keys), see

@@ -16,7 +16,7 @@ if LAYER not in sys.path:  # as pytest's pythonpath and Lambda's /opt/python do
 
 
 def main() -> int:
-    from bench import claims, emulated, imports, load, pages, reconciler
+    from bench import claims, emulated, imports, load, pages, reconciler, tasks
 
     started = time.monotonic()
     load_before = f"{os.getloadavg()[0]:.1f}"
@@ -28,6 +28,7 @@ def main() -> int:
         lines5, checks5 = pages.run()
         lines6, checks6 = reconciler.run()
         lines7, checks7 = claims.run()
+        lines8, checks8 = tasks.run()
     except BenchError as exc:
         print(f"bench could not run: {exc}", file=sys.stderr)
         return 2
@@ -46,7 +47,18 @@ def main() -> int:
     print("\n".join(lines6))
     print()
     print("\n".join(lines7))
-    checks: list[Check] = [*checks1, *checks2, *checks3, *checks4, *checks5, *checks6, *checks7]
+    print()
+    print("\n".join(lines8))
+    checks: list[Check] = [
+        *checks1,
+        *checks2,
+        *checks3,
+        *checks4,
+        *checks5,
+        *checks6,
+        *checks7,
+        *checks8,
+    ]
     failed = [c for c in checks if not c.passed]
     print()
     load_after = f"{os.getloadavg()[0]:.1f}"

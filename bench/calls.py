@@ -28,6 +28,8 @@ from decimal import Decimal
 from typing import Any
 from unittest import mock
 
+from boto3.dynamodb.types import Binary
+
 DYNAMODB = "dynamodb"
 SHORT = {
     "GetItem": "Get",
@@ -239,6 +241,8 @@ def _size(value: Any, low: bool) -> int:
         return len(value.encode())
     if isinstance(value, bytes | bytearray):
         return len(value)
+    if isinstance(value, Binary):  # boto3's wrapper of a B value (secrets' ciphertexts)
+        return len(value.value)
     if isinstance(value, bool) or value is None:
         return 1
     if isinstance(value, int | float | Decimal):

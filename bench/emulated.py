@@ -2,12 +2,15 @@
 emulated stack (tests.harness.emulated: template.yaml deployed into moto in this process).
 
 Order of play:
-  1. walk every route on a small table (bench.walk), counting calls
+  1. walk the routes on a small table (bench.walk), counting calls; then seed the sample
+     events' world (local/seed.py) and send the sample of every GET route the walk did
+     not visit (bench.sampled)
   2. seed a member of 100 projects plus a little noise; time the admin's first page
   3. seed a member of 10,000 projects plus more noise (other users' projects)
   4. time GET /projects for the member of 100, the member of 10,000 and the admin,
      interleaved round by round; count the list routes for both members
   5. replay every GET request of the walk on the large table, and compare the counts
+  6. on fresh seeded stacks, the sample of every write route not walked yet (bench.sampled)
 
 Write routes are walked on the small table only, so the large table stays as seeded for
 every GET replay. They address items by key (GetItem, TransactWriteItems on known keys), so
@@ -29,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bench import sampled
 from bench.calls import DYNAMODB, LEGEND, CallLog, Request, fmt_ops
 from bench.common import BenchError, Check, median, ms, progress
 from bench.seed import Seeder, field_drift
@@ -151,6 +155,8 @@ def run() -> tuple[list[str], list[Check], list[str], list[Check]]:
             small = Walker(api, log)
             kept = walk(small, admin, "small")
             background = {fn: Counter(ops) for fn, ops in log.background.items()}
+            progress("walk: the other GET routes, from their sample events (seeded world)")
+            sampled_reads = sampled.walk_reads(small, small.covered())
             small_items = seeder.item_count()
 
             progress(f"seeding a member of {SMALL} projects + noise")
@@ -189,8 +195,15 @@ def run() -> tuple[list[str], list[Check], list[str], list[Check]]:
             progress("replaying the walk's GET requests on the large table")
             large = Walker(api, log)
             large.replay_reads(small)
-            scans = log.scans()
-            everywhere = Counter(log.everywhere)
+
+    progress("walk: the other write routes, from their sample events (fresh seeded worlds)")
+    writes = sampled.walk_writes(log, small.covered())
+    for walker in writes.walkers:
+        small.absorb(walker)
+    for function, ops in writes.steps.items():
+        background.setdefault(function, Counter()).update(ops)
+    scans = log.scans()
+    everywhere = Counter(log.everywhere)
 
     sizes = {"small": small_items, "admin_small": admin_small_items, "large": large_items}
     s2 = _section2(few, many, admin_small, admin_large, sizes)
@@ -206,6 +219,7 @@ def run() -> tuple[list[str], list[Check], list[str], list[Check]]:
     )
     s3 = _section3(stack, small, large, lists, members, (admin_small, admin_large), background)
     s3_lines, s3_checks = s3
+    s3_lines[2:2] = _sampled_lines(sampled_reads, writes)
     s3_checks.append(
         Check("calls", "no Scan anywhere (every thread, whole run)", str(scans), "0", scans == 0)
     )
@@ -221,6 +235,24 @@ def run() -> tuple[list[str], list[Check], list[str], list[Check]]:
 
 
 # --- report ----------------------------------------------------------------------------------
+
+
+def _sampled_lines(reads: list[str], writes: sampled.WriteWalk) -> list[str]:
+    written = sum(len(w.results) for w in writes.walkers)
+    lines = [
+        f"   the routes the scripted walk (bench/walk.py) does not visit are walked from their "
+        f"sample events (bench/sampled.py, [sample] below): {len(reads)} GET on the seeded world "
+        f"of local/seed.py in this stack, {written} writes on {writes.worlds} fresh seeded "
+        "world(s)"
+    ]
+    if writes.fresh:
+        lines.append(
+            "   sent again on a fresh world (their sample collides with an earlier one): "
+            + "; ".join(
+                f"{label} (first answered {writes.collided[label]})" for label in writes.fresh
+            )
+        )
+    return lines
 
 
 def _section2(
@@ -324,8 +356,13 @@ def _section3(
         f"{'same' if admin_same else 'DIFFERENT'}"
     )
 
-    started = sum(r.handler[("stepfunctions", "StartExecution")] for r in small.results.values())
-    lines.append(f"   workflow steps, all {started} executions the walk started (for information):")
+    start = ("stepfunctions", "StartExecution")
+    started = sum(r.handler[start] for r in small.results.values())
+    by_steps = sum(ops[start] for ops in background.values())  # a finished task starts the next
+    lines.append(
+        f"   workflow steps, all {started + by_steps} executions the walk started ({started} by "
+        f"its requests, {by_steps} by workflow steps) (for information):"
+    )
     for function, ops in sorted(background.items()):
         by_service: dict[str, Counter[str]] = {}
         for (svc, op), n in ops.items():

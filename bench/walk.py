@@ -1,9 +1,11 @@
-"""A scripted walk through every HttpApi route of template.yaml, through the emulated API
-Gateway and the Lambda authorizer, recording each request's AWS calls (bench.calls).
+"""A scripted walk through the HttpApi routes of template.yaml, with the principals that
+normally call them (an owner who is no admin, another user, a bot), through the emulated
+API Gateway and the Lambda authorizer, recording each request's AWS calls (bench.calls).
+The routes it does not visit are walked from their sample events (bench/sampled.py).
 
 Every request must answer the status the script expects (a counted error path would
 mislead). Section 3 fails its coverage target when a route of the template was not
-visited, so a new route cannot silently escape the count.
+visited by either, so a new route cannot silently escape the count.
 """
 
 from __future__ import annotations
@@ -19,6 +21,13 @@ from bench.common import BenchError
 from bench.seed import stored
 
 WORKFLOW_TIMEOUT = 120.0
+
+
+Expect = int | frozenset[int]  # the status a walked request must answer, or the statuses
+
+
+def _statuses(expect: Expect) -> frozenset[int]:
+    return frozenset([expect]) if isinstance(expect, int) else expect
 
 
 class _Discard(io.TextIOBase):
@@ -42,7 +51,7 @@ class Walker:
         self.log = log
         self.results: dict[str, Request] = {}
         self.route_of: dict[str, str] = {}
-        self.reads: dict[str, tuple[str, str, str | None, int, dict[str, Any]]] = {}
+        self.reads: dict[str, tuple[str, str, str | None, Expect, dict[str, Any]]] = {}
 
     def call(
         self,
@@ -50,28 +59,61 @@ class Walker:
         path: str,
         *,
         token: str | None,
-        expect: int,
+        expect: Expect,
         variant: str = "",
         record: bool = True,
         **kwargs: Any,
     ) -> Any:
+        """One request, measured; it must answer `expect` (a status or a set of them).
+        Returns its JSON body (None when empty)."""
+        key, label = self.label(method, path, variant)
+        response, request = self.send(method, path, token=token, **kwargs)
+        if response.status not in _statuses(expect):
+            raise BenchError(f"{label}: expected HTTP {expect}, got {response!r}")
+        if record:
+            self.keep(label, key, request, method, (path, variant, token, expect, kwargs))
+        return response.json() if response.body else None
+
+    def label(self, method: str, path: str, variant: str = "") -> tuple[str, str]:
+        """(the template's route key for the request, its label in the report)."""
         found = self.api.stack.match(method, path.partition("?")[0])
         if found is None:
             raise BenchError(f"{method} {path} matches no route of template.yaml")
         key = found[0].key
-        label = f"{key} [{variant}]" if variant else key
+        return key, f"{key} [{variant}]" if variant else key
+
+    def send(
+        self, method: str, path: str, *, token: str | None, **kwargs: Any
+    ) -> tuple[Any, Request]:
+        """One request, its AWS calls counted; the caller judges the answer."""
         with quiet(), self.log.request() as request:
             response = self.api.request(method, path, token=token, **kwargs)
-        if response.status != expect:
-            raise BenchError(f"{label}: expected HTTP {expect}, got {response!r}")
-        if record:
+        return response, request
+
+    def keep(
+        self,
+        label: str,
+        key: str,
+        request: Request,
+        method: str,
+        replay: tuple[str, str, str | None, Expect, dict[str, Any]],
+    ) -> None:
+        """Record a request in the report; a GET is kept to be replayed on the large table."""
+        if label in self.results:
+            raise BenchError(f"{label} recorded twice; give it a variant")
+        self.results[label] = request
+        self.route_of[label] = key
+        if method == "GET":
+            self.reads[label] = replay
+
+    def absorb(self, other: Walker) -> None:
+        """Take another walk's records (on another stack) into this one's report."""
+        for label, request in other.results.items():
             if label in self.results:
                 raise BenchError(f"{label} recorded twice; give it a variant")
             self.results[label] = request
-            self.route_of[label] = key
-            if method == "GET":
-                self.reads[label] = (path, variant, token, expect, kwargs)
-        return response.json() if response.body else None
+            self.route_of[label] = other.route_of[label]
+        self.reads.update(other.reads)
 
     def replay_reads(self, walked: Walker) -> None:
         """The GET requests of another walk, again (on a table that has grown since)."""
