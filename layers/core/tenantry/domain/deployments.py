@@ -347,8 +347,9 @@ def create(principal: Principal, project_id: str, body: DeploymentCreate) -> Dep
                 "give the deployment another name"
             ) from exc
         raise
-    dispatch(project_id, deployment["id"])
-    return to_model(store.get(project_id, deployment["id"]) or deployment)
+    started = dispatch(project_id, deployment["id"], deployment=deployment)
+    # As written (one read less): the slot its Install took is the only change since.
+    return to_model({**deployment, **({"current_task_id": started} if started else {})})
 
 
 def _release_taken(project_id: str, cluster_id: str, release: str) -> bool:
@@ -789,18 +790,24 @@ def _reinstall(deployment: dict[str, Any], env: dict[str, Any], reason: str) -> 
             break
         except history.Sequenced:
             continue
-    dispatch(project_id, deployment["id"])
+    dispatch(project_id, deployment["id"], deployment=deployment)
     return str(task["id"])
 
 
 # --- running tasks ---------------------------------------------------------------------------
 
 
-def dispatch(project_id: str, deployment_id: str, now: str | None = None) -> str | None:
+def dispatch(
+    project_id: str,
+    deployment_id: str,
+    now: str | None = None,
+    deployment: dict[str, Any] | None = None,
+) -> str | None:
     """Start the deployment's next due task if it runs none: take its slot (a conditional
     write), then start the task's execution (named after it). A lost start is started
-    again by the scheduler. Returns the task started, if any."""
-    deployment = store.get(project_id, deployment_id)
+    again by the scheduler. Returns the task started, if any. `deployment`: as the caller
+    just wrote it (its slot is checked by the conditional write anyway)."""
+    deployment = deployment or store.get(project_id, deployment_id)
     if deployment is None:
         return None
     task = store.next_due(deployment_id, now or now_iso())
