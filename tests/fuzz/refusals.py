@@ -31,6 +31,19 @@ class Refusal:
 
 REFUSALS = (
     Refusal(
+        422,
+        "validation",
+        ("body", "initial_user"),
+        "A project's owner is named one way: owner_id or initial_user, not both.",
+    ),
+    Refusal(
+        422,
+        "validation",
+        ("body", "init_git_repository"),
+        "A repository needs the platform's Git provider, a deployment setting (none in the "
+        "fuzzed stack).",
+    ),
+    Refusal(
         400,
         "bad-request",
         ("query", "cursor"),
