@@ -237,6 +237,45 @@ def test_a_cursor_left_behind_by_expiry_ends_the_list(
     assert world.pairs() == [("job", "short-2")]  # (which a fresh read still lists)
 
 
+def test_the_list_reads_only_active_unexpired_ones_in_one_query(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The active list is its own partition, read from now on: resolved and expired
+    notifications are never read, so a page is never emptied by them. A request costs the
+    access check and one Query, a post the access check and one UpdateItem."""
+    from tenantry.clock import now_iso
+    from tenantry.domain import notifications
+    from tests.integration.lists import reads
+    from tests.integration.test_dynamodb_cost import counted
+
+    for n in range(4):
+        world.posted("old", f"r{n}")
+        assert world.post("old", f"r{n}", title="over", status="resolved").status == 200
+    for n in range(3):
+        world.posted("short", f"e{n}", expires_in_seconds=60)
+    live = {("live", f"a{n}") for n in range(2)}
+    for _, topic_id in live:
+        world.posted("live", topic_id, expires_in_seconds=3600)
+    later = now_iso(timedelta(seconds=61))
+    monkeypatch.setattr(notifications, "now_iso", lambda: later)
+    assert world.api.get("/auth/me", token=world.viewer).status == 200  # token use written
+
+    with reads(world.api) as found:
+        r = world.api.get(f"/projects/{world.pid}/notifications", token=world.viewer)
+    assert r.status == 200 and {(n["topic"], n["topic_id"]) for n in r.json()["items"]} == live
+    (query,) = found.queries()
+    assert {(i["topic"], i["topic_id"]) for i in query.items} == live  # nothing else read
+    assert query.params["IndexName"] == "GSI1" and query.params["ScanIndexForward"] is False
+
+    with counted(world.api) as calls:
+        world.api.get(f"/projects/{world.pid}/notifications", token=world.viewer)
+    assert calls.ops("fn") == ["BatchGetItem", "Query"], calls.calls
+    assert world.api.get("/auth/me", token=world.owner).status == 200
+    with counted(world.api) as calls:
+        world.posted("live", "a9")
+    assert calls.ops("fn") == ["BatchGetItem", "UpdateItem"], calls.calls
+
+
 # --- who ------------------------------------------------------------------------------------------
 
 
