@@ -79,4 +79,6 @@ class Notification(Output):
     created_at: str = Field(description="The pair's first post")
     updated_at: str = Field(description="This post")
     expires_at: str = Field(description="When it stops being listed (unless posted again)")
-    version: int = Field(description="Posts of this pair so far")
+    version: int = Field(
+        description="Posts of this pair since it was last cleared or expired (1: the first)"
+    )
