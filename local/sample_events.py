@@ -80,6 +80,7 @@ STARTED_DEPLOYMENT_ID = str(uuid.uuid5(_IDS, "deployment/web-back"))
 STARTED_TASK_ID = str(uuid.uuid5(_IDS, "task/web-back-install"))  # Started
 K8S_UID = "5f0c7a3e-2b1d-4c8e-9a6f-web-front-dep"  # web-front's Deployment, as edge reported it
 PROJECT_APP_ID = str(uuid.uuid5(_IDS, "project-app/demo-console"))  # an OAuth client of demo
+NOTIFICATION_TOPIC, NOTIFICATION_TOPIC_ID = "build", "ci-1234"  # an active one on demo
 
 
 def deployment_permission_id() -> str:
@@ -203,6 +204,8 @@ def path_values() -> dict[str, str]:
         "registryId": registry_id(),
         "formatId": tag_format_id(),
         "chartId": chart_id(),
+        "topic": NOTIFICATION_TOPIC,
+        "topicId": NOTIFICATION_TOPIC_ID,
     }
 
 
@@ -437,6 +440,18 @@ SAMPLES: dict[str, Sample] = {
     ),
     "DeleteProjectApp": Sample(path={"appId": PROJECT_APP_ID}, headers={"if-match": '"1"'}),
     "RotateProjectAppSecret": Sample(body={}, path={"appId": PROJECT_APP_ID}),
+    "ListNotifications": Sample(query={"limit": "25"}),
+    "PostNotification": Sample(
+        body={
+            "title": "Build 1234 failed",
+            "description": "The unit tests failed on main",
+            "url": "https://ci.example.com/builds/1234",
+            "level": "error",
+            "status": "active",
+            "source": "ci",
+        },
+        headers={"idempotency-key": "2f6b-notify-build-1234"},
+    ),
 }
 
 # Workflow inputs beyond {project_id, operation, attempt}, by operation (what

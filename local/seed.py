@@ -2,7 +2,7 @@
 domain code on an emulated stack: the admin with the samples' token and a second token, a
 bot with a token, project `demo` owned by the admin (with an image, a member, a user
 outside it, a pending application, the member's Admin permission on demo's `dev`
-environment and a secret there, an app), a template, an org and an invite; in the catalog, a tag
+environment and a secret there, an app, an active notification), a template, an org and an invite; in the catalog, a tag
 format and the demo chart, discovered from its push to an emulated ECR registry (with its
 registry and kind). Ids are pinned to the samples' ones by patching the id factories
 around each creation.
@@ -110,10 +110,25 @@ def seed(stack: Any, project_status: str = "active") -> None:
     _seed_deployments()
     _seed_deployment_permission()
     _seed_k8s_resources()
+    _seed_notification(principal)
     if project_status == "deleting":  # as the delete workflow's steps find it
         with mock.patch("tenantry.workflows.start"):
             projects.delete_project(principal, samples.PROJECT_ID, True, None)
         _expect_status("deleting")
+
+
+def _seed_notification(principal: Any) -> None:
+    """An active notification on demo, of the pair the PostNotification sample posts to."""
+    from tenantry.domain import notifications
+    from tenantry.models.notifications import NotificationPost
+
+    notifications.post(
+        principal,
+        samples.PROJECT_ID,
+        samples.NOTIFICATION_TOPIC,
+        samples.NOTIFICATION_TOPIC_ID,
+        NotificationPost(title="Build 1234 is running", level="info", source="ci"),
+    )
 
 
 def _expect_status(status: str) -> None:

@@ -30,6 +30,10 @@ The expectations are derived from ../shared/design/API.md, not from what the app
 * a project's apps and users (API.md, "Console extras"): members read the apps (never a
   secret) and the project's people; the project's owner and admins create, change,
   rotate and delete apps, so a member or viewer gets 403 there.
+* notifications (API.md, "Console extras"): the project's members read the active ones;
+  its owner and admins post (a member or viewer sees the project: 403), and bots only
+  with Admin on one of its environments, which the matrix's bot lacks (404; see
+  tests/integration/test_notification_routes.py for the bots that may).
 * environments (API.md, "Environments", "Secrets"): members read them and their
   permissions, the project's owner and admins manage them; a secret's names are read by
   the environment's Admins and Users and the managers, so a member without a role on the
@@ -178,6 +182,8 @@ GET    /helm-tag-formats/{formatId}                       200    200    200    2
 DELETE /helm-tag-formats/{formatId}                       204    403    403    403    403    403    403    403    401
 GET    /helm-charts                                       200    200    200    200    200    200    200    403    401
 GET    /helm-charts/{chartId}                             200    200    200    200    200    200    200    403    401
+GET    /projects/{projectId}/notifications                200    200    200    200    200    404    404    403    401
+POST   /projects/{projectId}/notifications/{topic}/{topicId}   201    201    201    403    403    404    404    403    401
 """
 
 # The environment routes by the caller's role on the environment (API.md, "Environments",
@@ -455,6 +461,11 @@ CALLS: dict[str, Prepare] = {
     ),
     "GET /helm-charts": same(),
     "GET /helm-charts/{chartId}": same(chartId="chart"),
+    "GET /projects/{projectId}/notifications": same(projectId="pid"),
+    "POST /projects/{projectId}/notifications/{topic}/{topicId}": lambda w, ok: Call(
+        {"projectId": w.pid, "topic": "build", "topicId": w.unique_name("matrix")},
+        {"title": "posted by the matrix", "level": "warning"},
+    ),
 }
 
 

@@ -115,3 +115,21 @@ def test_a_lower_bound_past_the_cursor_replaces_it(client: _Client) -> None:
     assert above["ExclusiveStartKey"] == new
     with pytest.raises(BadRequest):
         pattern.page("a", limit=3, start_key={**old, "GSI1PK": "P#b"}, bound="2021")
+
+
+def test_read_downwards_a_cursor_below_the_bound_ends_the_list(client: _Client) -> None:
+    """Newest first from now on (a project's active notifications): a cursor the moving
+    bound has passed means the pages before it reached the range's end. Starting over
+    would repeat them; nothing is left, and DynamoDB is not even asked."""
+    pattern = access.Pattern(
+        "r", "GSI1", lambda x: f"P#{x}", "<at>", after=lambda b: f"{b}#~", descending=True
+    )
+    old = {"PK": "I#1", "SK": "I", "GSI1PK": "P#a", "GSI1SK": "2020#x"}
+    assert pattern.page("a", limit=3, start_key=old, bound="2021") == ([], None)
+    assert client.calls == []
+    new = {**old, "GSI1SK": "2022#x"}
+    pattern.page("a", limit=3, start_key=new, bound="2021")
+    (call,) = client.calls
+    assert call["ScanIndexForward"] is False and call["ExclusiveStartKey"] == new
+    with pytest.raises(BadRequest):
+        pattern.page("a", limit=3, start_key={**old, "GSI1PK": "P#b"}, bound="2021")

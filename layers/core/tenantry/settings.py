@@ -57,6 +57,9 @@ class Settings:
     charts_repository_prefix: str = "charts/"
     chart_discovery_queue_url: str = ""
     chart_registry_url: str = ""
+    # Notifications (tenantry.domain.notifications): how long one stays listed without a
+    # new post, unless the post says otherwise (template parameter NotificationLifetimeSeconds).
+    notification_lifetime_seconds: int = 7 * 24 * 3600
 
     def __post_init__(self) -> None:
         if self.approval_policy not in APPROVAL_POLICIES:
@@ -66,6 +69,8 @@ class Settings:
         for f in fields(self):
             if f.name.startswith(("max_", "agent_")) and getattr(self, f.name) < 1:
                 raise ValueError(f"{f.name.upper()} must be at least 1")
+        if not 60 <= self.notification_lifetime_seconds <= 30 * 24 * 3600:
+            raise ValueError("NOTIFICATION_LIFETIME_SECONDS must be 60 to 2592000 (30 days)")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

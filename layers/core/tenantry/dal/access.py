@@ -30,6 +30,7 @@ each page read through tenantry.pagination.collect, whose read budget bounds a r
 | PROJECT_K8S_RESOURCES    | table | PROJECT#<id>               | K8S#<uid>               | K8S#...      |
 | PROJECT_APPS             | table | PROJECT#<id>               | OAUTHAPP#<app id>       | OAUTHAPP#... |
 | PROJECT_TASKS            | GSI2  | PROJECTTASKS#<id>          | <created_at>#<task>     |              |
+| PROJECT_NOTIFICATIONS    | GSI1  | PROJECTNOTIFS#<project>    | <valid_until>#<topic>#<topic id> | > <now>#~, newest expiry first |
 | ALL_KINDS                | GSI1  | KINDS                      | <name>                  |              |
 | ALL_REGISTRIES           | GSI1  | HELMREGS                   | <repo_name>#<id>        | (<repo_name>#...) |
 | KIND_REGISTRIES          | GSI2  | KINDREGS#<kind>            | <repo_name>#<id>        | (<repo_name>#...) |
@@ -55,6 +56,9 @@ pattern serves (a name prefix, a label selector, a status within a member's or a
 list, the state of one project's or one applicant's applications, a secret's collection
 or name) is a filter on the rows read (docs/api.md, "Lists and cursors").
 
+PROJECT_NOTIFICATIONS holds a project's active notifications only (a resolved one leaves it
+in the write that resolves it), by expiry, read from now on and backwards: GET
+.../notifications reads neither resolved nor expired ones, latest expiry first.
 The catalog's registries of one repository name are the range `<repo_name>#` of their
 partition (a prefix built from the list's arguments). Charts read newest first; their
 `parsed_branch` and `available` filters are applied to the rows read. DIGEST_CHARTS (the
@@ -199,6 +203,18 @@ APPLICATIONS_IN_STATE = Pattern(
 )
 APPLICANT_APPLICATIONS = Pattern(
     "an applicant's applications", "GSI3", keys.applicant_applications, "<created_at>#<app id>"
+)
+
+
+# --- notifications --------------------------------------------------------------------------
+
+PROJECT_NOTIFICATIONS = Pattern(
+    "a project's active notifications",
+    "GSI1",
+    keys.project_notifications,
+    "<valid_until>#<topic>#<topic id>",
+    after=keys.valid_after,
+    descending=True,
 )
 
 # --- identity, orgs, templates --------------------------------------------------------------

@@ -47,6 +47,7 @@ dal/access.py; the index keys below put each item into exactly the partitions it
 | k8s resource        | PROJECT#<id>        | K8S#<uid>             |                                      |                                       |                                    |
 | deployment perm.    | PROJECT#<id>        | DEPLOYPERM#<perm>     |                                      |                                       |                                    |
 | deployment task     | PROJECT#<id>        | TASK#<task>           | TASKS#pending / <execute_at>#<task> ¶| PROJECTTASKS#<id> / <created_at>#<task>| DEPLOYQUEUE#<deployment> / <execute_at>#<created_at>#<task> ¶|
+| notification       | PROJECT#<id>        | NOTIF#<topic>#<topic id> | PROJECTNOTIFS#<id> / <valid_until>#<topic>#<topic id> ◊ |                         |                                    |
 | limit counter       | LIMIT#<principal>   | <limit>#<scope>       |                                      |                                       |                                    |
 | daily limit counter | LIMIT#<principal>   | <limit>#<day>#<scope> |  (TTL expires_at: gone after a day)  |                                       |                                    |
 
@@ -64,6 +65,8 @@ dal/access.py; the index keys below put each item into exactly the partitions it
 † only while the invite is pending; GET /invites reads `GSI1SK > <now>#~`, so it reads
   neither answered nor expired invites.
 
+◊ only while the notification is active; GET .../notifications reads `GSI1SK > <now>#~`
+  newest expiry first, so it reads neither resolved nor expired ones.
 Index keys that follow an item's state are written with the state, in the same write: a
 project's status (project_status_indexes: its status partition, its owner's LIVE#/DELETED#
 range, and leaving PROJECTS when deleted), a membership's being current (member items are
@@ -107,6 +110,13 @@ in the transaction that adds or removes what it counts.
 
 A tenant's items share PK=PROJECT#<id>, so one Query serves a project's lists and a
 project's deletion finds everything it owns (PROJECT_OWNED_PREFIXES).
+
+A notification (tenantry.domain.notifications) is one item per (topic, topic id) in its
+project's partition: a post replaces the pair's item whole, so the latest is the only one.
+While active it sits in its project's PROJECTNOTIFS# partition of GSI1, sorted by when it
+stops being valid (valid_until, ISO): the list reads from now on, newest expiry first, and
+never sees an expired one even before the TTL (`expires_at`, epoch seconds) removes it.
+Resolving takes it out of that partition in the same write.
 
 The deployment catalog (tenantry.domain.catalog, tenantry.domain.chart_discovery) is
 platform-level. ‖ Ids made from what makes the item unique (uuid5, tenantry.domain.catalog):
@@ -742,3 +752,38 @@ def limit_counter(principal_id: str, name: str, scope: str = "") -> dict[str, st
 def daily_counter(principal_id: str, name: str, day: str, scope: str = "") -> dict[str, str]:
     """A count of one principal's actions on one UTC day (`YYYY-MM-DD`), per scope."""
     return {"PK": f"LIMIT#{principal_id}", "SK": f"{name}#{day}#{scope}"}
+
+
+# --- notifications (tenantry.domain.notifications) ---------------------------------------------
+
+NOTIFICATION_PREFIX = "NOTIF#"
+NOTIFICATION_INDEX_ATTRIBUTES = ("GSI1PK", "GSI1SK")
+
+
+def notification(project_id: str, topic: str, topic_id: str) -> dict[str, str]:
+    """The latest notification of (topic, topic id) in the project. Topics hold no `#`
+    (models/notifications.py), so the pair is unambiguous."""
+    return {
+        "PK": f"PROJECT#{project_id}",
+        "SK": f"{NOTIFICATION_PREFIX}{topic}#{topic_id}",
+    }
+
+
+def project_notifications(project_id: str) -> str:
+    return f"PROJECTNOTIFS#{project_id}"
+
+
+def active_notification_index(
+    project_id: str, topic: str, topic_id: str, valid_until: str
+) -> dict[str, str]:
+    """Sparse: only an active notification carries it, sorted by when it stops being valid."""
+    return {
+        "GSI1PK": project_notifications(project_id),
+        "GSI1SK": f"{valid_until}#{topic}#{topic_id}",
+    }
+
+
+def valid_after(now: str) -> str:
+    """The exclusive lower bound of a sort key that starts with an expiry: what is still
+    valid at `now` (one that expires exactly at now is not; what follows `#` sorts below ~)."""
+    return f"{now}#~"

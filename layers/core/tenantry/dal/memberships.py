@@ -22,6 +22,7 @@ it is.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from tenantry.dal import access, history, keys, table
@@ -125,6 +126,8 @@ def change(
     require: dict[str, Any] | None = None,
     history_after: int = 0,
     extra_ops: list[dict[str, Any]] | None = None,
+    project: dict[str, Any] | None = None,
+    derived: Callable[[dict[str, Any]], list[dict[str, Any]]] | None = None,
 ) -> None:
     """Write `member` (its new state and fields) if it is still in `from_state` (None: it
     must not exist), move the member count by `delta` within the project's limits, and
@@ -134,7 +137,11 @@ def change(
     (decide again). Anything else in the same transaction goes in `extra_ops`. `current`:
     the new state counts as a member, so the item is in the lists of current members and
     of its user's projects (it leaves them, in this write, when not). `history_after`: the
-    project's history_seq as the caller read it (dal/history.py)."""
+    project's history_seq as the caller read it (dal/history.py). `derived(project)`: ops
+    that follow from the project's other attributes (its usage: Tenantry's quota
+    notifications), made from `project` as the caller read it and again from the project
+    as read anew when another change wrote history first: the transaction commits only
+    at the history_seq it was made from, so they are true of the project it commits on."""
     pid, uid = member["project_id"], member["user_id"]
     item = member_item(member, current=current)
     if from_state is None:
@@ -151,17 +158,20 @@ def change(
         *(extra_ops or []),
     ]
     after = history_after
+    basis = project
     for _ in range(SEQUENCE_ATTEMPTS):
+        attempt = ops + (derived(basis) if derived is not None and basis is not None else [])
         try:
             table.transact(
-                history.sequenced(ops, pid, after),
+                history.sequenced(attempt, pid, after),
                 on_condition=lambda after=after: _why_not(
                     pid, uid, from_state, delta, project_statuses, policy, after, require
                 ),
             )
             return
         except history.Sequenced:  # another change of the project wrote history first
-            after = history.sequence_of(table.get(keys.project(pid)))
+            basis = table.get(keys.project(pid))
+            after = history.sequence_of(basis)
     raise Conflict("the project's history moved on meanwhile; retry")
 
 

@@ -362,10 +362,13 @@ def query(
         expr_values[":ska"] = sk_after
         condition += " AND #sk > :ska"
         if start_key and str(start_key.get(sk_name, "")) <= sk_after:
-            # The cursor is below the range now (the bound moves with time): everything
-            # still in range lies after it anyway, and DynamoDB refuses a start key
-            # outside the key condition.
+            # The cursor is below the range now (the bound moves with time), and DynamoDB
+            # refuses a start key outside the key condition. Read upwards, everything still
+            # in range lies after it anyway: start at the bound. Read downwards, the page
+            # before it already reached the range's end: nothing is left.
             _check_start_key(start_key, index, pk_value, None)
+            if not forward:
+                return [], None
             start_key = None
     kwargs: dict[str, Any] = {
         "TableName": table_name(),

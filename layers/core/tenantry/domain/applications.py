@@ -13,7 +13,7 @@ from tenantry.clock import new_id, now_iso
 from tenantry.dal import applications as store
 from tenantry.dal import history, limits
 from tenantry.dal import projects as project_store
-from tenantry.domain import lifecycle, operations
+from tenantry.domain import lifecycle, notices, operations
 from tenantry.errors import Forbidden, InvalidTransition, NotFound
 from tenantry.models.governance import Application
 from tenantry.models.identity import Principal
@@ -203,6 +203,7 @@ def decide(
             conditions = conditions_for_clusters(project, app["changes"]["clusters"] or [])
             if conditions is not None:
                 changes["conditions"] = conditions
+    quota_ops, unchanged = notices.limits_changed(project, changes, remove, now)
     updated = project_store.update(
         pid,
         changes,
@@ -210,8 +211,8 @@ def decide(
         remove=remove,
         allowed_statuses=MODIFIABLE,
         expected_version=expected_version,
-        require=pending,
-        extra_ops=[app_op],
+        require={**pending, **(unchanged or {})},
+        extra_ops=[app_op, *quota_ops],
         now=now,
     )
     return updated, None

@@ -4,6 +4,7 @@ owner or project admins, and the moderation of requests."""
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from typing import Any
 
 from tenantry.clock import now_iso
@@ -11,7 +12,7 @@ from tenantry.dal import history, limits
 from tenantry.dal import identity as identity_store
 from tenantry.dal import memberships as store
 from tenantry.dal import projects as project_store
-from tenantry.domain import env_permissions
+from tenantry.domain import env_permissions, notices, quotas
 from tenantry.domain import membership_rules as rules
 from tenantry.errors import ChangedMeanwhile, Forbidden, NotFound, UnknownReference
 from tenantry.models.governance import Member, Membership, MembershipAction, MembershipCreate
@@ -212,6 +213,7 @@ def _move(
         at=now,
         detail=detail,
     )
+    derived = partial(_quota_notices, delta=delta, now=now) if delta else None
     statuses = GROWING if delta > 0 else LIVE
     if action == "cancel" and before == "requested":
         # A requester may always withdraw, even from a deleted project: it gives back
@@ -228,8 +230,18 @@ def _move(
         require=require,
         history_after=history.sequence_of(project),
         extra_ops=ops,
+        project=project,
+        derived=derived,
     )
     return member
+
+
+def _quota_notices(project: dict[str, Any], *, delta: int, now: str) -> list[dict[str, Any]]:
+    """Tenantry's `members` quota notification as this change leaves it: `project` is the
+    project the change commits on (dal/memberships.change)."""
+    used = quotas.usage_of(project, store.MEMBERS)
+    after = {**project, "usage": {**(project.get("usage") or {}), store.MEMBERS: used + delta}}
+    return notices.quota_changes(project, after, now)
 
 
 def _limit_ops(

@@ -16,7 +16,7 @@ from tenantry.dal import memberships as member_store
 from tenantry.dal import orgs as org_store
 from tenantry.dal import projects as store
 from tenantry.dal import templates as template_store
-from tenantry.domain import applications, identity, lifecycle, memberships, operations
+from tenantry.domain import applications, identity, lifecycle, memberships, notices, operations
 from tenantry.domain.membership_rules import COUNTED
 from tenantry.domain.selectors import ProjectFilter
 from tenantry.errors import (
@@ -238,6 +238,7 @@ def create_project(principal: Principal, body: ProjectCreate) -> Project:
         ops.append(app_store.put_op(app))
     if op is not None:
         ops.append(op_put)
+    ops += notices.quota_changes(None, project, now)  # a limit of one member is reached
     store.create(project, memberships.new_owner(project_id, owner_id, now), ops)
     if op is not None:
         operations.launch(op)
@@ -400,6 +401,7 @@ def patch_project(
         at=now,
         detail={"fields": sorted([*direct, *remove])},
     )
+    quota_ops, require = notices.limits_changed(project, direct, remove, now)
     item = store.update(
         project_id,
         direct,
@@ -407,6 +409,8 @@ def patch_project(
         remove=remove,
         allowed_statuses=list(lifecycle.DELETABLE),
         expected_version=expected_version,
+        require=require,
+        extra_ops=quota_ops,
         now=now,
         base=project,
     )

@@ -22,7 +22,7 @@ from tenantry.dal import history, keys, limits
 from tenantry.dal import namespaces as ns_store
 from tenantry.dal import operations as op_store
 from tenantry.dal import projects as store
-from tenantry.domain import deployments
+from tenantry.domain import deployments, notices
 from tenantry.domain.operations import WORKING_STATUS, operation_id
 from tenantry.errors import Conflict, InvalidTransition
 from tenantry.observability import logger
@@ -270,6 +270,7 @@ def finish_provisioning(project_id: str, attempt: int = 1) -> None:
         now,
         changes={"conditions": conditions},
         remove=("reason",),
+        extra_ops=notices.project_recovered(project_id),
     )
 
 
@@ -645,19 +646,21 @@ def record_failure(
     working = WORKING_STATUS[operation]
     if step.current and step.project["status"] == working:
         event = "provisioning_failed" if operation == "create" else "deprovisioning_failed"
+        now = now_iso()
         try:
             _finish(
                 step,
                 working,
                 "failed",
                 event,
-                now_iso(),
+                now,
                 outcome="failed",
                 detail={"reason": reason},
                 changes={
                     "reason": reason,
                     "conditions": [condition("Ready", False, "Failed", reason)],
                 },
+                extra_ops=notices.project_failed(project_id, operation, reason, now),
             )
             return reason, True
         except ProjectStateChanged:

@@ -13,24 +13,45 @@ member item."""
 
 from __future__ import annotations
 
-from tenantry.domain.projects import access
-from tenantry.models.governance import Quota
-from tenantry.models.identity import Principal
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tenantry.models.governance import Quota
+    from tenantry.models.identity import Principal
+
+
+def resource_names(project: dict[str, Any]) -> list[str]:
+    """The resources a project has a quota or a usage of (`members` always)."""
+    return sorted({"members", *(project.get("resources") or {}), *(project.get("usage") or {})})
+
+
+def limit_of(project: dict[str, Any], name: str) -> int | None:
+    """A resource's project-wide limit: its project capacity, and for `members` the lower
+    of that and max_members (None: no limit)."""
+    capacity = ((project.get("resources") or {}).get(name) or {}).get("project_capacity")
+    limit = None if capacity is None else int(capacity)
+    if name == "members" and project.get("max_members") is not None:
+        limit = min(x for x in (limit, int(project["max_members"])) if x is not None)
+    return limit
+
+
+def usage_of(project: dict[str, Any], name: str) -> int:
+    return int((project.get("usage") or {}).get(name, 0))
 
 
 def quotas(principal: Principal, project_id: str) -> dict[str, Quota]:
+    # Imported here: the workflow steps and membership changes use the rules above only.
+    from tenantry.domain.projects import access
+    from tenantry.models.governance import Quota
+
     project, _ = access(principal, project_id)
     resources: dict[str, dict[str, int]] = project.get("resources") or {}
-    usage: dict[str, int] = project.get("usage") or {}
     out = {}
-    for name in sorted({"members", *resources, *usage}):
+    for name in resource_names(project):
         capacity = resources.get(name) or {}
-        limit = capacity.get("project_capacity")
-        if name == "members" and project.get("max_members") is not None:
-            limit = min(x for x in (limit, project["max_members"]) if x is not None)
         out[name] = Quota(
-            limit=limit,
-            usage=int(usage.get(name, 0)),
+            limit=limit_of(project, name),
+            usage=usage_of(project, name),
             member_limit=capacity.get("member_capacity") if name != "members" else None,
             member_usage={},
         )

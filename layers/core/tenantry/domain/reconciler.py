@@ -7,15 +7,17 @@ For an operation due:
 - its project is gone, or names another operation now: the operation is closed
   (superseded); the newer one is reconciled on its own;
 - the project already left the working status: if `failed` (the workflow's last-resort
-  MarkFailed state wrote that directly), the history entry and the Ready condition are
-  written now; the operation is closed;
+  MarkFailed state wrote that directly), the history entry, the Ready condition and
+  Tenantry's `project` notification are written now; the operation is closed;
 - the project still works on it (`creating`/`deleting`), and its execution
   - was never started (the start after the request was lost): started now, up to
     MAX_STARTS times, then the project is `failed`;
   - is running: looked at again later (every execution has an overall timeout);
   - has ended (succeeded, failed, timed out, aborted) without its result written: the
     project is `failed` with a reason saying so.
-A `failed` project can be retried (create) or deleted again (delete), as after any failure.
+Every move to `failed` posts Tenantry's `project` notification in the same write
+(tenantry.domain.notices). A `failed` project can be retried (create) or deleted again
+(delete), as after any failure.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from tenantry.clock import now_iso
 from tenantry.dal import history
 from tenantry.dal import operations as op_store
 from tenantry.dal import projects as store
+from tenantry.domain import notices
 from tenantry.domain.operations import START_GRACE, WORKING_STATUS, later
 from tenantry.domain.provisioning import NEXT_STEP, condition
 from tenantry.errors import Conflict, InvalidTransition, NotFound
@@ -153,7 +156,10 @@ def _fail(project_id: str, op: dict[str, Any], why: str, now: str) -> None:
             _failed_entry(project_id, op["kind"], why, now),
             changes={"reason": why, "conditions": [condition("Ready", False, "Failed", why)]},
             require={"operation_id": op["id"]},
-            extra_ops=[op_store.close_op(project_id, op["id"], "failed", now)],
+            extra_ops=[
+                op_store.close_op(project_id, op["id"], "failed", now),
+                *notices.project_failed(project_id, op["kind"], why, now),
+            ],
             now=now,
         )
     except (Conflict, InvalidTransition, NotFound):
@@ -172,7 +178,10 @@ def _record_failure(project: dict[str, Any], op: dict[str, Any], now: str) -> No
             allowed_statuses=["failed"],
             expected_version=None,
             require={"operation_id": op["id"]},
-            extra_ops=[op_store.close_op(pid, op["id"], "failed", now)],
+            extra_ops=[
+                op_store.close_op(pid, op["id"], "failed", now),
+                *notices.project_failed(pid, op["kind"], why, now),
+            ],
             now=now,
         )
     except (Conflict, InvalidTransition, NotFound):

@@ -4,8 +4,10 @@ scheduler.
 StartTask marks the task Started and the deployment working (Installing, Upgrading, ...);
 AskAgent queues the task's DeploymentTask work item for the cluster's agent and waits on
 its task token (tenantry.domain.work); FinishTask records Done or Failed with the agent's
-reason (or the wait's: it timed out), sets the deployment's status, gives its slot back
-and dispatches its next due task. A task canceled before it started ends in FinishTask
+reason (or the wait's: it timed out), sets the deployment's status (posting Tenantry's
+`deployment` notification when it goes to Error, clearing it when a task succeeds:
+tenantry.domain.notices, in the same transaction), gives its slot back and dispatches its
+next due task. A task canceled before it started ends in FinishTask
 too, which only gives the slot back. The scheduler (every minute) starts due tasks whose
 deployment runs nothing, and starts again a task whose execution start was lost; the
 slot's conditional write and the execution's name (the task id) make two overlapping
@@ -21,7 +23,7 @@ from tenantry.clock import now_iso
 from tenantry.dal import deployments as store
 from tenantry.dal import history
 from tenantry.dal import operations as op_store
-from tenantry.domain import deployments
+from tenantry.domain import deployments, notices
 from tenantry.errors import Conflict
 from tenantry.observability import logger
 from tenantry.settings import get_settings
@@ -274,24 +276,26 @@ def _deployment_after(
     """The deployment once the task ended: its status, or (a deletion done) gone with its
     release name and its count on the environment. The slot is given back here too."""
     holds = {"condition": "current_task_id = :task", "values": {":task": task["id"]}}
+    pid = deployment["project_id"]
     if task.get("delete_deployment") and status == "Done":
         return [
             store.deployment_delete(deployment),
             store.ref_delete(deployment["id"]),
-            store.release_free(
-                deployment["project_id"], deployment["cluster_id"], deployment["release_name"]
-            ),
-            store.env_count(deployment["project_id"], deployment["env_id"], -1),
+            store.release_free(pid, deployment["cluster_id"], deployment["release_name"]),
+            store.env_count(pid, deployment["env_id"], -1),
+            *notices.deployment_cleared(pid, deployment["id"]),
         ]
     changes: dict[str, Any] = {"updated_at": now}
     remove: tuple[str, ...] = ()
-    if operation in HELM_OPERATIONS:
+    ops = []
+    if operation in HELM_OPERATIONS:  # Tenantry's `deployment` notification follows Error
         if status == "Done":
             changes["status"] = "Uninstalled" if operation == "Uninstall" else "Running"
             remove = ("reason",)
+            ops += notices.deployment_cleared(pid, deployment["id"])
         else:
             changes.update(status="Error", reason=reason)
-    ops = []
+            ops += notices.deployment_failed(deployment, reason, now)
     previous = task.get("snapshot", {}).get("previous")
     if previous and _uninstalled_where_it_was(task):  # a Recreate: the old name is free
         ops.append(
