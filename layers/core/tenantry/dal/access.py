@@ -29,6 +29,8 @@ each page read through tenantry.pagination.collect, whose read budget bounds a r
 | PROJECT_DEPLOYMENT_PERMISSIONS | table | PROJECT#<id>         | DEPLOYPERM#<perm>       | DEPLOYPERM#... |
 | PROJECT_K8S_RESOURCES    | table | PROJECT#<id>               | K8S#<uid>               | K8S#...      |
 | PROJECT_TASKS            | GSI2  | PROJECTTASKS#<id>          | <created_at>#<task>     |              |
+| PROJECT_DEPLOYMENT_RESOURCES | table | PROJECT#<id>           | DRES#<resource>         | DRES#...     |
+| SCOPE_RESOURCE_TYPES     | GSI1  | RESTYPES#<env id or global>| <kind>#<key>            | (<kind>#...) |
 | ALL_KINDS                | GSI1  | KINDS                      | <name>                  |              |
 | ALL_REGISTRIES           | GSI1  | HELMREGS                   | <repo_name>#<id>        | (<repo_name>#...) |
 | KIND_REGISTRIES          | GSI2  | KINDREGS#<kind>            | <repo_name>#<id>        | (<repo_name>#...) |
@@ -236,6 +238,20 @@ PROJECT_K8S_RESOURCES = Pattern(
 )
 PROJECT_TASKS = Pattern(
     "a project's deployment tasks", "GSI2", keys.project_tasks, "<created_at>#<task id>"
+)
+PROJECT_DEPLOYMENT_RESOURCES = Pattern(
+    "a project's deployment resources",
+    None,
+    keys.project_pk,
+    "DRES#<resource id>",
+    prefix=keys.DEPLOYMENT_RESOURCE_PREFIX,
+)
+SCOPE_RESOURCE_TYPES = Pattern(
+    "an environment's (or the global) deployment resource types",
+    "GSI1",
+    lambda scope, kind_id=None: keys.scope_resource_types(scope),
+    "<kind id>#<key>",
+    prefix=lambda scope, kind_id=None: keys.kind_resource_types_prefix(kind_id),
 )
 ALL_TEMPLATES = Pattern("templates", "GSI1", lambda: keys.ALL_TEMPLATES, "<name>#<template id>")
 

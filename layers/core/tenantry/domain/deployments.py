@@ -463,6 +463,11 @@ def delete(
     s, deployment = _changing(principal, project_id, deployment_id, expected, OWNER_ONLY)
     if deployment["status"] == "Deleting":
         return to_model(deployment)
+    if int(deployment.get("resource_count", 0)) > 0:
+        raise Conflict(
+            f"the deployment has {deployment['resource_count']} deployment resources; "
+            "delete them first"
+        )
     now = now_iso()
     chart, registry, kind = _chart_any(deployment)
     task = new_task(
@@ -474,7 +479,13 @@ def delete(
     )
     task["delete_deployment"] = True
     ops = [
-        store.deployment_update(deployment, {"status": "Deleting", "updated_at": now}),
+        # no resource was created meanwhile (tenantry.domain.resources counts them here)
+        store.deployment_update(
+            deployment,
+            {"status": "Deleting", "updated_at": now},
+            condition="attribute_not_exists(resource_count) OR resource_count = :none",
+            values={":none": 0},
+        ),
         store.task_put(task),
     ]
     entry = history.entry(
