@@ -25,6 +25,7 @@ NOT_LISTS = {
     ("dal/operations.py", "due"),
     ("dal/work.py", "claimable"),
     ("dal/deployments.py", "next_due"),  # a deployment's first due Pending task
+    ("dal/resources.py", "syncing"),  # the scheduler's: syncs no agent answered in time
     (
         "dal/deployments.py",
         "due",

@@ -11,6 +11,7 @@ Contract: API.md "Deployments and tasks (Platz)", "Deployment resource types".
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -286,6 +287,27 @@ def test_a_sync_no_agent_finishes_is_error_saying_so(
     assert failed["sync_reason"] == (
         f"the agent did not finish the work within 2 leases of {LEASE} s each"
     )
+
+
+def test_a_sync_no_agent_answers_is_given_up_by_the_scheduler(store: Store) -> None:
+    from tenantry.clock import now_iso
+    from tenantry.domain import resources
+
+    created = store.create().json()
+    assert resources.give_up_silent() == 0  # not silent for long enough yet
+    assert resources.give_up_silent(now_iso(timedelta(seconds=6))) == 1
+    failed = store.resource(created["id"])
+    assert (failed["sync_status"], failed["sync_reason"]) == (
+        "Error",
+        "the cluster's agent did not answer within 5 s",
+    )
+    assert store.agent.claim() == []  # no agent works on it later
+    assert resources.give_up_silent(now_iso(timedelta(seconds=60))) == 0
+    # the resource may be deleted all the same (and its deployment then)
+    path = f"{store.resources}/{created['id']}"
+    assert store.api.delete(path, token=store.admin).status == 202
+    store.sync()
+    assert store.resource(created["id"])["exists"] is False
 
 
 def test_delete_ends_with_exists_false_and_frees_the_name(store: Store, api: Api) -> None:

@@ -53,7 +53,8 @@ platform admins' queue. An environment's permissions and secrets sort under its 
 project's partition: its own prefix is the list (ENV_PERMISSIONS, ENV_SECRETS). What no
 pattern serves (a name prefix, a label selector, a status within a member's or an owner's
 list, the state of one project's or one applicant's applications, a secret's collection
-or name) is a filter on the rows read (docs/api.md, "Lists and cursors").
+or name, a deployment resource's type, a resource type's key) is a filter on the rows read
+(docs/api.md, "Lists and cursors").
 
 The catalog's registries of one repository name are the range `<repo_name>#` of their
 partition (a prefix built from the list's arguments). Charts read newest first; their
@@ -66,7 +67,8 @@ what a project or an environment owns on its deletion and the environment names 
 provisioning step reads (dal/environments.keys_under), the reconciler's worklist of
 operations due (dal/operations.due, GSI3 OPERATIONS#open up to now), an agent's claim
 (dal/work.claimable, GSI1 CLUSTERWORK#<cluster> up to now), a deployment's next task and
-the scheduler's due tasks (dal/deployments.next_due and due, up to now) and the read of a
+the scheduler's due tasks (dal/deployments.next_due and due, up to now), the resources whose
+sync no agent answered (dal/resources.syncing, GSI2 up to a time) and the read of a
 token owner's partition before rewriting it (dal/identity.owner_with_tokens): none is a
 list a caller pages through.
 """

@@ -44,7 +44,7 @@ dal/access.py; the index keys below put each item into exactly the partitions it
 | deployment ref      | DEPLOYMENTREF#<id>  | DEPLOYMENTREF         |                                      |                                       |                                    |
 | k8s resource        | PROJECT#<id>        | K8S#<uid>             |                                      |                                       |                                    |
 | deployment perm.    | PROJECT#<id>        | DEPLOYPERM#<perm>     |                                      |                                       |                                    |
-| deployment resource | PROJECT#<id>        | DRES#<resource>       |                                      |                                       |                                    |
+| deployment resource | PROJECT#<id>        | DRES#<resource>       |                                      | RESOURCESYNCS#open / <sync_since>#<project>#<resource> ** |      |
 | resource name (unique) | PROJECT#<id>     | DRESNAME#<type>#<name> |                                     |                                       |                                    |
 | resource type       | RESTYPE#<id>        | RESTYPE               | RESTYPES#<env id or global> / <kind>#<key> |                                 |                                    |
 | deployment task     | PROJECT#<id>        | TASK#<task>           | TASKS#pending / <execute_at>#<task> ¶| PROJECTTASKS#<id> / <created_at>#<task>| DEPLOYQUEUE#<deployment> / <execute_at>#<created_at>#<task> ¶|
@@ -60,6 +60,8 @@ dal/access.py; the index keys below put each item into exactly the partitions it
   cancelled and removed memberships are in no list of current members or of a user's
   projects, only in their user's memberships and their project's partition.
 ‡ only while the operation is open (the reconciler's worklist, see below).
+** only while a ResourceSync of the resource is open: the scheduler reads it up to
+  now - AgentWorkTimeoutSeconds and gives up on a sync no agent answered.
 † only while the invite is pending; GET /invites reads `GSI1SK > <now>#~`, so it reads
   neither answered nor expired invites.
 
@@ -740,3 +742,11 @@ def deployment_resource(project_id: str, resource_id: str) -> dict[str, str]:
 def deployment_resource_name(project_id: str, type_id: str, name: str) -> dict[str, str]:
     """Makes a resource's name unique per type in its project; carries the resource's id."""
     return {"PK": f"PROJECT#{project_id}", "SK": f"DRESNAME#{type_id}#{name}"}
+
+
+SYNCING_RESOURCES = "RESOURCESYNCS#open"
+
+
+def syncing_resource_index(since: str, project_id: str, resource_id: str) -> dict[str, str]:
+    """Sparse: a resource carries it while a sync of it is open, sorted by when it was queued."""
+    return {"GSI2PK": SYNCING_RESOURCES, "GSI2SK": f"{since}#{project_id}#{resource_id}"}

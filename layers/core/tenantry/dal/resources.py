@@ -99,13 +99,24 @@ def page(
     )
 
 
-def put(resource: dict[str, Any]) -> dict[str, Any]:
-    item = {
+def _stored(resource: dict[str, Any]) -> dict[str, Any]:
+    """The item: with the open-sync index while a sync is open (`sync_work_id`, queued at
+    `sync_since`); written whole, so the index goes when the sync settles."""
+    syncing = (
+        keys.syncing_resource_index(resource["sync_since"], resource["project_id"], resource["id"])
+        if resource.get("sync_work_id")
+        else {}
+    )
+    return {
         **keys.deployment_resource(resource["project_id"], resource["id"]),
+        **syncing,
         "entity": "deployment_resource",
         **resource,
     }
-    return table.tx_put(item, "attribute_not_exists(PK)")
+
+
+def put(resource: dict[str, Any]) -> dict[str, Any]:
+    return table.tx_put(_stored(resource), "attribute_not_exists(PK)")
 
 
 def replace(resource: dict[str, Any], seen_version: int, **require: Any) -> dict[str, Any]:
@@ -114,12 +125,15 @@ def replace(resource: dict[str, Any], seen_version: int, **require: Any) -> dict
     names: dict[str, str] = {}
     values: dict[str, Any] = {":seen": seen_version}
     condition = "version = :seen" + table.requirements(require, names, values)
-    item = {
-        **keys.deployment_resource(resource["project_id"], resource["id"]),
-        "entity": "deployment_resource",
-        **resource,
-    }
-    return table.tx_put(item, condition, names=names or None, values=values)
+    return table.tx_put(_stored(resource), condition, names=names or None, values=values)
+
+
+def syncing(up_to: str, limit: int) -> list[dict[str, Any]]:
+    """Resources whose open sync was queued by `up_to`, oldest first (the scheduler's)."""
+    items, _ = table.query(
+        keys.SYNCING_RESOURCES, index="GSI2", sk_at_most=keys.due_up_to(up_to), limit=limit
+    )
+    return items
 
 
 def name_guard(project_id: str, type_id: str, name: str, resource_id: str) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from __future__ import annotations
 import json
 import math
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -384,7 +385,7 @@ def create(
     if sealed:
         resource["sealed"] = sealed
     item = _sync_item(resource, deployment, resource_type, now)
-    resource["sync_work_id"] = item["id"]
+    resource.update(sync_work_id=item["id"], sync_since=now)
     ops = [
         store.put(resource),
         store.name_guard(project_id, resource_type["id"], body.name, resource_id),
@@ -508,7 +509,7 @@ def _write(
         ops = []
         if not resource.get("sync_work_id"):  # else the open item's outcome queues the next
             item = _sync_item(new, deployment, resource_type, now)
-            new["sync_work_id"] = item["id"]
+            new.update(sync_work_id=item["id"], sync_since=now)
             ops.append(work_store.new_item(item))
         ops.append(
             store.replace(new, int(resource["version"]), sync_work_id=resource.get("sync_work_id"))
@@ -558,9 +559,11 @@ def sync_effects(item: dict[str, Any], outcome: dict[str, Any]) -> list[dict[str
         deployment = deployment_store.get(project_id, resource["deployment_id"])
         if deployment is not None:
             nxt = _sync_item(resource, deployment, store.get_type(resource["type_id"]), now)
-            new = {**resource, "sync_work_id": nxt["id"]}
+            new = {**resource, "sync_work_id": nxt["id"], "sync_since": now}
             return [store.replace(new, seen, sync_work_id=item["id"]), work_store.new_item(nxt)]
-    new = {k: v for k, v in resource.items() if k not in ("sync_work_id", "sync_reason")}
+    new = {
+        k: v for k, v in resource.items() if k not in ("sync_work_id", "sync_since", "sync_reason")
+    }
     ops: list[dict[str, Any]] = []
     if outcome["status"] == "Done":
         new["sync_status"] = "Ready"
@@ -599,3 +602,39 @@ def open_sealed(item: dict[str, Any]) -> dict[str, Any]:
         props[key] = json.loads(text)
     opened = {k: v for k, v in snapshot.items() if k != "sealed"}
     return {**item, "resource": {**opened, "props": props}}
+
+
+# --- the scheduler: syncs no agent answered ------------------------------------------------------
+
+SILENT_PAGE = 50
+
+
+def give_up_silent(now: str | None = None) -> int:
+    """Fail the open syncs whose agent showed no sign of life (a claim, a lease extension)
+    for AgentWorkTimeoutSeconds, as a task's wait times out: their resources go Error
+    saying so (or on to their newest version), so a dead cluster leaves none Creating,
+    Updating or Deleting for ever. Run by the scheduler every minute; a page a run."""
+    from tenantry.domain import work
+    from tenantry.domain.operations import later
+    from tenantry.settings import get_settings
+
+    now = now or now_iso()
+    silence = get_settings().agent_work_timeout_seconds
+    cutoff = later(now, -timedelta(seconds=silence))
+
+    def why(item: dict[str, Any]) -> str:
+        if item.get("attempt"):
+            return "the cluster's agent took the sync but did not finish it in time"
+        return f"the cluster's agent did not answer within {silence} s"
+
+    given_up = 0
+    for resource in store.syncing(cutoff, SILENT_PAGE):
+        item = work_store.get(str(resource.get("sync_work_id")))
+        if item is None or item.get("state") not in work_store.OPEN_STATES:
+            continue  # its outcome is being recorded
+        held = item["state"] == "Leased" and str(item.get("lease_expires_at", "")) > now
+        if held or str(item.get("updated_at", "")) > cutoff:
+            continue  # an agent is on it, or was lately
+        if work.abandon(item["id"], why) is not None:
+            given_up += 1
+    return given_up
