@@ -340,7 +340,7 @@ CALLS: dict[str, Prepare] = {
     ),
     "POST /agent/heartbeat": lambda w, ok: Call(body={"is_ok": True}),
     "POST /agent/work/claim": lambda w, ok: Call(body={"limit": 1}),
-    "POST /agent/work/{workId}/heartbeat": lambda w, ok: w.lease_call({}),
+    "POST /agent/work/{workId}/heartbeat": lambda w, ok: w.lease_call({}, fresh=ok),
     "POST /agent/work/{workId}/result": lambda w, ok: w.lease_call({"status": "Done"}, fresh=ok),
     "POST /agent/work/{workId}/release": lambda w, ok: w.lease_call({}, fresh=ok),
     "GET /projects/{projectId}/environments": same(projectId="pid"),

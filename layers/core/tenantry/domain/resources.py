@@ -519,7 +519,11 @@ def _write(
                 store.name_free(project_id, resource["type_id"], resource["name"], resource_id),
                 store.name_guard(project_id, resource["type_id"], new["name"], resource_id),
             ]
-        event = "deployment_resource_updated" if step == "update" else "deployment_resource_deleted"
+        event = (
+            "deployment_resource_updated"
+            if step == "update"
+            else "deployment_resource_delete_requested"
+        )
         try:
             deployments._commit(s, ops, _entry(project_id, principal, event, new, now))
         except Conflict as exc:
