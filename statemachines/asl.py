@@ -281,32 +281,38 @@ def delete_project() -> dict[str, Any]:
     }
 
 
-def run_deployment_task() -> dict[str, Any]:
-    """A deployment task: StartTask, the agent's wait, FinishTask. Every way out of the wait
-    (the agent's report, its failure, a timeout) and a task that cannot start (canceled
-    meanwhile) goes to FinishTask, which records the outcome, gives the deployment's slot
-    back and starts its next due task."""
-    start = task("StartTask", "AskAgent", retry=STEP_RETRY, catch="FinishTask")
-    start["ResultPath"] = "$.started"
-    ask = {
+def ask_agent(next_state: str, comment: str, step: str | None = None) -> dict[str, Any]:
+    """Queue a work item of the task for a cluster's agent and wait for its report; every way
+    out (the report, a failure, a timeout) but success goes to FinishTask."""
+    payload = {
+        "project_id.$": "$.project_id",
+        "task_id.$": "$.task_id",
+        "task_token.$": "$$.Task.Token",
+    }
+    if step:
+        payload["step"] = step
+    return {
         "Type": "Task",
-        "Comment": "Queue the task's work item for the cluster's agent and wait for its report.",
+        "Comment": comment,
         "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
-        "Parameters": {
-            "FunctionName": "${RequestDeploymentWorkFunctionArn}",
-            "Payload": {
-                "project_id.$": "$.project_id",
-                "task_id.$": "$.task_id",
-                "task_token.$": "$$.Task.Token",
-            },
-        },
+        "Parameters": {"FunctionName": "${RequestDeploymentWorkFunctionArn}", "Payload": payload},
         "HeartbeatSecondsPath": "$.started.heartbeat",
         "TimeoutSecondsPath": "$.started.timeout",
         "ResultPath": None,
         "Retry": [WAIT_RETRY],
         "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "FinishTask"}],
-        "Next": "FinishTask",
+        "Next": next_state,
     }
+
+
+def run_deployment_task() -> dict[str, Any]:
+    """A deployment task: StartTask, the agent's wait, FinishTask. A Recreate waits twice:
+    the release uninstalled where it was (that cluster's agent), then installed where it
+    goes. Every way out of a wait (the agent's report, its failure, a timeout) and a task
+    that cannot start (canceled meanwhile) goes to FinishTask, which records the outcome,
+    gives the deployment's slot back and starts its next due task."""
+    start = task("StartTask", "Recreate?", retry=STEP_RETRY, catch="FinishTask")
+    start["ResultPath"] = "$.started"
     finish = task(
         "FinishTask", None, retry=RECORD_RETRY, catch="TaskNotRecorded", error_path="$.finish_error"
     )
@@ -318,7 +324,26 @@ def run_deployment_task() -> dict[str, Any]:
         "TimeoutSeconds": EXECUTION_TIMEOUT,
         "States": {
             "StartTask": start,
-            "AskAgent": ask,
+            "Recreate?": {
+                "Type": "Choice",
+                "Choices": [
+                    {
+                        "Variable": "$.started.operation",
+                        "StringEquals": "Recreate",
+                        "Next": "UninstallWhereItWas",
+                    }
+                ],
+                "Default": "AskAgent",
+            },
+            "UninstallWhereItWas": ask_agent(
+                "AskAgent",
+                "A Recreate: the release uninstalled where it was, by that cluster's agent.",
+                step="uninstall",
+            ),
+            "AskAgent": ask_agent(
+                "FinishTask",
+                "Queue the task's work item for the cluster's agent and wait for its report.",
+            ),
             "FinishTask": finish,
             **fail_state("TaskNotRecorded", "recording the task's outcome"),
         },

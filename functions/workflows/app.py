@@ -125,7 +125,7 @@ def request_deployment_work(event: dict[str, Any], context: Any) -> dict[str, An
     from tenantry.domain import tasks
 
     project_id, task_id = _task(event)
-    return tasks.request_work(project_id, task_id, str(event["task_token"]))
+    return tasks.request_work(project_id, task_id, str(event["task_token"]), event.get("step"))
 
 
 @logger.inject_lambda_context(clear_state=True)

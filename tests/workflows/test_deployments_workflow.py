@@ -19,7 +19,7 @@ from tests.agent_double import TestAgent
 from tests.catalog_seed import seed_chart
 from tests.harness import Api, wait_until
 from tests.integration.helpers import make_bot, make_user
-from tests.workflows.support import Workflow
+from tests.workflows.support import Faults, Workflow
 
 SILENCE = 3
 
@@ -492,3 +492,239 @@ def test_an_impossible_execute_at_is_422_not_500(shop: Shop, api: Api) -> None:
         assert r.status == 422, (moment, r)
         assert r.json()["errors"][0]["loc"] == ["body", "execute_at"]
     assert len(shop.tasks()) == 1  # nothing was written
+
+
+def test_a_run_whose_outcome_was_never_recorded_is_swept_and_the_next_task_runs(
+    shop: Shop, api: Api, faults: Faults, workflow: Workflow
+) -> None:
+    """FinishTask failing past its retries ends the execution (TaskNotRecorded) with the
+    task Started and the deployment's slot held. The scheduler, once the run is past its
+    execution's timeout, records the agent's outcome (or Failed, saying so), gives the
+    slot back and the deployment's next task runs: nothing stays stuck."""
+    from tenantry.clock import now_iso
+    from tenantry.domain import tasks
+
+    dep = shop.deploy().json()
+    shop.agent.do_all("Done")
+    shop.settled(dep["id"])
+    broken = faults.inject(tasks, "_record", lambda: RuntimeError("the table is gone (injected)"))
+    shop.patch(dep["id"], config={"replicas": 3})
+    upgrade = shop.agent.claim_one()
+    assert shop.agent.report(upgrade).status == 200
+    wait_until(lambda: broken.calls >= 1, timeout=10)
+    workflow.settle()
+    faults.remove(tasks, "_record")
+    shop.patch(dep["id"], config={"replicas": 4})  # waits behind the stuck slot
+    stuck = shop.deployment(dep["id"])
+    assert stuck["status"] == "Upgrading" and stuck["current_task_id"]
+    assert [t["status"] for t in shop.tasks()][-2:] == ["Started", "Pending"]
+    assert tasks.run_scheduler()["lost"] == 0  # not past the deadline yet
+    assert shop.agent.claim() == []
+
+    later = now_iso(timedelta(seconds=tasks.RUN_DEADLINE_SECONDS + 60))
+    assert tasks.run_scheduler(later)["lost"] == 1
+    assert [t["status"] for t in shop.tasks()][-2] == "Done"  # the agent had reported Done
+    nxt = shop.agent.claim_one()
+    assert nxt["task"]["operation"]["Upgrade"]["config_delta"] == {"replicas": [3, 4]}
+    shop.agent.report(nxt)
+    assert shop.settled(dep["id"])["status"] == "Running"
+    assert tasks.run_scheduler(later)["lost"] == 0  # each run swept once
+
+
+def test_a_lost_run_the_agent_never_finished_fails_saying_so(
+    shop: Shop, faults: Faults, workflow: Workflow
+) -> None:
+    from tenantry.clock import now_iso
+    from tenantry.domain import tasks
+
+    broken = faults.inject(tasks, "_record", lambda: RuntimeError("injected"))
+    dep = shop.deploy().json()
+    shop.agent.claim_one()  # taken, never reported; the wait times out, FinishTask fails
+    wait_until(lambda: broken.calls >= 1, timeout=15)
+    workflow.settle(timeout=15)
+    faults.remove(tasks, "_record")
+    later = now_iso(timedelta(seconds=tasks.RUN_DEADLINE_SECONDS + 60))
+    assert tasks.run_scheduler(later)["lost"] == 1
+    failed = shop.settled(dep["id"])
+    assert failed["status"] == "Error"
+    assert failed["reason"] == "the cluster's agent took the task but did not finish it in time"
+
+
+def test_the_run_deadline_outlasts_the_execution() -> None:
+    from statemachines import asl
+    from tenantry.domain import tasks
+
+    assert tasks.RUN_DEADLINE_SECONDS > asl.EXECUTION_TIMEOUT
+
+
+def test_deleting_the_project_cancels_its_tasks_and_removes_its_deployments(
+    shop: Shop, api: Api, workflow: Workflow
+) -> None:
+    """A deleted project leaves no deployment, release name, deployment permission or
+    reported resource behind, and no task that could still run; a task the agent was
+    running when the project went is still recorded when its run ends."""
+    from tenantry.clock import now_iso
+    from tenantry.dal import table
+    from tenantry.domain import tasks
+
+    quiet = shop.deploy(name="quiet").json()
+    busy = shop.deploy(name="busy").json()
+    for _ in range(2):
+        shop.agent.do_all("Done")
+    shop.settled(quiet["id"]), shop.settled(busy["id"])
+    bot, _ = make_bot(api, shop.admin, "deployer")
+    r = api.post(
+        "/projects/shop/deployment-permissions",
+        token=shop.admin,
+        json={"env_id": shop.env, "bot_id": bot["id"], "kind_id": "kind-web", "role": "Owner"},
+    )
+    assert r.status == 201, r
+    later = now_iso(timedelta(minutes=10))[:19] + "Z"
+    r = api.post(
+        "/projects/shop/deployment-tasks",
+        token=shop.admin,
+        json={
+            "deployment_id": quiet["id"],
+            "operation": {"InvokeAction": {"action_id": "flush-cache", "body": {}}},
+            "execute_at": later,
+        },
+    )
+    assert r.status == 201, r
+    scheduled = r.json()
+    shop.patch(busy["id"], config={"replicas": 5})
+    running = shop.agent.claim_one()  # the agent is upgrading `busy`
+
+    workflow.delete("shop", reclaim=True)
+    shop.agent.do_all("Done")  # DeleteNamespace
+    wait_until(lambda: workflow.project("shop")["status"] == "deleted", timeout=20)
+    events = workflow.events("shop")
+    assert "deployments_removed" in events
+    removed = next(e for e in workflow.history("shop") if e["event"] == "deployments_removed")
+    assert removed["detail"]["deployments"] == 2 and removed["detail"]["tasks_canceled"] == 1
+
+    items = table.client().scan(TableName=table.table_name())["Items"]
+    left = {i["SK"].split("#")[0] for i in items if i["PK"] == "PROJECT#shop"}
+    assert not left & {"DEPLOY", "RELEASE", "DEPLOYPERM", "K8S"}, left
+    assert "TASK" in left  # tasks stay with the history
+    assert not [i for i in items if i["PK"].startswith("DEPLOYMENTREF#")]
+    assert tasks.run_scheduler(now_iso(timedelta(minutes=20)))["started"] == 0
+    assert shop.agent.claim() == []
+
+    # the upgrade the agent never finished ends (its wait times out) after the project
+    task_path = f"/projects/shop/deployment-tasks/{running['task']['id']}"
+    ended = wait_until(
+        lambda: (t := api.get(task_path, token=shop.admin).json())["status"] != "Started" and t,
+        timeout=20,
+    )
+    assert ended["status"] == "Failed", ended
+    assert ended["reason"] == "the cluster's agent took the task but did not finish it in time"
+    canceled = api.get(f"/projects/shop/deployment-tasks/{scheduled['id']}", token=shop.admin)
+    assert canceled.json()["status"] == "Canceled", canceled
+    assert canceled.json()["reason"] == "the project is being deleted"
+    assert workflow.events("shop")[-1] == "deleted"  # the closed history stays closed
+
+
+def _second_cluster(shop: Shop, workflow: Workflow) -> TestAgent:
+    west = TestAgent.register(shop.api, shop.admin, "west")
+    body = {"clusters": [{"name": "east", "quota": {}}, {"name": "west", "quota": {}}]}
+    assert shop.api.patch("/projects/shop", token=shop.admin, json=body).status == 200
+    assert workflow.action("shop", "retry").status == 202
+    west.do_all("Done")  # its namespace
+    wait_until(lambda: workflow.project("shop")["status"] == "active", timeout=15)
+    return west
+
+
+def test_a_cluster_or_name_change_recreates_uninstalling_where_it_was(
+    shop: Shop, api: Api, workflow: Workflow
+) -> None:
+    west = _second_cluster(shop, workflow)
+    dep = shop.deploy(name="front").json()
+    shop.agent.do_all("Done")
+    shop.settled(dep["id"])
+
+    moved = shop.patch(dep["id"], cluster_id=west.cluster_id, name="shopfront")
+    assert moved["status"] == "Renaming" and moved["release_name"] == "web-shopfront"
+    assert moved["cluster_id"] == west.cluster_id
+    assert west.claim() == []  # first the old release goes
+    old = shop.agent.claim_one()
+    assert old["release_name"] == "web-front" and old["namespace"] == "shop"
+    assert old["task"]["operation"] == {
+        "Recreate": {
+            "old_cluster_id": shop.agent.cluster_id,
+            "new_cluster_id": west.cluster_id,
+            "step": "uninstall",
+        }
+    }
+    shop.agent.report(old)
+    new = west.claim_one()
+    assert new["release_name"] == "web-shopfront"
+    assert new["task"]["operation"]["Recreate"]["step"] == "install"
+    assert new["deployment"]["config"] == {"replicas": 2} and new["helm_chart"]["tag"] == "1.0.0"
+    west.report(new)
+    assert shop.settled(dep["id"])["status"] == "Running"
+    (task,) = [t for t in shop.tasks() if "Recreate" in t["operation"]]
+    assert task["status"] == "Done" and task["cluster_id"] == west.cluster_id
+
+    # the old release name is free again on east; the new one is taken on west
+    assert shop.deploy(name="front").status == 201
+    shop.agent.do_all("Done")
+    r = shop.deploy(name="shopfront", cluster_id=west.cluster_id)
+    assert r.status == 409, r
+    # the agent that now runs it reports for it; the old one no longer may
+    status = {"get_successful": True, "content": {"ready": True}}
+    path = f"/agent/deployments/{dep['id']}/reported-status"
+    assert api.put(path, token=west.token, json=status).status == 204
+    assert api.put(path, token=shop.agent.token, json=status).status in (403, 404)
+
+
+def test_a_failed_uninstall_where_it_was_keeps_the_old_name_and_says_so(
+    shop: Shop, workflow: Workflow
+) -> None:
+    dep = shop.deploy(name="front").json()
+    shop.agent.do_all("Done")
+    shop.settled(dep["id"])
+    shop.patch(dep["id"], name="back")
+    old = shop.agent.claim_one()
+    shop.agent.report(old, "Failed", "helm: release is locked")
+    failed = shop.settled(dep["id"])
+    assert failed["status"] == "Error" and failed["release_name"] == "web-back"
+    assert failed["reason"] == (
+        "the release could not be uninstalled where it was: helm: release is locked"
+    )
+    assert shop.agent.claim() == []  # nothing installed where it goes
+    assert shop.deploy(name="front").status == 409  # the old release may still be there
+    # moving back where it was is allowed: the old name is still the deployment's
+    back = shop.patch(dep["id"], name="front")
+    assert back["status"] == "Renaming"
+    assert shop.agent.do_all("Done", count=2)[0]["release_name"] == "web-back"
+    assert shop.settled(dep["id"])["status"] == "Running"
+
+
+def test_what_a_move_refuses(shop: Shop, api: Api, workflow: Workflow) -> None:
+    dep = shop.deploy(name="front").json()
+    path = f"/projects/shop/deployments/{dep['id']}"
+    r = api.patch(path, token=shop.admin, json={"name": "elsewhere"})
+    assert r.status == 409, r  # its Install has not run yet
+    shop.agent.do_all("Done")
+    shop.settled(dep["id"])
+    r = api.patch(path, token=shop.admin, json={"name": "elsewhere", "enabled": False})
+    assert r.status == 422 and r.json()["errors"][0]["loc"] == ["body", "enabled"], r
+    r = api.patch(path, token=shop.admin, json={"cluster_id": "no-such-cluster"})
+    assert r.status == 422 and r.json()["errors"][0]["loc"] == ["body", "cluster_id"], r
+    r = api.patch(path, token=shop.admin, json={"name": "Not A Name"})
+    assert r.status == 422, r
+    other = shop.deploy(name="taken").json()
+    shop.agent.do_all("Done")
+    shop.settled(other["id"])
+    r = api.patch(path, token=shop.admin, json={"name": "taken"})
+    assert r.status == 409 and "web-taken" in r.json()["detail"], r
+    assert shop.deployment(dep["id"])["release_name"] == "web-front"
+
+    # a disabled deployment moves without a task: nothing is installed
+    shop.patch(dep["id"], enabled=False)
+    shop.agent.do_all("Done")
+    shop.settled(dep["id"])
+    moved = shop.patch(dep["id"], name="")
+    assert moved["release_name"] == "web" and moved["status"] == "Uninstalled"
+    assert shop.agent.claim() == []
+    assert shop.deploy(name="front").status == 201  # its old name is free at once

@@ -335,6 +335,39 @@ def test_delete_ends_with_exists_false_and_frees_the_name(store: Store, api: Api
     store.sync()
 
 
+def test_a_deployment_with_resources_is_not_moved(store: Store, api: Api) -> None:
+    created = store.create().json()
+    store.sync()
+    path = f"/projects/shop/deployments/{store.dep['id']}"
+    r = api.patch(path, token=store.admin, json={"name": "renamed"})  # a Recreate
+    assert_problem(r, 409, "conflict")
+    assert "delete them before moving it" in r.json()["detail"]
+    assert api.delete(f"{store.resources}/{created['id']}", token=store.admin).status == 202
+    store.sync()
+    r = api.patch(path, token=store.admin, json={"name": "renamed"})
+    assert r.status == 200 and r.json()["status"] == "Renaming", r
+    store.agent.do_all("Done", count=2)  # uninstall where it was, install where it goes
+
+
+def test_deleting_the_project_removes_its_resources_and_their_open_syncs(
+    store: Store, workflow: Any
+) -> None:
+    from tenantry.dal import table
+
+    ready = store.create().json()
+    store.sync()
+    syncing = store.create(name="Second shop").json()  # its sync is left open
+    workflow.delete("shop", reclaim=False)
+    wait_until(lambda: workflow.project("shop")["status"] == "deleted", timeout=20)
+    removed = next(e for e in workflow.history("shop") if e["event"] == "deployments_removed")
+    assert removed["detail"]["resource_syncs_canceled"] == 1
+    items = table.client().scan(TableName=table.table_name())["Items"]
+    left = {i["SK"].split("#")[0] for i in items if i["PK"] == "PROJECT#shop"}
+    assert not left & {"DRES", "DRESNAME", "DEPLOY"}, left
+    assert store.agent.claim() == []  # no agent syncs a resource of a deleted project
+    assert ready["id"] != syncing["id"]
+
+
 def test_a_failed_deletion_is_error_and_may_be_asked_again(store: Store, api: Api) -> None:
     created = store.create().json()
     store.sync()

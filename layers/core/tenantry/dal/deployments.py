@@ -48,6 +48,36 @@ def next_due(deployment_id: str, now: str) -> dict[str, Any] | None:
     return items[0] if items else None
 
 
+def overdue_runs(started_before: str, limit: int) -> list[dict[str, Any]]:
+    """Started tasks that started before `started_before`, oldest first (the scheduler's
+    sweep of runs whose outcome was never recorded)."""
+    items, _ = table.query(
+        keys.STARTED_TASKS, index="GSI1", sk_at_most=keys.due_up_to(started_before), limit=limit
+    )
+    return items
+
+
+def pending_of(deployment_id: str) -> list[dict[str, Any]]:
+    """Every Pending task of the deployment, due or not (a project's deletion cancels them)."""
+    found: list[dict[str, Any]] = []
+    start = None
+    while True:
+        items, start = table.query(
+            keys.deployment_queue(deployment_id), index="GSI3", limit=100, start_key=start
+        )
+        found.extend(items)
+        if not start:
+            return found
+
+
+def owned_keys(project_id: str) -> list[dict[str, str]]:
+    """Keys of the project's deployments and what is theirs (release names, deployment
+    permissions, reported k8s resources): a project's deletion removes them."""
+    from tenantry.dal import environments
+
+    return environments.keys_under(project_id, keys.DEPLOYMENT_OWNED_PREFIXES)
+
+
 def due(now: str, limit: int, start_key: dict[str, Any] | None = None) -> tuple[list, Any]:
     """Pending tasks due by `now`, every deployment's, oldest first (the scheduler's)."""
     return table.query(
@@ -73,6 +103,15 @@ def ref_put(deployment: dict[str, Any]) -> dict[str, Any]:
     )
 
 
+def ref_moved(deployment_id: str, cluster_id: str) -> dict[str, Any]:
+    return table.tx_update(
+        keys.deployment_ref(deployment_id),
+        "SET cluster_id = :cluster",
+        "attribute_exists(PK)",
+        values={":cluster": cluster_id},
+    )
+
+
 def ref_delete(deployment_id: str) -> dict[str, Any]:
     return table.tx_delete(keys.deployment_ref(deployment_id))
 
@@ -91,9 +130,12 @@ def deployment_put(deployment: dict[str, Any]) -> dict[str, Any]:
 
 
 def release_guard(project_id: str, cluster_id: str, release_name: str, deployment_id: str) -> dict:
+    """The release name is the deployment's on that cluster: free, or already its own (a
+    deployment moving back where its old release was left)."""
     return table.tx_put(
         {**keys.release(project_id, cluster_id, release_name), "deployment_id": deployment_id},
-        "attribute_not_exists(PK)",
+        "attribute_not_exists(PK) OR deployment_id = :me",
+        values={":me": deployment_id},
     )
 
 
@@ -163,10 +205,14 @@ def task_update(
     *,
     from_status: tuple[str, ...],
     leave_queue: bool = False,
+    started: bool = False,
 ) -> dict[str, Any]:
-    """The task moved from one of `from_status`; out of the Pending indexes if
-    `leave_queue`."""
-    remove = keys.PENDING_TASK_INDEXES if leave_queue else ()
+    """The task moved from one of `from_status`: out of the Pending indexes if
+    `leave_queue` (and out of the running ones), or into the running ones if `started`."""
+    remove: tuple[str, ...] = keys.PENDING_TASK_INDEXES if leave_queue else ()
+    if started:
+        changes = {**changes, **keys.started_task_index(task["id"], changes["started_at"])}
+        remove = ("GSI3PK", "GSI3SK")
     expression, names, values = table.set_expression(changes, remove)
     names["#status"] = "status"
     values |= {f":from{i}": s for i, s in enumerate(from_status)}
@@ -174,6 +220,20 @@ def task_update(
     return table.tx_update(
         keys.task(task["project_id"], task["id"]), expression, condition, names=names, values=values
     )
+
+
+def give_slot_back(project_id: str, deployment_id: str, task_id: str) -> bool:
+    """The deployment runs nothing, if it ran `task_id`. False when it did not."""
+    try:
+        table.update(
+            keys.deployment(project_id, deployment_id),
+            "REMOVE current_task_id",
+            condition="current_task_id = :task",
+            values={":task": task_id},
+        )
+    except Conflict:
+        return False
+    return True
 
 
 def take_slot(deployment: dict[str, Any], task_id: str) -> None:

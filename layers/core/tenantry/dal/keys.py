@@ -52,7 +52,9 @@ dal/access.py; the index keys below put each item into exactly the partitions it
 | daily limit counter | LIMIT#<principal>   | <limit>#<day>#<scope> |  (TTL expires_at: gone after a day)  |                                       |                                    |
 
 ¶ only while the task is Pending: the scheduler reads TASKS#pending up to now (due tasks),
-  a deployment's next task is the first of its DEPLOYQUEUE up to now.
+  a deployment's next task is the first of its DEPLOYQUEUE up to now. While Started, GSI1
+  is TASKS#started / <started_at>#<task> instead: the scheduler reads it up to now minus
+  the run's deadline, for runs whose outcome was never recorded.
 § only while the item can be claimed: queued (available since it was queued) or leased
   (available again when its lease expires). A claim reads the cluster's partition up to
   now, oldest first: queued items and expired leases in one Query, never a Scan.
@@ -542,6 +544,7 @@ def helm_chart(chart_id: str) -> dict[str, str]:
 DEPLOYMENT_PREFIX = "DEPLOY#"
 TASK_PREFIX = "TASK#"
 PENDING_TASKS = "TASKS#pending"
+STARTED_TASKS = "TASKS#started"
 PENDING_TASK_INDEXES = ("GSI1PK", "GSI1SK", "GSI3PK", "GSI3SK")
 
 
@@ -602,6 +605,25 @@ K8S_PREFIX = "K8S#"
 def k8s_resource(project_id: str, resource_id: str) -> dict[str, str]:
     """A Kubernetes resource a cluster's agent reported (its uid), in the project's partition."""
     return {"PK": f"PROJECT#{project_id}", "SK": f"K8S#{resource_id}"}
+
+
+def started_task_index(task_id: str, started_at: str) -> dict[str, str]:
+    """A Started task's place among running tasks (GSI1 TASKS#started, by when it started),
+    until it finishes: the scheduler finds a run that outlived its execution's timeout
+    (its outcome was never recorded) there."""
+    return {"GSI1PK": STARTED_TASKS, "GSI1SK": f"{started_at}#{task_id}"}
+
+
+# What a project's deletion removes of its deployments (tenantry.domain.deployments
+# .remove_with_project); their tasks stay with the project's history.
+DEPLOYMENT_OWNED_PREFIXES = (
+    DEPLOYMENT_PREFIX,
+    "RELEASE#",
+    DEPLOYMENT_PERMISSION_PREFIX,
+    K8S_PREFIX,
+    "DRES#",  # deployment resources (DEPLOYMENT_RESOURCE_PREFIX, defined below)
+    "DRESNAME#",  # their name guards
+)
 
 
 def due_up_to(now: str) -> str:
@@ -739,9 +761,15 @@ def deployment_resource(project_id: str, resource_id: str) -> dict[str, str]:
     return {"PK": f"PROJECT#{project_id}", "SK": f"{DEPLOYMENT_RESOURCE_PREFIX}{resource_id}"}
 
 
+DEPLOYMENT_RESOURCE_NAME_PREFIX = "DRESNAME#"
+
+
 def deployment_resource_name(project_id: str, type_id: str, name: str) -> dict[str, str]:
     """Makes a resource's name unique per type in its project; carries the resource's id."""
-    return {"PK": f"PROJECT#{project_id}", "SK": f"DRESNAME#{type_id}#{name}"}
+    return {
+        "PK": f"PROJECT#{project_id}",
+        "SK": f"{DEPLOYMENT_RESOURCE_NAME_PREFIX}{type_id}#{name}",
+    }
 
 
 SYNCING_RESOURCES = "RESOURCESYNCS#open"

@@ -21,7 +21,7 @@ from typing import Any
 
 from tenantry import workflows
 from tenantry.clock import new_id, now_iso
-from tenantry.dal import catalog, history
+from tenantry.dal import catalog, history, keys
 from tenantry.dal import clusters as cluster_store
 from tenantry.dal import deployments as store
 from tenantry.dal import namespaces as ns_store
@@ -405,6 +405,17 @@ def patch(
                 remove = ("values_override",)
             else:
                 changes["values_override"] = sent["values_override"]
+    moved = _moved(s, deployment, sent, kind)
+    if moved:
+        if enabled != deployment["enabled"]:
+            raise Unprocessable(
+                "change the name or cluster and enable or disable in separate requests",
+                errors=[{"loc": ["body", "enabled"], "msg": "not with a name or cluster change"}],
+            )
+        _nothing_to_run(deployment)
+        _no_resources(deployment, "moving it")
+        after.update(moved)
+        changes.update(moved)
     operation: dict[str, Any] | None = None
     if enabled != deployment["enabled"]:
         changes["enabled"] = enabled
@@ -419,6 +430,13 @@ def patch(
             if enabled
             else {"Uninstall": {}}
         )
+    elif moved and enabled:
+        operation = {
+            "Recreate": {
+                "old_cluster_id": deployment["cluster_id"],
+                "new_cluster_id": after["cluster_id"],
+            }
+        }
     elif values_changed and enabled:
         operation = {
             "Upgrade": {
@@ -433,11 +451,26 @@ def patch(
     if operation is not None:
         (op_name,) = operation
         changes["status"] = WORKING[op_name]
-        task = new_task(
-            principal, deployment, operation, snapshot(after, s.env, kind, chart, registry), now
-        )
+        applies = snapshot(after, s.env, kind, chart, registry)
+        if op_name == "Recreate":  # where its first step uninstalls the release
+            applies["previous"] = {
+                "cluster_id": deployment["cluster_id"],
+                "release_name": deployment["release_name"],
+            }
+        task = new_task(principal, after, operation, applies, now)
         ops.append(store.task_put(task))
-    ops.insert(0, store.deployment_update(deployment, changes, remove))
+    if moved:
+        ops += [
+            store.release_guard(
+                project_id, after["cluster_id"], after["release_name"], deployment_id
+            ),
+            store.ref_moved(deployment_id, after["cluster_id"]),
+        ]
+        if task is None:  # nothing installed to move: the old name is free at once
+            ops.append(
+                store.release_free(project_id, deployment["cluster_id"], deployment["release_name"])
+            )
+    ops.insert(0, store.deployment_update(deployment, changes, remove, **_resourceless(moved)))
     entry = history.entry(
         project_id,
         actor(principal),
@@ -449,10 +482,64 @@ def patch(
             **({"task_id": task["id"], "operation": next(iter(task["operation"]))} if task else {}),
         },
     )
-    _commit(s, ops, entry)
+    try:
+        _commit(s, ops, entry)
+    except Conflict as exc:
+        if moved and _release_taken(project_id, after["cluster_id"], after["release_name"]):
+            raise Conflict(
+                f"release {after['release_name']!r} already exists on that cluster in this "
+                "project; give the deployment another name"
+            ) from exc
+        raise
     if task is not None:
         dispatch(project_id, deployment_id)
     return to_model(_deployment_or_404(project_id, deployment_id))
+
+
+def _moved(
+    s: Scope, deployment: dict[str, Any], sent: dict[str, Any], kind: dict[str, Any]
+) -> dict[str, Any]:
+    """The deployment's new name, cluster and release name, if the change moves it."""
+    name = sent.get("name", deployment["name"])
+    cluster_id = sent.get("cluster_id", deployment["cluster_id"])
+    if name == deployment["name"] and cluster_id == deployment["cluster_id"]:
+        return {}
+    if cluster_id != deployment["cluster_id"]:
+        cluster_id = _cluster(s.project, cluster_id)["id"]
+    release = kind["name"].lower() + (f"-{name}" if name else "")
+    return {"name": name, "cluster_id": cluster_id, "release_name": release}
+
+
+def _no_resources(deployment: dict[str, Any], doing: str) -> None:
+    """A deployment with deployment resources (tenantry.domain.resources counts them on it)
+    is neither deleted nor moved: their objects live in its release's namespace on its
+    cluster, and would stay behind (409)."""
+    count = int(deployment.get("resource_count", 0))
+    if count > 0:
+        raise Conflict(
+            f"the deployment has {count} deployment resource{'s' if count > 1 else ''}; "
+            f"delete them before {doing}"
+        )
+
+
+def _resourceless(needed: Any) -> dict[str, Any]:
+    """The condition, in the deployment's update, that no resource was created meanwhile."""
+    if not needed:
+        return {}
+    return {
+        "condition": "attribute_not_exists(resource_count) OR resource_count = :none",
+        "values": {":none": 0},
+    }
+
+
+def _nothing_to_run(deployment: dict[str, Any]) -> None:
+    """A deployment moves only once its tasks are done: a queued task applies to where it
+    was (409 otherwise)."""
+    if deployment.get("current_task_id") or store.pending_of(deployment["id"]):
+        raise Conflict(
+            "the deployment has tasks to run: change its name or cluster once they are done "
+            "(or canceled)"
+        )
 
 
 def delete(
@@ -463,11 +550,7 @@ def delete(
     s, deployment = _changing(principal, project_id, deployment_id, expected, OWNER_ONLY)
     if deployment["status"] == "Deleting":
         return to_model(deployment)
-    if int(deployment.get("resource_count", 0)) > 0:
-        raise Conflict(
-            f"the deployment has {deployment['resource_count']} deployment resources; "
-            "delete them first"
-        )
+    _no_resources(deployment, "deleting it")
     now = now_iso()
     chart, registry, kind = _chart_any(deployment)
     task = new_task(
@@ -479,12 +562,8 @@ def delete(
     )
     task["delete_deployment"] = True
     ops = [
-        # no resource was created meanwhile (tenantry.domain.resources counts them here)
         store.deployment_update(
-            deployment,
-            {"status": "Deleting", "updated_at": now},
-            condition="attribute_not_exists(resource_count) OR resource_count = :none",
-            values={":none": 0},
+            deployment, {"status": "Deleting", "updated_at": now}, **_resourceless(True)
         ),
         store.task_put(task),
     ]
@@ -767,8 +846,57 @@ def dispatch(project_id: str, deployment_id: str, now: str | None = None) -> str
     return str(task["id"])
 
 
-def work_id(task_id: str) -> str:
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"tenantry:task/{task_id}"))
+PROJECT_DELETED = "the project is being deleted"
+
+
+def remove_with_project(project_id: str) -> dict[str, int]:
+    """The project is being deleted: its deployments' Pending tasks and their resources'
+    open syncs are canceled and the deployments go, with their release names, deployment
+    permissions, deployment resources and reported k8s resources (tasks and history stay,
+    as for a deleted deployment). Their releases go
+    with the namespaces when the deletion reclaims, and keep running in the retained
+    namespaces otherwise. A task already Started finishes on its own. Safe to run again."""
+    from tenantry.dal import projects as project_store
+    from tenantry.domain import resources
+
+    syncs = resources.abandon_syncs(project_id, PROJECT_DELETED)
+    canceled = 0
+    refs: list[dict[str, str]] = []
+    key = None
+    while True:
+        items, key = store.page(project_id, 100, key)
+        for deployment in items:
+            refs.append(keys.deployment_ref(deployment["id"]))
+            for task in store.pending_of(deployment["id"]):
+                canceled += _cancel_quietly(task, PROJECT_DELETED)
+        if not key:
+            break
+    owned = store.owned_keys(project_id)
+    project_store.delete_items(owned + refs)
+    return {
+        "deployments": len(refs),
+        "tasks_canceled": canceled,
+        "resource_syncs_canceled": syncs,
+        "items_removed": len(owned),
+    }
+
+
+def _cancel_quietly(task: dict[str, Any], reason: str) -> int:
+    changes = {"status": "Canceled", "finished_at": now_iso(), "reason": reason}
+    try:
+        op_store.commit(
+            [store.task_update(task, changes, from_status=("Pending",), leave_queue=True)]
+        )
+    except Conflict:
+        return 0  # it started or was canceled meanwhile
+    return 1
+
+
+def work_id(task_id: str, step: str | None = None) -> str:
+    """The work item of a task (of a Recreate's `uninstall` step: its own)."""
+    return str(
+        uuid.uuid5(uuid.NAMESPACE_URL, f"tenantry:task/{task_id}" + (f"/{step}" if step else ""))
+    )
 
 
 # --- deployment permissions -------------------------------------------------------------------

@@ -22,6 +22,7 @@ from tenantry.dal import history, limits
 from tenantry.dal import namespaces as ns_store
 from tenantry.dal import operations as op_store
 from tenantry.dal import projects as store
+from tenantry.domain import deployments
 from tenantry.domain.operations import WORKING_STATUS, operation_id
 from tenantry.errors import Conflict, InvalidTransition
 from tenantry.observability import logger
@@ -468,17 +469,23 @@ def delete_image_repository(project_id: str, attempt: int = 1) -> bool:
 
 def revoke_project_credentials(project_id: str, attempt: int = 1) -> int:
     """Remove what lives inside the project's partition and grants access on the platform:
-    its environments with their permissions and secrets (dal/projects.environment_keys);
-    its project-scoped tokens when those exist."""
+    its deployments (their Pending tasks canceled, tenantry.domain.deployments
+    .remove_with_project), then its environments with their permissions and secrets
+    (dal/projects.environment_keys); its project-scoped tokens when those exist."""
     step, earlier = _begin("revoke_project_credentials", project_id, "delete", attempt)
     if earlier is not None:
         return int(earlier)
+    removed = deployments.remove_with_project(project_id)
     item_keys = store.environment_keys(project_id)
-    entry = history.entry(
-        project_id, ACTOR, "environments_removed", detail={"items_removed": len(item_keys)}
-    )
+    entries = [
+        history.entry(
+            project_id, ACTOR, "environments_removed", detail={"items_removed": len(item_keys)}
+        )
+    ]
+    if removed["deployments"]:
+        entries.insert(0, history.entry(project_id, ACTOR, "deployments_removed", detail=removed))
     store.delete_items(item_keys)
-    return int(step.commit(len(item_keys), [entry]))
+    return int(step.commit(len(item_keys), entries))
 
 
 def finish_deprovisioning(project_id: str, attempt: int = 1) -> None:

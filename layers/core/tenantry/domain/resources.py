@@ -642,3 +642,21 @@ def give_up_silent(now: str | None = None) -> int:
         if work.abandon(item["id"], why) is not None:
             given_up += 1
     return given_up
+
+
+def abandon_syncs(project_id: str, reason: str) -> int:
+    """The project is being deleted: its resources' open syncs fail with `reason`, so no
+    agent works on them later (the resources go with the project's deployments). Returns
+    how many were open."""
+    from tenantry.domain import work
+
+    abandoned = 0
+    key = None
+    while True:
+        items, key = store.page(project_id, None, 100, key)
+        for resource in items:
+            if resource.get("sync_work_id"):
+                work.abandon(str(resource["sync_work_id"]), lambda _: reason)
+                abandoned += 1
+        if not key:
+            return abandoned

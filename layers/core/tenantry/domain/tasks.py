@@ -43,11 +43,23 @@ def _operation(task: dict[str, Any]) -> str:
     return str(next(iter(task["operation"])))
 
 
-def _commit(project_id: str, ops: list[dict[str, Any]], entry: dict[str, Any]) -> None:
-    for _ in range(ATTEMPTS):
-        from tenantry.dal import projects
+def _commit(
+    project_id: str,
+    ops: list[dict[str, Any]],
+    entry: dict[str, Any],
+    *,
+    after_deletion: bool = False,
+) -> None:
+    """`ops` with their history entry. `after_deletion`: a project deleted meanwhile has
+    closed its history, so the ops go alone (a run that ends after its project)."""
+    from tenantry.dal import projects
 
-        after = history.sequence_of(projects.get(project_id))
+    for _ in range(ATTEMPTS):
+        project = projects.get(project_id)
+        if after_deletion and (project is None or project.get("status") == "deleted"):
+            op_store.commit(ops)
+            return
+        after = history.sequence_of(project)
         try:
             op_store.commit(
                 [*ops, entry, op_store.not_deleted_check(project_id)], project_id, after
@@ -66,7 +78,7 @@ def start(project_id: str, task_id: str) -> dict[str, Any]:
     if task is None:
         raise TaskNotRunnable(f"task {task_id} does not exist")
     if task["status"] == "Started":
-        return {"status": "Started"}  # a retried step
+        return {"status": "Started", "operation": _operation(task)}  # a retried step
     if task["status"] != "Pending":
         raise TaskNotRunnable(f"the task is {task['status']}")
     deployment = store.get(project_id, task["deployment_id"])
@@ -83,7 +95,7 @@ def start(project_id: str, task_id: str) -> dict[str, Any]:
                 "first_attempted_at": task.get("first_attempted_at") or now,
             },
             from_status=("Pending",),
-            leave_queue=True,
+            started=True,
         )
     ]
     working = "Deleting" if task.get("delete_deployment") else deployments.WORKING.get(operation)
@@ -101,7 +113,7 @@ def start(project_id: str, task_id: str) -> dict[str, Any]:
     except Conflict:
         again = store.get_task(project_id, task_id) or {}
         if again.get("status") == "Started":
-            return {"status": "Started"}
+            return {"status": "Started", "operation": operation}
         if again.get("status") != "Pending":
             raise TaskNotRunnable(f"the task is {again.get('status')}") from None
         raise
@@ -111,28 +123,56 @@ def start(project_id: str, task_id: str) -> dict[str, Any]:
 # --- AskAgent ---------------------------------------------------------------------------------
 
 
-def request_work(project_id: str, task_id: str, task_token: str) -> dict[str, Any]:
+def request_work(
+    project_id: str, task_id: str, task_token: str, step: str | None = None
+) -> dict[str, Any]:
     """Queue the task's DeploymentTask work item (its snapshot; secrets are added, decrypted,
-    only when the agent claims it) for the cluster's agent."""
+    only when the agent claims it) for the cluster's agent. A Recreate has two: its
+    `uninstall` step where the release was (its own item), then its `install` step."""
     from tenantry.domain import work
 
     task = store.get_task(project_id, task_id)
     if task is None or task["status"] != "Started":
         raise TaskNotRunnable(f"the task is {(task or {}).get('status', 'gone')}")
     snap = task["snapshot"]
+    operation = task["operation"]
+    cluster_id, release = task["cluster_id"], snap["release_name"]
+    item_id = deployments.work_id(task_id)
+    if "Recreate" in operation:
+        step = step or "install"
+        operation = {"Recreate": {**operation["Recreate"], "step": step}}
+        if step == "uninstall":
+            cluster_id = snap["previous"]["cluster_id"]
+            release = snap["previous"]["release_name"]
+            item_id = deployments.work_id(task_id, step)
     item = {
-        "id": deployments.work_id(task_id),
+        "id": item_id,
         "kind": "DeploymentTask",
-        "cluster_id": task["cluster_id"],
+        "cluster_id": cluster_id,
         "project_id": project_id,
         "env_id": snap["deployment"]["env_id"],
         "namespace": snap["namespace"],
-        "release_name": snap["release_name"],
-        "task": {"id": task_id, "operation": task["operation"]},
+        "release_name": release,
+        "task": {"id": task_id, "operation": operation},
         "deployment": snap["deployment"],
         "helm_chart": snap["helm_chart"],
     }
     return work.enqueue(item, task_token)
+
+
+def _step_work_id(task: dict[str, Any]) -> str:
+    """The work item the run waited on last: a Recreate's uninstall step's until it is
+    Done, then the task's own."""
+    if "Recreate" in task["operation"] and not _uninstalled_where_it_was(task):
+        return deployments.work_id(task["id"], "uninstall")
+    return deployments.work_id(task["id"])
+
+
+def _uninstalled_where_it_was(task: dict[str, Any]) -> bool:
+    from tenantry.dal import work as work_store
+
+    item = work_store.get(deployments.work_id(task["id"], "uninstall")) or {}
+    return (item.get("outcome") or {}).get("status") == "Done"
 
 
 # --- FinishTask -------------------------------------------------------------------------------
@@ -140,12 +180,20 @@ def request_work(project_id: str, task_id: str, task_token: str) -> dict[str, An
 
 def _outcome(task: dict[str, Any], error: dict[str, Any] | None) -> tuple[str, str | None]:
     """Done or Failed, and why: the agent's outcome (kept in the table), or how the wait
-    ended."""
+    ended. A Recreate's uninstall step failing says so."""
+    status, reason = _wait_outcome(task, error)
+    if status == "Failed" and _step_work_id(task) != deployments.work_id(task["id"]):
+        reason = f"the release could not be uninstalled where it was: {reason}"
+    return status, reason
+
+
+def _wait_outcome(task: dict[str, Any], error: dict[str, Any] | None) -> tuple[str, str | None]:
     from tenantry.domain import work
 
     name = str((error or {}).get("Error", ""))
     if not error:
         return "Done", None
+    waited_on = _step_work_id(task)
     silence = get_settings().agent_work_timeout_seconds
 
     def timed_out(item: dict[str, Any]) -> str:
@@ -153,17 +201,20 @@ def _outcome(task: dict[str, Any], error: dict[str, Any] | None) -> tuple[str, s
             return "the cluster's agent took the task but did not finish it in time"
         return f"the cluster's agent did not answer within {silence} s"
 
+    if name == "RunLost":  # the agent's outcome, if it reported one, is the task's
+        outcome = work.abandon(waited_on, lambda _: LOST_RUN) or {}
+        if outcome.get("status") == "Done" and waited_on == deployments.work_id(task["id"]):
+            return "Done", None
+        return "Failed", outcome.get("reason") or LOST_RUN
     if name in ("States.Timeout", "States.HeartbeatTimeout"):
-        outcome = work.abandon(deployments.work_id(task["id"]), timed_out)
+        outcome = work.abandon(waited_on, timed_out)
         return "Failed", (outcome or {}).get("reason") or timed_out({})
     if name == work.AGENT_FAILURE:
         from tenantry.dal import work as work_store
 
-        item = work_store.get(deployments.work_id(task["id"])) or {}
+        item = work_store.get(waited_on) or {}
         return "Failed", (item.get("outcome") or {}).get("reason") or "the agent reported a failure"
-    outcome = work.abandon(
-        deployments.work_id(task["id"]), lambda _: "the task could not be handed to the agent"
-    )
+    outcome = work.abandon(waited_on, lambda _: "the task could not be handed to the agent")
     return "Failed", (outcome or {}).get("reason") or "the task could not be handed to the agent"
 
 
@@ -218,7 +269,7 @@ def _record(project_id: str, task: dict[str, Any], status: str, reason: str | No
             **({"reason": reason} if reason else {}),
         },
     )
-    _commit(project_id, ops, entry)
+    _commit(project_id, ops, entry, after_deletion=True)
 
 
 def _deployment_after(
@@ -249,38 +300,56 @@ def _deployment_after(
             remove = ("reason",)
         else:
             changes.update(status="Error", reason=reason)
+    ops = []
+    previous = task.get("snapshot", {}).get("previous")
+    if previous and _uninstalled_where_it_was(task):  # a Recreate: the old name is free
+        ops.append(
+            store.release_free(
+                deployment["project_id"], previous["cluster_id"], previous["release_name"]
+            )
+        )
     if deployment.get("current_task_id") == task["id"]:  # the slot goes back with it
-        return [store.deployment_update(deployment, changes, (*remove, "current_task_id"), **holds)]
-    return [store.deployment_update(deployment, changes, remove)]
+        remove = (*remove, "current_task_id")
+        return [store.deployment_update(deployment, changes, remove, **holds), *ops]
+    return [store.deployment_update(deployment, changes, remove), *ops]
 
 
 def _release(project_id: str, task: dict[str, Any]) -> None:
     """Give the deployment's slot back if this task still holds it (a canceled task, or a
     deployment deleted meanwhile); the recording transaction gave it back otherwise."""
-    from tenantry.dal import keys, table
+    store.give_slot_back(project_id, task["deployment_id"], task["id"])
 
-    try:
-        table.update(
-            keys.deployment(project_id, task["deployment_id"]),
-            "REMOVE current_task_id",
-            condition="current_task_id = :task",
-            values={":task": task["id"]},
-        )
-    except Conflict:
-        pass  # not held (already given back, or the deployment is gone)
+
+def _slot_left_behind(project_id: str, deployment_id: str, holder_id: str) -> bool:
+    """The slot's holder finished (or is gone) but still holds it: given back (True)."""
+    holder = store.get_task(project_id, holder_id)
+    if holder is not None and holder["status"] in ("Pending", "Started"):
+        return False
+    store.give_slot_back(project_id, deployment_id, holder_id)
+    return True
 
 
 # --- the scheduler ------------------------------------------------------------------------------
 
 PAGE = 50
+# A run's outcome is recorded by its execution's last step; an execution ends within its
+# TimeoutSeconds (statemachines/asl.py EXECUTION_TIMEOUT, 1800 s). A task still Started
+# this long after it started lost its outcome (FinishTask failed past its retries): the
+# scheduler records it Failed and the deployment runs its next task.
+RUN_DEADLINE_SECONDS = 1800 + 300
+LOST_RUN = "the task's run ended without recording its outcome; run it again if it is still wanted"
 
 
 def run_scheduler(now: str | None = None) -> dict[str, int]:
     """Start every due task whose deployment runs nothing; start again a task that holds
     its deployment's slot but whose execution start was lost (starting by name twice runs
-    once). Bounded: a few pages a run; the rest is the next minute's."""
+    once); record runs that outlived their execution as Failed. Bounded: a few pages a run;
+    the rest is the next minute's."""
     now = now or now_iso()
-    counts = {"due": 0, "started": 0, "waiting": 0, "canceled": 0}
+    counts = {"due": 0, "started": 0, "waiting": 0, "canceled": 0, "lost": 0}
+    for task in store.overdue_runs(_seconds_before(now, RUN_DEADLINE_SECONDS), PAGE):
+        if finish_lost(task["project_id"], task["id"]):
+            counts["lost"] += 1
     key = None
     for _ in range(4):
         items, key = store.due(now, PAGE, key)
@@ -290,6 +359,27 @@ def run_scheduler(now: str | None = None) -> dict[str, int]:
         if not key:
             break
     return counts
+
+
+def _seconds_before(moment: str, seconds: int) -> str:
+    from datetime import datetime, timedelta
+
+    at = datetime.fromisoformat(moment.replace("Z", "+00:00")) - timedelta(seconds=seconds)
+    return at.strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
+
+
+def finish_lost(project_id: str, task_id: str) -> bool:
+    """A Started task whose execution ended without recording it: Failed (LOST_RUN), its
+    slot given back, the deployment's next task dispatched. False if it finished meanwhile."""
+    task = store.get_task(project_id, task_id)
+    if task is None or task["status"] != "Started":
+        return False
+    try:
+        finish(project_id, task_id, {"Error": "RunLost"})
+    except Conflict:
+        logger.warning("a lost run could not be recorded yet", extra={"task_id": task_id})
+        return False
+    return True
 
 
 def _schedule(task: dict[str, Any], now: str) -> str:
@@ -322,7 +412,7 @@ def _schedule(task: dict[str, Any], now: str) -> str:
             logger.exception("could not start the task's execution", extra={"task_id": task_id})
             return "waiting"
         return "started"
-    if running:
+    if running and not _slot_left_behind(project_id, task["deployment_id"], running):
         return "waiting"
     started = deployments.dispatch(project_id, task["deployment_id"], now)
     return "started" if started == task_id else "waiting"

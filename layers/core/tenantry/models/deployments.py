@@ -32,6 +32,10 @@ TaskStatus = Literal["Pending", "Started", "Failed", "Canceled", "Done"]
 # A deployment's name: lower-case DNS label characters (it becomes part of the helm
 # release name, `<kind>-<name>`, itself at most 53 characters).
 DeploymentName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9-]{0,28}[a-z0-9])?$")]
+# A PATCH may also take the name away ("").
+NewDeploymentName = Annotated[
+    str, StringConstraints(pattern=r"^([a-z0-9]([a-z0-9-]{0,28}[a-z0-9])?)?$")
+]
 Markdown = Annotated[str, StringConstraints(max_length=16384)]
 # A values tree (helm values, a chart's config): a JSON object; its depth and size are
 # bounded by the request body's (tenantry.request_body).
@@ -60,6 +64,15 @@ class DeploymentCreate(Input):
 
 
 class DeploymentPatch(Change):
+    name: Omittable[NewDeploymentName] = Field(
+        None,
+        description='A new name (`""`: none, the release is `<kind>` alone); with '
+        "`cluster_id`, a change recreates the release: uninstalled where it was, installed "
+        "where it goes",
+    )
+    cluster_id: Omittable[Reference] = Field(
+        None, description="Another of the project's clusters, where its namespace is Created"
+    )
     helm_chart_id: Omittable[Reference] = None
     config: Omittable[Values] = None
     values_override: Values | None = Field(None, description="null removes the override")
