@@ -266,11 +266,15 @@ def test_a_failed_sync_is_error_with_the_agents_reason_and_a_change_tries_again(
     failed = store.resource(created["id"])
     assert (failed["sync_status"], failed["sync_reason"]) == ("Error", "configmaps is forbidden")
     r = store.api.patch(
-        f"{store.resources}/{created['id']}", token=store.admin, json={"props": {"city": "Nice"}}
+        f"{store.resources}/{created['id']}",
+        token=store.admin,
+        json={"props": {"city": "Nice", "tills": 2.5}},
     )
     assert r.status == 200 and r.json()["sync_reason"] is None, r
-    store.sync("Done")
-    assert store.resource(created["id"])["sync_status"] == "Ready"
+    assert r.json()["props"] == {"city": "Nice", "tills": 2.5}  # a number, as sent
+    assert store.sync("Done")["resource"]["props"]["tills"] == 2.5
+    again = store.resource(created["id"])
+    assert again["sync_status"] == "Ready" and again["props"]["tills"] == 2.5
 
 
 def test_a_sync_no_agent_finishes_is_error_saying_so(

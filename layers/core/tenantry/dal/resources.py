@@ -111,7 +111,7 @@ def _stored(resource: dict[str, Any]) -> dict[str, Any]:
         **keys.deployment_resource(resource["project_id"], resource["id"]),
         **syncing,
         "entity": "deployment_resource",
-        **resource,
+        **table.storable(resource),  # as read back (plain), its numbers may be floats
     }
 
 

@@ -23,7 +23,7 @@ def _stored(item: dict[str, Any]) -> dict[str, Any]:
         **keys.work_item(item["id"]),
         **keys.claimable_index(item["cluster_id"], item["created_at"], item["id"]),
         "entity": "work",
-        **item,
+        **table.storable(item),  # a snapshot of what was read (plain: floats) may be in it
     }
 
 

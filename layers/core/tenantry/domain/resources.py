@@ -180,8 +180,9 @@ def get_type(principal: Principal, type_id_: str) -> DeploymentResourceType:
 
 
 def to_model(item: dict[str, Any]) -> DeploymentResource:
-    """What callers see: never the sealed props, nor the sync bookkeeping."""
-    return DeploymentResource.model_validate(store.strip(item))
+    """What callers see: never the sealed props, nor the sync bookkeeping (numbers as JSON
+    numbers, also right after a write, whose props are already as the table stores them)."""
+    return DeploymentResource.model_validate(store.strip(table.plain(item)))
 
 
 def _resource_or_404(principal: Principal, project_id: str, resource_id: str) -> dict[str, Any]:
