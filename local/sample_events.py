@@ -81,6 +81,23 @@ STARTED_TASK_ID = str(uuid.uuid5(_IDS, "task/web-back-install"))  # Started
 K8S_UID = "5f0c7a3e-2b1d-4c8e-9a6f-web-front-dep"  # web-front's Deployment, as edge reported it
 PROJECT_APP_ID = str(uuid.uuid5(_IDS, "project-app/demo-console"))  # an OAuth client of demo
 NOTIFICATION_TOPIC, NOTIFICATION_TOPIC_ID = "build", "ci-1234"  # an active one on demo
+DEPLOYMENT_RESOURCE_ID = str(uuid.uuid5(_IDS, "resource/back-redirect"))  # of web-back
+
+
+def prod_env_id() -> str:
+    """demo's `prod` environment, where the samples' deployments are."""
+    template.add_layers_to_path()
+    from tenantry.domain.provisioning import environment_id
+
+    return environment_id(PROJECT_ID, "prod")
+
+
+def resource_type_id() -> str:
+    """The demo chart's `redirect` type in prod (upserted by web-back's install)."""
+    template.add_layers_to_path()
+    from tenantry.domain.resources import type_id
+
+    return type_id(prod_env_id(), KIND_ID, "redirect")
 
 
 def deployment_permission_id() -> str:
@@ -206,6 +223,8 @@ def path_values() -> dict[str, str]:
         "chartId": chart_id(),
         "topic": NOTIFICATION_TOPIC,
         "topicId": NOTIFICATION_TOPIC_ID,
+        "typeId": resource_type_id(),
+        "deploymentResourceId": DEPLOYMENT_RESOURCE_ID,
     }
 
 
@@ -341,6 +360,24 @@ SAMPLES: dict[str, Sample] = {
     ),
     "CancelDeploymentTask": Sample(query={"reason": "not before the release"}),
     "ListDeploymentPermissions": Sample(query={"limit": "25"}),
+    "ListDeploymentResourceTypes": Sample(
+        query={"env_id": prod_env_id(), "deployment_kind_id": KIND_ID, "limit": "25"}
+    ),
+    "ListDeploymentResources": Sample(query={"type_id": resource_type_id()}),
+    "CreateDeploymentResource": Sample(
+        body={
+            "type_id": resource_type_id(),
+            "deployment_id": STARTED_DEPLOYMENT_ID,
+            "name": "docs",
+            "props": {"from_path": "/docs", "to_url": "https://docs.example.com/"},
+        },
+        headers={"idempotency-key": "91c4-resource-docs-redirect"},
+    ),
+    "UpdateDeploymentResource": Sample(
+        body={"props": {"from_path": "/old", "to_url": "https://example.com/newer"}},
+        headers={"if-match": '"1"'},
+    ),
+    "DeleteDeploymentResource": Sample(headers={"if-match": '"1"'}),
     "ReportK8sResources": Sample(
         body={
             "deployment_id": DEPLOYMENT_ID,

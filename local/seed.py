@@ -2,7 +2,9 @@
 domain code on an emulated stack: the admin with the samples' token and a second token, a
 bot with a token, project `demo` owned by the admin (with an image, a member, a user
 outside it, a pending application, the member's Admin permission on demo's `dev`
-environment and a secret there, an app, an active notification), a template, an org and an invite; in the catalog, a tag
+environment and a secret there, an app, an active notification, deployments in `prod`
+with the demo chart's resource types and a resource), a template, an org and an invite; in
+the catalog, a tag
 format and the demo chart, discovered from its push to an emulated ECR registry (with its
 registry and kind). Ids are pinned to the samples' ones by patching the id factories
 around each creation.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from datetime import timedelta
 from typing import Any
 from unittest import mock
@@ -111,6 +114,7 @@ def seed(stack: Any, project_status: str = "active") -> None:
     _seed_deployment_permission()
     _seed_k8s_resources()
     _seed_notification(principal)
+    _seed_deployment_resources(principal)
     if project_status == "deleting":  # as the delete workflow's steps find it
         with mock.patch("tenantry.workflows.start"):
             projects.delete_project(principal, samples.PROJECT_ID, True, None)
@@ -409,6 +413,31 @@ def _seed_k8s_resources() -> None:
             }
         ),
     )
+
+
+def _seed_deployment_resources(principal: Any) -> None:
+    """The demo chart's resource types, as web-back's install upserts them, and a redirect
+    of web-back (Creating: its ResourceSync queued for edge's agent)."""
+    from tenantry.clock import now_iso
+    from tenantry.dal import deployments as store
+    from tenantry.dal import table
+    from tenantry.domain import resources
+    from tenantry.models.resources import DeploymentResourceCreate
+
+    back = store.get(samples.PROJECT_ID, samples.STARTED_DEPLOYMENT_ID)
+    assert back is not None, "web-back first (_seed_deployments)"
+    table.transact(resources.type_upserts(back, samples.chart_id(), now_iso()))
+    body = DeploymentResourceCreate.model_validate(
+        {
+            "type_id": samples.resource_type_id(),
+            "deployment_id": samples.STARTED_DEPLOYMENT_ID,
+            "name": "home",
+            "props": {"from_path": "/old", "to_url": "https://example.com/new"},
+        }
+    )
+    ids = [samples.DEPLOYMENT_RESOURCE_ID, str(uuid.uuid5(uuid.NAMESPACE_URL, "sync/home"))]
+    with mock.patch.object(resources, "new_id", side_effect=ids):  # the resource, its sync
+        resources.create(principal, samples.PROJECT_ID, body)
 
 
 def _seed_deployment_permission() -> None:

@@ -18,6 +18,7 @@ def seed_chart(
     available: bool = True,
     values_ui: dict[str, Any] | None = None,
     actions: list[dict[str, Any]] | None = None,
+    resource_types: Any = None,
 ) -> dict[str, Any]:
     from tenantry.clock import now_iso
     from tenantry.dal import keys, table
@@ -53,6 +54,7 @@ def seed_chart(
         "available": available,
         "values_ui": values_ui,
         "actions_schema": {"actions": actions or []},
+        "resource_types": resource_types,
         "created_at": now,
     }
     table.put({**keys.helm_chart(chart_id), **{k: v for k, v in chart.items() if v is not None}})

@@ -1,5 +1,5 @@
-"""The real executor: namespaces and restarts with the Kubernetes client (kube.py), releases
-with the helm binary (helm.py), chart actions over HTTP (actions.py).
+"""The real executor: namespaces, restarts and deployment resources with the Kubernetes client
+(kube.py), releases with the helm binary (helm.py), chart actions over HTTP (actions.py).
 
 Every deployment operation first reads the release's namespace with the agent's own account
 and goes on only if it is labelled `tenantry.io/project=<the item's project>` (the same rule
@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tenantry_agent.actions import ActionCaller
-from tenantry_agent.executor import Action, Canceled, Chart, ExecutorError, Release
+from tenantry_agent.executor import Action, Canceled, Chart, ExecutorError, Release, Resource
 from tenantry_agent.helm import Helm
 from tenantry_agent.kube import KubeExecutor
 
@@ -81,6 +81,23 @@ class ClusterExecutor:
         if not self.kube.project_namespace(release, "call an action in"):
             raise ExecutorError(f"namespace {release.namespace} does not exist")
         self.actions.call(release, action, body, task_id=task_id, cancel=cancel)
+
+    def apply_resource(
+        self, release: Release, resource: Resource, *, cancel: threading.Event
+    ) -> None:
+        if not self.kube.project_namespace(release, "sync a resource in"):
+            raise ExecutorError(f"namespace {release.namespace} does not exist")
+        self._deployer(release, cancel)
+        self.kube.apply_resource(release, resource, cancel=cancel)
+
+    def delete_resource(
+        self, release: Release, resource: Resource, *, cancel: threading.Event
+    ) -> None:
+        if not self.kube.project_namespace(release, "delete a resource in"):
+            log.info("namespace %s is gone, resource %s with it", release.namespace, resource.id)
+            return
+        self._deployer(release, cancel)
+        self.kube.delete_resource(release, resource, cancel=cancel)
 
     def _deployer(self, release: Release, cancel: threading.Event) -> None:
         created = self.kube.ensure_deployer(release.namespace)

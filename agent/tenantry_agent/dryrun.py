@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tenantry_agent.actions import IN_CLUSTER_URL
-from tenantry_agent.executor import Action, Canceled, Chart, Release
+from tenantry_agent.executor import Action, Canceled, Chart, Release, Resource
 
 log = logging.getLogger("tenantry_agent.dryrun")
 
@@ -83,6 +83,28 @@ class DryRunExecutor:
         )
         log.info(
             "dry-run: would call action %s: %s %s%s", action.id, action.method, url, action.path
+        )
+        self._wait(cancel)
+
+    def apply_resource(
+        self, release: Release, resource: Resource, *, cancel: threading.Event
+    ) -> None:
+        log.info(
+            "dry-run: would create or replace %s %s in namespace %s (keys: %s)",
+            resource.kind,
+            resource.name,
+            release.namespace,
+            ",".join(sorted(resource.data)) or "none",
+        )
+        self._wait(cancel)
+
+    def delete_resource(
+        self, release: Release, resource: Resource, *, cancel: threading.Event
+    ) -> None:
+        log.info(
+            "dry-run: would delete ConfigMap or Secret %s in namespace %s",
+            resource.name,
+            release.namespace,
         )
         self._wait(cancel)
 

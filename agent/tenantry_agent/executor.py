@@ -12,13 +12,16 @@ raise `Canceled`.
 A `DeploymentTask` (docs/api.md, "Deployment work items") is read here, once, into typed
 arguments: the release (name, namespace, project), the chart (`oci://` ref and version),
 the rendered values (`render_values`), the workload to restart or the chart action to
-call. Whatever an executor raises for it is passed through `Redactor`, so a secret's
-contents never reach a reason even if a tool echoed them.
+call. A `ResourceSync` is read into a `Resource`: the ConfigMap (or, when its type has
+sensitive props, the Secret) that holds a deployment resource in the release's namespace.
+Whatever an executor raises for either is passed through `Redactor`, so a secret's
+contents (or a sensitive prop) never reach a reason even if a tool echoed them.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import re
 import threading
@@ -51,6 +54,17 @@ STANDARD_ENDPOINT = "standard_ingress"
 ENDPOINT = re.compile(r"^(?P<service>[a-z0-9{}][-a-z0-9{}]*)(:(?P<port>[0-9]{1,5}))?$")
 ACTION_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$")
 REDACTED = "[redacted]"
+# A deployment resource's object: its name, labels and annotations (docs/api.md).
+RESOURCE_PREFIX = "tenantry-resource-"
+RESOURCE_LABEL = "tenantry.io/resource"
+RESOURCE_TYPE_LABEL = "tenantry.io/resource-type"
+RELEASE_LABEL = "tenantry.io/release"
+RESOURCE_NAME_ANNOTATION = "tenantry.io/resource-name"
+RESOURCE_VERSION_ANNOTATION = "tenantry.io/resource-version"
+DEPLOYMENT_ANNOTATION = "tenantry.io/deployment"
+LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
+DATA_KEY = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")
+RESOURCE_ACTIONS = ("Apply", "Delete")
 MIN_REDACTED = 4  # secret contents shorter than this are not searched for in reasons
 
 
@@ -94,6 +108,25 @@ class Action:
     port: int
     path: str
     method: str
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A deployment resource as its cluster holds it: one object in the release's namespace,
+    a Secret when its type has sensitive props (`kind`), else a ConfigMap, named after the
+    resource's id, with one data key per prop (text as is, anything else as JSON)."""
+
+    id: str
+    kind: str  # "ConfigMap" | "Secret"
+    name: str  # the object's name
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    data: Mapping[str, str] = field(repr=False)
+
+    @property
+    def other_kind(self) -> str:
+        """The kind it is not (an earlier version of its type may have made that one)."""
+        return "ConfigMap" if self.kind == "Secret" else "Secret"
 
 
 class Executor(Protocol):
@@ -145,6 +178,21 @@ class Executor(Protocol):
         anything but a 2xx answer fails."""
         ...
 
+    def apply_resource(
+        self, release: Release, resource: Resource, *, cancel: threading.Event
+    ) -> None:
+        """Create `resource`'s object in the release's namespace, or replace it with exactly
+        this content (the object must be this resource's: labelled with its id); an object
+        of its other kind is deleted. The namespace must be the project's."""
+        ...
+
+    def delete_resource(
+        self, release: Release, resource: Resource, *, cancel: threading.Event
+    ) -> None:
+        """Delete `resource`'s object (either kind) if it is there and this resource's;
+        gone already (or no namespace) is done."""
+        ...
+
 
 def namespace_labels(project_id: str) -> dict[str, str]:
     return {PROJECT_LABEL: project_id, MANAGED_BY_LABEL: MANAGED_BY}
@@ -152,7 +200,7 @@ def namespace_labels(project_id: str) -> dict[str, str]:
 
 def perform(executor: Executor, item: WorkItem, cancel: threading.Event) -> None:
     """Do one work item with `executor`; raises ExecutorError with the reason to report."""
-    if item.kind not in (*NAMESPACE_KINDS, "DeploymentTask"):
+    if item.kind not in (*NAMESPACE_KINDS, "DeploymentTask", "ResourceSync"):
         raise Unsupported(f"this agent version does not support {item.kind or 'this kind of work'}")
     if not DNS_LABEL.match(item.namespace):
         raise ExecutorError(f"namespace {item.namespace!r} is not a valid DNS label")
@@ -169,7 +217,10 @@ def perform(executor: Executor, item: WorkItem, cancel: threading.Event) -> None
     else:
         redactor = Redactor.for_item(item)
         try:
-            perform_deployment_task(executor, item, cancel)
+            if item.kind == "ResourceSync":
+                perform_resource_sync(executor, item, cancel)
+            else:
+                perform_deployment_task(executor, item, cancel)
         except ExecutorError as exc:
             text = redactor(str(exc))
             if text == str(exc):
@@ -229,6 +280,62 @@ def perform_deployment_task(executor: Executor, item: WorkItem, cancel: threadin
         chart_of(item, params)  # the chart the action belongs to must be the item's
         action = action_of(item, params, release)
         executor.invoke_action(release, action, params.get("body"), task_id=task_id, cancel=cancel)
+
+
+def perform_resource_sync(executor: Executor, item: WorkItem, cancel: threading.Event) -> None:
+    release = release_of(item)
+    action, resource = resource_of(item, release)
+    if action == "Apply":
+        executor.apply_resource(release, resource, cancel=cancel)
+    else:
+        executor.delete_resource(release, resource, cancel=cancel)
+
+
+def resource_of(item: WorkItem, release: Release) -> tuple[str, Resource]:
+    """What a ResourceSync asks: Apply or Delete, and the resource's object."""
+    spec = item.resource if isinstance(item.resource, dict) else None
+    if spec is None:
+        raise ExecutorError("the work item carries no resource")
+    action = spec.get("action")
+    if action not in RESOURCE_ACTIONS:
+        raise ExecutorError("the resource's action must be Apply or Delete")
+    resource_id = spec.get("id")
+    if not isinstance(resource_id, str) or not _k8s_label(resource_id):
+        raise ExecutorError("the work item's resource has no valid id")
+    type_key = spec.get("type_key")
+    if not isinstance(type_key, str) or not LABEL_VALUE.match(type_key):
+        raise ExecutorError("the work item's resource has no valid type key")
+    props = spec.get("props") or {}
+    if not isinstance(props, dict):
+        raise ExecutorError("the resource's props are not an object")
+    sensitive = spec.get("sensitive") or []
+    if not isinstance(sensitive, list) or not all(isinstance(k, str) for k in sensitive):
+        raise ExecutorError("the resource's sensitive props are not a list of names")
+    data = {}
+    for key, value in props.items():
+        if not DATA_KEY.match(str(key)):
+            raise ExecutorError(f"prop {str(key)[:80]!r} cannot be a ConfigMap or Secret key")
+        data[str(key)] = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    name = spec.get("name")
+    annotations = {
+        RESOURCE_NAME_ANNOTATION: str(name) if name is not None else "",
+        RESOURCE_VERSION_ANNOTATION: str(spec.get("version", "")),
+        DEPLOYMENT_ANNOTATION: str(spec.get("deployment_id", "")),
+    }
+    labels = {
+        **namespace_labels(release.project_id),
+        RELEASE_LABEL: release.name,
+        RESOURCE_LABEL: resource_id,
+        RESOURCE_TYPE_LABEL: type_key,
+    }
+    return action, Resource(
+        id=resource_id,
+        kind="Secret" if sensitive else "ConfigMap",
+        name=f"{RESOURCE_PREFIX}{resource_id}",
+        labels=labels,
+        annotations=annotations,
+        data=data,
+    )
 
 
 def release_of(item: WorkItem) -> Release:
@@ -380,10 +487,7 @@ class Redactor:
     @classmethod
     def for_item(cls, item: WorkItem) -> Redactor:
         found: set[str] = set()
-        for secret in item.secrets if isinstance(item.secrets, list) else []:
-            contents = secret.get("contents") if isinstance(secret, dict) else None
-            if not isinstance(contents, str):
-                continue
+        for contents in _secret_texts(item):
             found.add(contents)
             found.add(contents.strip())
             found.update(line.strip() for line in contents.splitlines())
@@ -395,6 +499,24 @@ class Redactor:
         for needle in self.needles:
             text = text.replace(needle, REDACTED)
         return text
+
+
+def _secret_texts(item: WorkItem) -> list[str]:
+    """What must never reach a reason: the secrets' contents, a resource's sensitive props
+    (as the object holds them)."""
+    texts = []
+    for secret in item.secrets if isinstance(item.secrets, list) else []:
+        contents = secret.get("contents") if isinstance(secret, dict) else None
+        if isinstance(contents, str):
+            texts.append(contents)
+    spec = item.resource if isinstance(item.resource, dict) else {}
+    props = spec.get("props") if isinstance(spec.get("props"), dict) else {}
+    sensitive = spec.get("sensitive") if isinstance(spec.get("sensitive"), list) else []
+    for key in sensitive:
+        if isinstance(key, str) and key in props:
+            value = props[key]
+            texts.append(value if isinstance(value, str) else json.dumps(value, sort_keys=True))
+    return texts
 
 
 def _k8s_name(name: str) -> bool:

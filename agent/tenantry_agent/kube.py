@@ -1,5 +1,7 @@
 """The real executor's Kubernetes side, through the official `kubernetes` Python client:
-namespaces, each namespace's deployer identity, and rollout restarts.
+namespaces, each namespace's deployer identity, rollout restarts, and the ConfigMaps or
+Secrets that hold deployment resources (create-or-replace; delete; only objects labelled
+with the resource's id).
 
 Create is create-if-absent: POST, and on 409 AlreadyExists read the namespace and accept it
 only if it is Tenantry's for that project (missing Tenantry labels are patched in); one
@@ -9,18 +11,20 @@ precondition, so a namespace re-created in between is not touched); 404 is done.
 
 Every project namespace gets a deployer: the ServiceAccount `tenantry-deployer`, bound by
 the RoleBinding `tenantry-deployer` to the built-in ClusterRole `admin` in that namespace
-only. Deployment work (helm, restarts) runs as that account (impersonation), so a chart
+only. Deployment work (helm, restarts, resources) runs as that account (impersonation), so a chart
 can touch its own namespace and nothing else, whatever its templates say. The agent's own
 account needs only what deploy/tenantry-agent.yaml lists (a test keeps the two in step).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import urllib3
@@ -32,9 +36,11 @@ from tenantry_agent.executor import (
     MANAGED_BY,
     MANAGED_BY_LABEL,
     PROJECT_LABEL,
+    RESOURCE_LABEL,
     Canceled,
     ExecutorError,
     Release,
+    Resource,
 )
 
 log = logging.getLogger("tenantry_agent.kube")
@@ -318,6 +324,177 @@ class KubeExecutor:
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise _failure("restart", name, exc, kind) from None
         log.info("restarting %s %s/%s", kind, release.namespace, name)
+
+    # --- deployment resources -----------------------------------------------------------------
+
+    def _object_api(self, kind: str, namespace: str) -> tuple[Any, Any, Any, Any]:
+        """(create, read, replace, delete) of ConfigMaps or Secrets, bound to the namespace's
+        deployer: the agent's own account never touches them."""
+        as_deployer = {"Impersonate-User": deployer_user(namespace)}
+        if kind == "Secret":
+            return (
+                partial(self._core.create_namespaced_secret, _headers=as_deployer),
+                partial(self._core.read_namespaced_secret, _headers=as_deployer),
+                partial(self._core.replace_namespaced_secret, _headers=as_deployer),
+                partial(self._core.delete_namespaced_secret, _headers=as_deployer),
+            )
+        return (
+            partial(self._core.create_namespaced_config_map, _headers=as_deployer),
+            partial(self._core.read_namespaced_config_map, _headers=as_deployer),
+            partial(self._core.replace_namespaced_config_map, _headers=as_deployer),
+            partial(self._core.delete_namespaced_config_map, _headers=as_deployer),
+        )
+
+    @staticmethod
+    def _resource_body(resource: Resource, resource_version: str | None = None) -> dict[str, Any]:
+        metadata: dict[str, Any] = {
+            "name": resource.name,
+            "labels": dict(resource.labels),
+            "annotations": dict(resource.annotations),
+        }
+        if resource_version:
+            metadata["resourceVersion"] = resource_version  # replace only what was read
+        body: dict[str, Any] = {"apiVersion": "v1", "kind": resource.kind, "metadata": metadata}
+        if resource.kind == "Secret":
+            body["type"] = "Opaque"
+            body["data"] = {
+                k: base64.b64encode(v.encode()).decode() for k, v in resource.data.items()
+            }
+        else:
+            body["data"] = dict(resource.data)
+        return body
+
+    def apply_resource(
+        self, release: Release, resource: Resource, *, cancel: threading.Event
+    ) -> None:
+        """Create-or-replace, as the namespace's deployer: create; if it exists, read it, check
+        it is this resource's (labelled with its id) and replace it at the version read. Then
+        the object of the other kind, if an earlier version of the type made one, goes. The
+        caller checks the namespace first (ClusterExecutor)."""
+        create, _, replace, _ = self._object_api(resource.kind, release.namespace)
+        namespace, what = release.namespace, resource.kind
+        try:
+            self._raw(
+                create(
+                    namespace,
+                    self._resource_body(resource),
+                    field_manager=FIELD_MANAGER,
+                    _preload_content=False,
+                    _request_timeout=self._timeout,
+                )
+            )
+            log.info("created %s %s/%s", what, namespace, resource.name)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise _failure("create", resource.name, exc, what) from None
+            self._replace_resource(release, resource, replace, cancel)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise _failure("create", resource.name, exc, what) from None
+        self._delete_object(release, resource, resource.other_kind, cancel)
+
+    def _replace_resource(
+        self, release: Release, resource: Resource, replace: Any, cancel: threading.Event
+    ) -> None:
+        namespace, what = release.namespace, resource.kind
+        existing = self._read_object(release, resource, resource.kind)
+        if existing is None:
+            raise ExecutorError(f"{what} {resource.name} was being deleted; try again")
+        self._check_resource(existing, release, resource, resource.kind, "replace")
+        if cancel.is_set():
+            raise Canceled()
+        version = (existing.get("metadata") or {}).get("resourceVersion")
+        try:
+            self._raw(
+                replace(
+                    resource.name,
+                    namespace,
+                    self._resource_body(resource, version),
+                    field_manager=FIELD_MANAGER,
+                    _preload_content=False,
+                    _request_timeout=self._timeout,
+                )
+            )
+        except ApiException as exc:
+            if exc.status in (404, 409):  # deleted or changed since the read
+                raise ExecutorError(
+                    f"{what} {resource.name} changed while being replaced; try again"
+                ) from None
+            raise _failure("replace", resource.name, exc, what) from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise _failure("replace", resource.name, exc, what) from None
+        log.info("replaced %s %s/%s", what, namespace, resource.name)
+
+    def delete_resource(
+        self, release: Release, resource: Resource, *, cancel: threading.Event
+    ) -> None:
+        """Delete the resource's object, of either kind, if it is there and this resource's."""
+        for kind in (resource.kind, resource.other_kind):
+            self._delete_object(release, resource, kind, cancel)
+
+    def _delete_object(
+        self, release: Release, resource: Resource, kind: str, cancel: threading.Event
+    ) -> None:
+        existing = self._read_object(release, resource, kind)
+        if existing is None:
+            return
+        self._check_resource(existing, release, resource, kind, "delete")
+        if cancel.is_set():
+            raise Canceled()
+        _, _, _, delete = self._object_api(kind, release.namespace)
+        uid = (existing.get("metadata") or {}).get("uid")
+        options = k8s.V1DeleteOptions(preconditions=k8s.V1Preconditions(uid=uid) if uid else None)
+        try:
+            self._raw(
+                delete(
+                    resource.name,
+                    release.namespace,
+                    body=options,
+                    _preload_content=False,
+                    _request_timeout=self._timeout,
+                )
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return
+            if exc.status == 409:  # the uid precondition: it was re-created meanwhile
+                raise ExecutorError(
+                    f"{kind} {resource.name} changed while being deleted; try again"
+                ) from None
+            raise _failure("delete", resource.name, exc, kind) from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise _failure("delete", resource.name, exc, kind) from None
+        log.info("deleted %s %s/%s", kind, release.namespace, resource.name)
+
+    def _read_object(self, release: Release, resource: Resource, kind: str) -> Any:
+        """The object's JSON, or None when there is none."""
+        _, read, _, _ = self._object_api(kind, release.namespace)
+        try:
+            return self._raw(
+                read(
+                    resource.name,
+                    release.namespace,
+                    _preload_content=False,
+                    _request_timeout=self._timeout,
+                )
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise _failure("read", resource.name, exc, kind) from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise _failure("read", resource.name, exc, kind) from None
+
+    @staticmethod
+    def _check_resource(
+        existing: dict[str, Any], release: Release, resource: Resource, kind: str, verb: str
+    ) -> None:
+        """Never touch an object that is not this resource's (its id label)."""
+        labels = (existing.get("metadata") or {}).get("labels") or {}
+        if labels.get(RESOURCE_LABEL) != resource.id:
+            raise ExecutorError(
+                f"{kind} {resource.name} exists in namespace {release.namespace} and is not "
+                f"labelled {RESOURCE_LABEL}={resource.id}; refusing to {verb} it"
+            )
 
     # --- helpers ----------------------------------------------------------------------------
 

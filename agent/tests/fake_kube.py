@@ -14,9 +14,14 @@ configured to it.
   POST   /apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings  404 without the ns
   GET    /apis/apps/v1/namespaces/{ns}/{deployments|statefulsets}/{name}
   PATCH  /apis/apps/v1/namespaces/{ns}/{deployments|statefulsets}/{name}  JSON merge patch
-The apps routes play RBAC: they answer 403 unless the request impersonates the namespace's
-deployer (`Impersonate-User`) and its RoleBinding names it; `impersonated` records
-(method, path, user) of every impersonating request. `add_workload` seeds a workload.
+  POST   /api/v1/namespaces/{ns}/{configmaps|secrets}                     409 when it exists
+  GET, PUT, DELETE /api/v1/namespaces/{ns}/{configmaps|secrets}/{name}    PUT: 409 unless
+                                            metadata.resourceVersion is the current one;
+                                            DELETE: preconditions.uid honoured (409)
+The apps, configmaps and secrets routes play RBAC: they answer 403 unless the request
+impersonates the namespace's deployer (`Impersonate-User`) and its RoleBinding names it;
+`impersonated` records (method, path, user) of every impersonating request.
+`add_workload` seeds a workload, `add_object` a ConfigMap or Secret.
 Errors are Kubernetes Status objects. `fail_next(n, status)` answers the next n requests
 with that status. `requests` records (method, path, body); the bearer tokens seen are kept
 in `tokens` to check the configured credentials reach the server.
@@ -118,6 +123,32 @@ class FakeKube:
         with self.lock:
             self.objects[(namespace, resource, name)] = obj
         return obj
+
+    def add_object(
+        self, namespace: str, kind: str, name: str, labels: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        resource = {"ConfigMap": "configmaps", "Secret": "secrets"}[kind]
+        with self.lock:
+            self._rv += 1
+            obj = {
+                "apiVersion": "v1",
+                "kind": kind,
+                "metadata": {
+                    "name": name,
+                    "namespace": namespace,
+                    "uid": str(uuid.uuid4()),
+                    "resourceVersion": str(self._rv),
+                    "labels": labels or {},
+                },
+                "data": {"someone": "else's"},
+            }
+            self.objects[(namespace, resource, name)] = obj
+        return obj
+
+    def object(self, namespace: str, kind: str, name: str) -> dict[str, Any] | None:
+        resource = {"ConfigMap": "configmaps", "Secret": "secrets"}[kind]
+        with self.lock:
+            return self.objects.get((namespace, resource, name))
 
     def annotations(self, namespace: str, kind: str, name: str) -> dict[str, str]:
         resource = {"Deployment": "deployments", "StatefulSet": "statefulsets"}[kind]
@@ -232,8 +263,9 @@ class FakeKube:
         self, method: str, parts: list[str], body: Any, impersonate: str | None
     ) -> tuple[int, Any] | None:
         """The namespaced routes, or None for the others."""
-        if parts[:3] == ["api", "v1", "namespaces"] and len(parts) == 5:
-            namespace, resource, name = parts[3], parts[4], None
+        if parts[:3] == ["api", "v1", "namespaces"] and len(parts) in (5, 6):
+            namespace, resource = parts[3], parts[4]
+            name = parts[5] if len(parts) == 6 else None
         elif (
             parts[:4] == ["apis", "rbac.authorization.k8s.io", "v1", "namespaces"]
             and len(parts) == 6
@@ -253,17 +285,15 @@ class FakeKube:
             obj = {**body, "metadata": {**body["metadata"], "namespace": namespace}}
             self.objects[key] = obj
             return 201, obj
+        if resource in ("configmaps", "secrets"):
+            refused = self._refused(namespace, resource, method, impersonate)
+            if refused is not None:
+                return refused
+            return self._data_object(method, namespace, resource, name, body)
         if resource in ("deployments", "statefulsets") and name and method in ("GET", "PATCH"):
-            deployer = f"system:serviceaccount:{namespace}:tenantry-deployer"
-            binding = self.objects.get((namespace, "rolebindings", "tenantry-deployer")) or {}
-            bound = {
-                f"system:serviceaccount:{s.get('namespace')}:{s.get('name')}"
-                for s in binding.get("subjects") or []
-            }
-            if impersonate != deployer or deployer not in bound:
-                return 403, status(
-                    403, f'User "{impersonate or "agent"}" cannot {method.lower()} {resource}'
-                )
+            refused = self._refused(namespace, resource, method, impersonate)
+            if refused is not None:
+                return refused
             obj = self.objects.get((namespace, resource, name))
             if obj is None:
                 return 404, status(404, f'{resource}.apps "{name}" not found')
@@ -273,6 +303,76 @@ class FakeKube:
                 return 200, merged
             return 200, obj
         return None
+
+    def _refused(
+        self, namespace: str, resource: str, method: str, impersonate: str | None
+    ) -> tuple[int, Any] | None:
+        """RBAC: only the namespace's deployer, bound to it by its RoleBinding."""
+        deployer = f"system:serviceaccount:{namespace}:tenantry-deployer"
+        binding = self.objects.get((namespace, "rolebindings", "tenantry-deployer")) or {}
+        bound = {
+            f"system:serviceaccount:{s.get('namespace')}:{s.get('name')}"
+            for s in binding.get("subjects") or []
+        }
+        if impersonate != deployer or deployer not in bound:
+            return 403, status(
+                403, f'User "{impersonate or "agent"}" cannot {method.lower()} {resource}'
+            )
+        return None
+
+    def _data_object(
+        self, method: str, namespace: str, resource: str, name: str | None, body: Any
+    ) -> tuple[int, Any]:
+        """ConfigMaps and Secrets: create, read, replace (at its resourceVersion), delete."""
+        kind = resource
+        if name is None:
+            if method != "POST":
+                return 405, status(405, "method not allowed", "MethodNotAllowed")
+            name = ((body or {}).get("metadata") or {}).get("name")
+            if (namespace, kind, name) in self.objects:
+                return 409, status(409, f'{kind} "{name}" already exists')
+            self._rv += 1
+            obj = {
+                **body,
+                "metadata": {
+                    **body["metadata"],
+                    "namespace": namespace,
+                    "uid": str(uuid.uuid4()),
+                    "resourceVersion": str(self._rv),
+                },
+            }
+            self.objects[(namespace, kind, name)] = obj
+            return 201, obj
+        current = self.objects.get((namespace, kind, name))
+        if current is None:
+            return 404, status(404, f'{kind} "{name}" not found')
+        if method == "GET":
+            return 200, current
+        if method == "PUT":
+            sent = ((body or {}).get("metadata") or {}).get("resourceVersion")
+            if sent != current["metadata"]["resourceVersion"]:
+                return 409, status(
+                    409, f'Operation cannot be fulfilled on {kind} "{name}": modified', "Conflict"
+                )
+            self._rv += 1
+            obj = {
+                **body,
+                "metadata": {
+                    **body["metadata"],
+                    "namespace": namespace,
+                    "uid": current["metadata"]["uid"],
+                    "resourceVersion": str(self._rv),
+                },
+            }
+            self.objects[(namespace, kind, name)] = obj
+            return 200, obj
+        if method == "DELETE":
+            uid = ((body or {}).get("preconditions") or {}).get("uid")
+            if uid and uid != current["metadata"]["uid"]:
+                return 409, status(409, "Precondition failed: UID in precondition", "Conflict")
+            del self.objects[(namespace, kind, name)]
+            return 200, status(200, "deleted", "Success")
+        return 405, status(405, "method not allowed", "MethodNotAllowed")
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
@@ -303,7 +403,7 @@ class FakeKube:
                 self.end_headers()
                 self.wfile.write(data)
 
-            do_GET = do_POST = do_PATCH = do_DELETE = _serve
+            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
 
         return Handler
 

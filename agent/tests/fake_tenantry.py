@@ -329,6 +329,31 @@ def deployment_task(
     return item
 
 
+RESOURCE_ID = "6f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f"
+
+
+def resource_sync(
+    action: str = "Apply",
+    props: dict[str, Any] | None = None,
+    sensitive: list[str] | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """The fields of a ResourceSync item (docs/api.md), for `FakeTenantry.add(**...)`."""
+    resource: dict[str, Any] = {
+        "id": RESOURCE_ID,
+        "type_id": "type-1",
+        "type_key": "redirect",
+        "deployment_id": "dep-1",
+        "name": "Home page",
+        "version": 1,
+        "action": action,
+        "props": {"to_url": "https://example.com/", "code": 301} if props is None else props,
+        "sensitive": sensitive or [],
+    }
+    resource.update(fields)
+    return {"release_name": "web", "resource": resource}
+
+
 def problem(status: int, title: str, detail: str) -> dict[str, Any]:
     return {
         "type": f"https://tenantry.example/problems/{title.lower().replace(' ', '-')}",

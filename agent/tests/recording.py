@@ -7,7 +7,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from tenantry_agent.executor import Action, Canceled, Chart, ExecutorError, Release
+from tenantry_agent.executor import Action, Canceled, Chart, ExecutorError, Release, Resource
 
 
 class RecordingExecutor:
@@ -59,6 +59,18 @@ class RecordingExecutor:
         self, release: Release, action: Action, body: Any, *, task_id: str, cancel: threading.Event
     ) -> None:
         self.calls.append(("invoke_action", release, action, body, task_id))
+        self._run(cancel)
+
+    def apply_resource(
+        self, release: Release, resource: Resource, *, cancel: threading.Event
+    ) -> None:
+        self.calls.append(("apply_resource", release, resource))
+        self._run(cancel)
+
+    def delete_resource(
+        self, release: Release, resource: Resource, *, cancel: threading.Event
+    ) -> None:
+        self.calls.append(("delete_resource", release, resource))
         self._run(cancel)
 
     def _run(self, cancel: threading.Event) -> None:

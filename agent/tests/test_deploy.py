@@ -103,12 +103,22 @@ def test_the_verbs_are_the_ones_the_kube_executor_calls():
     called = set(re.findall(r"self\._core\.(\w+)_namespace\(", source))
     assert called == {"read", "create", "patch", "delete"}  # read is the verb get
     # the agent's own account creates the deployer's objects, and nothing else, in a namespace
-    assert set(re.findall(r"self\._core\.(\w+)_namespaced_\w+", source)) == {"create"}
+    namespaced = re.findall(r"(partial\()?self\._core\.(\w+)_namespaced_(\w+)", source)
+    assert {(verb, what) for bound, verb, what in namespaced if not bound} == {
+        ("create", "service_account")
+    }
     assert set(re.findall(r"self\._rbac\.(\w+)_namespaced_(\w+)", source)) == {
         ("create", "role_binding")
     }
-    # workloads are read and patched only as the deployer (impersonation)
-    assert "self._apps." in source and source.count('"Impersonate-User"') == 1
+    # deployment resources' ConfigMaps and Secrets: only bound to the deployer's identity
+    bound = re.findall(
+        r"partial\(self\._core\.(\w+)_namespaced_(\w+), _headers=as_deployer\)", source
+    )
+    assert {(verb, what) for bound_, verb, what in namespaced if bound_} == set(bound)
+    assert {what for _, what in bound} == {"secret", "config_map"}
+    # workloads are read and patched only as the deployer (impersonation); one identity each
+    assert "self._apps." in source and source.count('"Impersonate-User"') == 2
+    assert source.count('{"Impersonate-User": deployer_user(') == 2
     helm = (AGENT / "tenantry_agent" / "helm.py").read_text()
     assert '"--kube-as-user", deployer_user(release.namespace)' in helm
 

@@ -72,7 +72,7 @@ def test_unsupported_kinds_fail_with_a_clear_reason(
     task = tenantry.add(
         "DeploymentTask", "payments", release_name="web", task={"operation": {"Frobnicate": {}}}
     )
-    sync = tenantry.add("ResourceSync", "payments")
+    sync = tenantry.add("ResourceSync", "payments", release_name="web")  # no resource
     other = tenantry.add("RebootCluster", "payments")
     bad = tenantry.add("CreateNamespace", "payments", namespace="Not_A_Label")
     start_agent(recorder)
@@ -81,7 +81,7 @@ def test_unsupported_kinds_fail_with_a_clear_reason(
         "Failed",
         "this agent version does not support the Frobnicate operation",
     )
-    assert outcome(tenantry, sync) == ("Failed", "this agent version does not support ResourceSync")
+    assert outcome(tenantry, sync) == ("Failed", "the work item carries no resource")
     assert outcome(tenantry, other) == (
         "Failed",
         "this agent version does not support RebootCluster",

@@ -11,6 +11,17 @@ from typing import Any
 from tests.harness import Api, Response, deliver, emulated_ecr, wait_until
 from tests.integration.helpers import create_active, make_bot, make_user, workflows_running
 
+# The resource type the deployments' chart declares (an environment's).
+RESOURCE_TYPES = {
+    "kind": "ResourceType",
+    "key": "redirect",
+    "spec": {
+        "name_singular": "Redirect",
+        "name_plural": "Redirects",
+        "fontawesome_icon": "arrow-right",
+        "values_ui": {"inputs": [{"id": "to_url", "type": "text", "required": True}]},
+    },
+}
 # The caller kinds, in the matrix's column order.
 KINDS = ("admin", "owner", "padmin", "member", "viewer", "outsider", "bot", "agent", "anon")
 PROJECT_ROLES = {"padmin": "admin", "member": "member", "viewer": "viewer"}
@@ -54,6 +65,8 @@ class World:
     deployment: str = ""  # a deployment in `env`, on `cluster`
     task: str = ""  # a scheduled (Pending) task of it
     deployment_permission: str = ""  # a bot's Owner role on kind web in `env`
+    resource_type: str = ""  # the `redirect` type in `env` (the deployment's install made it)
+    resource: str = ""  # a redirect of the deployment
     env: str = ""  # an environment of `pid`
     env_permission: str = ""  # the subject bot's User on `env`
     env_secret: str = ""  # a secret in `env`
@@ -274,8 +287,12 @@ class World:
             "cluster_id": self.cluster,
         }
         table.transact(namespaces.settle(record, "Created", None, now_iso(), when=("Pending",)))
-        seed_chart(actions=[{"id": "flush-cache"}])
+        seed_chart(actions=[{"id": "flush-cache"}], resource_types=RESOURCE_TYPES)
         self.deployment = self.fresh_deployment()
+        self.resource_type = self.ok(
+            self.as_("admin").get("/deployment-resource-types", query={"env_id": self.env}), 200
+        )["items"][0]["id"]
+        self.resource = self.fresh_resource()
         self.task = self.fresh_task()
         self.deployment_permission = self.fresh_deployment_permission()
         self.ok(self.as_("agent").put("/agent/k8s-resources", json=self.k8s_report()), 204)
@@ -310,6 +327,22 @@ class World:
                 }
             ],
         }
+
+    def resource_body(self) -> dict[str, Any]:
+        return {
+            "type_id": self.resource_type,
+            "deployment_id": self.deployment,
+            "name": self.unique_dns("r"),
+            "props": {"to_url": "https://example.com/"},
+        }
+
+    def fresh_resource(self) -> str:
+        r = self.as_("admin").post(
+            f"/projects/{self.pid}/deployment-resources", json=self.resource_body()
+        )
+        resource = self.ok(r, 201)
+        self.settle()
+        return str(resource["id"])
 
     def permission_body(self) -> dict[str, Any]:
         """A new bot's role (each call: a new principal, so no 409)."""

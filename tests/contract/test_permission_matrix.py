@@ -34,6 +34,11 @@ The expectations are derived from ../shared/design/API.md, not from what the app
   its owner and admins post (a member or viewer sees the project: 403), and bots only
   with Admin on one of its environments, which the matrix's bot lacks (404; see
   tests/integration/test_notification_routes.py for the bots that may).
+* deployment resource types (API.md, "Deployment resource types"): the global ones are
+  read by everybody signed in, an environment's by whoever sees the environment (the
+  project's members, platform admins); `GET /deployment-resource-types?env_id=` of an
+  environment one does not see is an empty page, not a 404 (docs/api.md). Deployment
+  resources: members read them, whoever may change the deployment writes them.
 * environments (API.md, "Environments", "Secrets"): members read them and their
   permissions, the project's owner and admins manage them; a secret's names are read by
   the environment's Admins and Users and the managers, so a member without a role on the
@@ -165,6 +170,13 @@ GET    /projects/{projectId}/deployment-permissions       200    200    200    2
 POST   /projects/{projectId}/deployment-permissions       201    201    201    403    403    404    404    403    401
 GET    /projects/{projectId}/deployment-permissions/{permId}   200    200    200    200    200    404    404    403    401
 DELETE /projects/{projectId}/deployment-permissions/{permId}   204    204    204    403    403    404    404    403    401
+GET    /deployment-resource-types                         200    200    200    200    200    200    200    403    401
+GET    /deployment-resource-types/{typeId}                200    200    200    200    200    404    404    403    401
+GET    /projects/{projectId}/deployment-resources         200    200    200    200    200    404    404    403    401
+POST   /projects/{projectId}/deployment-resources         201    201    201    403    403    404    404    403    401
+GET    /projects/{projectId}/deployment-resources/{deploymentResourceId}   200    200    200    200    200    404    404    403    401
+PATCH  /projects/{projectId}/deployment-resources/{deploymentResourceId}   200    200    200    403    403    404    404    403    401
+DELETE /projects/{projectId}/deployment-resources/{deploymentResourceId}   202    202    202    403    403    404    404    403    401
 GET    /projects/{projectId}/k8s-resources                200    200    200    200    200    404    404    403    401
 GET    /projects/{projectId}/k8s-resources/{resourceId}   200    200    200    200    200    404    404    403    401
 PUT    /agent/k8s-resources                               403    403    403    403    403    403    403    204    401
@@ -357,7 +369,7 @@ CALLS: dict[str, Prepare] = {
     ),
     "POST /agent/heartbeat": lambda w, ok: Call(body={"is_ok": True}),
     "POST /agent/work/claim": lambda w, ok: Call(body={"limit": 1}),
-    "POST /agent/work/{workId}/heartbeat": lambda w, ok: w.lease_call({}),
+    "POST /agent/work/{workId}/heartbeat": lambda w, ok: w.lease_call({}, fresh=ok),
     "POST /agent/work/{workId}/result": lambda w, ok: w.lease_call({"status": "Done"}, fresh=ok),
     "POST /agent/work/{workId}/release": lambda w, ok: w.lease_call({}, fresh=ok),
     "GET /projects/{projectId}/environments": same(projectId="pid"),
@@ -420,6 +432,21 @@ CALLS: dict[str, Prepare] = {
     "GET /projects/{projectId}/deployment-tasks/{taskId}": same(projectId="pid", taskId="task"),
     "DELETE /projects/{projectId}/deployment-tasks/{taskId}": lambda w, ok: Call(
         {"projectId": w.pid, "taskId": w.fresh_task() if ok else w.task}
+    ),
+    "GET /deployment-resource-types": lambda w, ok: Call(query={"env_id": w.env}),
+    "GET /deployment-resource-types/{typeId}": same(typeId="resource_type"),
+    "GET /projects/{projectId}/deployment-resources": same(projectId="pid"),
+    "POST /projects/{projectId}/deployment-resources": lambda w, ok: Call(
+        {"projectId": w.pid}, w.resource_body()
+    ),
+    "GET /projects/{projectId}/deployment-resources/{deploymentResourceId}": same(
+        projectId="pid", deploymentResourceId="resource"
+    ),
+    "PATCH /projects/{projectId}/deployment-resources/{deploymentResourceId}": lambda w, ok: Call(
+        {"projectId": w.pid, "deploymentResourceId": w.resource}, {"props": {"to_url": "/m"}}
+    ),
+    "DELETE /projects/{projectId}/deployment-resources/{deploymentResourceId}": lambda w, ok: Call(
+        {"projectId": w.pid, "deploymentResourceId": w.fresh_resource() if ok else w.resource}
     ),
     "GET /projects/{projectId}/deployment-permissions": same(projectId="pid"),
     "POST /projects/{projectId}/deployment-permissions": lambda w, ok: Call(

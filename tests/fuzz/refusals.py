@@ -98,6 +98,13 @@ REFUSALS = (
         "A tag format must compile as a regular expression naming only the known groups; "
         "JSON Schema can say only that it names one.",
     ),
+    Refusal(
+        422,
+        "validation",
+        ("body", "props"),
+        "A deployment resource's props must satisfy its type's values UI, which a chart "
+        "declares: server state, not a static schema.",
+    ),
 )
 
 

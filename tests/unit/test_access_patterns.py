@@ -25,6 +25,7 @@ NOT_LISTS = {
     ("dal/operations.py", "due"),
     ("dal/work.py", "claimable"),
     ("dal/deployments.py", "next_due"),  # a deployment's first due Pending task
+    ("dal/resources.py", "syncing"),  # the scheduler's: syncs no agent answered in time
     ("dal/deployments.py", "due"),  # the scheduler's worklist
     ("dal/deployments.py", "overdue_runs"),  # the scheduler's sweep of unrecorded runs
     ("dal/deployments.py", "pending_of"),  # a deleted project's tasks to cancel

@@ -31,6 +31,8 @@ each page read through tenantry.pagination.collect, whose read budget bounds a r
 | PROJECT_APPS             | table | PROJECT#<id>               | OAUTHAPP#<app id>       | OAUTHAPP#... |
 | PROJECT_TASKS            | GSI2  | PROJECTTASKS#<id>          | <created_at>#<task>     |              |
 | PROJECT_NOTIFICATIONS    | GSI1  | PROJECTNOTIFS#<project>    | <valid_until>#<topic>#<topic id> | > <now>#~, newest expiry first |
+| PROJECT_DEPLOYMENT_RESOURCES | table | PROJECT#<id>           | DRES#<resource>         | DRES#...     |
+| SCOPE_RESOURCE_TYPES     | GSI1  | RESTYPES#<env id or global>| <kind>#<key>            | (<kind>#...) |
 | ALL_KINDS                | GSI1  | KINDS                      | <name>                  |              |
 | ALL_REGISTRIES           | GSI1  | HELMREGS                   | <repo_name>#<id>        | (<repo_name>#...) |
 | KIND_REGISTRIES          | GSI2  | KINDREGS#<kind>            | <repo_name>#<id>        | (<repo_name>#...) |
@@ -54,7 +56,8 @@ project's partition: its own prefix is the list (ENV_PERMISSIONS, ENV_SECRETS), 
 project's apps are (PROJECT_APPS, OAUTHAPP#). What no
 pattern serves (a name prefix, a label selector, a status within a member's or an owner's
 list, the state of one project's or one applicant's applications, a secret's collection
-or name) is a filter on the rows read (docs/api.md, "Lists and cursors").
+or name, a deployment resource's type, a resource type's key) is a filter on the rows read
+(docs/api.md, "Lists and cursors").
 
 PROJECT_NOTIFICATIONS holds a project's active notifications only (a resolved one leaves it
 in the write that resolves it), by expiry, read from now on and backwards: GET
@@ -70,7 +73,8 @@ what a project or an environment owns on its deletion and the environment names 
 provisioning step reads (dal/environments.keys_under), the reconciler's worklist of
 operations due (dal/operations.due, GSI3 OPERATIONS#open up to now), an agent's claim
 (dal/work.claimable, GSI1 CLUSTERWORK#<cluster> up to now), a deployment's next task and
-the scheduler's due tasks (dal/deployments.next_due and due, up to now) and the read of a
+the scheduler's due tasks (dal/deployments.next_due and due, up to now), the resources whose
+sync no agent answered (dal/resources.syncing, GSI2 up to a time) and the read of a
 token owner's partition before rewriting it (dal/identity.owner_with_tokens): none is a
 list a caller pages through.
 """
@@ -257,6 +261,20 @@ PROJECT_APPS = Pattern(
 )
 PROJECT_TASKS = Pattern(
     "a project's deployment tasks", "GSI2", keys.project_tasks, "<created_at>#<task id>"
+)
+PROJECT_DEPLOYMENT_RESOURCES = Pattern(
+    "a project's deployment resources",
+    None,
+    keys.project_pk,
+    "DRES#<resource id>",
+    prefix=keys.DEPLOYMENT_RESOURCE_PREFIX,
+)
+SCOPE_RESOURCE_TYPES = Pattern(
+    "an environment's (or the global) deployment resource types",
+    "GSI1",
+    lambda scope, kind_id=None: keys.scope_resource_types(scope),
+    "<kind id>#<key>",
+    prefix=lambda scope, kind_id=None: keys.kind_resource_types_prefix(kind_id),
 )
 ALL_TEMPLATES = Pattern("templates", "GSI1", lambda: keys.ALL_TEMPLATES, "<name>#<template id>")
 

@@ -46,6 +46,9 @@ dal/access.py; the index keys below put each item into exactly the partitions it
 | deployment ref      | DEPLOYMENTREF#<id>  | DEPLOYMENTREF         |                                      |                                       |                                    |
 | k8s resource        | PROJECT#<id>        | K8S#<uid>             |                                      |                                       |                                    |
 | deployment perm.    | PROJECT#<id>        | DEPLOYPERM#<perm>     |                                      |                                       |                                    |
+| deployment resource | PROJECT#<id>        | DRES#<resource>       |                                      | RESOURCESYNCS#open / <sync_since>#<project>#<resource> ** |      |
+| resource name (unique) | PROJECT#<id>     | DRESNAME#<type>#<name> |                                     |                                       |                                    |
+| resource type       | RESTYPE#<id>        | RESTYPE               | RESTYPES#<env id or global> / <kind>#<key> |                                 |                                    |
 | deployment task     | PROJECT#<id>        | TASK#<task>           | TASKS#pending / <execute_at>#<task> ¶| PROJECTTASKS#<id> / <created_at>#<task>| DEPLOYQUEUE#<deployment> / <execute_at>#<created_at>#<task> ¶|
 | notification       | PROJECT#<id>        | NOTIF#<topic>#<topic id> | PROJECTNOTIFS#<id> / <valid_until>#<topic>#<topic id> ◊ |                         |                                    |
 | limit counter       | LIMIT#<principal>   | <limit>#<scope>       |                                      |                                       |                                    |
@@ -62,6 +65,8 @@ dal/access.py; the index keys below put each item into exactly the partitions it
   cancelled and removed memberships are in no list of current members or of a user's
   projects, only in their user's memberships and their project's partition.
 ‡ only while the operation is open (the reconciler's worklist, see below).
+** only while a ResourceSync of the resource is open: the scheduler reads it up to
+  now - AgentWorkTimeoutSeconds and gives up on a sync no agent answered.
 † only while the invite is pending; GET /invites reads `GSI1SK > <now>#~`, so it reads
   neither answered nor expired invites.
 
@@ -129,6 +134,14 @@ among all charts (GSI3), newest first. CHARTDIGEST# holds one pointer per tag of
 digest in a registry: a DELETE event finds the charts of the digest it names. Charts whose
 tag no tag format parses sit in UNPARSEDCHARTS until one does (removed in the write that
 records the parse), so adding a format reads only them, a page at a time.
+
+Deployment resource types (tenantry.domain.resources) are platform-level items whose id is
+made from what makes them unique, uuid5(env id or `global`, kind, key): upserting a chart's
+types after an install writes the same keys. A scope's types are one GSI1 partition
+(RESTYPES#<env id> or RESTYPES#global), sorted by kind then key, so `?deployment_kind_id=`
+is a prefix of it. Deployment resources live in their project's partition (DRES#); a
+resource's name is unique per type in the project through its guard (DRESNAME#), which
+its deletion, once synced, frees.
 """
 
 from __future__ import annotations
@@ -647,6 +660,8 @@ DEPLOYMENT_OWNED_PREFIXES = (
     "RELEASE#",
     DEPLOYMENT_PERMISSION_PREFIX,
     K8S_PREFIX,
+    "DRES#",  # deployment resources (DEPLOYMENT_RESOURCE_PREFIX, defined below)
+    "DRESNAME#",  # their name guards
 )
 
 
@@ -787,3 +802,53 @@ def valid_after(now: str) -> str:
     """The exclusive lower bound of a sort key that starts with an expiry: what is still
     valid at `now` (one that expires exactly at now is not; what follows `#` sorts below ~)."""
     return f"{now}#~"
+
+
+# --- deployment resource types and resources (tenantry.domain.resources) ----------------------
+
+GLOBAL_RESOURCE_SCOPE = "global"  # the scope of a type every environment may use
+RESOURCE_TYPE_INDEX_ATTRIBUTES = ("GSI1PK", "GSI1SK")
+
+
+def resource_type(type_id: str) -> dict[str, str]:
+    return {"PK": f"RESTYPE#{type_id}", "SK": "RESTYPE"}
+
+
+def scope_resource_types(scope: str) -> str:
+    """An environment's types (its id), or the global ones (GLOBAL_RESOURCE_SCOPE)."""
+    return f"RESTYPES#{scope}"
+
+
+def resource_type_indexes(scope: str, kind_id: str, key: str) -> dict[str, str]:
+    return {"GSI1PK": scope_resource_types(scope), "GSI1SK": f"{kind_id}#{key}"}
+
+
+def kind_resource_types_prefix(kind_id: str | None) -> str:
+    """The sort-key prefix of one kind's types in a scope (ids hold no `#`); "" for all."""
+    return f"{kind_id}#" if kind_id else ""
+
+
+DEPLOYMENT_RESOURCE_PREFIX = "DRES#"
+
+
+def deployment_resource(project_id: str, resource_id: str) -> dict[str, str]:
+    return {"PK": f"PROJECT#{project_id}", "SK": f"{DEPLOYMENT_RESOURCE_PREFIX}{resource_id}"}
+
+
+DEPLOYMENT_RESOURCE_NAME_PREFIX = "DRESNAME#"
+
+
+def deployment_resource_name(project_id: str, type_id: str, name: str) -> dict[str, str]:
+    """Makes a resource's name unique per type in its project; carries the resource's id."""
+    return {
+        "PK": f"PROJECT#{project_id}",
+        "SK": f"{DEPLOYMENT_RESOURCE_NAME_PREFIX}{type_id}#{name}",
+    }
+
+
+SYNCING_RESOURCES = "RESOURCESYNCS#open"
+
+
+def syncing_resource_index(since: str, project_id: str, resource_id: str) -> dict[str, str]:
+    """Sparse: a resource carries it while a sync of it is open, sorted by when it was queued."""
+    return {"GSI2PK": SYNCING_RESOURCES, "GSI2SK": f"{since}#{project_id}#{resource_id}"}

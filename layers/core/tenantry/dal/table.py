@@ -55,6 +55,18 @@ def plain(value: Any) -> Any:
     return value
 
 
+def storable(value: Any) -> Any:
+    """`value` as DynamoDB takes it: floats (a JSON body's, or `plain`'s) as Decimal, from
+    their shortest text, so 0.1 stays 0.1."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(v) for v in value]
+    return value
+
+
 @contextmanager
 def errors_mapped(
     on_condition: ErrorFactory | None = None, ops: list[dict[str, Any]] | None = None

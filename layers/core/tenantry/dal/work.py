@@ -18,21 +18,27 @@ OPEN_STATES = ("Queued", "Leased")
 PRIVATE = ("PK", "SK", "GSI1PK", "GSI1SK", "entity", "task_token")
 
 
+def _stored(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **keys.work_item(item["id"]),
+        **keys.claimable_index(item["cluster_id"], item["created_at"], item["id"]),
+        "entity": "work",
+        **table.storable(item),  # a snapshot of what was read (plain: floats) may be in it
+    }
+
+
 def put_new(item: dict[str, Any]) -> bool:
     """A new queued item; False if one with this id exists (a retried request)."""
     try:
-        table.put(
-            {
-                **keys.work_item(item["id"]),
-                **keys.claimable_index(item["cluster_id"], item["created_at"], item["id"]),
-                "entity": "work",
-                **item,
-            },
-            condition="attribute_not_exists(PK)",
-        )
+        table.put(_stored(item), condition="attribute_not_exists(PK)")
     except Conflict:
         return False
     return True
+
+
+def new_item(item: dict[str, Any]) -> dict[str, Any]:
+    """A new queued item, as a transaction piece (queued with the change that needs it)."""
+    return table.tx_put(_stored(item), "attribute_not_exists(PK)")
 
 
 def get(work_id: str) -> dict[str, Any] | None:

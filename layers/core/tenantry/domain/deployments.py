@@ -414,6 +414,7 @@ def patch(
                 errors=[{"loc": ["body", "enabled"], "msg": "not with a name or cluster change"}],
             )
         _nothing_to_run(deployment)
+        _no_resources(deployment, "moving it")
         after.update(moved)
         changes.update(moved)
     operation: dict[str, Any] | None = None
@@ -470,7 +471,7 @@ def patch(
             ops.append(
                 store.release_free(project_id, deployment["cluster_id"], deployment["release_name"])
             )
-    ops.insert(0, store.deployment_update(deployment, changes, remove))
+    ops.insert(0, store.deployment_update(deployment, changes, remove, **_resourceless(moved)))
     entry = history.entry(
         project_id,
         actor(principal),
@@ -510,6 +511,28 @@ def _moved(
     return {"name": name, "cluster_id": cluster_id, "release_name": release}
 
 
+def _no_resources(deployment: dict[str, Any], doing: str) -> None:
+    """A deployment with deployment resources (tenantry.domain.resources counts them on it)
+    is neither deleted nor moved: their objects live in its release's namespace on its
+    cluster, and would stay behind (409)."""
+    count = int(deployment.get("resource_count", 0))
+    if count > 0:
+        raise Conflict(
+            f"the deployment has {count} deployment resource{'s' if count > 1 else ''}; "
+            f"delete them before {doing}"
+        )
+
+
+def _resourceless(needed: Any) -> dict[str, Any]:
+    """The condition, in the deployment's update, that no resource was created meanwhile."""
+    if not needed:
+        return {}
+    return {
+        "condition": "attribute_not_exists(resource_count) OR resource_count = :none",
+        "values": {":none": 0},
+    }
+
+
 def _nothing_to_run(deployment: dict[str, Any]) -> None:
     """A deployment moves only once its tasks are done: a queued task applies to where it
     was (409 otherwise)."""
@@ -528,6 +551,7 @@ def delete(
     s, deployment = _changing(principal, project_id, deployment_id, expected, OWNER_ONLY)
     if deployment["status"] == "Deleting":
         return to_model(deployment)
+    _no_resources(deployment, "deleting it")
     now = now_iso()
     chart, registry, kind = _chart_any(deployment)
     task = new_task(
@@ -539,7 +563,9 @@ def delete(
     )
     task["delete_deployment"] = True
     ops = [
-        store.deployment_update(deployment, {"status": "Deleting", "updated_at": now}),
+        store.deployment_update(
+            deployment, {"status": "Deleting", "updated_at": now}, **_resourceless(True)
+        ),
         store.task_put(task),
     ]
     entry = history.entry(
@@ -831,13 +857,16 @@ PROJECT_DELETED = "the project is being deleted"
 
 
 def remove_with_project(project_id: str) -> dict[str, int]:
-    """The project is being deleted: its deployments' Pending tasks are canceled and the
-    deployments go, with their release names, deployment permissions and reported k8s
-    resources (tasks and history stay, as for a deleted deployment). Their releases go
+    """The project is being deleted: its deployments' Pending tasks and their resources'
+    open syncs are canceled and the deployments go, with their release names, deployment
+    permissions, deployment resources and reported k8s resources (tasks and history stay,
+    as for a deleted deployment). Their releases go
     with the namespaces when the deletion reclaims, and keep running in the retained
     namespaces otherwise. A task already Started finishes on its own. Safe to run again."""
     from tenantry.dal import projects as project_store
+    from tenantry.domain import resources
 
+    syncs = resources.abandon_syncs(project_id, PROJECT_DELETED)
     canceled = 0
     refs: list[dict[str, str]] = []
     key = None
@@ -851,7 +880,12 @@ def remove_with_project(project_id: str) -> dict[str, int]:
             break
     owned = store.owned_keys(project_id)
     project_store.delete_items(owned + refs)
-    return {"deployments": len(refs), "tasks_canceled": canceled, "items_removed": len(owned)}
+    return {
+        "deployments": len(refs),
+        "tasks_canceled": canceled,
+        "resource_syncs_canceled": syncs,
+        "items_removed": len(owned),
+    }
 
 
 def _cancel_quietly(task: dict[str, Any], reason: str) -> int:

@@ -7,7 +7,9 @@ its task token (tenantry.domain.work); FinishTask records Done or Failed with th
 reason (or the wait's: it timed out), sets the deployment's status (posting Tenantry's
 `deployment` notification when it goes to Error, clearing it when a task succeeds:
 tenantry.domain.notices, in the same transaction), gives its slot back and dispatches its
-next due task. A task canceled before it started ends in FinishTask
+next due task; an Install, Upgrade or Reinstall that succeeded upserts its chart's
+deployment resource types in the same transaction (tenantry.domain.resources).
+A task canceled before it started ends in FinishTask
 too, which only gives the slot back. The scheduler (every minute) starts due tasks whose
 deployment runs nothing, and starts again a task whose execution start was lost; the
 slot's conditional write and the execution's name (the task id) make two overlapping
@@ -31,6 +33,8 @@ from tenantry.settings import get_settings
 ACTOR = "system:workflow"
 ATTEMPTS = 5
 HELM_OPERATIONS = ("Install", "Upgrade", "Reinstall", "Recreate", "Uninstall")
+# After these succeed, the chart's deployment resource types are upserted (API.md).
+TYPES_FROM = ("Install", "Upgrade", "Reinstall")
 
 
 class TaskNotRunnable(Exception):
@@ -250,6 +254,11 @@ def _record(project_id: str, task: dict[str, Any], status: str, reason: str | No
     deployment = store.get(project_id, task["deployment_id"])
     if deployment is not None:
         ops += _deployment_after(deployment, task, operation, status, reason, now)
+        if status == "Done" and operation in TYPES_FROM and not task.get("delete_deployment"):
+            from tenantry.domain import resources
+
+            chart_id = task["snapshot"]["helm_chart"]["id"]
+            ops += resources.type_upserts(deployment, chart_id, now)
     entry = history.entry(
         project_id,
         ACTOR,

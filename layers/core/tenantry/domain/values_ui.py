@@ -43,19 +43,20 @@ def problems(values_ui: Any, config: dict[str, Any]) -> list[dict[str, Any]]:
             if declared.get("required"):
                 errors.append({"loc": ["body", "config", key], "msg": "required by the chart"})
             continue
-        types = TYPES.get(str(declared.get("type")))
-        value = config[key]
-        if types and (
-            not isinstance(value, types) or (isinstance(value, bool) and bool not in types)
-        ):
-            errors.append(
-                {
-                    "loc": ["body", "config", key],
-                    "msg": f"the chart's {declared.get('type')} input takes "
-                    + " or ".join(t.__name__ for t in types),
-                }
-            )
+        wrong = value_problem(declared, config[key])
+        if wrong:
+            errors.append({"loc": ["body", "config", key], "msg": wrong})
     return errors
+
+
+def value_problem(declared: dict[str, Any], value: Any) -> str | None:
+    """Why `value` does not fit the declared input's type, or None."""
+    types = TYPES.get(str(declared.get("type")))
+    if types and (not isinstance(value, types) or (isinstance(value, bool) and bool not in types)):
+        return f"the chart's {declared.get('type')} input takes " + " or ".join(
+            t.__name__ for t in types
+        )
+    return None
 
 
 def delta(old: Any, new: Any, path: str = "") -> dict[str, list[Any]]:

@@ -33,6 +33,9 @@ from tenantry.settings import get_settings
 AGENT_FAILURE = "AgentReportedFailure"
 # Claim reads a few more candidates than asked for: some may be taken by another agent.
 CANDIDATES_PER_CLAIM = 3
+# How often an outcome's effect on a resource is worked out again when the resource was
+# written between the read and the outcome's transaction.
+EFFECT_ATTEMPTS = 4
 
 
 def lease_seconds() -> int:
@@ -116,7 +119,12 @@ def claim(cluster_id: str, limit: int) -> list[dict[str, Any]]:
 
 def _deliverable(item: dict[str, Any]) -> dict[str, Any]:
     """The item as the agent receives it: a DeploymentTask with its environment's secrets,
-    decrypted for this answer only (the table holds them sealed; never logged)."""
+    a ResourceSync with its sensitive props, decrypted for this answer only (the table holds
+    them sealed; never logged)."""
+    if item.get("kind") == "ResourceSync":
+        from tenantry.domain import resources
+
+        return resources.open_sealed(item)
     if item.get("kind") != "DeploymentTask" or not item.get("env_id"):
         return item
     from tenantry.dal import secrets as secret_store
@@ -238,6 +246,10 @@ NAMESPACE_EFFECTS = {
 
 
 def _effects(item: dict[str, Any], outcome: dict[str, Any]) -> list[dict[str, Any]]:
+    if item["kind"] == "ResourceSync":
+        from tenantry.domain import resources
+
+        return resources.sync_effects(item, outcome)
     if item["kind"] not in NAMESPACE_EFFECTS:
         return []
     statuses, when = NAMESPACE_EFFECTS[item["kind"]]
@@ -258,18 +270,24 @@ def _finish(
     lease_token: str | None,
     notify: bool = True,
 ) -> None:
-    try:
-        store.finish(item, outcome, _effects(item, outcome), lease_token=lease_token)
-    except Conflict:
-        # Either the item moved on (the caller explains) or only its effect's record did
-        # (a newer request for that namespace): then the outcome is the item's alone.
-        again = store.get(item["id"]) or {}
-        still_open = again.get("state") in store.OPEN_STATES and (
-            lease_token is None or again.get("lease_token") == lease_token
-        )
-        if not still_open:
-            raise
-        store.finish(again, outcome, [], lease_token=lease_token)
+    for attempt in range(EFFECT_ATTEMPTS):
+        try:
+            store.finish(item, outcome, _effects(item, outcome), lease_token=lease_token)
+            break
+        except Conflict:
+            # Either the item moved on (the caller explains) or only its effect's record did:
+            # a newer request for that namespace (the outcome is then the item's alone), or a
+            # resource written meanwhile (its effect is worked out again from what it is now).
+            again = store.get(item["id"]) or {}
+            still_open = again.get("state") in store.OPEN_STATES and (
+                lease_token is None or again.get("lease_token") == lease_token
+            )
+            if not still_open:
+                raise
+            item = again
+            if item["kind"] != "ResourceSync" or attempt == EFFECT_ATTEMPTS - 1:
+                store.finish(again, outcome, [], lease_token=lease_token)
+                break
     if notify:
         _notify(item, outcome)
 
