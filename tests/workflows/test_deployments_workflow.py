@@ -728,3 +728,27 @@ def test_what_a_move_refuses(shop: Shop, api: Api, workflow: Workflow) -> None:
     assert moved["release_name"] == "web" and moved["status"] == "Uninstalled"
     assert shop.agent.claim() == []
     assert shop.deploy(name="front").status == 201  # its old name is free at once
+
+
+def test_config_numbers_are_kept_as_sent_and_unstorable_ones_are_422(
+    shop: Shop, api: Api
+) -> None:
+    """A fraction in a config is stored (DynamoDB's Decimal) and answered as sent; a
+    number DynamoDB cannot hold is 422 on the body, never a 500."""
+    r = shop.deploy(config={"replicas": 2, "ratio": 0.1, "limits": {"cpu": 2.5}})
+    assert r.status == 201, r
+    dep = r.json()
+    assert dep["config"] == {"replicas": 2, "ratio": 0.1, "limits": {"cpu": 2.5}}
+    item = shop.agent.claim_one()
+    assert item["deployment"]["config"]["limits"] == {"cpu": 2.5}
+    shop.agent.report(item)
+    shop.settled(dep["id"])
+    assert shop.patch(dep["id"], config={"replicas": 2, "ratio": 0.25})["config"]["ratio"] == 0.25
+    path = f"/projects/shop/deployments/{dep['id']}"
+    r = api.patch(path, token=shop.admin, json={"config": {"replicas": 2, "x": 1e200}})
+    assert r.status == 422, r
+    assert r.json()["errors"][0]["loc"][:2] == ["body", "config"], r
+    r = api.patch(path, token=shop.admin, json={"config": {"replicas": 2, "x": 10**40}})
+    assert r.status == 400, r  # refused with the body: an integer of over 38 digits
+    r = shop.deploy(name="big", config={"replicas": 2}, values_override={"n": 1e-200})
+    assert r.status == 422, r

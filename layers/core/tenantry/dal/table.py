@@ -164,7 +164,7 @@ def put(
     values: dict[str, Any] | None = None,
     on_condition: ErrorFactory | None = None,
 ) -> None:
-    kwargs: dict[str, Any] = {"TableName": table_name(), "Item": item}
+    kwargs: dict[str, Any] = {"TableName": table_name(), "Item": storable(item)}
     _conditional(kwargs, condition, names, values)
     with errors_mapped(on_condition):
         client().put_item(**kwargs)
@@ -251,7 +251,7 @@ def set_expression(
 ) -> tuple[str, dict[str, str], dict[str, Any]]:
     """`SET a = :a, ... REMOVE b` with placeholder names and values for every field."""
     names = {f"#f{i}": k for i, k in enumerate(changes)}
-    values = {f":f{i}": v for i, v in enumerate(changes.values())}
+    values = {f":f{i}": storable(v) for i, v in enumerate(changes.values())}
     expression = "SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(changes)))
     if remove:
         names.update({f"#r{i}": k for i, k in enumerate(remove)})
@@ -279,7 +279,7 @@ def requirements(
 
 
 def tx_put(item: dict[str, Any], condition: str | None = None, **expr: Any) -> dict[str, Any]:
-    op: dict[str, Any] = {"TableName": table_name(), "Item": item}
+    op: dict[str, Any] = {"TableName": table_name(), "Item": storable(item)}
     _conditional(op, condition, expr.get("names"), expr.get("values"))
     return {"Put": op}
 

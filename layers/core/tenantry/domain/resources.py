@@ -34,7 +34,6 @@ nor an older one after a newer one.
 from __future__ import annotations
 
 import json
-import math
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -48,6 +47,7 @@ from tenantry.dal import resources as store
 from tenantry.dal import work as work_store
 from tenantry.domain import deployments, environments, values_ui
 from tenantry.errors import Conflict, NotFound, PreconditionFailed, UnknownReference, Unprocessable
+from tenantry.models.common import unstorable
 from tenantry.models.identity import Principal
 from tenantry.models.resources import (
     DeclaredResourceType,
@@ -63,7 +63,6 @@ MAX_TYPES_PER_CHART = 25  # what one install upserts (the rest is ignored, and l
 MAX_PROPS_BYTES = 64 * 1024  # a resource's props as JSON (a ConfigMap holds 1 MiB)
 WRITE_ATTEMPTS = 3
 # DynamoDB's numbers: 38 digits of precision between 1e-130 and 1e126.
-NUMBER_RANGE = (1e-130, 1e125)
 SYNC_KIND = "ResourceSync"
 WORKING = {"create": "Creating", "update": "Updating", "delete": "Deleting"}
 
@@ -297,15 +296,7 @@ def _props(
 
 def _unstorable(value: Any) -> str | None:
     """A number DynamoDB cannot hold, anywhere in `value`."""
-    if isinstance(value, float) and value != 0:
-        low, high = NUMBER_RANGE
-        if not math.isfinite(value) or not low <= abs(value) <= high:
-            return "a number out of the range the platform stores (1e-130 to 1e125)"
-    if isinstance(value, dict):
-        return next((p for p in map(_unstorable, value.values()) if p), None)
-    if isinstance(value, list):
-        return next((p for p in map(_unstorable, value) if p), None)
-    return None
+    return unstorable(value)
 
 
 def _sync_item(

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
 from annotated_types import Interval
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -112,3 +114,38 @@ class Problem(BaseModel):
 
 def dump(model: BaseModel) -> dict[str, Any]:
     return model.model_dump(mode="json", exclude_none=True)
+
+
+# What DynamoDB stores of a number: at most 38 significant digits, magnitudes from 1e-130
+# to 1e125 (docs/api.md "Request bodies"). A JSON tree a caller sends (a chart's config, an
+# action's body) is checked against it, so a number it cannot hold is 422, not a 500.
+NUMBER_RANGE = (1e-130, 1e125)
+MAX_NUMBER_DIGITS = 38
+
+
+def unstorable(value: Any) -> str | None:
+    """Why a number anywhere in `value` cannot be stored, or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and len(str(abs(value))) > MAX_NUMBER_DIGITS:
+        return f"a number with more than {MAX_NUMBER_DIGITS} digits"
+    if isinstance(value, float) and value != 0:
+        low, high = NUMBER_RANGE
+        if not math.isfinite(value) or not low <= abs(value) <= high:
+            return "a number out of the range the platform stores (1e-130 to 1e125)"
+    if isinstance(value, dict):
+        return next((p for p in map(unstorable, value.values()) if p), None)
+    if isinstance(value, list):
+        return next((p for p in map(unstorable, value) if p), None)
+    return None
+
+
+def _storable_tree(value: Any) -> Any:
+    problem = unstorable(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+# A JSON object whose numbers DynamoDB can hold.
+StorableObject = Annotated[dict[str, Any], AfterValidator(_storable_tree)]

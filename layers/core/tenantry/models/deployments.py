@@ -13,6 +13,7 @@ from tenantry.models.common import (
     Output,
     Reason,
     Reference,
+    StorableObject,
     no_null_defaults,
 )
 from tenantry.models.environments import user_or_bot
@@ -39,7 +40,7 @@ NewDeploymentName = Annotated[
 Markdown = Annotated[str, StringConstraints(max_length=16384)]
 # A values tree (helm values, a chart's config): a JSON object; its depth and size are
 # bounded by the request body's (tenantry.request_body).
-Values = dict[str, Any]
+Values = StorableObject
 Timestamp = Annotated[
     str,
     StringConstraints(
