@@ -730,9 +730,7 @@ def test_what_a_move_refuses(shop: Shop, api: Api, workflow: Workflow) -> None:
     assert shop.deploy(name="front").status == 201  # its old name is free at once
 
 
-def test_config_numbers_are_kept_as_sent_and_unstorable_ones_are_422(
-    shop: Shop, api: Api
-) -> None:
+def test_config_numbers_are_kept_as_sent_and_unstorable_ones_are_422(shop: Shop, api: Api) -> None:
     """A fraction in a config is stored (DynamoDB's Decimal) and answered as sent; a
     number DynamoDB cannot hold is 422 on the body, never a 500."""
     r = shop.deploy(config={"replicas": 2, "ratio": 0.1, "limits": {"cpu": 2.5}})
