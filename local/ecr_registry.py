@@ -35,10 +35,12 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from local import loopback
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_CHARTS = ROOT / "local" / "charts"
@@ -196,17 +198,9 @@ class Registry:
             pass
 
         Handler.registry = registry
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{server.server_port}"
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1})
-        thread.daemon = True
-        thread.start()
-        try:
+        with loopback.serving(Handler) as url:
+            self.url = url
             yield self
-        finally:
-            server.shutdown()
-            server.server_close()
 
     def authorized(self, header: str | None) -> bool:
         if self.auth == "bearer":

@@ -22,8 +22,10 @@ import secrets
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from local import loopback
 
 DEFAULT_ORG = "tenantry-local"
 SECRET_NAME = "tenantry/git-provider-token"  # template parameter GitProviderTokenSecretName
@@ -58,17 +60,9 @@ class Provider:
             pass
 
         Handler.provider = provider
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{server.server_port}"
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1})
-        thread.daemon = True
-        thread.start()
-        try:
+        with loopback.serving(Handler) as url:
+            self.url = url
             yield self
-        finally:
-            server.shutdown()
-            server.server_close()
 
     # --- the API ------------------------------------------------------------------------
     def answer(self, method: str, path: str, body: Any) -> tuple[int, Any]:
