@@ -20,8 +20,8 @@ SILENCE = 2  # AgentWorkTimeoutSeconds here: a silent agent's cluster fails afte
 
 
 @pytest.fixture
-def stack_parameters() -> dict[str, str]:
-    return {"AgentWorkTimeoutSeconds": str(SILENCE)}
+def stack_parameters(request: Any) -> dict[str, str]:
+    return dict(getattr(request, "param", {"AgentWorkTimeoutSeconds": str(SILENCE)}))
 
 
 def create(api: Api, token: str, pid: str, *clusters: str) -> dict[str, Any]:
@@ -250,6 +250,8 @@ def test_a_cluster_added_to_an_active_project_is_asked_for_on_retry(
     assert ready["status"] == "True", ready
 
 
+# Fourteen agents answering one after another outlast a 2 s silence on a loaded machine.
+@pytest.mark.parametrize("stack_parameters", [{"AgentWorkTimeoutSeconds": "60"}], indirect=True)
 def test_a_project_on_many_clusters_asks_them_all(
     api: Api, admin_token: str, workflow: Workflow
 ) -> None:
