@@ -39,6 +39,9 @@ each page read through tenantry.pagination.collect, whose read budget bounds a r
 | DIGEST_CHARTS            | table | CHARTDIGEST#<reg>#<digest> | TAG#<tag>               | TAG#...      |
 | UNPARSED_CHARTS          | table | UNPARSEDCHARTS             | <created_at>#<id>       |              |
 | ALL_TAG_FORMATS          | GSI1  | TAGFORMATS                 | <created_at>#<id>       |              |
+| ALL_GATEWAY_SERVICES     | GSI1  | GWSERVICES                 | <lower name>#<id>       |              |
+| GATEWAY_SERVICES_IN_STATE| GSI2  | GWSERVICES#<enabled|disabled> | <lower name>#<id>    |              |
+| PROJECT_GATEWAY          | table | PROJECT#<id>               | GATEWAY#<service id>    | GATEWAY#...  |
 | ALL_USERS, ALL_BOTS, OWNER_TOKENS, ALL_ORGS, USER_ORGS, ORG_MEMBERS, ALL_TEMPLATES: whole partitions, as in dal/keys.py |
 
 Sparse by design: an item is in a partition only while a list wants it there, so the
@@ -54,6 +57,9 @@ project's apps are (PROJECT_APPS, OAUTHAPP#). What no
 pattern serves (a name prefix, a label selector, a status within a member's or an owner's
 list, the state of one project's or one applicant's applications, a secret's collection
 or name) is a filter on the rows read (docs/api.md, "Lists and cursors").
+
+The gateway services in a state are the catalog non-admins read (enabled ones) and the
+`enabled` filter of platform admins; a project's subscriptions are its GATEWAY# range.
 
 The catalog's registries of one repository name are the range `<repo_name>#` of their
 partition (a prefix built from the list's arguments). Charts read newest first; their
@@ -286,4 +292,23 @@ UNPARSED_CHARTS = Pattern(
 )
 ALL_TAG_FORMATS = Pattern(
     "helm tag formats", "GSI1", lambda: keys.ALL_TAG_FORMATS, "<created_at>#<format id>"
+)
+
+# --- API subscriptions ----------------------------------------------------------------------
+
+ALL_GATEWAY_SERVICES = Pattern(
+    "gateway services", "GSI1", lambda: keys.ALL_GATEWAY_SERVICES, "<lower name>#<service id>"
+)
+GATEWAY_SERVICES_IN_STATE = Pattern(
+    "gateway services in a state",
+    "GSI2",
+    lambda enabled: keys.gateway_services_in_state(enabled == "enabled"),
+    "<lower name>#<service id>",
+)
+PROJECT_GATEWAY = Pattern(
+    "a project's gateway subscriptions",
+    None,
+    keys.project_pk,
+    "GATEWAY#<service id>",
+    prefix=keys.GATEWAY_PREFIX,
 )
