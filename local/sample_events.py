@@ -80,6 +80,8 @@ STARTED_DEPLOYMENT_ID = str(uuid.uuid5(_IDS, "deployment/web-back"))
 STARTED_TASK_ID = str(uuid.uuid5(_IDS, "task/web-back-install"))  # Started
 K8S_UID = "5f0c7a3e-2b1d-4c8e-9a6f-web-front-dep"  # web-front's Deployment, as edge reported it
 PROJECT_APP_ID = str(uuid.uuid5(_IDS, "project-app/demo-console"))  # an OAuth client of demo
+GATEWAY_SERVICE_ID = str(uuid.uuid5(_IDS, "gateway-service/geocoding"))  # demo subscribes
+OPEN_GATEWAY_SERVICE_ID = str(uuid.uuid5(_IDS, "gateway-service/weather"))  # nobody subscribes
 
 
 def deployment_permission_id() -> str:
@@ -203,6 +205,7 @@ def path_values() -> dict[str, str]:
         "registryId": registry_id(),
         "formatId": tag_format_id(),
         "chartId": chart_id(),
+        "serviceId": GATEWAY_SERVICE_ID,
     }
 
 
@@ -437,6 +440,25 @@ SAMPLES: dict[str, Sample] = {
     ),
     "DeleteProjectApp": Sample(path={"appId": PROJECT_APP_ID}, headers={"if-match": '"1"'}),
     "RotateProjectAppSecret": Sample(body={}, path={"appId": PROJECT_APP_ID}),
+    "ListGatewayServices": Sample(query={"enabled": "true", "limit": "25"}),
+    "CreateGatewayService": Sample(
+        body={
+            "name": "Maps",
+            "description": "Tiles and routing",
+            "rate_limit": {"rate": 50, "burst": 100},
+            "quota": {"limit": 100000, "period": "MONTH"},
+        },
+        headers={"idempotency-key": "7c3e-gateway-service-maps"},
+    ),
+    "UpdateGatewayService": Sample(
+        body={"rate_limit": {"rate": 20, "burst": 40}, "quota": None},
+        headers={"if-match": '"1"'},
+    ),
+    "DeleteGatewayService": Sample(
+        path={"serviceId": OPEN_GATEWAY_SERVICE_ID}, headers={"if-match": '"1"'}
+    ),
+    "ListGatewaySubscriptions": Sample(query={"limit": "25"}),
+    "EnableGatewaySubscription": Sample(body={}, path={"serviceId": OPEN_GATEWAY_SERVICE_ID}),
 }
 
 # Workflow inputs beyond {project_id, operation, attempt}, by operation (what
