@@ -30,6 +30,10 @@ The expectations are derived from ../shared/design/API.md, not from what the app
 * a project's apps and users (API.md, "Console extras"): members read the apps (never a
   secret) and the project's people; the project's owner and admins create, change,
   rotate and delete apps, so a member or viewer gets 403 there.
+* API subscriptions (API.md, "Console extras"): the catalog of gateway services is
+  platform-level, read by every authenticated user or bot and written by platform admins
+  only (403 for everybody else); a project's subscriptions are read by its members and
+  enabled and disabled by its owner and admins, so a member or viewer gets 403 there.
 * environments (API.md, "Environments", "Secrets"): members read them and their
   permissions, the project's owner and admins manage them; a secret's names are read by
   the environment's Admins and Users and the managers, so a member without a role on the
@@ -178,6 +182,15 @@ GET    /helm-tag-formats/{formatId}                       200    200    200    2
 DELETE /helm-tag-formats/{formatId}                       204    403    403    403    403    403    403    403    401
 GET    /helm-charts                                       200    200    200    200    200    200    200    403    401
 GET    /helm-charts/{chartId}                             200    200    200    200    200    200    200    403    401
+GET    /gateway-services                                  200    200    200    200    200    200    200    403    401
+POST   /gateway-services                                  201    403    403    403    403    403    403    403    401
+GET    /gateway-services/{serviceId}                      200    200    200    200    200    200    200    403    401
+PATCH  /gateway-services/{serviceId}                      200    403    403    403    403    403    403    403    401
+DELETE /gateway-services/{serviceId}                      204    403    403    403    403    403    403    403    401
+GET    /projects/{projectId}/gateway                      200    200    200    200    200    404    404    403    401
+GET    /projects/{projectId}/gateway/{serviceId}          200    200    200    200    200    404    404    403    401
+POST   /projects/{projectId}/gateway/{serviceId}          201    201    201    403    403    404    404    403    401
+DELETE /projects/{projectId}/gateway/{serviceId}          204    204    204    403    403    404    404    403    401
 """
 
 # The environment routes by the caller's role on the environment (API.md, "Environments",
@@ -455,6 +468,30 @@ CALLS: dict[str, Prepare] = {
     ),
     "GET /helm-charts": same(),
     "GET /helm-charts/{chartId}": same(chartId="chart"),
+    "GET /gateway-services": same(),
+    "POST /gateway-services": lambda w, ok: Call(
+        body={"name": w.unique("Matrix API"), "rate_limit": {"rate": 5, "burst": 5}}
+    ),
+    "GET /gateway-services/{serviceId}": same(serviceId="gateway_service"),
+    "PATCH /gateway-services/{serviceId}": lambda w, ok: Call(
+        {"serviceId": w.gateway_service}, {"description": "changed by the matrix"}
+    ),
+    "DELETE /gateway-services/{serviceId}": lambda w, ok: Call(
+        {"serviceId": w.fresh_gateway_service() if ok else w.gateway_service}
+    ),
+    "GET /projects/{projectId}/gateway": same(projectId="pid"),
+    "GET /projects/{projectId}/gateway/{serviceId}": same(
+        projectId="pid", serviceId="gateway_service"
+    ),
+    "POST /projects/{projectId}/gateway/{serviceId}": lambda w, ok: Call(
+        {"projectId": w.pid, "serviceId": w.fresh_gateway_service() if ok else w.gateway_service}
+    ),
+    "DELETE /projects/{projectId}/gateway/{serviceId}": lambda w, ok: Call(
+        {
+            "projectId": w.pid,
+            "serviceId": w.fresh_gateway_subscription() if ok else w.gateway_service,
+        }
+    ),
 }
 
 
