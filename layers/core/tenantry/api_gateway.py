@@ -238,6 +238,10 @@ def revoke_key(plan_id: str | None, key_id: str) -> bool:
     return found[0]
 
 
-def project_key_ids(project_id: str) -> list[str]:
-    """The ids of every key made for the project's subscriptions, recorded or not."""
-    return [str(k["id"]) for k in _keys_named(project_key_prefix(project_id), values=False)]
+def project_keys(project_id: str) -> dict[str, str]:
+    """Every key made for the project's subscriptions, recorded or not: the service id its
+    name holds, by key id."""
+    prefix = project_key_prefix(project_id)
+    return {
+        str(k["id"]): str(k["name"]).removeprefix(prefix) for k in _keys_named(prefix, values=False)
+    }

@@ -34,10 +34,18 @@ def get_service(service_id: str, *, consistent: bool = True) -> dict[str, Any] |
     return table.get(keys.gateway_service(service_id), consistent=consistent)
 
 
+BATCH = 100  # keys per BatchGetItem
+
+
 def services_by_id(service_ids: list[str]) -> dict[str, dict[str, Any]]:
-    """The services of these ids that exist (one BatchGetItem, up to 100), by id."""
-    found = table.batch_get([keys.gateway_service(i) for i in dict.fromkeys(service_ids)])
-    return {s["id"]: s for s in found}
+    """The services of these ids that exist, by id: one BatchGetItem per 100 ids (a page
+    of subscriptions is at most 100)."""
+    wanted = list(dict.fromkeys(service_ids))
+    found: dict[str, dict[str, Any]] = {}
+    for i in range(0, len(wanted), BATCH):
+        chunk = [keys.gateway_service(s) for s in wanted[i : i + BATCH]]
+        found.update({s["id"]: s for s in table.batch_get(chunk)})
+    return found
 
 
 def service_id_by_name(name: str) -> str | None:

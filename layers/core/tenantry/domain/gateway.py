@@ -438,5 +438,10 @@ def revoke_with_project(project_id: str) -> dict[str, int]:
             removed += store.remove_subscription(item)
         if not start:
             break
-    strays = sum(api_gateway.revoke_key(None, k) for k in api_gateway.project_key_ids(project_id))
-    return {"gateway_subscriptions_revoked": removed, "stray_api_keys_deleted": strays}
+    strays = api_gateway.project_keys(project_id)  # named key id -> service id
+    plans = store.services_by_id(list(set(strays.values()))) if strays else {}
+    deleted = sum(
+        api_gateway.revoke_key(plans.get(service_id, {}).get("usage_plan_id"), key_id)
+        for key_id, service_id in strays.items()
+    )
+    return {"gateway_subscriptions_revoked": removed, "stray_api_keys_deleted": deleted}
