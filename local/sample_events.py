@@ -81,7 +81,8 @@ STARTED_TASK_ID = str(uuid.uuid5(_IDS, "task/web-back-install"))  # Started
 K8S_UID = "5f0c7a3e-2b1d-4c8e-9a6f-web-front-dep"  # web-front's Deployment, as edge reported it
 PROJECT_APP_ID = str(uuid.uuid5(_IDS, "project-app/demo-console"))  # an OAuth client of demo
 GATEWAY_SERVICE_ID = str(uuid.uuid5(_IDS, "gateway-service/geocoding"))  # demo subscribes
-OPEN_GATEWAY_SERVICE_ID = str(uuid.uuid5(_IDS, "gateway-service/weather"))  # nobody subscribes
+OPEN_GATEWAY_SERVICE_ID = str(uuid.uuid5(_IDS, "gateway-service/weather"))  # to enable
+SPARE_GATEWAY_SERVICE_ID = str(uuid.uuid5(_IDS, "gateway-service/retired"))  # to delete
 
 
 def deployment_permission_id() -> str:
@@ -455,7 +456,7 @@ SAMPLES: dict[str, Sample] = {
         headers={"if-match": '"1"'},
     ),
     "DeleteGatewayService": Sample(
-        path={"serviceId": OPEN_GATEWAY_SERVICE_ID}, headers={"if-match": '"1"'}
+        path={"serviceId": SPARE_GATEWAY_SERVICE_ID}, headers={"if-match": '"1"'}
     ),
     "ListGatewaySubscriptions": Sample(query={"limit": "25"}),
     "EnableGatewaySubscription": Sample(body={}, path={"serviceId": OPEN_GATEWAY_SERVICE_ID}),

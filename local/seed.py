@@ -3,7 +3,7 @@ domain code on an emulated stack: the admin with the samples' token and a second
 bot with a token, project `demo` owned by the admin (with an image, a member, a user
 outside it, a pending application, the member's Admin permission on demo's `dev`
 environment and a secret there, an app, a gateway subscription), a template, an org and an
-invite, two gateway services; in the catalog, a tag format and the demo chart, discovered
+invite, three gateway services; in the catalog, a tag format and the demo chart, discovered
 from its push to an emulated ECR registry (with its registry and kind). Ids are pinned to the samples' ones by patching the id factories
 around each creation.
 
@@ -269,14 +269,16 @@ def _seed_project_app(principal: Any) -> None:
 
 
 def _seed_gateway(principal: Any) -> None:
-    """Two gateway services (API subscriptions): geocoding, which demo has enabled, and
-    weather, which no project has (the enable and delete samples' service)."""
+    """Three gateway services (API subscriptions): geocoding, which demo has enabled,
+    weather, which no project has (the enable sample's), and retired (the delete
+    sample's), so that no sample's write gets in another's way."""
     from tenantry.domain import gateway
     from tenantry.models.gateway import GatewayServiceCreate
 
     services = (
         (samples.GATEWAY_SERVICE_ID, "Geocoding", {"rate": 10, "burst": 20}),
         (samples.OPEN_GATEWAY_SERVICE_ID, "Weather", {"rate": 5, "burst": 10}),
+        (samples.SPARE_GATEWAY_SERVICE_ID, "Retired", {"rate": 1, "burst": 1}),
     )
     for service_id, name, rate_limit in services:
         body = GatewayServiceCreate.model_validate({"name": name, "rate_limit": rate_limit})
