@@ -4,8 +4,8 @@ bot with a token, project `demo` owned by the admin (with an image, a member, a 
 outside it, a pending application, the member's Admin permission on demo's `dev`
 environment and a secret there, an app, a gateway subscription), a template, an org and an
 invite, three gateway services; in the catalog, a tag format and the demo chart, discovered
-from its push to an emulated ECR registry (with its registry and kind). Ids are pinned to the samples' ones by patching the id factories
-around each creation.
+from its push to an emulated ECR registry (with its registry and kind). Ids are pinned to
+the samples' ones by patching the id factories around each creation.
 
 Used by the sample-event replay test, `make invoke` (local/invoke.py) and `make moto`
 (local/moto_server.py), so a sample event succeeds in all three.
