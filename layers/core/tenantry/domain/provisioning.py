@@ -607,8 +607,8 @@ REASONS = {
     "GitProviderUnavailable": "the Git provider was unavailable; {next}",
     "GitProviderError": "the Git provider refused the request; a platform admin has to check "
     "its token and organization, then {next}",
-    "ApiGatewayError": "API Gateway refused to revoke the project's API keys; a platform "
-    "admin has to check its permissions, then {next}",
+    "ApiGatewayError": "the gateway refused to revoke the project's API keys; a platform "
+    "admin has to check Tenantry's permissions on API Gateway, then {next}",
 }
 GENERIC_REASON = (
     "the workflow failed unexpectedly; a platform admin has to check the logs, then {next}"
