@@ -28,6 +28,8 @@ For speed (what the product sees is unchanged):
 
 For fidelity (what the product sees is what AWS sends, where moto differs):
   local/eventbridge.py               a rule's target gets the event's `account` too
+  local/apigateway_usage_plans.py    deleting a usage plan, or a key from one, that is
+                                     not there is NotFoundException, not a KeyError
 
 Entered by local/stack.py's Stack.emulate instead (they need the stack):
   local/stepfunctions_tasks.py       a Step Functions Lambda Task calls the stack's Lambda
@@ -39,6 +41,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+from local.apigateway_usage_plans import usage_plans_not_found
 from local.botocore_user_agents import user_agents_once
 from local.dynamodb_expressions import expressions_parsed_once
 from local.dynamodb_item_copies import copies_without_detours
@@ -76,6 +79,7 @@ PATCHES = (
     user_agents_once,
     botocore_invocation_ids,
     events_with_account,
+    usage_plans_not_found,
     programs_once,
 )
 

@@ -100,6 +100,11 @@ def resource_type_id() -> str:
     return type_id(prod_env_id(), KIND_ID, "redirect")
 
 
+GATEWAY_SERVICE_ID = str(uuid.uuid5(_IDS, "gateway-service/geocoding"))  # demo subscribes
+OPEN_GATEWAY_SERVICE_ID = str(uuid.uuid5(_IDS, "gateway-service/weather"))  # to enable
+SPARE_GATEWAY_SERVICE_ID = str(uuid.uuid5(_IDS, "gateway-service/retired"))  # to delete
+
+
 def deployment_permission_id() -> str:
     """Sam's Owner role on kind web in demo's prod environment."""
     template.add_layers_to_path()
@@ -225,6 +230,7 @@ def path_values() -> dict[str, str]:
         "topicId": NOTIFICATION_TOPIC_ID,
         "typeId": resource_type_id(),
         "deploymentResourceId": DEPLOYMENT_RESOURCE_ID,
+        "serviceId": GATEWAY_SERVICE_ID,
     }
 
 
@@ -489,6 +495,25 @@ SAMPLES: dict[str, Sample] = {
         },
         headers={"idempotency-key": "2f6b-notify-build-1234"},
     ),
+    "ListGatewayServices": Sample(query={"enabled": "true", "limit": "25"}),
+    "CreateGatewayService": Sample(
+        body={
+            "name": "Maps",
+            "description": "Tiles and routing",
+            "rate_limit": {"rate": 50, "burst": 100},
+            "quota": {"limit": 100000, "period": "MONTH"},
+        },
+        headers={"idempotency-key": "7c3e-gateway-service-maps"},
+    ),
+    "UpdateGatewayService": Sample(
+        body={"rate_limit": {"rate": 20, "burst": 40}, "quota": None},
+        headers={"if-match": '"1"'},
+    ),
+    "DeleteGatewayService": Sample(
+        path={"serviceId": SPARE_GATEWAY_SERVICE_ID}, headers={"if-match": '"1"'}
+    ),
+    "ListGatewaySubscriptions": Sample(query={"limit": "25"}),
+    "EnableGatewaySubscription": Sample(body={}, path={"serviceId": OPEN_GATEWAY_SERVICE_ID}),
 }
 
 # Workflow inputs beyond {project_id, operation, attempt}, by operation (what

@@ -2,12 +2,11 @@
 domain code on an emulated stack: the admin with the samples' token and a second token, a
 bot with a token, project `demo` owned by the admin (with an image, a member, a user
 outside it, a pending application, the member's Admin permission on demo's `dev`
-environment and a secret there, an app, an active notification, deployments in `prod`
-with the demo chart's resource types and a resource), a template, an org and an invite; in
-the catalog, a tag
-format and the demo chart, discovered from its push to an emulated ECR registry (with its
-registry and kind). Ids are pinned to the samples' ones by patching the id factories
-around each creation.
+environment and a secret there, an app, an active notification, a gateway subscription,
+deployments in `prod` with the demo chart's resource types and a resource), a template, an
+org and an invite, three gateway services; in the catalog, a tag format and the demo chart,
+discovered from its push to an emulated ECR registry (with its registry and kind). Ids are
+pinned to the samples' ones by patching the id factories around each creation.
 
 Used by the sample-event replay test, `make invoke` (local/invoke.py) and `make moto`
 (local/moto_server.py), so a sample event succeeds in all three.
@@ -110,6 +109,7 @@ def seed(stack: Any, project_status: str = "active") -> None:
     _seed_agent_work()
     _seed_environments(principal)
     _seed_project_app(principal)
+    _seed_gateway(principal)
     _seed_deployments()
     _seed_deployment_permission()
     _seed_k8s_resources()
@@ -284,6 +284,25 @@ def _seed_project_app(principal: Any) -> None:
     )
     with mock.patch.object(apps, "new_id", return_value=samples.PROJECT_APP_ID):
         apps.create(principal, samples.PROJECT_ID, body)
+
+
+def _seed_gateway(principal: Any) -> None:
+    """Three gateway services (API subscriptions): geocoding, which demo has enabled,
+    weather, which no project has (the enable sample's), and retired (the delete
+    sample's), so that no sample's write gets in another's way."""
+    from tenantry.domain import gateway
+    from tenantry.models.gateway import GatewayServiceCreate
+
+    services = (
+        (samples.GATEWAY_SERVICE_ID, "Geocoding", {"rate": 10, "burst": 20}),
+        (samples.OPEN_GATEWAY_SERVICE_ID, "Weather", {"rate": 5, "burst": 10}),
+        (samples.SPARE_GATEWAY_SERVICE_ID, "Retired", {"rate": 1, "burst": 1}),
+    )
+    for service_id, name, rate_limit in services:
+        body = GatewayServiceCreate.model_validate({"name": name, "rate_limit": rate_limit})
+        with mock.patch.object(gateway, "new_id", return_value=service_id):
+            gateway.create_service(principal, body)
+    gateway.enable(principal, samples.PROJECT_ID, samples.GATEWAY_SERVICE_ID)
 
 
 def _seed_deployments() -> None:

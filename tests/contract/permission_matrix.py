@@ -75,6 +75,7 @@ class World:
     chart: str = ""  # the demo chart
     tag_format: str = ""  # a helm tag format
     project_app: str = ""  # an app (OAuth client) of `pid`
+    gateway_service: str = ""  # a gateway service `pid` subscribes to
     _seq: itertools.count[int] = field(default_factory=itertools.count)
 
     @classmethod
@@ -132,6 +133,7 @@ class World:
             w.ids[kind] = bot["id"]
             w.grant(w.env, bot_id=bot["id"], role=env_role)
         w.project_app = w.fresh_project_app()
+        w.gateway_service = w.fresh_gateway_subscription()
         w.discover_demo_chart()
         w.tag_format = w.fresh_tag_format()
         w.ready_for_deployments()
@@ -395,6 +397,16 @@ class World:
     def fresh_project_app(self) -> str:
         r = self.as_("owner").post(f"/projects/{self.pid}/apps", json=self.app_body())
         return str(self.ok(r, 201)["id"])
+
+    def fresh_gateway_service(self) -> str:
+        body = {"name": self.unique("Matrix API"), "rate_limit": {"rate": 10, "burst": 20}}
+        return str(self.ok(self.as_("admin").post("/gateway-services", json=body), 201)["id"])
+
+    def fresh_gateway_subscription(self) -> str:
+        """A new gateway service that `pid` subscribes to; its id."""
+        service = self.fresh_gateway_service()
+        self.ok(self.as_("owner").post(f"/projects/{self.pid}/gateway/{service}"), 201)
+        return service
 
     def discover_demo_chart(self) -> None:
         """The demo chart pushed to the emulated ECR and found by chart discovery."""

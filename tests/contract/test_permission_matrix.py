@@ -39,6 +39,10 @@ The expectations are derived from ../shared/design/API.md, not from what the app
   project's members, platform admins); `GET /deployment-resource-types?env_id=` of an
   environment one does not see is an empty page, not a 404 (docs/api.md). Deployment
   resources: members read them, whoever may change the deployment writes them.
+* API subscriptions (API.md, "Console extras"): the catalog of gateway services is
+  platform-level, read by every authenticated user or bot and written by platform admins
+  only (403 for everybody else); a project's subscriptions are read by its members and
+  enabled and disabled by its owner and admins, so a member or viewer gets 403 there.
 * environments (API.md, "Environments", "Secrets"): members read them and their
   permissions, the project's owner and admins manage them; a secret's names are read by
   the environment's Admins and Users and the managers, so a member without a role on the
@@ -196,6 +200,15 @@ GET    /helm-charts                                       200    200    200    2
 GET    /helm-charts/{chartId}                             200    200    200    200    200    200    200    403    401
 GET    /projects/{projectId}/notifications                200    200    200    200    200    404    404    403    401
 POST   /projects/{projectId}/notifications/{topic}/{topicId}   201    201    201    403    403    404    404    403    401
+GET    /gateway-services                                  200    200    200    200    200    200    200    403    401
+POST   /gateway-services                                  201    403    403    403    403    403    403    403    401
+GET    /gateway-services/{serviceId}                      200    200    200    200    200    200    200    403    401
+PATCH  /gateway-services/{serviceId}                      200    403    403    403    403    403    403    403    401
+DELETE /gateway-services/{serviceId}                      204    403    403    403    403    403    403    403    401
+GET    /projects/{projectId}/gateway                      200    200    200    200    200    404    404    403    401
+GET    /projects/{projectId}/gateway/{serviceId}          200    200    200    200    200    404    404    403    401
+POST   /projects/{projectId}/gateway/{serviceId}          201    201    201    403    403    404    404    403    401
+DELETE /projects/{projectId}/gateway/{serviceId}          204    204    204    403    403    404    404    403    401
 """
 
 # The environment routes by the caller's role on the environment (API.md, "Environments",
@@ -492,6 +505,29 @@ CALLS: dict[str, Prepare] = {
     "POST /projects/{projectId}/notifications/{topic}/{topicId}": lambda w, ok: Call(
         {"projectId": w.pid, "topic": "build", "topicId": w.unique_name("matrix")},
         {"title": "posted by the matrix", "level": "warning"},
+    "GET /gateway-services": same(),
+    "POST /gateway-services": lambda w, ok: Call(
+        body={"name": w.unique("Matrix API"), "rate_limit": {"rate": 5, "burst": 5}}
+    ),
+    "GET /gateway-services/{serviceId}": same(serviceId="gateway_service"),
+    "PATCH /gateway-services/{serviceId}": lambda w, ok: Call(
+        {"serviceId": w.gateway_service}, {"description": "changed by the matrix"}
+    ),
+    "DELETE /gateway-services/{serviceId}": lambda w, ok: Call(
+        {"serviceId": w.fresh_gateway_service() if ok else w.gateway_service}
+    ),
+    "GET /projects/{projectId}/gateway": same(projectId="pid"),
+    "GET /projects/{projectId}/gateway/{serviceId}": same(
+        projectId="pid", serviceId="gateway_service"
+    ),
+    "POST /projects/{projectId}/gateway/{serviceId}": lambda w, ok: Call(
+        {"projectId": w.pid, "serviceId": w.fresh_gateway_service() if ok else w.gateway_service}
+    ),
+    "DELETE /projects/{projectId}/gateway/{serviceId}": lambda w, ok: Call(
+        {
+            "projectId": w.pid,
+            "serviceId": w.fresh_gateway_subscription() if ok else w.gateway_service,
+        }
     ),
 }
 

@@ -94,6 +94,13 @@ REFUSALS = (
     Refusal(
         422,
         "validation",
+        ("body", "initial_user"),
+        "A new project's owner is named once: by owner_id (an existing user) or by "
+        "initial_user (found or made by email), not both; each field alone is valid.",
+    ),
+    Refusal(
+        422,
+        "validation",
         ("body", "pattern"),
         "A tag format must compile as a regular expression naming only the known groups; "
         "JSON Schema can say only that it names one.",

@@ -42,6 +42,9 @@ each page read through tenantry.pagination.collect, whose read budget bounds a r
 | DIGEST_CHARTS            | table | CHARTDIGEST#<reg>#<digest> | TAG#<tag>               | TAG#...      |
 | UNPARSED_CHARTS          | table | UNPARSEDCHARTS             | <created_at>#<id>       |              |
 | ALL_TAG_FORMATS          | GSI1  | TAGFORMATS                 | <created_at>#<id>       |              |
+| ALL_GATEWAY_SERVICES     | GSI1  | GWSERVICES                 | <lower name>#<id>       |              |
+| GATEWAY_SERVICES_IN_STATE| GSI2  | GWSERVICES#<enabled|disabled> | <lower name>#<id>    |              |
+| PROJECT_GATEWAY          | table | PROJECT#<id>               | GATEWAY#<service id>    | GATEWAY#...  |
 | ALL_USERS, ALL_BOTS, OWNER_TOKENS, ALL_ORGS, USER_ORGS, ORG_MEMBERS, ALL_TEMPLATES: whole partitions, as in dal/keys.py |
 
 Sparse by design: an item is in a partition only while a list wants it there, so the
@@ -62,6 +65,9 @@ or name, a deployment resource's type, a resource type's key) is a filter on the
 PROJECT_NOTIFICATIONS holds a project's active notifications only (a resolved one leaves it
 in the write that resolves it), by expiry, read from now on and backwards: GET
 .../notifications reads neither resolved nor expired ones, latest expiry first.
+The gateway services in a state are the catalog non-admins read (enabled ones) and the
+`enabled` filter of platform admins; a project's subscriptions are its GATEWAY# range.
+
 The catalog's registries of one repository name are the range `<repo_name>#` of their
 partition (a prefix built from the list's arguments). Charts read newest first; their
 `parsed_branch` and `available` filters are applied to the rows read. DIGEST_CHARTS (the
@@ -320,4 +326,23 @@ UNPARSED_CHARTS = Pattern(
 )
 ALL_TAG_FORMATS = Pattern(
     "helm tag formats", "GSI1", lambda: keys.ALL_TAG_FORMATS, "<created_at>#<format id>"
+)
+
+# --- API subscriptions ----------------------------------------------------------------------
+
+ALL_GATEWAY_SERVICES = Pattern(
+    "gateway services", "GSI1", lambda: keys.ALL_GATEWAY_SERVICES, "<lower name>#<service id>"
+)
+GATEWAY_SERVICES_IN_STATE = Pattern(
+    "gateway services in a state",
+    "GSI2",
+    lambda enabled: keys.gateway_services_in_state(enabled == "enabled"),
+    "<lower name>#<service id>",
+)
+PROJECT_GATEWAY = Pattern(
+    "a project's gateway subscriptions",
+    None,
+    keys.project_pk,
+    "GATEWAY#<service id>",
+    prefix=keys.GATEWAY_PREFIX,
 )

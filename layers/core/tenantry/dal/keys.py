@@ -17,6 +17,7 @@ dal/access.py; the index keys below put each item into exactly the partitions it
 | secret name (unique)| PROJECT#<id>        | SECRETNAME#<env>#<collection>#<name> |                       |                                       |                                    |
 | project app (OAuth) | PROJECT#<id>        | OAUTHAPP#<app id>     |                                      |                                       |                                    |
 | project limit count | PROJECT#<id>        | LIMIT#<limit>         |                                      |                                       |                                    |
+| gateway subscription| PROJECT#<id>        | GATEWAY#<service id>  |                                      |                                       |                                    |
 | user                | USER#<id>           | USER                  | USERS / <created_at>#<id>            |                                       |                                    |
 | user email (unique) | EMAIL#<email>       | EMAIL                 |                                      |                                       |                                    |
 | bot                 | BOT#<id>            | BOT                   | BOTS / <created_at>#<id>             |                                       |                                    |
@@ -51,6 +52,8 @@ dal/access.py; the index keys below put each item into exactly the partitions it
 | resource type       | RESTYPE#<id>        | RESTYPE               | RESTYPES#<env id or global> / <kind>#<key> |                                 |                                    |
 | deployment task     | PROJECT#<id>        | TASK#<task>           | TASKS#pending / <execute_at>#<task> ¶| PROJECTTASKS#<id> / <created_at>#<task>| DEPLOYQUEUE#<deployment> / <execute_at>#<created_at>#<task> ¶|
 | notification       | PROJECT#<id>        | NOTIF#<topic>#<topic id> | PROJECTNOTIFS#<id> / <valid_until>#<topic>#<topic id> ◊ |                         |                                    |
+| gateway service     | GWSERVICE#<id>      | GWSERVICE             | GWSERVICES / <lower name>#<id>       | GWSERVICES#<enabled|disabled> / <lower name>#<id> |                        |
+| gateway service name| GWSERVICENAME#<lower name> | GWSERVICENAME  |                                      |                                       |                                    |
 | limit counter       | LIMIT#<principal>   | <limit>#<scope>       |                                      |                                       |                                    |
 | daily limit counter | LIMIT#<principal>   | <limit>#<day>#<scope> |  (TTL expires_at: gone after a day)  |                                       |                                    |
 
@@ -112,6 +115,16 @@ secret (never the secret). Rotating the secret rewrites that hash in the app's v
 update, so the old secret matches nothing from then on. A count a limit keeps per project
 (dal/limits.py, apps_per_project) is an item LIMIT#<limit> in the same partition, moved
 in the transaction that adds or removes what it counts.
+
+API subscriptions (tenantry.domain.gateway): a gateway service is platform-level, listed
+by name among all services (GSI1) and among those in its state (GSI2, enabled or
+disabled: the catalog non-admins read), its name unique through GWSERVICENAME#; it counts
+its `subscriptions` (moved in the transactions that add and remove them) and is deleted
+only while that is 0. A project's subscription to one service is one item in the
+project's partition (GATEWAY#<service id>: one per pair), holding the API Gateway key's id
+and last four characters, never the key. A project's deletion revokes them before its
+sweep (tenantry.domain.gateway.revoke_with_project), so GATEWAY# is not among
+PROJECT_OWNED_PREFIXES: the sweep would leave their keys working.
 
 A tenant's items share PK=PROJECT#<id>, so one Query serves a project's lists and a
 project's deletion finds everything it owns (PROJECT_OWNED_PREFIXES).
@@ -852,3 +865,39 @@ SYNCING_RESOURCES = "RESOURCESYNCS#open"
 def syncing_resource_index(since: str, project_id: str, resource_id: str) -> dict[str, str]:
     """Sparse: a resource carries it while a sync of it is open, sorted by when it was queued."""
     return {"GSI2PK": SYNCING_RESOURCES, "GSI2SK": f"{since}#{project_id}#{resource_id}"}
+
+
+# --- API subscriptions (tenantry.dal.gateway, tenantry.domain.gateway) ---------------------------
+
+ALL_GATEWAY_SERVICES = "GWSERVICES"
+GATEWAY_PREFIX = "GATEWAY#"
+
+
+def gateway_service(service_id: str) -> dict[str, str]:
+    return {"PK": f"GWSERVICE#{service_id}", "SK": "GWSERVICE"}
+
+
+def gateway_service_indexes(service_id: str, name: str, enabled: bool) -> dict[str, str]:
+    """A service's place among all services and among those in its state, by name: both
+    follow a rename, the second an enable or disable, in the write that changes them."""
+    sort = f"{name.lower()}#{service_id}"
+    return {
+        "GSI1PK": ALL_GATEWAY_SERVICES,
+        "GSI1SK": sort,
+        "GSI2PK": gateway_services_in_state(enabled),
+        "GSI2SK": sort,
+    }
+
+
+def gateway_services_in_state(enabled: bool) -> str:
+    return f"GWSERVICES#{'enabled' if enabled else 'disabled'}"
+
+
+def gateway_service_name(name: str) -> dict[str, str]:
+    """Makes a service's name unique regardless of case; carries the service's id."""
+    return {"PK": f"GWSERVICENAME#{name.lower()}", "SK": "GWSERVICENAME"}
+
+
+def gateway_subscription(project_id: str, service_id: str) -> dict[str, str]:
+    """The project's subscription to one gateway service: one per (project, service)."""
+    return {"PK": f"PROJECT#{project_id}", "SK": f"{GATEWAY_PREFIX}{service_id}"}

@@ -532,12 +532,17 @@ def delete_image_repository(project_id: str, attempt: int = 1) -> bool:
 
 def revoke_project_credentials(project_id: str, attempt: int = 1) -> int:
     """Remove what lives inside the project's partition and grants access on the platform:
-    its deployments (their Pending tasks canceled, tenantry.domain.deployments
-    .remove_with_project), then its environments with their permissions and secrets, its
-    apps (OAuth clients, with their client secrets' hashes) (dal/projects.owned_keys)."""
+    its gateway subscriptions' API keys (revoked in API Gateway, tenantry.domain.gateway
+    .revoke_with_project), its deployments (their Pending tasks canceled,
+    tenantry.domain.deployments.remove_with_project), then its environments with their
+    permissions and secrets, its apps (OAuth clients, with their client secrets' hashes)
+    (dal/projects.owned_keys)."""
+    from tenantry.domain import gateway
+
     step, earlier = _begin("revoke_project_credentials", project_id, "delete", attempt)
     if earlier is not None:
         return int(earlier)
+    revoked = gateway.revoke_with_project(project_id)
     removed = deployments.remove_with_project(project_id)
     item_keys = store.owned_keys(project_id)
     apps = sum(1 for k in item_keys if k["SK"].startswith(keys.APP_PREFIX))
@@ -551,6 +556,8 @@ def revoke_project_credentials(project_id: str, attempt: int = 1) -> int:
     ]
     if removed["deployments"]:
         entries.insert(0, history.entry(project_id, ACTOR, "deployments_removed", detail=removed))
+    if any(revoked.values()):
+        entries.insert(0, history.entry(project_id, ACTOR, "gateway_keys_revoked", detail=revoked))
     store.delete_items(item_keys)
     return int(step.commit(len(item_keys), entries))
 
@@ -601,6 +608,8 @@ REASONS = {
     "GitProviderUnavailable": "the Git provider was unavailable; {next}",
     "GitProviderError": "the Git provider refused the request; a platform admin has to check "
     "its token and organization, then {next}",
+    "ApiGatewayError": "the gateway refused to revoke the project's API keys; a platform "
+    "admin has to check Tenantry's permissions on API Gateway, then {next}",
 }
 GENERIC_REASON = (
     "the workflow failed unexpectedly; a platform admin has to check the logs, then {next}"
