@@ -505,6 +505,7 @@ CALLS: dict[str, Prepare] = {
     "POST /projects/{projectId}/notifications/{topic}/{topicId}": lambda w, ok: Call(
         {"projectId": w.pid, "topic": "build", "topicId": w.unique_name("matrix")},
         {"title": "posted by the matrix", "level": "warning"},
+    ),
     "GET /gateway-services": same(),
     "POST /gateway-services": lambda w, ok: Call(
         body={"name": w.unique("Matrix API"), "rate_limit": {"rate": 5, "burst": 5}}
