@@ -19,17 +19,29 @@ class Refusal:
     type: str
     loc: tuple[Any, ...] | None
     reason: str
+    msg: str | None = None  # and every error's message says this (when `loc` is None)
 
     def matches(self, status: int, problem: dict[str, Any]) -> bool:
         if status != self.status or problem.get("type") != PROBLEMS + self.type:
             return False
+        errors = problem.get("errors") or []
+        if self.msg is not None:
+            return bool(errors) and all(self.msg in str(e.get("msg", "")) for e in errors)
         if self.loc is None:
             return True
-        locs = [tuple(e.get("loc", ()))[: len(self.loc)] for e in problem.get("errors") or []]
+        locs = [tuple(e.get("loc", ()))[: len(self.loc)] for e in errors]
         return self.loc in locs
 
 
 REFUSALS = (
+    Refusal(
+        422,
+        "validation",
+        None,
+        "A free-form JSON value (a chart's config, reported metadata) may hold only numbers "
+        "DynamoDB stores: 1e-130 to 1e125. JSON Schema cannot bound every nested number.",
+        msg="a number out of the range the platform stores",
+    ),
     Refusal(
         422,
         "validation",
