@@ -159,3 +159,30 @@ def test_a_reclaiming_deletion_may_delete_it(
     assert settled(workflow, "gone", "deleting")["status"] == "deleted"
     assert "gone" not in git.repositories
     assert "git_repository_deleted" in workflow.events("gone")
+
+
+def test_a_repository_made_after_a_reclaiming_delete_overtook_it_is_undone(
+    workflow: Workflow, git: git_provider.Provider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A DELETE ?reclaim=true lands while the step is at the provider: the repository it
+    made is not recorded (the operation is no longer current), and the step archives it
+    itself, since the deletion's own step may have run before it existed. (Here the
+    deletion's step archives it too: two archive requests, the step's one of them.)"""
+    from tenantry import git_provider as adapter
+
+    made = adapter.create_repository
+
+    def then_deleted(project_id: str, description: str = "") -> Any:
+        repository = made(project_id, description)
+        workflow.delete(project_id, reclaim=True)
+        return repository
+
+    monkeypatch.setattr(adapter, "create_repository", then_deleted)
+    assert create(workflow, "late", init_git_repository=True).status == 202
+    assert settled(workflow, "late")["status"] == "deleting"
+    assert settled(workflow, "late", "deleting")["status"] == "deleted"
+    workflow.settle()
+    assert git.repositories["late"]["archived"] is True
+    archives = [b for m, path, b in git.requests if m == "PATCH" and path == "/repos/acme/late"]
+    assert archives == [{"archived": True}] * 2, git.requests
+    assert "git_repository_created" not in workflow.events("late")

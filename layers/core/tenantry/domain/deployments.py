@@ -875,7 +875,7 @@ def remove_with_project(project_id: str) -> dict[str, int]:
         for deployment in items:
             refs.append(keys.deployment_ref(deployment["id"]))
             for task in store.pending_of(deployment["id"]):
-                canceled += _cancel_quietly(task, PROJECT_DELETED)
+                canceled += cancel_quietly(task, PROJECT_DELETED)
         if not key:
             break
     owned = store.owned_keys(project_id)
@@ -888,7 +888,9 @@ def remove_with_project(project_id: str) -> dict[str, int]:
     }
 
 
-def _cancel_quietly(task: dict[str, Any], reason: str) -> int:
+def cancel_quietly(task: dict[str, Any], reason: str) -> int:
+    """Cancel a Pending task by the platform (no caller, no history entry): 1, or 0 if it
+    started or was canceled meanwhile."""
     changes = {"status": "Canceled", "finished_at": now_iso(), "reason": reason}
     try:
         op_store.commit(

@@ -171,17 +171,19 @@ def create_image_repository(project_id: str, attempt: int = 1) -> str:
     except ProjectStateChanged:
         # Made after a DELETE overtook this operation: a reclaiming deletion may already
         # have swept the registry, so the repository is undone here.
-        _undo_repository_if_reclaimed(project_id)
+        if _reclaimed(project_id):
+            registry.delete_repository(project_id)
         raise
 
 
-def _undo_repository_if_reclaimed(project_id: str) -> None:
+def _reclaimed(project_id: str) -> bool:
+    """Whether a deletion that reclaims overtook the project's provisioning (a step's side
+    effect made meanwhile must then be undone: the deletion's sweep may have run already)."""
     project = store.get(project_id)
-    if project is None or (
+    return project is None or (
         project["status"] in ("deleting", "deleted")
         and project.get("cluster_delete_policy") == "Delete"
-    ):
-        registry.delete_repository(project_id)
+    )
 
 
 def create_git_repository(project_id: str, attempt: int = 1) -> dict[str, Any]:
@@ -204,11 +206,7 @@ def create_git_repository(project_id: str, attempt: int = 1) -> dict[str, Any]:
             Step(step.name, project_id, "create", attempt).require_current()
             raise
     except ProjectStateChanged:
-        project = store.get(project_id)
-        if project is None or (
-            project["status"] in ("deleting", "deleted")
-            and project.get("cluster_delete_policy") == "Delete"
-        ):
+        if _reclaimed(project_id):
             _remove_git_repository(project_id)
         raise
 

@@ -183,19 +183,22 @@ def _uninstalled_where_it_was(task: dict[str, Any]) -> bool:
 def _outcome(task: dict[str, Any], error: dict[str, Any] | None) -> tuple[str, str | None]:
     """Done or Failed, and why: the agent's outcome (kept in the table), or how the wait
     ended. A Recreate's uninstall step failing says so."""
-    status, reason = _wait_outcome(task, error)
-    if status == "Failed" and _step_work_id(task) != deployments.work_id(task["id"]):
+    if not error:
+        return "Done", None
+    waited_on = _step_work_id(task)
+    status, reason = _wait_outcome(task, error, waited_on)
+    if status == "Failed" and waited_on != deployments.work_id(task["id"]):
         reason = f"the release could not be uninstalled where it was: {reason}"
     return status, reason
 
 
-def _wait_outcome(task: dict[str, Any], error: dict[str, Any] | None) -> tuple[str, str | None]:
+def _wait_outcome(
+    task: dict[str, Any], error: dict[str, Any], waited_on: str
+) -> tuple[str, str | None]:
+    """How the wait on work item `waited_on` ended, and why."""
     from tenantry.domain import work
 
-    name = str((error or {}).get("Error", ""))
-    if not error:
-        return "Done", None
-    waited_on = _step_work_id(task)
+    name = str(error.get("Error", ""))
     silence = get_settings().agent_work_timeout_seconds
 
     def timed_out(item: dict[str, Any]) -> str:
@@ -239,7 +242,9 @@ def finish(project_id: str, task_id: str, error: dict[str, Any] | None) -> dict[
                     break
         else:
             raise Conflict("the deployment kept changing; the step is retried")
-    _release(project_id, task)
+    # The recording transaction gave the slot back; a task canceled before it started, or
+    # whose deployment went meanwhile, still holds it.
+    store.give_slot_back(project_id, task["deployment_id"], task["id"])
     deployments.dispatch(project_id, task["deployment_id"])
     return result
 
@@ -318,12 +323,6 @@ def _deployment_after(
     return [store.deployment_update(deployment, changes, remove), *ops]
 
 
-def _release(project_id: str, task: dict[str, Any]) -> None:
-    """Give the deployment's slot back if this task still holds it (a canceled task, or a
-    deployment deleted meanwhile); the recording transaction gave it back otherwise."""
-    store.give_slot_back(project_id, task["deployment_id"], task["id"])
-
-
 def _slot_left_behind(project_id: str, deployment_id: str, holder_id: str) -> bool:
     """The slot's holder finished (or is gone) but still holds it: given back (True)."""
     holder = store.get_task(project_id, holder_id)
@@ -390,23 +389,7 @@ def _schedule(task: dict[str, Any], now: str) -> str:
     project_id, task_id = task["project_id"], task["id"]
     deployment = store.get(project_id, task["deployment_id"])
     if deployment is None:
-        try:
-            op_store.commit(
-                [
-                    store.task_update(
-                        task,
-                        {
-                            "status": "Canceled",
-                            "finished_at": now_iso(),
-                            "reason": "the deployment no longer exists",
-                        },
-                        from_status=("Pending",),
-                        leave_queue=True,
-                    )
-                ]
-            )
-        except Conflict:
-            pass
+        deployments.cancel_quietly(task, "the deployment no longer exists")
         return "canceled"
     running = deployment.get("current_task_id")
     if running == task_id:
