@@ -228,7 +228,7 @@ class ProjectFilter:
         status = row.get("status")
         phases, not_phases = self.phases
         if phases:
-            if status not in phases:
+            if phases != {status}:  # each `=` must hold: two statuses at once, none
                 return False
         elif status == "deleted":  # tombstones only when asked for by their status
             return False
@@ -240,7 +240,7 @@ class ProjectFilter:
             return False
         names, not_names = _wanted(self.fields, NAME_FIELD)
         pid = row.get("id")
-        return (not names or pid in names) and pid not in not_names
+        return (not names or names == {pid}) and pid not in not_names
 
     def matches(self, project: dict[str, Any]) -> bool:
         if not self.matches_row(project):
