@@ -56,6 +56,7 @@ from tenantry.pagination import (
     decode_cursor,
     encode_cursor,
     fingerprint,
+    invalid_cursor,
     page,
 )
 
@@ -460,11 +461,10 @@ def project_namespaces(
         keyword=filter_by or None,
         sort=parse_sort(sort_by),
     )
-    scope = fingerprint("namespaces", projectId, cluster, flt.fingerprint_parts())
-    start_key = decode_cursor(cursor, scope)
+    if cursor:  # the list is one page: no cursor of it exists
+        raise invalid_cursor()
     project, _ = projects.access(caller(app), projectId)
-    items = clusters.namespaces(project, cluster, flt, limit, start_key)
-    return Page[Namespace](**page(items, None, scope))
+    return Page[Namespace](items=clusters.namespaces(project, cluster, flt, limit))
 
 
 lambda_handler = lambda_handler_for(app)

@@ -112,9 +112,7 @@ def test_a_cursor_is_bound_to_its_sort(api: Api, admin_token: str, seeded: dict[
     follow = page(api, admin_token, sort_by="created_at", limit=1, cursor=cursor)
     assert [p["id"] for p in follow["items"]] == [LIVE[1]], follow
     for other in ({"sort_by": "-created_at"}, {"sort_by": "name"}, {}, {"filter_by": "x"}):
-        r = api.get(
-            "/projects", token=admin_token, query={**other, "limit": 1, "cursor": cursor}
-        )
+        r = api.get("/projects", token=admin_token, query={**other, "limit": 1, "cursor": cursor})
         assert_problem(r, 400, "bad-request", loc=["query", "cursor"])
 
 
@@ -156,9 +154,10 @@ def test_metadata_name_is_one_project_read_by_key(
     for pid in ("b-beta", "e-epsilon", "no-such-project"):
         assert page(api, seeded["token"], field_selector=f"metadata.name={pid}")["items"] == []
     # with other filters, all must hold
-    assert page(api, admin_token, field_selector="metadata.name=a-alpha", filter_by="search")[
-        "items"
-    ] == []
+    assert (
+        page(api, admin_token, field_selector="metadata.name=a-alpha", filter_by="search")["items"]
+        == []
+    )
 
 
 def test_metadata_name_and_status_phase_exclusions(

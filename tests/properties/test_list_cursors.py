@@ -239,9 +239,7 @@ def test_following_cursors_returns_every_match_exactly_once(data: st.DataObject)
         context = (query, "\n".join(world.log))
         assert len(returned) == len(set(returned)), ("returned twice", returned, context)
         projects = world.model.projects
-        order = [
-            (projects[p]["created_at"], p) if flt.by_created else (p,) for p in returned
-        ]
+        order = [(projects[p]["created_at"], p) if flt.by_created else (p,) for p in returned]
         assert order == sorted(order, reverse=flt.reverse), ("out of order", order, context)
         throughout = set.intersection(*snapshots)
         assert throughout <= set(returned), ("missed", throughout - set(returned), context)

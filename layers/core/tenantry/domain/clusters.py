@@ -188,12 +188,11 @@ def namespaces(
     cluster_name: str,
     flt: NamespaceFilter | None = None,
     limit: int = 1,
-    start_key: dict[str, Any] | None = None,
 ) -> list[Namespace]:
     """The project's namespaces on one cluster that match `flt` (at most one: a project
     has one per cluster, named after it), for a caller who may see the project; a cluster
-    the project never named is 404. The list is one page: a cursor (`start_key`) can only
-    follow it, to nothing. One GetItem, whatever the options."""
+    the project never named is 404. The list is one page. One GetItem, whatever the
+    options."""
     flt = flt or NamespaceFilter()
     record = ns_store.get(project["id"], cluster_name)
     named = any(c.get("name") == cluster_name for c in project.get("clusters", []))
@@ -207,7 +206,5 @@ def namespaces(
             "created_at": project["created_at"],
         }
     found = [{**record, "labels": namespace_labels(project["id"])}]
-    if start_key is not None:
-        return []
     kept = flt.sorted([n for n in found if flt.matches(n, project)])[:limit]
     return [Namespace(**n) for n in kept]

@@ -292,6 +292,3 @@ class NamespaceFilter:
             key=lambda n: (str(n.get(field_name, "")), str(n.get("cluster", ""))),
             reverse=self.sort.startswith("-"),
         )
-
-    def fingerprint_parts(self) -> tuple[Any, ...]:
-        return (self.labels, self.fields, self.keyword, self.sort)
