@@ -354,3 +354,28 @@ def test_namespace_list_refusals(api: Api, admin_token: str, edge: dict[str, Any
     assert_problem(r, 404, "not-found")
     r = api.get("/projects/ready/clusters/west/namespaces", token=token)
     assert_problem(r, 404, "not-found")
+
+
+# --- items written before GSI1T existed ----------------------------------------------------------
+
+
+def test_older_items_get_their_creation_order_from_the_backfill(
+    api: Api, admin_token: str, seeded: dict[str, Any]
+) -> None:
+    """Items without GSI1TSK (as written before GSI1T existed) are missing from the lists
+    sorted by created_at until local.backfill_created_order has run; then they are in
+    place, and running it again writes nothing."""
+    from tenantry.dal import keys, table
+    from tenantry.dal.projects import backfill_created_order
+
+    member_id = seeded["member"]["id"]
+    for key in (keys.project("a-alpha"), keys.member("a-alpha", member_id)):
+        table.update(key, "REMOVE GSI1TSK, project_created_at")
+    assert "a-alpha" not in ids(api, admin_token, sort_by="created_at")
+    assert "a-alpha" not in ids(api, seeded["token"], sort_by="created_at")
+
+    # a-alpha, and the member's membership (the owner's kept its place)
+    assert backfill_created_order(batch=2) == (1, 1)
+    assert ids(api, admin_token, sort_by="created_at") == LIVE
+    assert ids(api, seeded["token"], sort_by="-created_at") == ["d-delta", "a-alpha", "c-gamma"]
+    assert backfill_created_order() == (0, 0)

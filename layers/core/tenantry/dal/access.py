@@ -59,9 +59,12 @@ GET /invites reads neither answered nor expired invites. APPLICATIONS_IN_STATE i
 platform admins' queue. An environment's permissions and secrets sort under its id in the
 project's partition: its own prefix is the list (ENV_PERMISSIONS, ENV_SECRETS), as a
 project's apps are (PROJECT_APPS, OAUTHAPP#). What no
-pattern serves (a name prefix, a label selector, a status within a member's or an owner's
-list, the state of one project's or one applicant's applications, a secret's collection
-or name) is a filter on the rows read (docs/api.md, "Lists and cursors").
+pattern serves (a name prefix, a label selector, a keyword (filter_by), a field
+selector's `!=` terms, a status within a member's or an owner's list or a platform admin's
+list in creation order, the state of one project's or one applicant's applications, a
+secret's collection or name) is a filter on the rows read (docs/api.md, "Lists and
+cursors"). A list limited to one project (field_selector metadata.name=<id>) reads no
+pattern: the project, and the caller's member item, by key.
 
 The catalog's registries of one repository name are the range `<repo_name>#` of their
 partition (a prefix built from the list's arguments). Charts read newest first; their

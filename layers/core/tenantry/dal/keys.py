@@ -71,7 +71,8 @@ keys below put each item into exactly the partitions its lists read.
   list filters on before it reads the items (id, status, owner_id; project_id, state;
   entity), so a project's or a membership's change that moves none of them writes nothing
   to it. A tombstone is in no GSI1 partition, so deleted projects have no creation order
-  for platform admins (sort_by=created_at with state=deleted is 400).
+  for platform admins (sort_by=created_at with state=deleted is 400). Items written before
+  GSI1T existed get GSI1TSK from dal/projects.backfill_created_order, once.
 † only while the invite is pending; GET /invites reads `GSI1SK > <now>#~`, so it reads
   neither answered nor expired invites.
 

@@ -269,6 +269,65 @@ def page_listed(
     return [(pattern.key_of(i), i) for i in items], last
 
 
+def backfill_created_order(batch: int = 100) -> tuple[int, int]:
+    """Give the items written before GSI1T existed their place in it: every live project
+    its GSI1TSK, and every current member item of a live or deleted project its
+    project_created_at and GSI1TSK (dal/keys.py). Until then such an item is missing from
+    the lists sorted by created_at. Idempotent and safe beside live traffic: each write is
+    conditioned on the item still lacking GSI1TSK (and a member on still being current),
+    so a membership changed meanwhile (rewritten whole, with it) is left alone. Reads
+    through the lists' own patterns, `batch` items a Query. Returns (projects, members)
+    updated."""
+    projects = members = 0
+    sources = (
+        (access.LIVE_PROJECTS, ()),
+        (access.PROJECTS_IN_STATUS, (keys.TOMBSTONE,)),
+    )
+    for pattern, args in sources:
+        key = None
+        while True:
+            items, key = pattern.page(*args, limit=batch, start_key=key)
+            for project in items:
+                order = keys.created_order(project["created_at"], project["id"])
+                if "GSI1PK" in project and "GSI1TSK" not in project:
+                    projects += _set_if_missing(keys.project(project["id"]), {"GSI1TSK": order})
+                members += _backfill_members(project["id"], project["created_at"], batch)
+            if not key:
+                break
+    return projects, members
+
+
+def _backfill_members(project_id: str, created_at: str, batch: int) -> int:
+    updated, key = 0, None
+    while True:
+        items, key = access.PROJECT_MEMBERSHIPS.page(project_id, limit=batch, start_key=key)
+        for member in items:
+            if "GSI1PK" in member and "GSI1TSK" not in member:
+                fields = {
+                    "project_created_at": created_at,
+                    "GSI1TSK": keys.created_order(created_at, project_id),
+                }
+                updated += _set_if_missing(keys.member(project_id, member["user_id"]), fields)
+        if not key:
+            return updated
+
+
+def _set_if_missing(key: dict[str, str], fields: dict[str, Any]) -> int:
+    """1 if `fields` were set on the item (still in GSI1, still without GSI1TSK), else 0."""
+    expression, names, values = table.set_expression(fields)
+    try:
+        table.update(
+            key,
+            expression,
+            condition="attribute_exists(GSI1PK) AND attribute_not_exists(GSI1TSK)",
+            names=names,
+            values=values,
+        )
+    except Conflict:  # changed meanwhile: written whole since, with its place
+        return 0
+    return 1
+
+
 # --- environments -----------------------------------------------------------------------------
 
 
