@@ -54,6 +54,8 @@ LIST_CASES = (  # (variant, path, as the admin?)  {uid}: the member
     ("state=suspended: filters out every row", "/projects?state=suspended", False),
     ("", "/users/{uid}/projects", True),
     ("", "/memberships", False),
+    ("sort_by=-created_at: the GSI1T twin", "/projects?sort_by=-created_at", False),
+    ("filter_by=BENCH", "/projects?filter_by=BENCH", False),
 )
 
 

@@ -20,10 +20,20 @@ by page (limit 25, up to PAGES pages), counting the Query and BatchGetItem calls
 page and the items they returned (none of these lists uses a FilterExpression, so that is
 what was read). "served" says how the filter is applied: `index` when the partition read
 holds exactly the matches (a page reads only what it returns), `budget` when the filter is
-applied to what is read, within tenantry.pagination.MAX_READS_PER_PAGE rounds.
+applied to what is read, within tenantry.pagination.MAX_READS_PER_PAGE rounds, `key` when
+the list is one item read by its key (field_selector metadata.name=<id>: no Query).
+
+The Kubernetes-style list options (field_selector, sort_by, filter_by: issue 10, item 6) are
+among the lists, and for each list that uses one the first page is also timed at both sizes
+(median of TIMED rounds, after WARMUP, the heap frozen after seeding as in measurement 2):
+the first page with 10,000 projects against the first page with 100, in CPU time (the
+two sizes are two stacks timed a minute apart: wall-clock time carries the machine's load
+then, and is shown for information), at TIMED_LIMIT items a page (see there why).
 
 Targets: an `index` list reads only what it returns, one Query per page, at both sizes; a
-`budget` list never makes more than MAX_READS_PER_PAGE Query calls per page.
+`budget` list never makes more than MAX_READS_PER_PAGE Query calls per page; a `key` list
+makes no Query and at most one BatchGetItem; the first page with each option, 10,000/100
+<= bench.emulated.TARGET_LIST_RATIO (measurement 2's target).
 """
 
 from __future__ import annotations
@@ -35,7 +45,7 @@ from datetime import timedelta
 from typing import Any
 from unittest import mock
 
-from bench.common import BenchError, Check, progress
+from bench.common import BenchError, Check, median, progress
 from bench.seed import created_items, moved, provisioned
 from bench.walk import quiet
 
@@ -43,6 +53,13 @@ SIZES = (100, 10_000)
 LIMIT = 25
 PAGES = 4
 OWNER = "bench-owner"
+TIMED, WARMUP = 25, 3
+# The timed first pages hold 5: with 100 projects every list still fills such a page and
+# reads its whole budget (5 suspended projects, 1 `rare` one in each list's first 20 rows,
+# 70 current memberships), so both sizes do the same work; at limit 25 the small lists would
+# end early (5 suspended of 100) and the ratio would compare unequal pages.
+TIMED_LIMIT = 5
+LIST_OPTIONS = ("field_selector", "sort_by", "filter_by")
 
 
 @dataclass(frozen=True)
@@ -50,12 +67,16 @@ class Case:
     who: str  # whose token: admin, member, viewer, owner, invitee
     path: str
     query: tuple[tuple[str, str], ...] = ()
-    served: str = "index"  # index | budget
+    served: str = "index"  # index | budget | key
 
     @property
     def label(self) -> str:
         q = "&".join(f"{k}={v}" for k, v in self.query)
         return f"GET {self.path}{'?' + q if q else ''} [{self.who}]"
+
+    @property
+    def has_option(self) -> bool:
+        return any(k in LIST_OPTIONS for k, _ in self.query)
 
 
 CASES = (
@@ -78,6 +99,24 @@ CASES = (
     Case("admin", "/applications", (("state", "denied"),)),
     Case("owner", "/applications", (("state", "pending"),), "budget"),
     Case("owner", "/applications", (("project_id", "governed"), ("state", "pending")), "budget"),
+    # the list options (issue 10, item 6)
+    Case("admin", "/projects", (("sort_by", "-name"),)),
+    Case("admin", "/projects", (("sort_by", "created_at"),)),
+    Case("admin", "/projects", (("sort_by", "-created_at"),)),
+    Case("admin", "/projects", (("state", "suspended"), ("sort_by", "-name"))),
+    Case("admin", "/projects", (("state", "suspended"), ("sort_by", "-created_at")), "budget"),
+    Case("admin", "/projects", (("field_selector", "metadata.name=p-00044"),), "key"),
+    Case("admin", "/projects", (("field_selector", "metadata.name!=p-00001"),), "budget"),
+    Case("admin", "/projects", (("field_selector", "status.phase=suspended"),)),
+    Case("admin", "/projects", (("field_selector", "status.phase!=suspended"),), "budget"),
+    Case("admin", "/projects", (("field_selector", "status.phase!=deleted"),)),
+    Case("admin", "/projects", (("filter_by", "RARE"),), "budget"),
+    Case("admin", "/projects", (("filter_by", "bench"), ("sort_by", "-created_at")), "budget"),
+    Case("member", "/projects", (("sort_by", "-name"),), "budget"),
+    Case("member", "/projects", (("sort_by", "-created_at"),), "budget"),
+    Case("member", "/projects", (("field_selector", "metadata.name=p-00044"),), "key"),
+    Case("member", "/projects", (("field_selector", "status.phase!=suspended"),), "budget"),
+    Case("member", "/projects", (("filter_by", "rare"),), "budget"),
 )
 
 
@@ -101,6 +140,9 @@ class Result:
 
     def reads_only_returned(self) -> bool:
         return all(p.query_items == p.returned and p.queries == 1 for p in self.pages)
+
+    def read_by_key(self) -> bool:
+        return all(p.queries == 0 and p.batches <= 1 for p in self.pages)
 
     def cell(self) -> str:
         q_mean, q_max = self.per_page("queries")
@@ -178,6 +220,8 @@ def _seed(size: int, users: dict[str, tuple[str, str, str]]) -> int:
     member_id, viewer_id, owner_id = users["member"][0], users["viewer"][0], users["owner"][0]
     invitee_email = users["invitee"][1]
 
+    created: dict[str, str] = {}  # project id -> its created_at
+
     def membership(pid: str, uid: str, state: str, role: str = "member") -> dict[str, Any]:
         item = {
             "id": membership_id(pid, uid),
@@ -187,6 +231,7 @@ def _seed(size: int, users: dict[str, tuple[str, str, str]]) -> int:
             "state": state,
             "created_at": now,
             "updated_at": now,
+            "project_created_at": created[pid],
         }
         return members.member_item(item, current=state in ("accepted", "leave_requested"))
 
@@ -194,6 +239,7 @@ def _seed(size: int, users: dict[str, tuple[str, str, str]]) -> int:
         out = []
         for item in created_items(owner, pid, **body):
             if item["entity"] == "project":
+                created[pid] = item["created_at"]
                 item = provisioned(item, now)
                 item = moved(item, status, now) if status != "active" else item
             if item["entity"] in ("project", "member"):
@@ -291,12 +337,44 @@ def _follow(api: Any, token: str, case: Case) -> Result:
     return result
 
 
+@dataclass(frozen=True)
+class Timed:
+    cpu: float  # the median CPU time of the process (the emulated stack runs in it)
+    wall: float  # the median wall-clock time
+
+
+def _first_pages(api: Any, tokens: dict[str, str], cases: list[Case]) -> dict[Case, Timed]:
+    """Each case's first page, timed round by round (the cases interleaved)."""
+    import time
+
+    cpu: dict[Case, list[float]] = {case: [] for case in cases}
+    wall: dict[Case, list[float]] = {case: [] for case in cases}
+    for round_ in range(WARMUP + TIMED):
+        for case in cases:
+            query = {**dict(case.query), "limit": TIMED_LIMIT}
+            started, started_cpu = time.perf_counter(), time.process_time()
+            with quiet():
+                r = api.get(case.path, token=tokens[case.who], query=query)
+            elapsed, elapsed_cpu = time.perf_counter() - started, time.process_time() - started_cpu
+            if r.status != 200:
+                raise BenchError(f"{case.label}: expected HTTP 200, got {r!r}")
+            if round_ >= WARMUP:
+                cpu[case].append(elapsed_cpu)
+                wall[case].append(elapsed)
+    return {case: Timed(median(cpu[case]), median(wall[case])) for case in cases}
+
+
 def run() -> tuple[list[str], list[Check]]:
+    import gc
+
+    from bench.emulated import TARGET_LIST_RATIO
     from tenantry.pagination import MAX_READS_PER_PAGE
     from tests.harness import emulated, ensure_test_admin
 
     results: dict[int, dict[Case, Result]] = {}
+    timed: dict[int, dict[Case, Timed]] = {}
     items: dict[int, int] = {}
+    optioned = [case for case in CASES if case.has_option]
     for size in SIZES:
         with emulated() as api:
             admin = ensure_test_admin()
@@ -307,9 +385,14 @@ def run() -> tuple[list[str], list[Check]]:
                 }
             progress(f"pages: seeding {size:,} items per list")
             items[size] = _seed(size, users)
+            gc.collect()
+            gc.freeze()  # as measurement 2 does: no full collection inside one timed request
             tokens = {"admin": admin, **{name: u[2] for name, u in users.items()}}
             progress(f"pages: following {len(CASES)} lists at {size:,}")
             results[size] = {case: _follow(api, tokens[case.who], case) for case in CASES}
+            progress(f"pages: timing the first page of {len(optioned)} lists at {size:,}")
+            timed[size] = _first_pages(api, tokens, optioned)
+            gc.unfreeze()
 
     width = 68
     lines = [
@@ -323,16 +406,53 @@ def run() -> tuple[list[str], list[Check]]:
         f"   ({items[SIZES[0]]:,} and {items[SIZES[1]]:,} items seeded)",
         f"   {'list':<{width}} {'served':<7} {SIZES[0]:>5}: ... | {SIZES[1]:,}: ...",
     ]
-    exact_misses, budget_misses = [], []
+    exact_misses, budget_misses, key_misses = [], [], []
     for case in CASES:
         small, large = results[SIZES[0]][case], results[SIZES[1]][case]
         lines.append(f"   {case.label:<{width}} {case.served:<7} {small.cell()} | {large.cell()}")
         for size, result in ((SIZES[0], small), (SIZES[1], large)):
             if case.served == "index" and not result.reads_only_returned():
                 exact_misses.append(f"{case.label} at {size:,}")
+            if case.served == "key" and not result.read_by_key():
+                key_misses.append(f"{case.label} at {size:,}")
             if result.per_page("queries")[1] > MAX_READS_PER_PAGE:
                 budget_misses.append(f"{case.label} at {size:,}")
+    lines += [
+        f"   first page (limit {TIMED_LIMIT}) of each list with a list option (field_selector, "
+        f"sort_by, filter_by), median of {TIMED} after {WARMUP} warm-up, with {SIZES[0]} and "
+        f"{SIZES[1]:,} projects; target {SIZES[1]:,}/{SIZES[0]} <= {TARGET_LIST_RATIO:.2f} in "
+        "CPU time (the emulated stack runs in this process; the two sizes are two stacks "
+        "timed a minute apart, so wall-clock time, shown for information, carries the "
+        "machine's load):",
+    ]
+    slow, ratios = [], []
+    for case in optioned:
+        few, many = timed[SIZES[0]][case], timed[SIZES[1]][case]
+        ratio = many.cpu / few.cpu
+        ratios.append(ratio)
+        if ratio > TARGET_LIST_RATIO:
+            slow.append(f"{case.label} x{ratio:.2f}")
+        lines.append(
+            f"   {case.label:<{width}} {case.served:<7} CPU {few.cpu * 1000:6.1f} ms | "
+            f"{many.cpu * 1000:6.1f} ms  x{ratio:.2f} {'PASS' if ratio <= TARGET_LIST_RATIO else 'FAIL'}"
+            f"   (wall {few.wall * 1000:.1f} | {many.wall * 1000:.1f} ms)"
+        )
+    worst = max(ratios)
     checks = [
+        Check(
+            "pages",
+            f"first page with each list option, {SIZES[1]:,}/{SIZES[0]} projects (worst)",
+            f"x{worst:.2f}" + (f": {', '.join(slow)}" if slow else ""),
+            f"<= {TARGET_LIST_RATIO}",
+            not slow,
+        ),
+        Check(
+            "pages",
+            "lists limited to one project by key read it by key (no Query)",
+            f"{len(key_misses)} do not" + (f": {', '.join(key_misses)}" if key_misses else ""),
+            "all do",
+            not key_misses,
+        ),
         Check(
             "pages",
             "index-served list filters read only what they return",

@@ -275,11 +275,14 @@ SAMPLES: dict[str, Sample] = {
         headers={"idempotency-key": "3f2a9c8e-create-project-payments"},
     ),
     "ListProjects": Sample(query={"state": "active", "mode": "default", "limit": "10"}),
-    "ListUserProjects": Sample(query={"limit": "10"}),
+    "ListUserProjects": Sample(
+        query={"sort_by": "-created_at", "field_selector": "status.phase!=failed", "limit": "10"}
+    ),
     "PatchProject": Sample(
         body={"description": "Demo project for the API samples", "labels": {"team": "platform"}}
     ),
     "DeleteProject": Sample(query={"reclaim": "false"}),
+    "ProjectNamespaces": Sample(query={"field_selector": "status.phase!=Deleted"}),
     "ProjectAction": Sample(body={"action": "suspend", "reason": "maintenance window"}),
     "ProjectHistory": Sample(query={"limit": "50"}),
     "ListApplications": Sample(query={"project_id": PROJECT_ID}),

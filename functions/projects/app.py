@@ -11,8 +11,16 @@ from tenantry import idempotency
 from tenantry.domain import clusters, projects
 from tenantry.domain.selectors import (
     LABEL_SELECTOR_PATTERN,
+    NAMESPACE_FIELD_SELECTOR_PATTERN,
+    NAMESPACE_FIELDS,
+    PROJECT_FIELD_SELECTOR_PATTERN,
+    PROJECT_FIELDS,
+    SORTS,
+    NamespaceFilter,
     ProjectFilter,
+    parse_field_selector,
     parse_label_selector,
+    parse_sort,
 )
 from tenantry.errors import BadRequest
 from tenantry.http import (
@@ -48,6 +56,7 @@ from tenantry.pagination import (
     decode_cursor,
     encode_cursor,
     fingerprint,
+    invalid_cursor,
     page,
 )
 
@@ -100,6 +109,10 @@ def create_project(
     )
 
 
+# label_selector, field_selector, sort_by, filter_by
+ListOptions = tuple[str | None, str | None, str | None, str | None]
+
+
 def _list(
     principal: Principal,
     limit: int,
@@ -108,14 +121,18 @@ def _list(
     owner: str | None,
     name: str | None,
     mode: str,
-    label_selector: str | None,
+    options: ListOptions,
 ) -> Page[Project]:
+    label_selector, field_selector, sort_by, filter_by = options
     flt = ProjectFilter(
         state=state,
         owner=owner,
         name=name,
         mode=mode,  # type: ignore[arg-type]
         labels=parse_label_selector(label_selector),
+        fields=parse_field_selector(field_selector, PROJECT_FIELDS),
+        keyword=filter_by or None,
+        sort=parse_sort(sort_by),
     )
     scope = fingerprint("projects", principal.id, principal.is_admin, flt.fingerprint_parts())
     items, last = projects.list_projects(principal, flt, limit, decode_cursor(cursor, scope))
@@ -159,6 +176,38 @@ Selector = Annotated[
         json_schema_extra={"pattern": LABEL_SELECTOR_PATTERN},
     ),
 ]
+FieldSelector = Annotated[
+    str | None,
+    Query(
+        max_length=1024,
+        description="Kubernetes-style, comma-separated, all must hold: `metadata.name=<id>` "
+        "(`==` too) is that one project, read by key; `metadata.name!=<id>`; "
+        "`status.phase=<status>` is `state` (both given: both must hold); "
+        "`status.phase!=<status>`. Deleted projects only when a status asks for them. "
+        "Another field, or a value the field cannot take, is 400 naming it. "
+        "`status.phase=` is served as `state` is; `!=` terms are applied to the rows read.",
+        json_schema_extra={"pattern": PROJECT_FIELD_SELECTOR_PATTERN},
+    ),
+]
+SortBy = Annotated[
+    str | None,
+    Query(
+        description="`name` (the default: by `metadata.name`, the project's id), `created_at`; "
+        "`-` in front: descending. Served by an index (the list's partition by id, or its "
+        "twin in creation order, read either way). Platform admins' lists of deleted "
+        "projects have no creation order: `created_at` with `state=deleted` is 400. "
+        "Anything else: 400.",
+        json_schema_extra={"enum": list(SORTS)},
+    ),
+]
+FilterBy = Annotated[
+    str | None,
+    Query(
+        max_length=128,
+        description="A keyword found (ignoring case) in the project's display name (`name`) "
+        "or its description. " + FILTERED_AFTER_READING,
+    ),
+]
 
 
 @app.get(
@@ -175,8 +224,12 @@ def list_projects(
     name: NamePrefix = None,
     mode: Mode = "default",
     label_selector: Selector = None,
+    field_selector: FieldSelector = None,
+    sort_by: SortBy = None,
+    filter_by: FilterBy = None,
 ) -> Page[Project]:
-    return _list(caller(app), limit, cursor, state, owner, name, mode, label_selector)
+    options = (label_selector, field_selector, sort_by, filter_by)
+    return _list(caller(app), limit, cursor, state, owner, name, mode, options)
 
 
 @app.get(
@@ -194,9 +247,13 @@ def list_user_projects(
     name: NamePrefix = None,
     mode: Mode = "default",
     label_selector: Selector = None,
+    field_selector: FieldSelector = None,
+    sort_by: SortBy = None,
+    filter_by: FilterBy = None,
 ) -> Page[Project]:
     viewer = projects.as_user(caller(app), userId)
-    return _list(viewer, limit, cursor, state, owner, name, mode, label_selector)
+    options = (label_selector, field_selector, sort_by, filter_by)
+    return _list(viewer, limit, cursor, state, owner, name, mode, options)
 
 
 @app.get(
@@ -332,12 +389,52 @@ def user_project_images(
     return _images(projects.as_user(caller(app), userId), projectId, limit, cursor)
 
 
+NamespaceFieldSelector = Annotated[
+    str | None,
+    Query(
+        max_length=1024,
+        description="Comma-separated, all must hold: `metadata.name=<name>`, `metadata.name!=`, "
+        "`status.phase=<Pending|Created|Failed|Deleting|Deleted|Retained>`, `status.phase!=`. "
+        "Another field, or a value the field cannot take, is 400 naming it.",
+        json_schema_extra={"pattern": NAMESPACE_FIELD_SELECTOR_PATTERN},
+    ),
+]
+NamespaceSelector = Annotated[
+    str | None,
+    Query(
+        max_length=1024,
+        description="`k=v,k!=v,k,!k` on the namespace's labels (400 otherwise)",
+        json_schema_extra={"pattern": LABEL_SELECTOR_PATTERN},
+    ),
+]
+NamespaceSortBy = Annotated[
+    str | None,
+    Query(
+        description="`name` (the default), `created_at`; `-` in front: descending. "
+        "Anything else: 400.",
+        json_schema_extra={"enum": list(SORTS)},
+    ),
+]
+NamespaceFilterBy = Annotated[
+    str | None,
+    Query(
+        max_length=128,
+        description="A keyword found (ignoring case) in the namespace's name or its project's "
+        "display name or description",
+    ),
+]
+
+
 @app.get(
     "/projects/<projectId>/clusters/<cluster>/namespaces",
     tags=["projects"],
     summary="The project's namespace on a cluster, with its creation result",
-    description="One namespace per cluster, named after the project. Status `Pending` until the "
-    "cluster's agent reports; `Failed` carries the reason. A cluster the project never named: 404.",
+    description="One namespace per cluster, named after the project and labelled "
+    "`tenantry.io/project=<project id>`. Status `Pending` until the cluster's agent reports; "
+    "`Failed` carries the reason. A cluster the project never named: 404. The list options "
+    "are those of the project lists: `label_selector` on the namespace's labels, "
+    "`field_selector` on `metadata.name` and `status.phase`, `filter_by` on its name and its "
+    "project's display name and description, `sort_by`; the list is one page (no cursor).",
     responses=responses(200, Page[Namespace], 404),
 )
 def project_namespaces(
@@ -351,9 +448,23 @@ def project_namespaces(
             description="The cluster's name",
         ),
     ],
+    limit: Limit = 25,
+    cursor: Cursor = None,
+    label_selector: NamespaceSelector = None,
+    field_selector: NamespaceFieldSelector = None,
+    sort_by: NamespaceSortBy = None,
+    filter_by: NamespaceFilterBy = None,
 ) -> Page[Namespace]:
+    flt = NamespaceFilter(
+        labels=parse_label_selector(label_selector),
+        fields=parse_field_selector(field_selector, NAMESPACE_FIELDS),
+        keyword=filter_by or None,
+        sort=parse_sort(sort_by),
+    )
+    if cursor:  # the list is one page: no cursor of it exists
+        raise invalid_cursor()
     project, _ = projects.access(caller(app), projectId)
-    return Page[Namespace](items=clusters.namespaces(project, cluster), next_cursor=None)
+    return Page[Namespace](items=clusters.namespaces(project, cluster, flt, limit))
 
 
 lambda_handler = lambda_handler_for(app)

@@ -104,6 +104,15 @@ REFUSALS = (
         "An invite expires or is revoked: server state.",
     ),
     Refusal(
+        400,
+        "bad-request",
+        ("query", "sort_by"),
+        "A platform admin's list of deleted projects has no creation order (tombstones are in "
+        "no GSI1 partition, so not in GSI1T): sort_by=created_at with state=deleted or "
+        "status.phase=deleted is refused, naming sort_by. JSON Schema cannot relate two "
+        "query parameters, nor the caller's role.",
+    ),
+    Refusal(
         422,
         "validation",
         ("body", "initial_user"),

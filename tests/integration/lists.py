@@ -74,16 +74,25 @@ def seed_project(
     *,
     name: str | None = None,
     labels: dict[str, str] | None = None,
+    description: str | None = None,
+    clusters: list[str] | None = None,
 ) -> None:
     """A project of `owner_id`, created as an admin would (no approval, no limit), then
-    moved to `status` with its history entry, as a workflow would."""
+    moved to `status` with its history entry, as a workflow would. `clusters`: registered
+    clusters it names (no namespace is asked for: the workflow does not run)."""
     from tenantry.dal import history
     from tenantry.dal import projects as store
     from tenantry.domain import projects
     from tenantry.models.identity import Principal
     from tenantry.models.project import ProjectCreate
 
-    body = ProjectCreate(name=name or project_id, id=project_id, labels=labels or {})
+    body = ProjectCreate(
+        name=name or project_id,
+        id=project_id,
+        labels=labels or {},
+        **({"description": description} if description is not None else {}),
+        **({"clusters": [{"name": c, "quota": {}} for c in clusters]} if clusters else {}),
+    )
     with mock.patch("tenantry.workflows.start"):
         projects.create_project(Principal(kind="user", id=owner_id, is_admin=True), body)
     if status != "creating":

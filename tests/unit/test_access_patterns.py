@@ -134,3 +134,46 @@ def test_read_downwards_a_cursor_below_the_bound_ends_the_list(client: _Client) 
     assert call["ScanIndexForward"] is False and call["ExclusiveStartKey"] == new
     with pytest.raises(BadRequest):
         pattern.page("a", limit=3, start_key={**old, "GSI1PK": "P#b"}, bound="2021")
+def test_a_pattern_reads_backwards_on_request(client: _Client) -> None:
+    access.LIVE_PROJECTS.page(limit=3, start_key=None, reverse=True)
+    access.ALL_CHARTS.page(limit=3, start_key=None, reverse=True)  # newest first, reversed
+    access.ALL_CHARTS.page(limit=3, start_key=None)
+    assert [c["ScanIndexForward"] for c in client.calls] == [False, True, False]
+
+
+def test_the_creation_order_twins_read_gsi1s_partitions_in_gsi1t(client: _Client) -> None:
+    """GSI1T shares GSI1's hash key: the same partitions, sorted by GSI1TSK. A cursor of
+    GSI1 (GSI1SK) is no cursor of GSI1T, and the other way round."""
+    access.LIVE_PROJECTS_BY_CREATED.page(limit=2, start_key=None)
+    access.USER_CURRENT_PROJECTS_BY_CREATED.page("u1", limit=2, start_key=None, reverse=True)
+    live, mine = client.calls
+    for call, partition in ((live, "PROJECTS"), (mine, "USERPROJECTS#u1")):
+        assert call["IndexName"] == "GSI1T"
+        assert call["ExpressionAttributeNames"]["#pk"] == "GSI1PK"
+        assert call["ExpressionAttributeValues"][":pk"] == partition
+    assert mine["ScanIndexForward"] is False
+    item = {
+        "PK": "PROJECT#p",
+        "SK": "PROJECT",
+        "GSI1PK": "PROJECTS",
+        "GSI1SK": "p",
+        "GSI1TSK": "2026-01-01T00:00:00.000000Z#p",
+    }
+    cursor = access.LIVE_PROJECTS_BY_CREATED.key_of(item)
+    assert cursor == {k: item[k] for k in ("PK", "SK", "GSI1PK", "GSI1TSK")}
+    access.LIVE_PROJECTS_BY_CREATED.page(limit=2, start_key=cursor)
+    assert client.calls[-1]["ExclusiveStartKey"] == cursor
+    with pytest.raises(BadRequest):
+        access.LIVE_PROJECTS_BY_CREATED.page(limit=2, start_key=access.LIVE_PROJECTS.key_of(item))
+    with pytest.raises(BadRequest):
+        access.LIVE_PROJECTS.page(limit=2, start_key=cursor)
+
+
+def test_keys_put_projects_and_current_members_in_creation_order() -> None:
+    from tenantry.dal import keys
+
+    at = "2026-01-01T00:00:00.000000Z"
+    assert keys.project_indexes("p", "u", "active", at)["GSI1TSK"] == f"{at}#p"
+    current = keys.member_indexes("p", "u", current=True, project_created_at=at)
+    assert current["GSI1TSK"] == f"{at}#p" and current["GSI1PK"] == "USERPROJECTS#u"
+    assert "GSI1TSK" not in keys.member_indexes("p", "u", current=False, project_created_at=at)

@@ -9,10 +9,12 @@ each page read through tenantry.pagination.collect, whose read budget bounds a r
 | pattern                  | index | partition                  | sort key                | range        |
 |--------------------------|-------|----------------------------|-------------------------|--------------|
 | LIVE_PROJECTS            | GSI1  | PROJECTS                   | <id>                    |              |
+| LIVE_PROJECTS_BY_CREATED | GSI1T | PROJECTS                   | <created_at>#<id>       |              |
 | PROJECTS_IN_STATUS       | GSI3  | PROJECTSTATUS#<status>     | <id>                    |              |
 | OWNER_LIVE_PROJECTS      | GSI2  | OWNER#<owner>              | LIVE#<id>               | LIVE#...     |
 | OWNER_DELETED_PROJECTS   | GSI2  | OWNER#<owner>              | DELETED#<id>            | DELETED#...  |
 | USER_CURRENT_PROJECTS    | GSI1  | USERPROJECTS#<user>        | <project id>            |              |
+| USER_CURRENT_PROJECTS_BY_CREATED | GSI1T | USERPROJECTS#<user> | <project created_at>#<project id> |  |
 | USER_MEMBERSHIPS         | GSI2  | USERMEMBERSHIPS#<user>     | <project id>            |              |
 | PROJECT_MEMBERSHIPS      | table | PROJECT#<id>               | MEMBER#<user>           | MEMBER#...   |
 | PROJECT_CURRENT_MEMBERS  | GSI3  | PROJECTMEMBERS#<project>   | <user>                  |              |
@@ -47,6 +49,12 @@ each page read through tenantry.pagination.collect, whose read budget bounds a r
 | PROJECT_GATEWAY          | table | PROJECT#<id>               | GATEWAY#<service id>    | GATEWAY#...  |
 | ALL_USERS, ALL_BOTS, OWNER_TOKENS, ALL_ORGS, USER_ORGS, ORG_MEMBERS, ALL_TEMPLATES: whole partitions, as in dal/keys.py |
 
+Every pattern may be read backwards (`reverse`, a list's `sort_by=-...`): the same
+partition and range, the sort key read from its end. The project lists' `sort_by=name`
+(ascending or not) reads the patterns by project id; `sort_by=created_at` reads the
+_BY_CREATED twins, GSI1's partitions in GSI1T (projected: the keys and what the lists filter
+on before reading the items, which a BatchGetItem then reads; dal/keys.py).
+
 Sparse by design: an item is in a partition only while a list wants it there, so the
 common filters are the partition itself. LIVE_PROJECTS holds no tombstone (a project
 leaves it when it becomes `deleted`); PROJECTS_IN_STATUS is `?state=` for platform
@@ -67,6 +75,12 @@ in the write that resolves it), by expiry, read from now on and backwards: GET
 .../notifications reads neither resolved nor expired ones, latest expiry first.
 The gateway services in a state are the catalog non-admins read (enabled ones) and the
 `enabled` filter of platform admins; a project's subscriptions are its GATEWAY# range.
+pattern serves (a name prefix, a label selector, a keyword (filter_by), a field
+selector's `!=` terms, a status within a member's or an owner's list or a platform admin's
+list in creation order, the state of one project's or one applicant's applications, a
+secret's collection or name) is a filter on the rows read (docs/api.md, "Lists and
+cursors"). A list limited to one project (field_selector metadata.name=<id>) reads no
+pattern: the project, and the caller's member item, by key.
 
 The catalog's registries of one repository name are the range `<repo_name>#` of their
 partition (a prefix built from the list's arguments). Charts read newest first; their
@@ -120,9 +134,11 @@ class Pattern:
         filter_expression: str | None = None,
         names: dict[str, str] | None = None,
         values: dict[str, Any] | None = None,
+        reverse: bool = False,
     ) -> Page:
         """One Query of this pattern. `bound`: the value `after` turns into the range's
-        lower bound (required when the pattern has one)."""
+        lower bound (required when the pattern has one). `reverse`: read it in the other
+        direction (a list sorted the other way)."""
         if (self.after is None) != (bound is None):
             raise ValueError(f"{self.name}: a bound is given exactly when the pattern has one")
         prefix = self.prefix(*args) if callable(self.prefix) else self.prefix
@@ -133,7 +149,7 @@ class Pattern:
             sk_after=self.after(bound) if self.after and bound is not None else None,
             limit=limit,
             start_key=start_key,
-            forward=not self.descending,
+            forward=self.descending == reverse,
             consistent=consistent,
             filter_expression=filter_expression,
             names=names,
@@ -148,6 +164,9 @@ class Pattern:
 # --- projects and memberships -------------------------------------------------------------
 
 LIVE_PROJECTS = Pattern("live projects", "GSI1", lambda: keys.ALL_PROJECTS, "<project id>")
+LIVE_PROJECTS_BY_CREATED = Pattern(
+    "live projects by creation", "GSI1T", lambda: keys.ALL_PROJECTS, "<created_at>#<project id>"
+)
 PROJECTS_IN_STATUS = Pattern(
     "projects in a status", "GSI3", keys.projects_in_status, "<project id>"
 )
@@ -167,6 +186,12 @@ OWNER_DELETED_PROJECTS = Pattern(
 )
 USER_CURRENT_PROJECTS = Pattern(
     "a user's current memberships", "GSI1", keys.user_projects, "<project id>"
+)
+USER_CURRENT_PROJECTS_BY_CREATED = Pattern(
+    "a user's current memberships by their projects' creation",
+    "GSI1T",
+    keys.user_projects,
+    "<project created_at>#<project id>",
 )
 USER_MEMBERSHIPS = Pattern("a user's memberships", "GSI2", keys.user_memberships, "<project id>")
 PROJECT_MEMBERSHIPS = Pattern(

@@ -1,8 +1,10 @@
 """Every key of the single table is built here and nowhere else.
 
-Base table: PK / SK. Overloaded sparse indexes: GSI1, GSI2, GSI3 (GSIxPK, GSIxSK). Which
-list reads which partition, and within which sort-key range, is declared once in
-dal/access.py; the index keys below put each item into exactly the partitions its lists read.
+Base table: PK / SK. Overloaded sparse indexes: GSI1, GSI2, GSI3 (GSIxPK, GSIxSK), and
+GSI1T (GSI1PK / GSI1TSK): GSI1's partitions again, in creation order, holding only the items
+that carry GSI1TSK (projects and current memberships, ¤ below). Which list reads which
+partition, and within which sort-key range, is declared once in dal/access.py; the index
+keys below put each item into exactly the partitions its lists read.
 
 | item                | PK                  | SK                    | GSI1PK / GSI1SK                      | GSI2PK / GSI2SK                       | GSI3PK / GSI3SK                    |
 |---------------------|---------------------|-----------------------|--------------------------------------|---------------------------------------|------------------------------------|
@@ -70,6 +72,16 @@ dal/access.py; the index keys below put each item into exactly the partitions it
 ‡ only while the operation is open (the reconciler's worklist, see below).
 ** only while a ResourceSync of the resource is open: the scheduler reads it up to
   now - AgentWorkTimeoutSeconds and gives up on a sync no agent answered.
+¤ GSI1TSK = <created_at>#<project id> on a project (its creation time) and on its current
+  members (the project's creation time, copied into the membership as project_created_at),
+  written once and never changed. GSI1T's hash key being GSI1PK, the item is in GSI1T
+  exactly while it is in GSI1: a project leaves both when deleted, a membership when it
+  stops being current, with no write of its own. GSI1T projects only the keys and what a
+  list filters on before it reads the items (id, status, owner_id; project_id, state;
+  entity), so a project's or a membership's change that moves none of them writes nothing
+  to it. A tombstone is in no GSI1 partition, so deleted projects have no creation order
+  for platform admins (sort_by=created_at with state=deleted is 400). Items written before
+  GSI1T existed get GSI1TSK from dal/projects.backfill_created_order, once.
 † only while the invite is pending; GET /invites reads `GSI1SK > <now>#~`, so it reads
   neither answered nor expired invites.
 
@@ -162,8 +174,36 @@ from __future__ import annotations
 from typing import Literal
 
 PrincipalKind = Literal["user", "bot"]
+# Each index's key attributes (hash, range). GSI1T shares GSI1's hash key: the same
+# partitions, holding the items that also carry GSI1TSK, in creation order.
+INDEX_KEYS = {
+    "GSI1": ("GSI1PK", "GSI1SK"),
+    "GSI2": ("GSI2PK", "GSI2SK"),
+    "GSI3": ("GSI3PK", "GSI3SK"),
+    "GSI1T": ("GSI1PK", "GSI1TSK"),
+}
 # The key attributes an item may carry (the table's and its indexes'): never a resource's.
-KEY_ATTRIBUTES = ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK")
+KEY_ATTRIBUTES = (
+    "PK",
+    "SK",
+    "GSI1PK",
+    "GSI1SK",
+    "GSI2PK",
+    "GSI2SK",
+    "GSI3PK",
+    "GSI3SK",
+    "GSI1TSK",
+)
+
+
+def index_keys(index: str | None) -> tuple[str, str]:
+    """The (hash, range) key attributes of `index`, or of the table (None)."""
+    return INDEX_KEYS[index] if index else ("PK", "SK")
+
+
+def created_order(created_at: str, item_id: str) -> str:
+    """A sort key in creation order (ISO times sort as they run; the id breaks ties)."""
+    return f"{created_at}#{item_id}"
 
 
 def project(project_id: str) -> dict[str, str]:
@@ -179,10 +219,16 @@ TOMBSTONE = "deleted"  # the status of a deleted project, kept forever
 LIVE_PREFIX, TOMBSTONE_PREFIX = "LIVE#", "DELETED#"
 
 
-def project_indexes(project_id: str, owner_id: str, status: str) -> dict[str, str]:
-    """Every index key of a new project item in `status`."""
+def project_indexes(project_id: str, owner_id: str, status: str, created_at: str) -> dict[str, str]:
+    """Every index key of a new project item in `status`. GSI1TSK, its place in creation
+    order, never changes: the item is in GSI1T exactly while it is in GSI1 (PROJECTS, the
+    projects that are not deleted), since GSI1T's hash key is GSI1PK."""
     indexes, _ = project_status_indexes(project_id, status)
-    return {"GSI2PK": owner_projects(owner_id), **indexes}
+    return {
+        "GSI2PK": owner_projects(owner_id),
+        **indexes,
+        "GSI1TSK": created_order(created_at, project_id),
+    }
 
 
 def project_status_indexes(project_id: str, status: str) -> tuple[dict[str, str], tuple[str, ...]]:
@@ -213,14 +259,25 @@ def member(project_id: str, user_id: str) -> dict[str, str]:
     return {"PK": f"PROJECT#{project_id}", "SK": f"MEMBER#{user_id}"}
 
 
-MEMBER_INDEX_ATTRIBUTES = ("GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK")
+MEMBER_INDEX_ATTRIBUTES = (
+    "GSI1PK",
+    "GSI1SK",
+    "GSI2PK",
+    "GSI2SK",
+    "GSI3PK",
+    "GSI3SK",
+    "GSI1TSK",
+)
 
 
-def member_indexes(project_id: str, user_id: str, *, current: bool) -> dict[str, str]:
+def member_indexes(
+    project_id: str, user_id: str, *, current: bool, project_created_at: str | None = None
+) -> dict[str, str]:
     """A member item's index keys: every membership in its user's memberships (GSI2); a
-    `current` one (accepted or leave_requested) also in its user's projects (GSI1) and its
-    project's current members (GSI3). Member items are written whole, so a membership
-    that stops being current leaves those two lists in the same write."""
+    `current` one (accepted or leave_requested) also in its user's projects (GSI1, and in
+    GSI1T by the project's creation time) and its project's current members (GSI3).
+    Member items are written whole, so a membership that stops being current leaves those
+    lists in the same write."""
     indexes = {"GSI2PK": user_memberships(user_id), "GSI2SK": project_id}
     if current:
         indexes |= {
@@ -229,6 +286,8 @@ def member_indexes(project_id: str, user_id: str, *, current: bool) -> dict[str,
             "GSI3PK": project_members(project_id),
             "GSI3SK": user_id,
         }
+        if project_created_at:
+            indexes["GSI1TSK"] = created_order(project_created_at, project_id)
     return indexes
 
 

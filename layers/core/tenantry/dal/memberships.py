@@ -15,7 +15,8 @@ counter's update does. Only copying the status and the limits onto the counter i
 then every status change and every change of max_members or quotas writes that item too,
 and conflicts with membership changes there instead. Membership changes of one project
 conflict with each other on the counter wherever it lives. What a separate item would
-save is write units, not conflicts: the project item is in three indexes, so each counted
+save is write units, not conflicts: the project item is in three indexes written whole
+(a fourth, GSI1T, projects only what the counter's change leaves alone), so each counted
 change writes it four times. The counter's ADD leaves the project's version (its ETag) as
 it is.
 """
@@ -73,12 +74,21 @@ def page_for_user(
 
 
 def page_current_for_user(
-    user_id: str, limit: int, start_key: dict[str, Any] | None
+    user_id: str,
+    limit: int,
+    start_key: dict[str, Any] | None,
+    *,
+    by_created: bool = False,
+    reverse: bool = False,
 ) -> tuple[Rows, dict[str, Any] | None]:
     """The user's current memberships (accepted, leave_requested) as rows (cursor key,
-    member item): the partition holds nothing else."""
-    pattern = access.USER_CURRENT_PROJECTS
-    items, last = pattern.page(user_id, limit=limit, start_key=start_key)
+    member item): the partition holds nothing else. By project id, or (`by_created`) by
+    their projects' creation time, where a row is the item's projection (project_id,
+    state: what the list needs to read the projects); `reverse`: the other way round."""
+    pattern = (
+        access.USER_CURRENT_PROJECTS_BY_CREATED if by_created else access.USER_CURRENT_PROJECTS
+    )
+    items, last = pattern.page(user_id, limit=limit, start_key=start_key, reverse=reverse)
     return [(pattern.key_of(i), i) for i in items], last
 
 
@@ -91,12 +101,10 @@ def member_item(member: dict[str, Any], *, current: bool) -> dict[str, Any]:
     """The member item, whole: its keys, and the index keys of its lists (keys.py). Also
     what bench/pages.py seeds."""
     pid, uid = member["project_id"], member["user_id"]
-    return {
-        **strip(member),
-        **keys.member(pid, uid),
-        **keys.member_indexes(pid, uid, current=current),
-        "entity": "member",
-    }
+    indexes = keys.member_indexes(
+        pid, uid, current=current, project_created_at=member.get("project_created_at")
+    )
+    return {**strip(member), **keys.member(pid, uid), **indexes, "entity": "member"}
 
 
 def strip(member: dict[str, Any]) -> dict[str, Any]:

@@ -25,7 +25,7 @@ def create(project: dict[str, Any], owner: dict[str, Any], ops: list[dict[str, A
     pid = project["id"]
     item = {
         **keys.project(pid),
-        **keys.project_indexes(pid, project["owner_id"], project["status"]),
+        **keys.project_indexes(pid, project["owner_id"], project["status"], project["created_at"]),
         "entity": "project",
         **project,
     }
@@ -55,6 +55,19 @@ def get_with_member(
 def get_many(project_ids: list[str]) -> list[dict[str, Any]]:
     # Eventually consistent: the rows of a list page (the list's own index is too).
     return table.batch_get([keys.project(p) for p in project_ids], consistent=False)
+
+
+def get_listed(
+    project_id: str, user_id: str | None
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """A list's one row by key (field_selector metadata.name=<id>): the project and, for a
+    list of `user_id`'s projects, their member item; eventually consistent, as the list's
+    index is. One GetItem, or one BatchGetItem with the member item."""
+    if user_id is None:
+        return get(project_id, consistent=False), None
+    project_key, member_key = keys.project(project_id), keys.member(project_id, user_id)
+    found = table.batch_get_keyed([project_key, member_key], consistent=False)
+    return table.pick(found, project_key), table.pick(found, member_key)
 
 
 def transition(
@@ -220,26 +233,99 @@ def page_listed(
     *,
     status: str | None = None,
     owner_id: str | None = None,
+    by_created: bool = False,
+    reverse: bool = False,
 ) -> tuple[list[tuple[dict[str, Any], dict[str, Any]]], dict[str, Any] | None]:
     """One Query of the platform's project list, as rows (cursor key, project): without
     `status`, the projects that are not deleted; with it, those in that status. The
     partition read holds only such projects, except for an owner's projects in a live
     status: the owner's live range is read and the status is left to the caller's filter
-    (one owner's projects are few: projects_per_user in dal/limits.py)."""
-    if owner_id is not None:
+    (one owner's projects are few: projects_per_user in dal/limits.py).
+
+    By project id, or (`by_created`) in creation order: then the live projects' GSI1T
+    partition is read, whatever the status and owner (left to the caller's filter, which
+    the rows' projection carries: id, status, owner_id), and a row is that projection, not
+    the project (the caller reads the ones it keeps: get_many). Deleted projects are in no
+    GSI1 partition, so have no creation order here (the caller refuses that list).
+    `reverse`: the other way round."""
+    if by_created:
+        if status == keys.TOMBSTONE:
+            raise ValueError("deleted projects are not kept in creation order")
+        pattern = access.LIVE_PROJECTS_BY_CREATED
+        items, last = pattern.page(limit=limit, start_key=start_key, reverse=reverse)
+    elif owner_id is not None:
         pattern = (
             access.OWNER_DELETED_PROJECTS
             if status == keys.TOMBSTONE
             else access.OWNER_LIVE_PROJECTS
         )
-        items, last = pattern.page(owner_id, limit=limit, start_key=start_key)
+        items, last = pattern.page(owner_id, limit=limit, start_key=start_key, reverse=reverse)
     elif status is not None:
         pattern = access.PROJECTS_IN_STATUS
-        items, last = pattern.page(status, limit=limit, start_key=start_key)
+        items, last = pattern.page(status, limit=limit, start_key=start_key, reverse=reverse)
     else:
         pattern = access.LIVE_PROJECTS
-        items, last = pattern.page(limit=limit, start_key=start_key)
+        items, last = pattern.page(limit=limit, start_key=start_key, reverse=reverse)
     return [(pattern.key_of(i), i) for i in items], last
+
+
+def backfill_created_order(batch: int = 100) -> tuple[int, int]:
+    """Give the items written before GSI1T existed their place in it: every live project
+    its GSI1TSK, and every current member item of a live or deleted project its
+    project_created_at and GSI1TSK (dal/keys.py). Until then such an item is missing from
+    the lists sorted by created_at. Idempotent and safe beside live traffic: each write is
+    conditioned on the item still lacking GSI1TSK (and a member on still being current),
+    so a membership changed meanwhile (rewritten whole, with it) is left alone. Reads
+    through the lists' own patterns, `batch` items a Query. Returns (projects, members)
+    updated."""
+    projects = members = 0
+    sources = (
+        (access.LIVE_PROJECTS, ()),
+        (access.PROJECTS_IN_STATUS, (keys.TOMBSTONE,)),
+    )
+    for pattern, args in sources:
+        key = None
+        while True:
+            items, key = pattern.page(*args, limit=batch, start_key=key)
+            for project in items:
+                order = keys.created_order(project["created_at"], project["id"])
+                if "GSI1PK" in project and "GSI1TSK" not in project:
+                    projects += _set_if_missing(keys.project(project["id"]), {"GSI1TSK": order})
+                members += _backfill_members(project["id"], project["created_at"], batch)
+            if not key:
+                break
+    return projects, members
+
+
+def _backfill_members(project_id: str, created_at: str, batch: int) -> int:
+    updated, key = 0, None
+    while True:
+        items, key = access.PROJECT_MEMBERSHIPS.page(project_id, limit=batch, start_key=key)
+        for member in items:
+            if "GSI1PK" in member and "GSI1TSK" not in member:
+                fields = {
+                    "project_created_at": created_at,
+                    "GSI1TSK": keys.created_order(created_at, project_id),
+                }
+                updated += _set_if_missing(keys.member(project_id, member["user_id"]), fields)
+        if not key:
+            return updated
+
+
+def _set_if_missing(key: dict[str, str], fields: dict[str, Any]) -> int:
+    """1 if `fields` were set on the item (still in GSI1, still without GSI1TSK), else 0."""
+    expression, names, values = table.set_expression(fields)
+    try:
+        table.update(
+            key,
+            expression,
+            condition="attribute_exists(GSI1PK) AND attribute_not_exists(GSI1TSK)",
+            names=names,
+            values=values,
+        )
+    except Conflict:  # changed meanwhile: written whole since, with its place
+        return 0
+    return 1
 
 
 # --- environments -----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
+from tenantry.dal.keys import index_keys
 from tenantry.errors import BadRequest, Conflict, ServiceUnavailable, TenantryError
 from tenantry.settings import get_settings
 
@@ -331,7 +332,8 @@ def key_of(item: dict[str, Any], index: str | None = None) -> dict[str, Any]:
     """The key DynamoDB would return as LastEvaluatedKey after `item`."""
     key = {"PK": item["PK"], "SK": item["SK"]}
     if index:
-        key[f"{index}PK"], key[f"{index}SK"] = item[f"{index}PK"], item[f"{index}SK"]
+        for attr in index_keys(index):
+            key[attr] = item[attr]
     return key
 
 
@@ -355,7 +357,7 @@ def query(
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """One Query call on the table or an index: (items, last evaluated key). The sort key
     range: `sk_prefix` (begins_with) or `sk_after` (exclusive lower bound), not both."""
-    pk_name, sk_name = (f"{index}PK", f"{index}SK") if index else ("PK", "SK")
+    pk_name, sk_name = index_keys(index)
     expr_names = {"#pk": pk_name, **(names or {})}
     expr_values: dict[str, Any] = {":pk": pk_value, **(values or {})}
     condition = "#pk = :pk"
@@ -416,7 +418,7 @@ def _check_start_key(
 ) -> None:
     """A cursor must continue this very list: exactly the key attributes of the table or
     index queried, in the partition queried (and under the sort-key prefix queried)."""
-    pk_name, sk_name = (f"{index}PK", f"{index}SK") if index else ("PK", "SK")
+    pk_name, sk_name = index_keys(index)
     expected = {"PK", "SK", pk_name, sk_name}
     ok = (
         set(key) == expected

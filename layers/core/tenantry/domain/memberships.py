@@ -30,6 +30,7 @@ def membership_id(project_id: str, user_id: str) -> str:
 
 
 def new_owner(project_id: str, user_id: str, now: str) -> dict[str, Any]:
+    """The owner's membership of a project created `now`."""
     return {
         "id": membership_id(project_id, user_id),
         "project_id": project_id,
@@ -38,6 +39,7 @@ def new_owner(project_id: str, user_id: str, now: str) -> dict[str, Any]:
         "state": "accepted",
         "created_at": now,
         "updated_at": now,
+        "project_created_at": now,
     }
 
 
@@ -189,6 +191,8 @@ def _move(
         "state": target,
         "created_at": (current or {}).get("created_at", now),
         "updated_at": now,
+        # the user's projects in creation order (GSI1T, dal/keys.py) place it by this
+        "project_created_at": project["created_at"],
     }
     member = store.strip(member)
     ops = list(extra_ops or [])

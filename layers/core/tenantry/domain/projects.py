@@ -20,6 +20,7 @@ from tenantry.domain import applications, identity, lifecycle, memberships, noti
 from tenantry.domain.membership_rules import COUNTED
 from tenantry.domain.selectors import ProjectFilter
 from tenantry.errors import (
+    BadRequest,
     ChangedMeanwhile,
     Forbidden,
     NotFound,
@@ -309,13 +310,50 @@ def get_project(principal: Principal, project_id: str) -> Project:
 def list_projects(
     principal: Principal, flt: ProjectFilter, limit: int, start_key: dict[str, Any] | None
 ) -> tuple[list[Project], dict[str, Any] | None]:
-    if principal.is_admin and flt.mode == "default":
+    """A page of the projects `principal` sees that match `flt`, in its sort order, from
+    the cursor key `start_key`.
+
+    What each list reads: a platform admin's (mode=default) is the platform's projects,
+    by status or owner where one is asked for (dal.projects.page_listed); anyone else's
+    is their current memberships (the projects read by BatchGetItem). `sort_by=name`
+    reads those partitions by project id, forwards or backwards; `sort_by=created_at`
+    their twins in creation order (GSI1T). `metadata.name=<id>` is that one project, read
+    by key. The other filters apply to the rows read, within tenantry.pagination's read
+    budget (collect)."""
+    if flt.impossible:
+        return [], None
+    admin_view = principal.is_admin and flt.mode == "default"
+    if flt.project_id is not None:
+        return _one_listed(principal, flt, admin_view, start_key)
+    if admin_view:
+        if flt.by_created and flt.phase == "deleted":
+            raise BadRequest(
+                "deleted projects are listed by name only",
+                errors=[
+                    {
+                        "loc": ["query", "sort_by"],
+                        "msg": "deleted projects are kept in no index by creation time: "
+                        "sort them by name (or -name)",
+                    }
+                ],
+            )
 
         def fetch_all(
             n: int, key: dict[str, Any] | None
         ) -> tuple[list[Any], dict[str, Any] | None]:
-            rows, last = store.page_listed(n, key, status=flt.state, owner_id=flt.owner)
-            return [(k, i if flt.matches(i) else None) for k, i in rows], last
+            rows, last = store.page_listed(
+                n,
+                key,
+                status=flt.phase,
+                owner_id=flt.owner,
+                by_created=flt.by_created,
+                reverse=flt.reverse,
+            )
+            if flt.by_created:  # index rows (id, status, owner_id): read the likely ones
+                kept = [i["id"] for _, i in rows if flt.matches_row(i)]
+                found = {p["id"]: p for p in store.get_many(kept)}
+                rows = [(k, found.get(i["id"])) for k, i in rows]
+            return [(k, i if i and flt.matches(i) else None) for k, i in rows], last
 
         items, last = collect(fetch_all, limit, start_key)
     else:
@@ -326,7 +364,9 @@ def list_projects(
         def fetch_mine(
             n: int, key: dict[str, Any] | None
         ) -> tuple[list[Any], dict[str, Any] | None]:
-            members, last = member_store.page_current_for_user(principal.id, n, key)
+            members, last = member_store.page_current_for_user(
+                principal.id, n, key, by_created=flt.by_created, reverse=flt.reverse
+            )
             ids = [m["project_id"] for _, m in members if m.get("state") in wanted]
             found = {p["id"]: p for p in store.get_many(ids)}
             rows = []
@@ -337,6 +377,23 @@ def list_projects(
 
         items, last = collect(fetch_mine, limit, start_key)
     return [to_model(i) for i in items], last
+
+
+def _one_listed(
+    principal: Principal, flt: ProjectFilter, admin_view: bool, start_key: dict[str, Any] | None
+) -> tuple[list[Project], dict[str, Any] | None]:
+    """The list limited to one project by metadata.name: that project read by key (with
+    the caller's member item unless an admin lists the platform's projects), if the list
+    would hold it. The whole list is that page: a cursor can only follow it, to nothing."""
+    assert flt.project_id is not None
+    if start_key is not None or not re.fullmatch(PROJECT_ID_PATTERN, flt.project_id):
+        return [], None
+    project, member = store.get_listed(flt.project_id, None if admin_view else principal.id)
+    if not admin_view:
+        wanted = {"accepted"} if flt.mode == "member" else VISIBLE_MEMBER_STATES
+        if not member or member.get("state") not in wanted:
+            return [], None
+    return ([to_model(project)] if project and flt.matches(project) else []), None
 
 
 def project_history(

@@ -409,6 +409,7 @@ def request_namespace(
     """Queue the cluster's CreateNamespace or DeleteNamespace work item, which the waiting
     Task's token resumes when the agent reports (a retried request finds its item)."""
     from tenantry.domain import work
+    from tenantry.domain.clusters import namespace_labels
 
     step = Step("request_namespace", project_id, kind, attempt)
     step.require_current()
@@ -420,7 +421,7 @@ def request_namespace(
         "project_id": project_id,
         "operation_id": step.operation_id,
         "namespace": project_id,
-        "labels": {"tenantry.io/project": project_id},
+        "labels": namespace_labels(project_id),
     }
     return work.enqueue(item, task_token)
 

@@ -159,6 +159,10 @@ class WorkRelease(Input):
 class Namespace(Output):
     name: str
     cluster: str
+    labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="The labels Tenantry asks the cluster's agent to give the namespace",
+    )
     status: NamespaceStatus
     reason: str | None = None
     created_at: str
