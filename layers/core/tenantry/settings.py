@@ -57,6 +57,9 @@ class Settings:
     charts_repository_prefix: str = "charts/"
     chart_discovery_queue_url: str = ""
     chart_registry_url: str = ""
+    # Lifecycle events (tenantry.event_bus): the stack's EventBridge bus, for the stream
+    # function only.
+    event_bus_name: str = ""
 
     def __post_init__(self) -> None:
         if self.approval_policy not in APPROVAL_POLICIES:
