@@ -194,8 +194,7 @@ def _read(stack: Any, reader: Reader) -> int:
         streams.exceptions.TrimmedDataAccessException,
         streams.exceptions.ExpiredIteratorException,
     ) as exc:
-        _resume_after(stack, reader, exc)
-        return 0
+        return _resume_after(stack, reader, exc)
     reader.iterator = answer["NextShardIterator"]
     records = answer.get("Records", [])
     for record in records:
@@ -207,9 +206,11 @@ def _read(stack: Any, reader: Reader) -> int:
     return len(records)
 
 
-def _resume_after(stack: Any, reader: Reader, exc: Exception) -> None:
+def _resume_after(stack: Any, reader: Reader, exc: Exception) -> int:
     """The iterator cannot be used: an expired one is replaced at the same position; past a
-    trim, reading resumes at the oldest record kept and what was lost is reported."""
+    trim, reading resumes at the oldest record kept and what was lost is reported. Returns
+    the records lost, at least 1 (the poll was not idle: there is more to read)."""
+    lost = 0
     streams = stack.client("dynamodbstreams")
     shard = streams.describe_stream(StreamArn=reader.mapping.stream_arn)["StreamDescription"][
         "Shards"
@@ -235,6 +236,7 @@ def _resume_after(stack: Any, reader: Reader, exc: Exception) -> None:
         ShardIteratorType="AT_SEQUENCE_NUMBER",
         SequenceNumber=str(reader.read_to),
     )["ShardIterator"]
+    return max(lost, 1)
 
 
 def _expire(stack: Any, reader: Reader) -> int:
@@ -362,7 +364,7 @@ def _report(
             "requestId": str(uuid.uuid4()),
             "functionArn": function.arn,
             "condition": condition,
-            "approximateInvokeCount": reader.attempts + 1,
+            "approximateInvokeCount": reader.attempts,  # the failed invocations of the batch
         },
         "responseContext": response,
         "version": "1.0",

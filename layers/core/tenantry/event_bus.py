@@ -98,7 +98,7 @@ def put(events: list[Event]) -> list[int]:
             if result.get("ErrorCode"):
                 logger.warning(
                     "PutEvents refused an entry",
-                    extra={"code": result["ErrorCode"], "message": result.get("ErrorMessage")},
+                    extra={"code": result["ErrorCode"], "reason": result.get("ErrorMessage")},
                 )
                 failed.append(i)
     return failed
