@@ -39,7 +39,7 @@ class Recorder:
         self.batches.append(records)
         return self.answer(records)
 
-    def keys(self) -> list[list[str]]:
+    def sks(self) -> list[list[str]]:
         return [[r["dynamodb"]["Keys"]["SK"]["S"] for r in batch] for batch in self.batches]
 
 
@@ -109,7 +109,7 @@ def test_only_new_history_entries_reach_the_function_as_lambdas_event(
     ddb.delete_item(TableName=table, Key={"PK": {"S": "PROJECT#p"}, "SK": {"S": "ENV#e1"}})
     assert stream_delivery.drain(stack) > 0
 
-    assert recorder.keys() == [[first, second]]
+    assert recorder.sks() == [[first, second]]
     record = recorder.batches[0][0]
     assert record["eventName"] == "INSERT" and record["eventSource"] == "aws:dynamodb"
     assert record["eventSourceARN"] == _reader(stack).mapping.stream_arn
@@ -126,7 +126,7 @@ def test_batches_hold_at_most_batch_size_records_in_stream_order(
     _reader(stack, batch_size=3)
     written = [_entry(stack, n) for n in range(1, 8)]
     stream_delivery.drain(stack)
-    assert recorder.keys() == [written[0:3], written[3:6], written[6:7]]
+    assert recorder.sks() == [written[0:3], written[3:6], written[6:7]]
 
 
 def test_a_partial_answer_retries_from_the_lowest_sequence_number_reported(
@@ -145,7 +145,7 @@ def test_a_partial_answer_retries_from_the_lowest_sequence_number_reported(
 
     recorder.answer = answer
     stream_delivery.drain(stack)
-    assert recorder.keys() == [written, written[1:]]
+    assert recorder.sks() == [written, written[1:]]
     assert _dead_letters(stack) == []
 
 
@@ -157,7 +157,7 @@ def test_an_answer_naming_no_record_of_the_batch_fails_it_whole(
     answers = iter([{"batchItemFailures": [{"itemIdentifier": identifier}]}, None])
     recorder.answer = lambda records: next(answers)
     stream_delivery.drain(stack)
-    assert recorder.keys() == [written, written]
+    assert recorder.sks() == [written, written]
 
 
 def test_a_raising_batch_is_split_until_the_failing_record_is_alone_then_given_up(
@@ -175,7 +175,7 @@ def test_a_raising_batch_is_split_until_the_failing_record_is_alone_then_given_u
     recorder.answer = answer
     stream_delivery.drain(stack)
     assert (
-        recorder.keys()
+        recorder.sks()
         == [
             written,  # fails: split
             written[:3],  # done
@@ -208,7 +208,7 @@ def test_without_bisection_the_whole_batch_is_retried_then_given_up(
 
     recorder.answer = fail
     stream_delivery.drain(stack)
-    assert recorder.keys() == [written, written]
+    assert recorder.sks() == [written, written]
     (dead,) = _dead_letters(stack)
     assert dead["DDBStreamBatchInfo"]["batchSize"] == 3
 
@@ -237,7 +237,7 @@ def test_a_reader_behind_the_trimmed_tail_reports_what_it_lost_and_reads_on(
     ):
         written = [_entry(stack, n) for n in range(1, 21)]
         stream_delivery.drain(stack)
-    delivered = [sk for batch in recorder.keys() for sk in batch]
+    delivered = [sk for batch in recorder.sks() for sk in batch]
     assert delivered == written[-len(delivered) :] and 0 < len(delivered) < 9
     (dead,) = _dead_letters(stack)
     info = dead["DDBStreamBatchInfo"]
@@ -246,7 +246,7 @@ def test_a_reader_behind_the_trimmed_tail_reports_what_it_lost_and_reads_on(
     assert info["batchSize"] == 20 - len(delivered)
     later = _entry(stack, 21)
     stream_delivery.drain(stack)
-    assert recorder.keys()[-1] == [later]
+    assert recorder.sks()[-1] == [later]
 
 
 def test_a_mapping_starting_at_latest_skips_what_was_written_before_it(
@@ -257,14 +257,16 @@ def test_a_mapping_starting_at_latest_skips_what_was_written_before_it(
     assert stream_delivery.drain(stack) == 0
     second = _entry(stack, 2)
     stream_delivery.drain(stack)
-    assert recorder.keys() == [[second]]
+    assert recorder.sks() == [[second]]
 
 
 @pytest.fixture
 def running(stack: Stack) -> Iterator[list[stream_delivery.Reader]]:
-    with mock.patch.object(stream_delivery, "IDLE_POLL_SECONDS", 30.0):
-        with stream_delivery.running(stack) as readers:
-            yield readers
+    with (
+        mock.patch.object(stream_delivery, "IDLE_POLL_SECONDS", 30.0),
+        stream_delivery.running(stack) as readers,
+    ):
+        yield readers
 
 
 def test_a_running_poller_is_woken_by_a_write(
@@ -275,5 +277,5 @@ def test_a_running_poller_is_woken_by_a_write(
     written = _entry(stack, 1)
     wait_until(lambda: recorder.batches, timeout=5, interval=0.005)
     assert time.monotonic() - started < 1.0
-    assert recorder.keys() == [[written]]
+    assert recorder.sks() == [[written]]
     assert threading.active_count() > 1 and running[0].invocations == 1

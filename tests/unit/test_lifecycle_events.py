@@ -192,7 +192,7 @@ class FakeEvents:
         self.answers = list(answers)
         self.calls: list[list[dict[str, Any]]] = []
 
-    def put_events(self, Entries: list[dict[str, Any]]) -> Any:  # noqa: N803 (boto3's name)
+    def put_events(self, Entries: list[dict[str, Any]]) -> Any:  # boto3's parameter name
         self.calls.append(Entries)
         answer = self.answers.pop(0)
         if isinstance(answer, Exception):
