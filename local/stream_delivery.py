@@ -75,7 +75,22 @@ class StreamMapping:
     on_failure: str | None  # the queue's URL
 
     def matches(self, record: dict[str, Any]) -> bool:
-        return not self.filters or any(f.matches_event(record) for f in self.filters)
+        return not self.filters or any(
+            f.matches_event(_named(record, f.get_pattern())) for f in self.filters
+        )
+
+
+def _named(event: Any, pattern: Any) -> Any:
+    """What of `event` a pattern can see: the paths it names (a pattern matches on those
+    only, so the match is the same), without the images it does not look into (moto's
+    matcher copies the whole event through JSON first)."""
+    if not isinstance(event, dict) or not isinstance(pattern, dict) or "$or" in pattern:
+        return event
+    out = {}
+    for key, sub in pattern.items():
+        if key in event:
+            out[key] = _named(event[key], sub) if isinstance(sub, dict) else event[key]
+    return out
 
 
 def mappings(stack: Any) -> list[StreamMapping]:
@@ -384,27 +399,33 @@ def _iso(seconds: float, *, millis: bool = False) -> str:
 
 
 def lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
-    """A GetRecords record (as boto3 parses it) as Lambda hands it to the function: JSON
-    only (ApproximateCreationDateTime in epoch seconds, binary values in base64), with the
-    stream's ARN."""
-    change = dict(record["dynamodb"])
+    """A GetRecords record (as boto3 parses it: this reader's own, changed in place) as
+    Lambda hands it to the function: JSON only (ApproximateCreationDateTime in epoch
+    seconds, binary values in base64), with the stream's ARN."""
+    change = record["dynamodb"]
     when = change.get("ApproximateCreationDateTime")
     if isinstance(when, datetime):
         change["ApproximateCreationDateTime"] = when.timestamp()
     for image in ("Keys", "NewImage", "OldImage"):
-        if image in change:
-            change[image] = _jsonable(change[image])
-    return {**record, "dynamodb": change, "eventSourceARN": stream_arn}
+        for value in change.get(image, {}).values():
+            _base64_binaries(value)
+    record["eventSourceARN"] = stream_arn
+    return record
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode()
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    return value
+def _base64_binaries(value: dict[str, Any]) -> None:
+    """An AttributeValue's binary values (B, BS, within M and L too) as base64 text."""
+    for kind, inner in value.items():
+        if kind == "B":
+            value[kind] = base64.b64encode(inner).decode()
+        elif kind == "BS":
+            value[kind] = [base64.b64encode(b).decode() for b in inner]
+        elif kind == "M":
+            for nested in inner.values():
+                _base64_binaries(nested)
+        elif kind == "L":
+            for nested in inner:
+                _base64_binaries(nested)
 
 
 # --- tests and make run -----------------------------------------------------------------------

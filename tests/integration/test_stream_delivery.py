@@ -279,3 +279,49 @@ def test_a_running_poller_is_woken_by_a_write(
     assert time.monotonic() - started < 1.0
     assert recorder.sks() == [[written]]
     assert threading.active_count() > 1 and running[0].invocations == 1
+
+
+def test_binary_values_reach_the_function_in_base64(stack: Stack, recorder: Recorder) -> None:
+    from tests.integration.test_dynamodb_responses import ITEM
+
+    _reader(stack, filters=())  # every record
+    stack.client("dynamodb").put_item(TableName=stack.table_names()["TenantryTable"], Item=ITEM)
+    stream_delivery.drain(stack)
+    ((record,),) = recorder.batches
+    image = record["dynamodb"]["NewImage"]
+    assert image["b"] == {"B": "AP9ieXRlcw=="}
+    assert image["bs"] == {"BS": ["eA==", "eQ=="]}
+    assert image["list"]["L"][1]["M"]["bin"] == {"B": "eg=="}
+    assert image["ss"] == {"SS": ["a", "b"]} and image["n"] == {"N": "12.50"}
+
+
+RECORD = {
+    "eventName": "INSERT",
+    "dynamodb": {
+        "Keys": {"PK": {"S": "PROJECT#p"}, "SK": {"S": "HIST#000000000001"}},
+        "NewImage": {"entity": {"S": "history"}, "n": {"N": "5"}},
+    },
+}
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        {"eventName": ["INSERT"], "dynamodb": {"Keys": {"SK": {"S": [{"prefix": "HIST#"}]}}}},
+        {"eventName": ["MODIFY"], "dynamodb": {"Keys": {"SK": {"S": [{"prefix": "HIST#"}]}}}},
+        {"dynamodb": {"Keys": {"SK": {"S": [{"prefix": "ENV#"}]}}}},
+        {"dynamodb": {"OldImage": [{"exists": False}]}},
+        {"dynamodb": {"NewImage": [{"exists": True}]}},
+        {"dynamodb": {"NewImage": {"entity": {"S": ["history"]}}}},
+        {"$or": [{"eventName": ["REMOVE"]}, {"dynamodb": {"NewImage": {"n": {"N": ["5"]}}}}]},
+        {"missing": {"deeper": ["x"]}},
+    ],
+)
+def test_a_filter_matches_as_eventbridge_matches_the_whole_record(pattern: Any) -> None:
+    from moto.events.models import EventPattern
+
+    loaded = EventPattern.load(json.dumps(pattern))
+    mapping = stream_delivery.StreamMapping(
+        "M", "F", "arn", "LATEST", 10, (loaded,), True, True, None, None, None
+    )
+    assert mapping.matches(RECORD) == loaded.matches_event(RECORD)
