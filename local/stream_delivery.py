@@ -53,7 +53,7 @@ from typing import Any
 from local import dynamodb_stream_tail, sqs_delivery, template
 
 KIND = "AWS::Lambda::EventSourceMapping"
-MIN_POLL_SECONDS = 0.05  # a woken poller looks no more often than this
+MIN_POLL_SECONDS = 0.25  # a poller looks no more often than this (Lambda: 4 times a second)
 IDLE_POLL_SECONDS = 1.0  # and at least this often
 log = logging.getLogger("local.stream_delivery")
 
