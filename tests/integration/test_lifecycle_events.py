@@ -18,11 +18,10 @@ from unittest import mock
 
 import pytest
 
-from local import stream_delivery
 from tenantry.domain import lifecycle_events
 from tests.agent_double import TestAgent
 from tests.catalog_seed import seed_chart
-from tests.harness import Api, wait_until
+from tests.harness import Api, deliver_stream, wait_until
 from tests.integration.helpers import make_user
 
 SECRET_CONTENTS = "correct horse battery staple"
@@ -51,7 +50,7 @@ class Subscriber:
 
     def received(self) -> list[dict[str, Any]]:
         """Deliver what the stream holds, then everything the queue got, in order."""
-        stream_delivery.drain(self.api.stack)
+        deliver_stream(self.api)
         out = []
         while messages := self.sqs.receive_message(QueueUrl=self.queue, MaxNumberOfMessages=10).get(
             "Messages", []
