@@ -8,14 +8,15 @@ so with moto in process that walk was one of the runner's largest costs after mo
 own. The walk's result depends only on the shape and the body: strings, numbers and
 booleans as they are, blobs base64-decoded (the parser's blob parser), structures keeping
 the members present and not null (in the shape's order, under their member names),
-lists and maps element by element. So for the item operations' outputs the walk is
-compiled once per shape into plain functions that do just that, and run on the same
-json.loads body; a structure with a single key (an AttributeValue) goes straight to
-its member. Shapes it does not compile (tagged unions, documents, timestamps) and a
-parser with a blob parser of its own are left to botocore. Only the body is parsed this
-way: response metadata, errors and everything else are botocore's own.
-tests/integration/test_dynamodb_response_parsing.py compares both on every item
-operation.
+lists and maps element by element, timestamps by the parser's timestamp parser. So for
+the item operations' outputs (and DynamoDB Streams' GetRecords, whose records carry
+items' images) the walk is compiled once per shape into plain functions that do just
+that, and run on the same json.loads body; a structure with a single key (an
+AttributeValue) goes straight to its member. Shapes it does not compile (tagged unions,
+documents) and a parser with a blob or timestamp parser of its own are left to botocore.
+Only the body is parsed this way: response metadata, errors and everything else are
+botocore's own. tests/integration/test_dynamodb_response_parsing.py compares both on
+every item operation and on GetRecords.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ from local.dynamodb_handoff import NOTHING, take
 from local.dynamodb_responses import ITEM_OPERATIONS, plain_json
 
 ITEM_OUTPUTS = frozenset(f"{operation}Output" for operation in ITEM_OPERATIONS)
+# DynamoDB Streams' GetRecords (local/dynamodb_stream_responses.py): records carry items'
+# images, the same AttributeValues, and one timestamp.
+STREAM_OUTPUTS = frozenset({"GetRecordsOutput"})
+COMPILED_OUTPUTS = ITEM_OUTPUTS | STREAM_OUTPUTS
 IDENTITY = frozenset({"string", "boolean", "integer", "long", "float", "double"})
 _COMPILED = "_local_compiled_parser"  # shape attribute: its function, or _UNSUPPORTED
 _UNSUPPORTED = object()
@@ -54,6 +59,8 @@ def compile_shape(shape: Any) -> Callable[[Any], Any]:
             parse: Parse = None
         elif kind == "blob":
             parse = _blob
+        elif kind == "timestamp":
+            parse = _timestamp
         elif kind == "list":
             parse = _list(shape, build)
         elif kind == "map":
@@ -79,6 +86,13 @@ def _blob(value: Any) -> bytes:
     """The parser's default blob parser (base64); a result handed over in process
     (local/dynamodb_handoff.py) has the raw bytes the text would decode to."""
     return value if type(value) is bytes else base64.b64decode(value)
+
+
+def _timestamp(value: Any) -> Any:
+    """The parser's default timestamp parser (the JSON protocol sends epoch seconds)."""
+    from botocore.parsers import DEFAULT_TIMESTAMP_PARSER
+
+    return DEFAULT_TIMESTAMP_PARSER(value)
 
 
 def _list(shape: Any, build: Callable[[Any], Parse]) -> Callable[[Any], Any]:
@@ -130,11 +144,13 @@ def _structure(
 
 
 def _compiled(parser: Any, shape: Any) -> Callable[[Any], Any] | None:
-    from botocore.parsers import ResponseParser
+    from botocore.parsers import DEFAULT_TIMESTAMP_PARSER, ResponseParser
 
-    if shape is None or shape.name not in ITEM_OUTPUTS:
+    if shape is None or shape.name not in COMPILED_OUTPUTS:
         return None
     if getattr(parser._blob_parser, "__func__", None) is not ResponseParser._default_blob_parser:
+        return None
+    if parser._timestamp_parser is not DEFAULT_TIMESTAMP_PARSER:
         return None
     found = shape.__dict__.get(_COMPILED)
     if found is None:

@@ -5,9 +5,11 @@ test comparing it with the code it stands in for.
 For speed (what the product sees is unchanged):
   local/dynamodb_transactions.py     TransactWriteItems rolls back item by item
   local/dynamodb_queries.py          a Query reads only its page of a sorted partition
-  local/dynamodb_stream_tail.py      (memory) a stream keeps its latest records only
+  local/dynamodb_stream_tail.py      (memory) a stream keeps its latest records only (and
+                                     answers a reader behind them as DynamoDB Streams does)
   local/moto_untracked_items.py      (memory) moto keeps no list of every item it made
   local/dynamodb_responses.py        item responses written as plain JSON
+  local/dynamodb_stream_responses.py and a stream's GetRecords
   local/dynamodb_response_parsing.py item responses parsed by compiled output shapes
   local/dynamodb_type_deserializing.py  and turned into Python values the same way
   local/dynamodb_handoff.py          (used by the two above) within this process, handed
@@ -50,6 +52,7 @@ from local.dynamodb_queries import partition_queries
 from local.dynamodb_request_parsing import compiled_request_parsing
 from local.dynamodb_response_parsing import compiled_item_parsing
 from local.dynamodb_responses import plain_json_item_responses
+from local.dynamodb_stream_responses import plain_json_stream_records
 from local.dynamodb_stream_tail import stream_tail
 from local.dynamodb_transactions import item_level_rollback
 from local.dynamodb_type_deserializing import compiled_output_deserializing
@@ -67,6 +70,7 @@ PATCHES = (
     stream_tail,  # after partition_queries: it wraps StreamShard.add as patched there
     untracked_items,
     plain_json_item_responses,
+    plain_json_stream_records,
     compiled_item_parsing,
     compiled_output_deserializing,
     compiled_request_parsing,

@@ -1,11 +1,14 @@
-"""EventBridge rules of template.yaml (AWS::Events::Rule with an event pattern), emulated
-(dev only), and `POST /local/events`, the local stand-in for PutEvents.
+"""EventBridge buses and rules of template.yaml (AWS::Events::EventBus, AWS::Events::Rule
+with an event pattern), emulated (dev only), and `POST /local/events`, the local stand-in
+for PutEvents.
 
-Rules are created in moto's EventBridge with their pattern and targets; moto matches each
-event put on the default bus against every rule's pattern, as EventBridge does (values,
+A bus is created in moto under its Name; rules are created in moto's EventBridge with their
+pattern and targets, on the default bus or the one their EventBusName names; moto matches
+each event put on a bus against every rule of that bus, as EventBridge does (values,
 prefix, anything-but, exists, ...), and sends it to the matching rules' SQS targets. From
 there local/sqs_delivery.py plays the queue's event source mapping. Locally a rule is
-named after its logical id. Scheduled rules (a function's Schedule events) are
+named after its logical id. Rules added at run time (a subscriber's rule on the stack's
+bus, in a test) work the same. Scheduled rules (a function's Schedule events) are
 local/schedules.py's.
 
 `POST /local/events` takes PutEvents' request (`{"Entries": [{"Source", "DetailType",
@@ -27,6 +30,8 @@ from unittest import mock
 from local import sqs_delivery
 
 KIND = "AWS::Events::Rule"
+BUS_KIND = "AWS::Events::EventBus"
+DEFAULT_BUS = "default"
 ROUTE = ("POST", "/local/events")
 STATUSES = (200, 400, 401, 403)  # what the route answers (tests/integration/test_readme.py)
 ENTRY_FIELDS = {"Source", "DetailType", "Detail", "Resources", "Time"}
@@ -54,17 +59,35 @@ def events_with_account() -> Iterator[None]:
         yield
 
 
-def arn(region: str, account: str, name: str) -> str:
-    return f"arn:aws:events:{region}:{account}:rule/{name}"
+def arn(region: str, account: str, name: str, bus: str = DEFAULT_BUS) -> str:
+    """A rule's ARN (a rule on a custom bus has the bus's name in it)."""
+    path = name if bus_name(bus) == DEFAULT_BUS else f"{bus_name(bus)}/{name}"
+    return f"arn:aws:events:{region}:{account}:rule/{path}"
+
+
+def bus_arn(region: str, account: str, name: str) -> str:
+    return f"arn:aws:events:{region}:{account}:event-bus/{name}"
+
+
+def bus_name(name_or_arn: str) -> str:
+    """EventBusName takes a bus's name or ARN."""
+    return name_or_arn.rsplit("event-bus/", 1)[-1]
+
+
+def deploy_bus(events: Any, name: str) -> None:
+    events.create_event_bus(Name=name)
 
 
 def deploy(events: Any, name: str, props: Mapping[str, Any]) -> None:
-    """A rule ({resolved Properties}) on the default bus, with its targets. Only event
-    patterns (a schedule is a function's Schedule event here) and SQS targets are emulated."""
+    """A rule ({resolved Properties}) on its bus (EventBusName, or the default bus), with
+    its targets. Only event patterns (a schedule is a function's Schedule event here) and
+    SQS targets are emulated."""
     if "EventPattern" not in props:
         raise NotImplementedError(f"rule {name}: only rules with an EventPattern are emulated")
+    bus = bus_name(str(props.get("EventBusName", DEFAULT_BUS)))
     events.put_rule(
         Name=name,
+        EventBusName=bus,
         EventPattern=json.dumps(props["EventPattern"]),
         State=str(props.get("State", "ENABLED")),
         Description=str(props.get("Description", "")),
@@ -74,7 +97,7 @@ def deploy(events: Any, name: str, props: Mapping[str, Any]) -> None:
     if unsupported:
         raise NotImplementedError(f"rule {name}: only SQS targets are emulated, not {unsupported}")
     if targets:
-        events.put_targets(Rule=name, Targets=targets)
+        events.put_targets(Rule=name, EventBusName=bus, Targets=targets)
 
 
 def put_events(stack: Any, entries: list[dict[str, Any]]) -> dict[str, Any]:

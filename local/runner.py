@@ -13,8 +13,10 @@ Environment:
   SCHEDULE_SECONDS      run every schedule every n seconds instead of at its rate
 
 What template.yaml declares beyond the API runs too: schedules (local/schedules.py),
-EventBridge rules and their SQS targets (local/eventbridge.py, fed by `POST /local/events`,
-a platform admin's PutEvents), each SQS event source (local/sqs_delivery.py), and ECR's
+EventBridge buses, rules and their SQS targets (local/eventbridge.py, fed by `POST
+/local/events`, a platform admin's PutEvents), each SQS event source (local/sqs_delivery.py),
+the table stream's event source mapping (local/stream_delivery.py: lifecycle events on the
+stack's bus, as StreamFunction puts them), and ECR's
 registry endpoint on another loopback port (local/ecr_registry.py), where the demo chart
 (local/charts/web-frontend) is pushed at start: chart discovery finds it as ECR's push
 event goes through the rule, the queue and ChartDiscoveryFunction.
@@ -38,7 +40,15 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from local import demo_agent, ecr_registry, eventbridge, git_provider, schedules, sqs_delivery
+from local import (
+    demo_agent,
+    ecr_registry,
+    eventbridge,
+    git_provider,
+    schedules,
+    sqs_delivery,
+    stream_delivery,
+)
 from local.fifo_lock import FifoSemaphore
 from local.stack import Stack, fake_aws_env, parse_overrides
 
@@ -293,6 +303,7 @@ def _serve(
     with (
         schedules.running(stack) as emulated,
         sqs_delivery.running(stack) as event_sources,
+        stream_delivery.running(stack) as stream_readers,
         _serving(server),
         demo_agent.running(url, heartbeat),
     ):
@@ -300,6 +311,9 @@ def _serve(
             print(f"Schedule {name}: {lid} every {seconds:g} s", flush=True)
         for source in event_sources:
             print(f"Queue {source.queue_url.rsplit('/', 1)[-1]}: {source.function}", flush=True)
+        for reader in stream_readers:
+            mapping = reader.mapping
+            print(f"Stream {mapping.stream_arn.split('/')[1]}: {mapping.function}", flush=True)
         digest = ecr_registry.push_demo_chart(registry)
         print(
             f"ECR registry (emulated) on {registry.url}: pushed "

@@ -14,6 +14,9 @@ Layout (the group is the function's CodeUri folder):
     events/<group>/<SqsEvent>.json          a batch from an SQS event source (the queue's
                                             messages as the function gets them), named by
                                             the event key in the template
+    events/<group>/<Mapping>.json           a batch from a DynamoDB stream event source
+                                            mapping (AWS::Lambda::EventSourceMapping),
+                                            named by the mapping's logical id
 
 Routes and functions come from the template; only what a template cannot say is here: the
 request bodies and query strings of the samples, and the ids they use. Those ids are the
@@ -842,6 +845,60 @@ def queue_event(function: str, event: str, queue_arn: str) -> dict[str, Any]:
     return sqs_event(source, messages)
 
 
+# --- stream event source mappings ------------------------------------------------------------
+
+
+def history_record(seq: int, entry: dict[str, Any], when: int) -> dict[str, Any]:
+    """The stream record of project demo's seq-th history entry, as Lambda hands it over."""
+    template.add_layers_to_path()
+    from boto3.dynamodb.types import TypeSerializer
+
+    keys = {"PK": f"PROJECT#{PROJECT_ID}", "SK": f"HIST#{seq:012d}"}
+    item = {**keys, "entity": "history", **entry, "seq": seq}
+    image = {k: TypeSerializer().serialize(v) for k, v in item.items()}
+    stream = (
+        f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/TenantryTable/stream/2025-01-15T09:00:00.000"
+    )
+    return {
+        "eventID": hashlib.md5(f"{PROJECT_ID}/{seq}".encode()).hexdigest(),
+        "eventName": "INSERT",
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": REGION,
+        "dynamodb": {
+            "ApproximateCreationDateTime": when,
+            "Keys": {k: image[k] for k in keys},
+            "NewImage": image,
+            "SequenceNumber": str(4_000_000_000_000_000_000 + seq),
+            "SizeBytes": len(json.dumps(image)),
+            "StreamViewType": "NEW_AND_OLD_IMAGES",
+        },
+        "eventSourceARN": stream,
+    }
+
+
+def stream_event() -> dict[str, Any]:
+    """A batch of the table's stream (new history entries, what the mapping's filter lets
+    through): demo becoming active, then Sam's membership accepted."""
+    at = TIME_EPOCH // 1000
+    provisioned = {
+        "at": "2025-01-15T10:00:00.000000Z",
+        "actor": "system:workflow",
+        "event": "provisioned",
+        "from": "creating",
+        "to": "active",
+    }
+    accepted = {
+        "at": "2025-01-15T10:00:05.000000Z",
+        "actor": "user:" + admin_user_id(),
+        "event": "membership_accept",
+        "from": "requested",
+        "to": "accepted",
+        "detail": {"user_id": MEMBER_USER_ID, "role": "member"},
+    }
+    return {"Records": [history_record(4, provisioned, at), history_record(5, accepted, at + 5)]}
+
+
 # --- all of them ----------------------------------------------------------------------------
 
 
@@ -850,7 +907,7 @@ class Entry:
     """One sample event and the function that handles it."""
 
     function: str  # logical id in template.yaml
-    kind: str  # "http", "authorizer", "step", "schedule" or "queue"
+    kind: str  # "http", "authorizer", "step", "schedule", "queue" or "stream"
     event: dict[str, Any]
     route: template.HttpRoute | None = None
 
@@ -894,10 +951,13 @@ def build() -> dict[Path, Entry]:
                 entries[Path(fn.group, f"{name}.json")] = Entry(
                     lid, "queue", queue_event(lid, name, arn)
                 )
+        elif mappings := template.event_source_mappings(lid, tpl):
+            for name in mappings:
+                entries[Path(fn.group, f"{name}.json")] = Entry(lid, "stream", stream_event())
         else:
             raise SampleError(
-                f"{lid} has no HttpApi route, schedule or SQS event, is no authorizer and no "
-                "workflow step"
+                f"{lid} has no HttpApi route, schedule, SQS event or event source mapping, is "
+                "no authorizer and no workflow step"
             )
     return entries
 

@@ -31,7 +31,7 @@ from typing import Any
 from unittest import mock
 from urllib.parse import parse_qsl, unquote_to_bytes, urlencode
 
-from local import eventbridge, kms_keys, request_ids, sqs_delivery
+from local import eventbridge, kms_keys, request_ids, sqs_delivery, stream_delivery
 from local import template as tpl
 from local.emulation_patches import emulation_patches
 from local.fifo_lock import FifoRLock
@@ -73,6 +73,8 @@ EMULATED = {
     kms_keys.KIND,
     sqs_delivery.KIND,
     eventbridge.KIND,
+    eventbridge.BUS_KIND,
+    stream_delivery.KIND,
     "AWS::Serverless::StateMachine",
     "AWS::Serverless::Function",
     "AWS::Serverless::HttpApi",
@@ -181,6 +183,8 @@ class Stack:
         # themselves are serialized by serial_aws_calls(), since moto is not thread-safe.
         # Waiters are served in arrival order (local/fifo_lock.py).
         self._locks: dict[str, FifoRLock] = {}
+        # Where each stream event source mapping is in its stream (local/stream_delivery.py).
+        self.stream_readers: list[stream_delivery.Reader] = []
         for fn in self.functions.values():
             self._locks.setdefault(fn.module, FifoRLock())
         tpl.add_layers_to_path(self.template)  # as /opt/python is in Lambda
@@ -220,6 +224,8 @@ class Stack:
             return kms_keys.ref(PSEUDO["AWS::StackName"], logical_id)
         if kind == sqs_delivery.KIND:
             return sqs_delivery.url(REGION, ACCOUNT, logical_id)
+        if kind == eventbridge.BUS_KIND:
+            return str(self.resolve(props.get("Name", logical_id)))
         return logical_id
 
     def attribute(self, logical_id: str, attr: str) -> str:
@@ -236,7 +242,11 @@ class Stack:
             arn = sqs_delivery.arn(REGION, ACCOUNT, logical_id)
             return {"Arn": arn, "QueueName": logical_id, "QueueUrl": ref}[attr]
         if kind == eventbridge.KIND and attr == "Arn":
-            return eventbridge.arn(REGION, ACCOUNT, logical_id)
+            props = self.resources[logical_id].get("Properties", {})
+            bus = str(self.resolve(props.get("EventBusName", eventbridge.DEFAULT_BUS)))
+            return eventbridge.arn(REGION, ACCOUNT, logical_id, bus)
+        if kind == eventbridge.BUS_KIND:
+            return {"Arn": eventbridge.bus_arn(REGION, ACCOUNT, ref), "Name": ref}[attr]
         raise NotImplementedError(f"Fn::GetAtt {logical_id}.{attr} is not emulated")
 
     def _ref(self, name: str) -> Any:
@@ -364,6 +374,8 @@ class Stack:
         sqs_delivery.deploy(
             self.client("sqs"), {lid: self.resolve(props) for lid, props in queues.items()}
         )
+        for lid in tpl.resources_of_type(eventbridge.BUS_KIND, self.template):
+            eventbridge.deploy_bus(self.client("events"), self.physical_id(lid))
         for lid, props in tpl.resources_of_type(eventbridge.KIND, self.template).items():
             eventbridge.deploy(self.client("events"), lid, self.resolve(props))
         for lid, res in self.resources.items():
@@ -393,6 +405,8 @@ class Stack:
                 )
             elif kind not in EMULATED:
                 log.warning("%s (%s) is not emulated locally", lid, kind)
+        # Event source mappings on the tables' streams start reading from here.
+        self.stream_readers = stream_delivery.deploy(self)
 
     @staticmethod
     def _create_table(ddb: Any, name: str, props: Mapping[str, Any]) -> None:

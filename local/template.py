@@ -2,7 +2,8 @@
 events, contract tests): which function serves which HttpApi route, under which event name,
 in which module; the other events of a function (schedules, SQS event sources); the
 resources of a type. The one reader of the file (local/stack.py resolves and deploys from
-it, local/schedules.py, local/eventbridge.py and local/sqs_delivery.py emulate from it).
+it, local/schedules.py, local/eventbridge.py, local/sqs_delivery.py and
+local/stream_delivery.py emulate from it).
 
 Nothing here lists a route or a function: everything comes from the template, read with
 cfn-lint's decoder (it understands the short-form intrinsics like `!Ref`).
@@ -153,6 +154,19 @@ def schedules(logical_id: str, template: Mapping[str, Any] | None = None) -> dic
     return {
         name: str(props.get("Schedule", ""))
         for name, props in function_events(logical_id, "Schedule", template).items()
+    }
+
+
+def event_source_mappings(
+    logical_id: str, template: Mapping[str, Any] | None = None
+) -> dict[str, dict[str, Any]]:
+    """{logical id: Properties} of the AWS::Lambda::EventSourceMapping resources invoking the
+    function (FunctionName `!Ref` it), in template order."""
+    return {
+        lid: props
+        for lid, props in resources_of_type("AWS::Lambda::EventSourceMapping", template).items()
+        if isinstance(props.get("FunctionName"), Mapping)
+        and props["FunctionName"].get("Ref") == logical_id
     }
 
 

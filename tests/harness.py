@@ -194,6 +194,15 @@ def deliver(api: Api) -> int:
     return sqs_delivery.drain(api.stack)
 
 
+def deliver_stream(api: Api) -> int:
+    """Play the table stream's event source mapping until it has read and settled every
+    record written so far (local/stream_delivery.py): each new history entry's lifecycle
+    event is then on the stack's bus. Returns the polls made."""
+    from local import stream_delivery
+
+    return stream_delivery.drain(api.stack)
+
+
 def ensure_test_admin() -> str:
     from tenantry.domain.identity import ensure_admin
 

@@ -140,3 +140,68 @@ def test_a_parser_with_its_own_blob_parser_is_left_to_botocore() -> None:
     with compiled_item_parsing():
         parsed = JSONParser(blob_parser=lambda value: f"raw:{value}").parse(response, shape)
     assert parsed["Item"] == {"b": {"B": "raw:AAE="}}
+
+
+STREAM_BODIES: list[Any] = [
+    {
+        "NextShardIterator": "it",
+        "Records": [
+            {
+                "eventID": "e",
+                "eventName": "MODIFY",
+                "eventVersion": "1.0",
+                "eventSource": "aws:dynamodb",
+                "awsRegion": "us-east-1",
+                "dynamodb": {
+                    "ApproximateCreationDateTime": stamp,
+                    "Keys": {"PK": {"S": "p"}, "SK": {"B": "AAE="}},
+                    "NewImage": _wire_item(),
+                    "OldImage": {"a": {"L": [{"NULL": True}]}},
+                    "SequenceNumber": "1100",
+                    "SizeBytes": 12,
+                    "StreamViewType": "NEW_AND_OLD_IMAGES",
+                },
+            }
+        ],
+    }
+    for stamp in (1736935200, 1736935200.123, "2025-01-15T10:00:00Z")
+] + [{"Records": []}, {"Records": [{"dynamodb": None}]}, {"NextShardIterator": None}]
+
+
+@pytest.mark.parametrize("body", [*STREAM_BODIES, "", "not json"])
+def test_any_stream_body_parses_as_botocore_does(body: Any) -> None:
+    import botocore.session
+    from botocore.parsers import create_parser
+
+    model = botocore.session.get_session().get_service_model("dynamodbstreams")
+    shape = model.operation_model("GetRecords").output_shape
+    raw = (body if isinstance(body, str) else json.dumps(body)).encode()
+    response = {"status_code": 200, "headers": {"x-amzn-requestid": "r"}, "body": raw}
+
+    def parsed() -> Any:
+        try:
+            return create_parser("json").parse(dict(response), shape)
+        except Exception as exc:
+            return type(exc)
+
+    slow = parsed()
+    with compiled_item_parsing():
+        fast = parsed()
+    _same(fast, slow)
+
+
+def test_a_parser_with_its_own_timestamp_parser_is_left_to_botocore() -> None:
+    import botocore.session
+    from botocore.parsers import JSONParser
+
+    shape = (
+        botocore.session.get_session()
+        .get_service_model("dynamodbstreams")
+        .operation_model("GetRecords")
+        .output_shape
+    )
+    body = json.dumps({"Records": [{"dynamodb": {"ApproximateCreationDateTime": 5}}]})
+    response = {"status_code": 200, "headers": {}, "body": body.encode()}
+    with compiled_item_parsing():
+        parsed = JSONParser(timestamp_parser=lambda value: f"at:{value}").parse(response, shape)
+    assert parsed["Records"][0]["dynamodb"]["ApproximateCreationDateTime"] == "at:5"

@@ -1,7 +1,9 @@
 """local/dynamodb_stream_tail.py and local/moto_untracked_items.py: the emulation's
 memory stays bounded. A stream keeps its latest records, numbered as before, readable
 through a shard iterator, and a cancelled transaction still drops exactly its own
-records; moto's instance tracking keeps no DynamoDB item."""
+records; reading a trimmed position is TrimmedDataAccessException and an iterator handed
+out too long ago ExpiredIteratorException, as DynamoDB Streams answers; readers are told of
+new records; moto's instance tracking keeps no DynamoDB item."""
 
 from __future__ import annotations
 
@@ -93,3 +95,60 @@ def test_moto_tracks_no_item_instance(stack: Stack) -> None:
     )
     assert list(Item.instances_tracked) == []
     assert list(StreamRecord.instances_tracked) == []
+
+
+def _iterator(stack: Stack, name: str, kind: str, number: int | None = None) -> str:
+    ddb, streams = stack.client("dynamodb"), stack.client("dynamodbstreams")
+    arn = ddb.describe_table(TableName=name)["Table"]["LatestStreamArn"]
+    extra = {"SequenceNumber": str(number)} if number is not None else {}
+    return str(
+        streams.get_shard_iterator(
+            StreamArn=arn, ShardId=_shard(name).id, ShardIteratorType=kind, **extra
+        )["ShardIterator"]
+    )
+
+
+def test_reading_a_trimmed_position_is_trimmed_data_access(stack: Stack, small_tail: None) -> None:
+    ddb, name = stack.client("dynamodb"), stack.table_names()["TenantryTable"]
+    streams = stack.client("dynamodbstreams")
+    shard = _shard(name)
+    iterator = _iterator(stack, name, "TRIM_HORIZON")
+    first = shard.starting_sequence_number
+    for i in range(12):
+        ddb.put_item(TableName=name, Item={"PK": {"S": "P#trim"}, "SK": {"S": f"{i:02d}"}})
+    assert shard.starting_sequence_number > first  # trimmed past the iterator's position
+    with pytest.raises(streams.exceptions.TrimmedDataAccessException):
+        streams.get_records(ShardIterator=iterator)
+    at = _iterator(stack, name, "AT_SEQUENCE_NUMBER", shard.starting_sequence_number)
+    records = streams.get_records(ShardIterator=at)["Records"]
+    assert int(records[0]["dynamodb"]["SequenceNumber"]) == shard.starting_sequence_number
+
+
+def test_a_stream_keeps_its_latest_iterators(stack: Stack) -> None:
+    from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+    name = stack.table_names()["TenantryTable"]
+    streams = stack.client("dynamodbstreams")
+    backend = dynamodbstreams_backends["123456789012"]["us-east-1"]
+    with mock.patch.object(dynamodb_stream_tail, "ITERATORS", 5):
+        oldest = _iterator(stack, name, "TRIM_HORIZON")
+        iterator = _iterator(stack, name, "TRIM_HORIZON")
+        for _ in range(10):  # each read hands out the next iterator
+            iterator = streams.get_records(ShardIterator=iterator)["NextShardIterator"]
+        assert len(backend.shard_iterators) <= 5
+        with pytest.raises(streams.exceptions.ExpiredIteratorException):
+            streams.get_records(ShardIterator=oldest)
+        assert streams.get_records(ShardIterator=iterator)["Records"] == []
+
+
+def test_readers_are_told_of_each_record_appended(stack: Stack) -> None:
+    ddb, name = stack.client("dynamodb"), stack.table_names()["TenantryTable"]
+    told: list[int] = []
+    stop = dynamodb_stream_tail.on_append(lambda: told.append(1))
+    try:
+        for i in range(3):
+            ddb.put_item(TableName=name, Item={"PK": {"S": "P#told"}, "SK": {"S": f"{i}"}})
+    finally:
+        stop()
+    ddb.put_item(TableName=name, Item={"PK": {"S": "P#told"}, "SK": {"S": "after"}})
+    assert told == [1, 1, 1]

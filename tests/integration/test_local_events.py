@@ -127,3 +127,41 @@ def test_schedule_seconds_runs_every_schedule_that_often(runner: Running) -> Non
     log = runner.log_path
     assert "Schedule EveryMinute: ReconcilerFunction every 1 s" in log.read_text()
     _until(lambda: log.read_text().count("ReconcilerFunction (EveryMinute)") >= 2)
+
+
+def _published(runner: Running) -> list[dict[str, Any]]:
+    """StreamFunction's log lines (one per invocation) so far. Matched by their message:
+    the functions share one Powertools logger in the runner's process, so a line's
+    function_name may be another's that ran meanwhile; a line another thread's output
+    interleaved with is skipped."""
+    found = []
+    for line in runner.log_path.read_text().splitlines():
+        if '"message":"lifecycle events"' not in line:
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if record.get("message") == "lifecycle events":
+            found.append(record)
+    return found
+
+
+def test_the_tables_stream_is_read_and_each_history_entry_published(runner: Running) -> None:
+    """The runner plays the template's stream event source mapping: a project's history
+    entries reach StreamFunction, which puts them on the bus (tests/integration/
+    test_lifecycle_events.py follows them to a subscriber; here, the runner's own log)."""
+    assert "Stream TenantryTable: StreamFunction" in runner.log_path.read_text()
+    before = sum(line["published"] for line in _published(runner))
+    status, body = request("POST", f"{runner.url}/projects", ADMIN_TOKEN, {"name": "Streamed"})
+    assert status == 202, body
+
+    def history() -> list[Any]:
+        status, page = request("GET", f"{runner.url}/projects/streamed/history", ADMIN_TOKEN)
+        assert status == 200, page
+        entries = list(page["items"])
+        return entries if entries and entries[-1]["event"] == "provisioned" else []
+
+    entries = _until(history)
+    _until(lambda: sum(line["published"] for line in _published(runner)) - before >= len(entries))
+    assert all(not line["failed"] for line in _published(runner))

@@ -60,6 +60,9 @@ class Settings:
     # Notifications (tenantry.domain.notifications): how long one stays listed without a
     # new post, unless the post says otherwise (template parameter NotificationLifetimeSeconds).
     notification_lifetime_seconds: int = 7 * 24 * 3600
+    # Lifecycle events (tenantry.event_bus): the stack's EventBridge bus, for the stream
+    # function only.
+    event_bus_name: str = ""
 
     def __post_init__(self) -> None:
         if self.approval_policy not in APPROVAL_POLICIES:

@@ -19,6 +19,7 @@ ConditionCheck, which becomes an Update).
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 
@@ -146,3 +147,41 @@ def page(
     return table.query(
         keys.project_pk(project_id), sk_prefix=keys.HISTORY_PREFIX, limit=limit, start_key=start_key
     )
+
+
+# --- the table's stream ------------------------------------------------------------------
+# Lifecycle events (tenantry.domain.lifecycle_events) are the entries as the stream carries
+# them: Lambda's DynamoDB stream records, images in DynamoDB's attribute-value JSON.
+_NUMBERED = re.compile(rf"{keys.HISTORY_PREFIX}[0-9]{{12}}")
+
+
+def written(record: dict[str, Any]) -> dict[str, Any] | None:
+    """The history entry a stream record says was written (an INSERT of a numbered
+    HIST#<seq> item; entries are never changed or removed): {project_id, seq, at, actor,
+    event, from, to, detail}, nothing else of the item. None for any other record."""
+    change = record.get("dynamodb") or {}
+    sk = ((change.get("Keys") or {}).get("SK") or {}).get("S", "")
+    image = change.get("NewImage")
+    if record.get("eventName") != "INSERT" or not _NUMBERED.fullmatch(sk) or not image:
+        return None
+    item = _deserialized(image)
+    pk = str(item.get("PK", ""))
+    if item.get("entity") != "history" or not pk.startswith(keys.project_pk("")):
+        return None
+    return {
+        "project_id": pk.removeprefix(keys.project_pk("")),
+        "seq": int(sk.removeprefix(keys.HISTORY_PREFIX)),
+        "at": item.get("at"),
+        "actor": item.get("actor"),
+        "event": item.get("event"),
+        "from": item.get("from"),
+        "to": item.get("to"),
+        "detail": item.get("detail"),
+    }
+
+
+def _deserialized(image: dict[str, Any]) -> dict[str, Any]:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    deserializer = TypeDeserializer()
+    return {k: table.plain(deserializer.deserialize(v)) for k, v in image.items()}
