@@ -22,6 +22,7 @@ from tenantry.http import (
     lambda_handler_for,
     make_app,
     no_content,
+    paged,
     respond,
     responses,
 )
@@ -37,7 +38,7 @@ from tenantry.models.catalog import (
     HelmTagFormatCreate,
 )
 from tenantry.models.common import Page
-from tenantry.pagination import FILTERED_AFTER_READING, decode_cursor, fingerprint, page
+from tenantry.pagination import FILTERED_AFTER_READING
 
 app = make_app()
 
@@ -65,9 +66,12 @@ def list_deployment_kinds(
     ] = None,
 ) -> Page[DeploymentKind]:
     caller(app)
-    scope = fingerprint("deployment-kinds", name)
-    items, last = catalog.list_kinds(name, limit, decode_cursor(cursor, scope))
-    return Page[DeploymentKind](**page(items, last, scope))
+    return paged(
+        DeploymentKind,
+        cursor,
+        ("deployment-kinds", name),
+        lambda key: catalog.list_kinds(name, limit, key),
+    )
 
 
 @app.post(
@@ -142,9 +146,12 @@ def list_helm_registries(
     kind_id: ReferenceQuery = None,
 ) -> Page[HelmRegistry]:
     caller(app)
-    scope = fingerprint("helm-registries", repo_name, kind_id)
-    items, last = catalog.list_registries(repo_name, kind_id, limit, decode_cursor(cursor, scope))
-    return Page[HelmRegistry](**page(items, last, scope))
+    return paged(
+        HelmRegistry,
+        cursor,
+        ("helm-registries", repo_name, kind_id),
+        lambda key: catalog.list_registries(repo_name, kind_id, limit, key),
+    )
 
 
 @app.get(
@@ -184,9 +191,12 @@ def update_helm_registry(
 )
 def list_helm_tag_formats(limit: Limit = 25, cursor: Cursor = None) -> Page[HelmTagFormat]:
     caller(app)
-    scope = fingerprint("helm-tag-formats")
-    items, last = catalog.list_tag_formats(limit, decode_cursor(cursor, scope))
-    return Page[HelmTagFormat](**page(items, last, scope))
+    return paged(
+        HelmTagFormat,
+        cursor,
+        ("helm-tag-formats",),
+        lambda key: catalog.list_tag_formats(limit, key),
+    )
 
 
 @app.post(
@@ -262,11 +272,14 @@ def list_helm_charts(
     ] = None,
 ) -> Page[HelmChart]:
     caller(app)
-    scope = fingerprint("helm-charts", helm_registry_id, kind_id, parsed_branch, available)
-    items, last = catalog.list_charts(
-        helm_registry_id, kind_id, parsed_branch, available, limit, decode_cursor(cursor, scope)
+    return paged(
+        HelmChart,
+        cursor,
+        ("helm-charts", helm_registry_id, kind_id, parsed_branch, available),
+        lambda key: catalog.list_charts(
+            helm_registry_id, kind_id, parsed_branch, available, limit, key
+        ),
     )
-    return Page[HelmChart](**page(items, last, scope))
 
 
 @app.get(

@@ -21,6 +21,7 @@ from tenantry.http import (
     lambda_handler_for,
     make_app,
     no_content,
+    paged,
     respond,
     responses,
 )
@@ -33,7 +34,6 @@ from tenantry.models.clusters import (
     ClusterPatch,
 )
 from tenantry.models.common import Page
-from tenantry.pagination import decode_cursor, fingerprint, page
 
 app = make_app()
 
@@ -83,9 +83,13 @@ def list_clusters(
         ),
     ] = None,
 ) -> Page[Cluster]:
-    scope = fingerprint("clusters", name)
-    items, last = clusters.list_clusters(caller(app), name, limit, decode_cursor(cursor, scope))
-    return Page[Cluster](**page(items, last, scope))
+    principal = caller(app)
+    return paged(
+        Cluster,
+        cursor,
+        ("clusters", name),
+        lambda key: clusters.list_clusters(principal, name, limit, key),
+    )
 
 
 @app.get(

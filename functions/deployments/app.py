@@ -22,6 +22,7 @@ from tenantry.http import (
     lambda_handler_for,
     make_app,
     no_content,
+    paged,
     respond,
     responses,
 )
@@ -36,7 +37,6 @@ from tenantry.models.deployments import (
     K8sResource,
     TaskCreate,
 )
-from tenantry.pagination import listed
 
 app = make_app()
 
@@ -59,12 +59,11 @@ def list_deployments(
     projectId: ProjectId, limit: Limit = 25, cursor: Cursor = None
 ) -> Page[Deployment]:
     principal = caller(app)
-    return Page[Deployment](
-        **listed(
-            cursor,
-            ("deployments", projectId),
-            lambda key: deployments.list_deployments(principal, projectId, limit, key),
-        )
+    return paged(
+        Deployment,
+        cursor,
+        ("deployments", projectId),
+        lambda key: deployments.list_deployments(principal, projectId, limit, key),
     )
 
 
@@ -153,12 +152,11 @@ def list_deployment_tasks(
     projectId: ProjectId, limit: Limit = 25, cursor: Cursor = None
 ) -> Page[DeploymentTask]:
     principal = caller(app)
-    return Page[DeploymentTask](
-        **listed(
-            cursor,
-            ("deployment-tasks", projectId),
-            lambda key: deployments.list_tasks(principal, projectId, limit, key),
-        )
+    return paged(
+        DeploymentTask,
+        cursor,
+        ("deployment-tasks", projectId),
+        lambda key: deployments.list_tasks(principal, projectId, limit, key),
     )
 
 
@@ -229,14 +227,11 @@ def list_k8s_resources(
     ] = None,
 ) -> Page[K8sResource]:
     principal = caller(app)
-    return Page[K8sResource](
-        **listed(
-            cursor,
-            ("k8s-resources", projectId, deployment_id),
-            lambda key: deployments.list_k8s_resources(
-                principal, projectId, deployment_id, limit, key
-            ),
-        )
+    return paged(
+        K8sResource,
+        cursor,
+        ("k8s-resources", projectId, deployment_id),
+        lambda key: deployments.list_k8s_resources(principal, projectId, deployment_id, limit, key),
     )
 
 
@@ -270,12 +265,11 @@ def list_deployment_permissions(
     ] = None,
 ) -> Page[DeploymentPermission]:
     principal = caller(app)
-    return Page[DeploymentPermission](
-        **listed(
-            cursor,
-            ("deployment-permissions", projectId, env_id),
-            lambda key: deployments.list_permissions(principal, projectId, env_id, limit, key),
-        )
+    return paged(
+        DeploymentPermission,
+        cursor,
+        ("deployment-permissions", projectId, env_id),
+        lambda key: deployments.list_permissions(principal, projectId, env_id, limit, key),
     )
 
 

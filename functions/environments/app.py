@@ -23,6 +23,7 @@ from tenantry.http import (
     lambda_handler_for,
     make_app,
     no_content,
+    paged,
     respond,
     responses,
 )
@@ -38,7 +39,7 @@ from tenantry.models.environments import (
     SecretPatch,
 )
 from tenantry.models.identity import Principal
-from tenantry.pagination import FILTERED_AFTER_READING, decode_cursor, fingerprint, page
+from tenantry.pagination import FILTERED_AFTER_READING
 
 app = make_app()
 
@@ -80,11 +81,13 @@ def _created(
 def list_environments(
     projectId: ProjectIdPath, limit: Limit = 25, cursor: Cursor = None
 ) -> Page[Environment]:
-    scope = fingerprint("environments", projectId)
-    items, last = environments.list_environments(
-        caller(app), projectId, limit, decode_cursor(cursor, scope)
+    principal = caller(app)
+    return paged(
+        Environment,
+        cursor,
+        ("environments", projectId),
+        lambda key: environments.list_environments(principal, projectId, limit, key),
     )
-    return Page[Environment](**page(items, last, scope))
 
 
 @app.post(
@@ -159,11 +162,13 @@ def delete_environment(
 def list_environment_permissions(
     projectId: ProjectIdPath, envId: Id, limit: Limit = 25, cursor: Cursor = None
 ) -> Page[EnvironmentPermission]:
-    scope = fingerprint("environment-permissions", projectId, envId)
-    items, last = environments.list_permissions(
-        caller(app), projectId, envId, limit, decode_cursor(cursor, scope)
+    principal = caller(app)
+    return paged(
+        EnvironmentPermission,
+        cursor,
+        ("environment-permissions", projectId, envId),
+        lambda key: environments.list_permissions(principal, projectId, envId, limit, key),
     )
-    return Page[EnvironmentPermission](**page(items, last, scope))
 
 
 @app.post(
@@ -235,17 +240,21 @@ def list_secrets(
     collection: SecretFilter = None,
     name: SecretFilter = None,
 ) -> Page[Secret]:
-    scope = fingerprint("secrets", projectId, envId, collection, name)
-    items, last = secrets.list_secrets(
-        caller(app),
-        projectId,
-        envId,
-        limit,
-        decode_cursor(cursor, scope),
-        collection=collection,
-        name=name,
+    principal = caller(app)
+    return paged(
+        Secret,
+        cursor,
+        ("secrets", projectId, envId, collection, name),
+        lambda key: secrets.list_secrets(
+            principal,
+            projectId,
+            envId,
+            limit,
+            key,
+            collection=collection,
+            name=name,
+        ),
     )
-    return Page[Secret](**page(items, last, scope))
 
 
 @app.post(

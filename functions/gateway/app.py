@@ -23,6 +23,7 @@ from tenantry.http import (
     lambda_handler_for,
     make_app,
     no_content,
+    paged,
     respond,
     responses,
 )
@@ -34,7 +35,6 @@ from tenantry.models.gateway import (
     GatewaySubscription,
     GatewaySubscriptionCreated,
 )
-from tenantry.pagination import listed
 
 app = make_app()
 
@@ -63,12 +63,11 @@ def list_gateway_services(
     ] = None,
 ) -> Page[GatewayService]:
     principal = caller(app)
-    return Page[GatewayService](
-        **listed(
-            cursor,
-            ("gateway-services", principal.is_admin, enabled),
-            lambda key: gateway.list_services(principal, enabled, limit, key),
-        )
+    return paged(
+        GatewayService,
+        cursor,
+        ("gateway-services", principal.is_admin, enabled),
+        lambda key: gateway.list_services(principal, enabled, limit, key),
     )
 
 
@@ -152,12 +151,11 @@ def list_gateway_subscriptions(
     projectId: Id, limit: Limit = 25, cursor: Cursor = None
 ) -> Page[GatewaySubscription]:
     principal = caller(app)
-    return Page[GatewaySubscription](
-        **listed(
-            cursor,
-            ("project-gateway", projectId),
-            lambda key: gateway.list_subscriptions(principal, projectId, limit, key),
-        )
+    return paged(
+        GatewaySubscription,
+        cursor,
+        ("project-gateway", projectId),
+        lambda key: gateway.list_subscriptions(principal, projectId, limit, key),
     )
 
 

@@ -31,6 +31,7 @@ from tenantry.http import (
     lambda_handler_for,
     make_app,
     no_content,
+    paged,
     respond,
     responses,
 )
@@ -52,7 +53,7 @@ from tenantry.models.governance import (
     TemplateCreate,
 )
 from tenantry.models.identity import Principal
-from tenantry.pagination import FILTERED_AFTER_READING, decode_cursor, fingerprint, listed, page
+from tenantry.pagination import FILTERED_AFTER_READING
 
 app = make_app()
 
@@ -90,16 +91,19 @@ def list_applications(
     ] = None,
 ) -> Page[Application]:
     principal = caller(app)
-    scope = fingerprint("applications", principal.id, principal.is_admin, project_id, state)
-    items, last = applications.list_applications(
-        principal,
-        project_id,
-        state,
-        limit,
-        decode_cursor(cursor, scope),
-        partial(_role_of, principal),
+    return paged(
+        Application,
+        cursor,
+        ("applications", principal.id, principal.is_admin, project_id, state),
+        lambda key: applications.list_applications(
+            principal,
+            project_id,
+            state,
+            limit,
+            key,
+            partial(_role_of, principal),
+        ),
     )
-    return Page[Application](**page(items, last, scope))
 
 
 @app.get(
@@ -170,11 +174,12 @@ def list_memberships(
     limit: Limit = 25, cursor: Cursor = None, project_id: ProjectIdQuery = None
 ) -> Page[Membership]:
     principal = caller(app)
-    scope = fingerprint("memberships", principal.id, project_id)
-    items, last = memberships.list_memberships(
-        principal, project_id, limit, decode_cursor(cursor, scope)
+    return paged(
+        Membership,
+        cursor,
+        ("memberships", principal.id, project_id),
+        lambda key: memberships.list_memberships(principal, project_id, limit, key),
     )
-    return Page[Membership](**page(items, last, scope))
 
 
 @app.get(
@@ -205,9 +210,12 @@ def membership_action(membershipId: Id, body: MembershipAction) -> Membership:
 )
 def list_members(projectId: Id, limit: Limit = 25, cursor: Cursor = None) -> Page[Member]:
     principal = caller(app)
-    scope = fingerprint("members", principal.id, projectId)
-    items, last = memberships.members(principal, projectId, limit, decode_cursor(cursor, scope))
-    return Page[Member](**page(items, last, scope))
+    return paged(
+        Member,
+        cursor,
+        ("members", principal.id, projectId),
+        lambda key: memberships.members(principal, projectId, limit, key),
+    )
 
 
 @app.get(
@@ -223,12 +231,11 @@ def list_project_users(
     projectId: Id, limit: Limit = 25, cursor: Cursor = None
 ) -> Page[ProjectUser]:
     principal = caller(app)
-    return Page[ProjectUser](
-        **listed(
-            cursor,
-            ("project-users", projectId),
-            lambda key: project_users.list_users(principal, projectId, limit, key),
-        )
+    return paged(
+        ProjectUser,
+        cursor,
+        ("project-users", projectId),
+        lambda key: project_users.list_users(principal, projectId, limit, key),
     )
 
 
@@ -248,12 +255,11 @@ SECRET_ONCE = (
 )
 def list_project_apps(projectId: Id, limit: Limit = 25, cursor: Cursor = None) -> Page[App]:
     principal = caller(app)
-    return Page[App](
-        **listed(
-            cursor,
-            ("project-apps", projectId),
-            lambda key: apps.list_apps(principal, projectId, limit, key),
-        )
+    return paged(
+        App,
+        cursor,
+        ("project-apps", projectId),
+        lambda key: apps.list_apps(principal, projectId, limit, key),
     )
 
 
@@ -388,9 +394,12 @@ def put_profile(
 )
 def list_templates(limit: Limit = 25, cursor: Cursor = None) -> Page[Template]:
     caller(app)
-    scope = fingerprint("templates")
-    items, last = templates.list_templates(limit, decode_cursor(cursor, scope))
-    return Page[Template](**page(items, last, scope))
+    return paged(
+        Template,
+        cursor,
+        ("templates",),
+        lambda key: templates.list_templates(limit, key),
+    )
 
 
 @app.get(

@@ -20,6 +20,7 @@ from tenantry.http import (
     lambda_handler_for,
     make_app,
     no_content,
+    paged,
     respond,
     responses,
 )
@@ -40,7 +41,7 @@ from tenantry.models.identity import (
     UserToken,
     UserTokenCreate,
 )
-from tenantry.pagination import FILTERED_AFTER_READING, decode_cursor, fingerprint, page
+from tenantry.pagination import FILTERED_AFTER_READING
 
 app = make_app()
 
@@ -110,16 +111,20 @@ def list_users(
     ] = None,
     is_active: Annotated[bool | None, Query(description=FILTERED_AFTER_READING)] = None,
 ) -> Page[User]:
-    scope = fingerprint("users", display_name, email, is_active)
-    items, last = identity.list_users(
-        caller(app),
-        limit,
-        decode_cursor(cursor, scope),
-        display_name=display_name,
-        email=email.lower() if email else None,
-        is_active=is_active,
+    principal = caller(app)
+    return paged(
+        User,
+        cursor,
+        ("users", display_name, email, is_active),
+        lambda key: identity.list_users(
+            principal,
+            limit,
+            key,
+            display_name=display_name,
+            email=email.lower() if email else None,
+            is_active=is_active,
+        ),
     )
-    return Page[User](**page(items, last, scope))
 
 
 @app.get(
@@ -171,9 +176,12 @@ def list_user_tokens(
     user_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Page[UserToken]:
     principal = caller(app)
-    scope = fingerprint("user-tokens", user_id or principal.id)
-    items, last = identity.list_user_tokens(principal, user_id, limit, decode_cursor(cursor, scope))
-    return Page[UserToken](**page(items, last, scope))
+    return paged(
+        UserToken,
+        cursor,
+        ("user-tokens", user_id or principal.id),
+        lambda key: identity.list_user_tokens(principal, user_id, limit, key),
+    )
 
 
 @app.get(
@@ -225,9 +233,13 @@ def create_bot(body: BotCreate, idempotency_key: IdempotencyKey = None) -> Respo
     responses=responses(200, Page[Bot], 403),
 )
 def list_bots(limit: Limit = 25, cursor: Cursor = None) -> Page[Bot]:
-    scope = fingerprint("bots")
-    items, last = identity.list_bots(caller(app), limit, decode_cursor(cursor, scope))
-    return Page[Bot](**page(items, last, scope))
+    principal = caller(app)
+    return paged(
+        Bot,
+        cursor,
+        ("bots",),
+        lambda key: identity.list_bots(principal, limit, key),
+    )
 
 
 @app.get(
@@ -289,9 +301,13 @@ def list_bot_tokens(
     limit: Limit = 25,
     cursor: Cursor = None,
 ) -> Page[BotToken]:
-    scope = fingerprint("bot-tokens", bot_id)
-    items, last = identity.list_bot_tokens(caller(app), bot_id, limit, decode_cursor(cursor, scope))
-    return Page[BotToken](**page(items, last, scope))
+    principal = caller(app)
+    return paged(
+        BotToken,
+        cursor,
+        ("bot-tokens", bot_id),
+        lambda key: identity.list_bot_tokens(principal, bot_id, limit, key),
+    )
 
 
 @app.get(

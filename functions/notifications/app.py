@@ -18,6 +18,7 @@ from tenantry.http import (
     caller,
     lambda_handler_for,
     make_app,
+    paged,
     respond,
     responses,
 )
@@ -28,7 +29,6 @@ from tenantry.models.notifications import (
     Notification,
     NotificationPost,
 )
-from tenantry.pagination import decode_cursor, fingerprint, page
 
 app = make_app()
 
@@ -70,11 +70,13 @@ TopicIdPath = Annotated[
 def list_notifications(
     projectId: ProjectIdPath, limit: Limit = 25, cursor: Cursor = None
 ) -> Page[Notification]:
-    scope = fingerprint("notifications", projectId)
-    items, last = notifications.list_active(
-        caller(app), projectId, limit, decode_cursor(cursor, scope)
+    principal = caller(app)
+    return paged(
+        Notification,
+        cursor,
+        ("notifications", projectId),
+        lambda key: notifications.list_active(principal, projectId, limit, key),
     )
-    return Page[Notification](**page(items, last, scope))
 
 
 _CREATED = responses(201, Notification, 403, 404, 409, headers=("ETag",), description="Created")

@@ -19,6 +19,7 @@ from tenantry.http import (
     lambda_handler_for,
     make_app,
     no_content,
+    paged,
     respond,
     responses,
 )
@@ -32,7 +33,6 @@ from tenantry.models.governance import (
     OrgInvitesCreate,
     OrgMember,
 )
-from tenantry.pagination import decode_cursor, fingerprint, page
 
 app = make_app()
 
@@ -74,9 +74,12 @@ def create_org(body: OrgCreate, idempotency_key: IdempotencyKey = None) -> Respo
 )
 def list_orgs(limit: Limit = 25, cursor: Cursor = None) -> Page[Org]:
     principal = caller(app)
-    scope = fingerprint("orgs", principal.id, principal.is_admin)
-    items, last = orgs.list_orgs(principal, limit, decode_cursor(cursor, scope))
-    return Page[Org](**page(items, last, scope))
+    return paged(
+        Org,
+        cursor,
+        ("orgs", principal.id, principal.is_admin),
+        lambda key: orgs.list_orgs(principal, limit, key),
+    )
 
 
 @app.get(
@@ -97,9 +100,12 @@ def get_org(orgId: Id) -> Org:
 )
 def list_org_members(orgId: Id, limit: Limit = 25, cursor: Cursor = None) -> Page[OrgMember]:
     principal = caller(app)
-    scope = fingerprint("org-members", orgId)
-    items, last = orgs.members(principal, orgId, limit, decode_cursor(cursor, scope))
-    return Page[OrgMember](**page(items, last, scope))
+    return paged(
+        OrgMember,
+        cursor,
+        ("org-members", orgId),
+        lambda key: orgs.members(principal, orgId, limit, key),
+    )
 
 
 # --- invites ------------------------------------------------------------------------------------
@@ -170,9 +176,12 @@ def invite_to_project(
 )
 def list_invites(limit: Limit = 25, cursor: Cursor = None) -> Page[Invite]:
     principal = caller(app)
-    scope = fingerprint("invites", principal.id)
-    items, last = invites.mine(principal, limit, decode_cursor(cursor, scope))
-    return Page[Invite](**page(items, last, scope))
+    return paged(
+        Invite,
+        cursor,
+        ("invites", principal.id),
+        lambda key: invites.mine(principal, limit, key),
+    )
 
 
 @app.post(

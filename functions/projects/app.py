@@ -34,6 +34,7 @@ from tenantry.http import (
     expected_version,
     lambda_handler_for,
     make_app,
+    paged,
     respond,
     responses,
 )
@@ -57,7 +58,6 @@ from tenantry.pagination import (
     encode_cursor,
     fingerprint,
     invalid_cursor,
-    page,
 )
 
 app = make_app()
@@ -134,9 +134,12 @@ def _list(
         keyword=filter_by or None,
         sort=parse_sort(sort_by),
     )
-    scope = fingerprint("projects", principal.id, principal.is_admin, flt.fingerprint_parts())
-    items, last = projects.list_projects(principal, flt, limit, decode_cursor(cursor, scope))
-    return Page[Project](**page(items, last, scope))
+    return paged(
+        Project,
+        cursor,
+        ("projects", principal.id, principal.is_admin, flt.fingerprint_parts()),
+        lambda key: projects.list_projects(principal, flt, limit, key),
+    )
 
 
 # For platform admins (mode=default) the status and the owner are the partition read;
@@ -357,9 +360,12 @@ def project_history(projectId: ProjectIdPath, limit: Limit = 25, cursor: Cursor 
 
 
 def _images(principal: Principal, project_id: str, limit: int, cursor: str | None) -> Page[Image]:
-    scope = fingerprint("images", project_id)
-    items, last = projects.images(principal, project_id, limit, decode_cursor(cursor, scope))
-    return Page[Image](items=items, next_cursor=encode_cursor(last, scope))
+    return paged(
+        Image,
+        cursor,
+        ("images", project_id),
+        lambda key: projects.images(principal, project_id, limit, key),
+    )
 
 
 @app.get(

@@ -21,6 +21,7 @@ from tenantry.http import (
     expected_version,
     lambda_handler_for,
     make_app,
+    paged,
     respond,
     responses,
 )
@@ -31,7 +32,6 @@ from tenantry.models.resources import (
     DeploymentResourcePatch,
     DeploymentResourceType,
 )
-from tenantry.pagination import listed
 
 app = make_app()
 
@@ -75,14 +75,13 @@ def list_deployment_resource_types(
     ] = None,
 ) -> Page[DeploymentResourceType]:
     principal = caller(app)
-    return Page[DeploymentResourceType](
-        **listed(
-            cursor,
-            ("deployment-resource-types", env_id, deployment_kind_id, key),
-            lambda start: resources.list_types(
-                principal, env_id, deployment_kind_id, key, limit, start
-            ),
-        )
+    return paged(
+        DeploymentResourceType,
+        cursor,
+        ("deployment-resource-types", env_id, deployment_kind_id, key),
+        lambda start: resources.list_types(
+            principal, env_id, deployment_kind_id, key, limit, start
+        ),
     )
 
 
@@ -115,12 +114,11 @@ def list_deployment_resources(
     ] = None,
 ) -> Page[DeploymentResource]:
     principal = caller(app)
-    return Page[DeploymentResource](
-        **listed(
-            cursor,
-            ("deployment-resources", projectId, type_id),
-            lambda start: resources.list_resources(principal, projectId, type_id, limit, start),
-        )
+    return paged(
+        DeploymentResource,
+        cursor,
+        ("deployment-resources", projectId, type_id),
+        lambda start: resources.list_resources(principal, projectId, type_id, limit, start),
     )
 
 

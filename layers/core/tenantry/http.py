@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -26,10 +26,13 @@ from tenantry.errors import (
     TenantryError,
     Unauthorized,
 )
-from tenantry.models.common import Problem
+from tenantry.models.common import Page, Problem
 from tenantry.models.identity import Principal
 from tenantry.observability import logger
+from tenantry.pagination import PageFetch, listed
 from tenantry.request_body import check_request_body
+
+T = TypeVar("T")
 
 PROBLEM_JSON = "application/problem+json"
 PUBLIC_ROUTES = {"GET /health"}
@@ -282,3 +285,10 @@ def respond(
 
 def no_content() -> Response:
     return Response(status_code=204)
+
+
+def paged(model: type[T], cursor: str | None, scope: tuple[Any, ...], fetch: PageFetch) -> Page[T]:
+    """Every list route's answer: `fetch(start key) -> (items, last key)` read from the
+    caller's cursor, and the next page's cursor, tied to `scope` (the list's name and
+    everything that narrows it) so that it only continues its own list."""
+    return Page[model](**listed(cursor, scope, fetch))  # type: ignore[valid-type]

@@ -113,10 +113,11 @@ def page(items: list[Any], last_key: dict[str, Any] | None, scope: str) -> dict[
     return {"items": items, "next_cursor": encode_cursor(last_key, scope)}
 
 
-Fetch = Callable[[dict[str, Any] | None], tuple[list[Any], dict[str, Any] | None]]
+# A list's read from a start key: the page's items and the key to resume after them.
+PageFetch = Callable[[dict[str, Any] | None], tuple[list[Any], dict[str, Any] | None]]
 
 
-def listed(cursor: str | None, scope: tuple[Any, ...], fetch: Fetch) -> dict[str, Any]:
+def listed(cursor: str | None, scope: tuple[Any, ...], fetch: PageFetch) -> dict[str, Any]:
     """A list route's answer: `fetch(start key)` from the caller's cursor, the next cursor
     tied to `scope` (the list and its filters), so a cursor only continues its own list."""
     bound = fingerprint(*scope)
