@@ -916,6 +916,7 @@ def build() -> dict[Path, Entry]:
     """{path relative to events/: Entry} for every route, step and authorizer."""
     tpl = template.load()
     functions = template.functions(tpl)
+    resources = template.resources(tpl)
     authorizers = template.authorizer_functions(tpl)
     steps = workflow_steps(tpl)
     entries: dict[Path, Entry] = {}
@@ -944,16 +945,15 @@ def build() -> dict[Path, Entry]:
                 entries[Path(fn.group, f"{rule}.json")] = Entry(
                     lid, "schedule", schedule_event(rule)
                 )
-        elif sources := template.function_events(lid, "SQS", tpl):
-            for name, props in sources.items():
-                queue = template.getatt_target(props.get("Queue"))
-                arn = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{queue}"
-                entries[Path(fn.group, f"{name}.json")] = Entry(
-                    lid, "queue", queue_event(lid, name, arn)
-                )
         elif mappings := template.event_source_mappings(lid, tpl):
-            for name in mappings:
-                entries[Path(fn.group, f"{name}.json")] = Entry(lid, "stream", stream_event())
+            for name, props in mappings.items():
+                source = template.getatt_target(props.get("EventSourceArn"))
+                if source and resources.get(source, {}).get("Type") == "AWS::SQS::Queue":
+                    arn = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{source}"
+                    entry = Entry(lid, "queue", queue_event(lid, name, arn))
+                else:
+                    entry = Entry(lid, "stream", stream_event())
+                entries[Path(fn.group, f"{name}.json")] = entry
         else:
             raise SampleError(
                 f"{lid} has no HttpApi route, schedule, SQS event or event source mapping, is "

@@ -2,8 +2,8 @@
 
 Queues (AWS::SQS::Queue) are created in moto with what the template says of them
 (visibility timeout, retention, a RedrivePolicy to their dead-letter queue); locally a
-queue is named after its logical id. A function event of Type SQS is an event source
-mapping, played as Lambda plays it: receive up to BatchSize messages, invoke the function
+queue is named after its logical id. An event source mapping
+(AWS::Lambda::EventSourceMapping) on a queue is played as Lambda plays it: receive up to BatchSize messages, invoke the function
 with the SQS event, delete what it handled; with ReportBatchItemFailures only the
 messages it names in `batchItemFailures` are kept, and a function that raises keeps them
 all. A kept message is received again (moto counts receives) until the queue's
@@ -32,6 +32,7 @@ from typing import Any
 from local import template
 
 KIND = "AWS::SQS::Queue"
+MAPPING = "AWS::Lambda::EventSourceMapping"
 log = logging.getLogger("local.sqs_delivery")
 IDLE_POLL_SECONDS = 0.5  # an idle poller looks again this often (wake() looks at once)
 QUEUE_ATTRIBUTES = ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds")
@@ -79,21 +80,27 @@ class EventSource:
 
 
 def event_sources(stack: Any) -> list[EventSource]:
+    """The template's event source mappings (AWS::Lambda::EventSourceMapping) on a queue;
+    those on a DynamoDB stream are local/stream_delivery's."""
     out = []
-    for lid in stack.functions:
-        for name, props in template.function_events(lid, "SQS", stack.template).items():
-            queue_arn = str(stack.resolve(props["Queue"]))
-            out.append(
-                EventSource(
-                    function=lid,
-                    event=name,
-                    queue_url=url(*_region_account(queue_arn), name_of(queue_arn)),
-                    queue_arn=queue_arn,
-                    batch_size=int(props.get("BatchSize", 10)),
-                    report_failures="ReportBatchItemFailures"
-                    in props.get("FunctionResponseTypes", []),
-                )
+    for lid, props in template.resources_of_type(MAPPING, stack.template).items():
+        props = stack.resolve(props)
+        queue_arn = str(props["EventSourceArn"])
+        if not queue_arn.startswith("arn:aws:sqs:"):
+            continue
+        function = stack.function_for(str(props["FunctionName"]))
+        if function is None:
+            raise ValueError(f"{lid}: {props['FunctionName']} is not a function of the template")
+        out.append(
+            EventSource(
+                function=function.logical_id,
+                event=lid,
+                queue_url=url(*_region_account(queue_arn), name_of(queue_arn)),
+                queue_arn=queue_arn,
+                batch_size=int(props.get("BatchSize", 10)),
+                report_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
             )
+        )
     return out
 
 

@@ -107,8 +107,10 @@ def mappings(stack: Any) -> list[StreamMapping]:
     for lid, props in template.resources_of_type(KIND, stack.template).items():
         props = stack.resolve(props)
         source = str(props["EventSourceArn"])
+        if source.startswith("arn:aws:sqs:"):
+            continue  # a queue's: local/sqs_delivery
         if ":dynamodb:" not in source or "/stream/" not in source:
-            raise NotImplementedError(f"{lid}: only mappings on a DynamoDB stream are emulated")
+            raise NotImplementedError(f"{lid}: only mappings on a stream or a queue are emulated")
         function = stack.function_for(str(props["FunctionName"]))
         if function is None:
             raise ValueError(f"{lid}: {props['FunctionName']} is not a function of the template")
