@@ -19,6 +19,7 @@ For speed (what the product sees is unchanged):
                                      or BatchGetItem
   local/dynamodb_item_copies.py      items deep-copied without copy.deepcopy per value
   local/dynamodb_expressions.py      condition and update expressions parsed once
+  local/dynamodb_update_validation.py  and their validators' walks without per-node tables
   local/moto_dispatch.py             moto's per-call bookkeeping made cheaper
   local/moto_routing.py              a request's handler found once per URL, request ids
                                      written into XML bodies only
@@ -56,6 +57,7 @@ from local.dynamodb_stream_responses import plain_json_stream_records
 from local.dynamodb_stream_tail import stream_tail
 from local.dynamodb_transactions import item_level_rollback
 from local.dynamodb_type_deserializing import compiled_output_deserializing
+from local.dynamodb_update_validation import validation_walks_once
 from local.eventbridge import events_with_account
 from local.moto_dispatch import cheaper_dispatch
 from local.moto_routing import routes_once
@@ -77,6 +79,7 @@ PATCHES = (
     sizes_without_copies,
     copies_without_detours,
     expressions_parsed_once,
+    validation_walks_once,
     cheaper_dispatch,
     routes_once,
     placeholder_signatures,

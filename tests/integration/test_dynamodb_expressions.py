@@ -1,4 +1,4 @@
-"""local/dynamodb_expressions.py: with expressions parsed once (and their syntax trees
+"""local/dynamodb_expressions.py (and local/dynamodb_update_validation.py): with expressions parsed once (and their syntax trees
 copied by copy_tree), every call answers and leaves the table as with moto's parsers and
 copy.deepcopy (conditions met and not, updates of every kind, transactions, filters,
 refused expressions); a kept tree is the caller's to change no more; copy_tree copies a
@@ -192,6 +192,21 @@ def test_calls_answer_as_with_motos_parsers(stack: Stack) -> None:
     assert again == theirs
     assert sum(1 for r in theirs if isinstance(r, list) and r and r[0] == "error") >= 5
     assert ["raised", "KeyError(':missing')"] in theirs
+
+
+def test_validation_walks_answer_as_motos(stack: Stack) -> None:
+    """local/dynamodb_update_validation.py: the validators' walks with their tables built
+    once per pass answer every call (updates of every kind, refused ones, transactions) and
+    leave the table as moto's own walk does."""
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser
+
+    ours = _run(stack, "v")
+    with mock.patch.object(
+        DepthFirstTraverser, "traverse", DepthFirstTraverser.traverse.__wrapped__
+    ):
+        theirs = _run(stack, "w")
+    assert ours == theirs
+    assert sum(1 for r in theirs if isinstance(r, list) and r and r[0] == "error") >= 5
 
 
 def test_a_kept_condition_is_not_the_callers(stack: Stack) -> None:
