@@ -752,13 +752,17 @@ def cancel(
 # --- reinstalls -------------------------------------------------------------------------------
 
 
-def reinstall_env(project_id: str, env_id: str, reason: str) -> list[str]:
+def reinstall_env(
+    project_id: str, env_id: str, reason: str, env: dict[str, Any] | None = None
+) -> list[str]:
     """A Reinstall task for each enabled deployment of the environment (its secrets, node
     selector or tolerations changed: the releases must be rendered again). Called after the
-    change commits; each deployment's task is its own transaction. Returns the tasks."""
+    change commits, with the environment as committed when the caller has it (else it is
+    read); each deployment's task is its own transaction. Returns the tasks."""
     from tenantry.dal import environments as env_store
 
-    env = env_store.get(project_id, env_id)
+    if env is None:
+        env = env_store.get(project_id, env_id)
     if env is None:
         return []
     made = []

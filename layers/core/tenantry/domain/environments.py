@@ -286,11 +286,13 @@ def update(
     rendered = [
         f for f in ("node_selector", "tolerations") if f in changes and changes[f] != env.get(f)
     ]
+    updated = {**env, **changes, "version": int(env["version"]) + 1}
     if rendered:
         from tenantry.domain.deployments import reinstall_env
 
-        reinstall_env(project_id, env_id, f"the environment's {' and '.join(rendered)} changed")
-    return to_model({**env, **changes, "version": int(env["version"]) + 1})
+        reason = f"the environment's {' and '.join(rendered)} changed"
+        reinstall_env(project_id, env_id, reason, updated)
+    return to_model(updated)
 
 
 @retried_when_raced

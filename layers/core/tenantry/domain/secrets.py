@@ -122,7 +122,7 @@ def create(principal: Principal, project_id: str, env_id: str, body: SecretCreat
         why_not=lambda: _why_not(s, secret, 1, None, body.name, created=True),
         env_rev=False,
     )
-    _reinstall(project_id, env_id, "a secret of the environment was added")
+    _reinstall(s, "a secret of the environment was added")
     return to_model(secret)
 
 
@@ -166,7 +166,7 @@ def update(
         why_not=lambda: _why_not(s, secret, int(secret["version"]), expected_version, body.name),
         env_rev=False,
     )
-    _reinstall(project_id, env_id, "a secret of the environment changed")
+    _reinstall(s, "a secret of the environment changed")
     return to_model({**updated, "version": int(secret["version"]) + 1})
 
 
@@ -188,14 +188,15 @@ def delete(
         why_not=lambda: _why_not(s, secret, int(secret["version"]), expected_version),
         env_rev=False,
     )
-    _reinstall(project_id, env_id, "a secret of the environment was deleted")
+    _reinstall(s, "a secret of the environment was deleted")
 
 
-def _reinstall(project_id: str, env_id: str, reason: str) -> None:
-    """The environment's enabled deployments are rendered again with its secrets."""
+def _reinstall(s: Scope, reason: str) -> None:
+    """The environment's enabled deployments are rendered again with its secrets (a secret's
+    write leaves the environment item as the scope read it)."""
     from tenantry.domain.deployments import reinstall_env
 
-    reinstall_env(project_id, env_id, reason)
+    reinstall_env(s.pid, s.env_id, reason, s.env)
 
 
 def _why_not(
