@@ -134,6 +134,8 @@ def test_read_downwards_a_cursor_below_the_bound_ends_the_list(client: _Client) 
     assert call["ScanIndexForward"] is False and call["ExclusiveStartKey"] == new
     with pytest.raises(BadRequest):
         pattern.page("a", limit=3, start_key={**old, "GSI1PK": "P#b"}, bound="2021")
+
+
 def test_a_pattern_reads_backwards_on_request(client: _Client) -> None:
     access.LIVE_PROJECTS.page(limit=3, start_key=None, reverse=True)
     access.ALL_CHARTS.page(limit=3, start_key=None, reverse=True)  # newest first, reversed
