@@ -259,17 +259,6 @@ def member(project_id: str, user_id: str) -> dict[str, str]:
     return {"PK": f"PROJECT#{project_id}", "SK": f"MEMBER#{user_id}"}
 
 
-MEMBER_INDEX_ATTRIBUTES = (
-    "GSI1PK",
-    "GSI1SK",
-    "GSI2PK",
-    "GSI2SK",
-    "GSI3PK",
-    "GSI3SK",
-    "GSI1TSK",
-)
-
-
 def member_indexes(
     project_id: str, user_id: str, *, current: bool, project_created_at: str | None = None
 ) -> dict[str, str]:

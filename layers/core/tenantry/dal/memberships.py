@@ -109,7 +109,7 @@ def member_item(member: dict[str, Any], *, current: bool) -> dict[str, Any]:
 
 def strip(member: dict[str, Any]) -> dict[str, Any]:
     """The membership's own fields, without the table's keys."""
-    internal = {"PK", "SK", "entity", *keys.MEMBER_INDEX_ATTRIBUTES}
+    internal = {*keys.KEY_ATTRIBUTES, "entity"}
     return {k: v for k, v in member.items() if k not in internal}
 
 
