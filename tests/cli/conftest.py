@@ -45,7 +45,9 @@ def connect(transport: StackTransport, sleeps: list[float]) -> Iterator[Callable
 
 
 @pytest.fixture
-def new_user(connect: Callable[..., Tenantry], admin_token: str) -> Callable[[str], tuple[str, str]]:
+def new_user(
+    connect: Callable[..., Tenantry], admin_token: str
+) -> Callable[[str], tuple[str, str]]:
     admin = connect(admin_token)
 
     def make(name: str) -> tuple[str, str]:
