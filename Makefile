@@ -1,5 +1,6 @@
 # Tenantry developer entry points. Everything runs from local venvs; nothing needs Docker.
 #   make run       serve the API on 127.0.0.1:$${PORT:-3000} with AWS emulated in process
+#                  (its venv has the CLI: .venv/bin/tenantry, see docs/cli.md)
 #   make invoke    FUNCTION=<LogicalId> EVENT=events/<group>/<Name>.json: one function, one
 #                  event, as `sam local invoke` runs it (result on stdout, logs on stderr)
 #   make moto      template.yaml in a moto server on :5000, seeded, for `sam local invoke`
@@ -15,7 +16,7 @@ SAM         := AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 $(VENV_SAM)/bin/
 SAM_VERSION := 1.170.0
 VENV_CHECKOV := .venv-checkov
 CHECKOV_VERSION := 3.3.30
-SRC         := layers functions local tests bench statemachines agent
+SRC         := layers functions local tests bench statemachines agent cli
 AGENT_VENV  := agent/.venv
 AGENT_PY    := $(AGENT_VENV)/bin/python
 # Two workers (pytest-xdist): the suite is dominated by subprocess runners (fuzzing gate,
@@ -27,10 +28,13 @@ PYTEST_ARGS ?= -n 2
 # --- environments ------------------------------------------------------------------------
 # The stamp is rebuilt (and pip re-run) only when the venv is missing or a requirements
 # file changed. The SAM CLI pins conflict with ours, so it lives in its own venv.
+# The CLI (cli/, console command `tenantry`) is installed editable into it, with its pinned
+# dependencies (websockets is the only one the dev requirements lack).
 venv: $(VENV)/.stamp
-$(VENV)/.stamp: requirements-dev.txt layers/core/requirements.txt
+$(VENV)/.stamp: requirements-dev.txt layers/core/requirements.txt cli/pyproject.toml
 	test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
 	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q -e cli
 	touch $@
 
 venv-sam: $(VENV_SAM)/.stamp

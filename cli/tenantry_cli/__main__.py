@@ -1,0 +1,3 @@
+from tenantry_cli.main import main
+
+main()
