@@ -818,7 +818,36 @@ def ecr_push_event() -> dict[str, Any]:
 
 
 # The messages of each function's SQS event source in its sample (by logical id).
-QUEUE_MESSAGES: dict[str, Any] = {"ChartDiscoveryFunction": lambda: [ecr_push_event()]}
+def project_suspended_event() -> dict[str, Any]:
+    """Project demo's suspension, as GatewayKeysRule hands it to its queue (the lifecycle
+    event StreamFunction put on the stack's bus, as EventBridge delivers it)."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid5(_IDS, "event/demo-suspended")),
+        "detail-type": "Project Status Changed",
+        "source": "tenantry",
+        "account": ACCOUNT_ID,
+        "time": "2025-01-15T09:58:00Z",
+        "region": REGION,
+        "resources": [],
+        "detail": {
+            "id": f"{PROJECT_ID}/7",
+            "project_id": PROJECT_ID,
+            "seq": 7,
+            "event": "suspend",
+            "from": "active",
+            "to": "suspended",
+            "actor": "user:admin",
+            "at": "2025-01-15T09:58:00.000000Z",
+            "detail": None,
+        },
+    }
+
+
+QUEUE_MESSAGES: dict[str, Any] = {
+    "ChartDiscoveryFunction": lambda: [ecr_push_event()],
+    "GatewayKeysFunction": lambda: [project_suspended_event()],
+}
 
 
 def queue_event(function: str, event: str, queue_arn: str) -> dict[str, Any]:

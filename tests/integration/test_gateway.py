@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness import Api
+from tests.harness import Api, deliver, deliver_stream
 from tests.integration.helpers import (
     assert_problem,
     assert_validation,
@@ -318,7 +318,7 @@ def test_enable_issues_a_key_shown_once(world: World) -> None:
     assert r.headers["location"] == w.gateway(sid)
     value = created.pop("api_key_value")
     key = created["api_key"]
-    assert set(key) == {"id", "created_at", "last4"}
+    assert set(key) == {"id", "created_at", "last4", "enabled"} and key["enabled"] is True
     assert key["last4"] == value[-4:] and len(value) >= 20
     assert (created["project_id"], created["service_id"]) == (w.pid, sid)
     assert created["service"] == {k: service[k] for k in ("id", "enabled", *GEO)}
@@ -448,6 +448,78 @@ def test_only_an_active_project_enables_while_any_live_one_disables(world: World
     # revoking a key is always possible
     assert w.api.delete(w.gateway(off), token=w.owner).status == 204
     assert w.api_keys() == {}
+
+
+def test_keys_follow_the_projects_status(world: World, wait_until: Wait) -> None:
+    """Suspending or terminating the project turns its keys off in API Gateway (they keep
+    their value and plan); unsuspending or reinstating turns them on: the lifecycle event
+    goes through GatewayKeysRule's queue to GatewayKeysFunction."""
+    w = world
+    services = [w.service(name=n) for n in ("A", "B")]
+    keys = [w.enable(s["id"])["api_key"]["id"] for s in services]
+    neighbour = create_active(w.api, w.owner, wait_until, name="Next door")
+    other = w.api.post(
+        f"/projects/{neighbour['id']}/gateway/{w.service(name='C')['id']}", token=w.owner
+    )
+    assert other.status == 201, other
+
+    def state() -> tuple[set[bool], set[bool]]:
+        in_aws = {w.api_keys()[k]["enabled"] for k in keys}
+        shown = {s["api_key"]["enabled"] for s in list_all(w.api, w.viewer, w.gateway())}
+        return in_aws, shown
+
+    for action, status, on in (
+        ("suspend", "suspended", False),
+        ("unsuspend", "active", True),
+        ("terminate", "terminated", False),
+        ("reinstate", "active", True),
+    ):
+        r = w.api.post(f"/projects/{w.pid}/actions", token=w.admin, json={"action": action})
+        assert r.status == 200 and r.json()["status"] == status, r
+        assert deliver_stream(w.api) and deliver(w.api) >= 1
+        assert state() == ({on}, {on}), action
+        assert w.api_keys()[other.json()["api_key"]["id"]]["enabled"]  # another project's
+    for service, key in zip(services, keys, strict=True):  # off is not out of the plan
+        assert w.plan_keys(service["usage_plan_id"]) == {key}
+
+
+def test_a_key_sync_converges_on_the_status_as_it_is_and_retries_when_busy(world: World) -> None:
+    """The function reads the project's status when it runs, not the event's: a late
+    suspension event for a project active again leaves its keys on. API Gateway busy: the
+    message is received again, and the keys end as the status wants."""
+    from unittest import mock
+
+    from tenantry import api_gateway
+    from tenantry.domain import gateway
+
+    w = world
+    (key,) = [w.enable(w.service()["id"])["api_key"]["id"]]
+    for action in ("suspend", "unsuspend"):
+        r = w.api.post(f"/projects/{w.pid}/actions", token=w.admin, json={"action": action})
+        assert r.status == 200, r
+    assert gateway.keys_follow_project(w.pid) == {"keys_changed": 0}  # both events, late
+    assert w.api_keys()[key]["enabled"]
+
+    r = w.api.post(f"/projects/{w.pid}/actions", token=w.admin, json={"action": "suspend"})
+    assert r.status == 200, r
+    deliver_stream(w.api)
+    real = api_gateway._client().update_api_key
+    calls = []
+
+    def busy_once(**kwargs: Any) -> Any:
+        calls.append(kwargs["apiKey"])
+        if len(calls) == 1:
+            from botocore.exceptions import ClientError
+
+            error = {"Error": {"Code": "TooManyRequestsException", "Message": "slow down"}}
+            raise ClientError(error, "UpdateApiKey")
+        return real(**kwargs)
+
+    with mock.patch.object(api_gateway._client(), "update_api_key", busy_once):
+        assert deliver(w.api) >= 2  # received, failed, received again
+    assert calls == [key, key]
+    assert not w.api_keys()[key]["enabled"]
+    assert gateway.keys_follow_project(w.pid) == {"keys_changed": 0}
 
 
 def test_the_projects_deletion_revokes_its_keys(world: World, wait_until: Wait) -> None:

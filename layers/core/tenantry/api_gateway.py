@@ -238,6 +238,20 @@ def revoke_key(plan_id: str | None, key_id: str) -> bool:
     return found[0]
 
 
+def set_key_enabled(key_id: str, enabled: bool) -> bool:
+    """Turn the key on or off: it keeps its value and its usage plan, and API Gateway
+    refuses it while off. False if the key is gone."""
+    action = "enable API key" if enabled else "disable API key"
+    with _mapped(action, missing_ok=True) as found:
+        _client().update_api_key(
+            apiKey=key_id,
+            patchOperations=[
+                {"op": "replace", "path": "/enabled", "value": "true" if enabled else "false"}
+            ],
+        )
+    return found[0]
+
+
 def project_keys(project_id: str) -> dict[str, str]:
     """Every key made for the project's subscriptions, recorded or not: the service id its
     name holds, by key id."""

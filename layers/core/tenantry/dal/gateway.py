@@ -182,6 +182,22 @@ def page_subscriptions(project_id: str, limit: int, start_key: dict[str, Any] | 
     return access.PROJECT_GATEWAY.page(project_id, limit=limit, start_key=start_key)
 
 
+def set_key_enabled(project_id: str, service_id: str, key_id: str, enabled: bool) -> bool:
+    """Record the subscription's key as on or off, if the subscription still holds that
+    key; False when it does not (disabled, or enabled again with another key)."""
+    try:
+        table.update(
+            keys.gateway_subscription(project_id, service_id),
+            "SET #key.#enabled = :enabled",
+            condition="#key.#id = :key",
+            names={"#key": "api_key", "#enabled": "enabled", "#id": "id"},
+            values={":enabled": enabled, ":key": key_id},
+        )
+    except Conflict:
+        return False
+    return True
+
+
 def subscribe_ops(subscription: dict[str, Any]) -> list[dict[str, Any]]:
     """The subscription's Put (none yet for the pair) and its service's count, while the
     service exists and is enabled."""

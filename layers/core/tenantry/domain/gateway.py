@@ -33,6 +33,7 @@ from tenantry.api_gateway import ApiGatewayError
 from tenantry.clock import new_id, now_iso
 from tenantry.dal import gateway as store
 from tenantry.dal import history
+from tenantry.dal import projects as projects_store
 from tenantry.domain import projects
 from tenantry.domain.identity import require_admin
 from tenantry.domain.lifecycle import DELETABLE
@@ -419,6 +420,38 @@ def _detail(subscription: dict[str, Any], service: dict[str, Any] | None) -> dic
 # --- a project's deletion -------------------------------------------------------------------------
 
 PAGE = 100
+KEY_SYNC_ROUNDS = 3  # a status that keeps changing under the sync is left to its own events
+
+
+def keys_follow_project(project_id: str) -> dict[str, int]:
+    """Turn the project's subscription keys on while it is active and off otherwise
+    (GatewayKeysFunction, on each of its status changes). It reads the project's status as
+    it is now, not the event's, so events handled late or out of order converge; when the
+    status changed while it worked, it goes round again. A deleted project's keys are
+    revoked by its deletion, not here."""
+    changed = 0
+    for _ in range(KEY_SYNC_ROUNDS):
+        project = projects_store.get(project_id)
+        if project is None or project["status"] in ("deleting", "deleted"):
+            break
+        enabled = project["status"] == "active"
+        start: dict[str, Any] | None = None
+        while True:
+            items, start = store.page_subscriptions(project_id, PAGE, start)
+            for item in items:
+                key = item["api_key"]
+                if key.get("enabled", True) == enabled:
+                    continue
+                if api_gateway.set_key_enabled(key["id"], enabled):
+                    changed += store.set_key_enabled(
+                        project_id, item["service_id"], key["id"], enabled
+                    )
+            if not start:
+                break
+        again = projects_store.get(project_id)
+        if again is None or again["status"] == project["status"]:
+            break
+    return {"keys_changed": changed}
 
 
 def revoke_with_project(project_id: str) -> dict[str, int]:

@@ -58,10 +58,13 @@ def begin(
 
 def workflow_params(project: dict[str, Any], kind: str, **params: Any) -> dict[str, Any]:
     """What an operation's execution input carries beyond its ids: `reclaim` for a
-    deletion, and `git_repository` when the project asked for one (its steps run only then:
-    a Choice in each state machine)."""
-    if project.get("init_git_repository") and (kind == "create" or params.get("reclaim")):
-        params["git_repository"] = True
+    deletion, and `git_repository`, true when the project asked for one (its steps run only
+    then: a Choice in each state machine). It is always there: a Choice on a path the input
+    lacks is an error of the expression (Step Functions' IsPresent guard aside, moto's
+    interpreter logs each one as an exception, which `make run` printed for every project)."""
+    params["git_repository"] = bool(
+        project.get("init_git_repository") and (kind == "create" or params.get("reclaim"))
+    )
     return params
 
 

@@ -89,6 +89,12 @@ class GatewayKey(Output):
     id: str = Field(description="The API Gateway API key's id")
     created_at: str
     last4: str = Field(description="The key's last four characters, to tell keys apart")
+    enabled: bool = Field(
+        True,
+        description="Whether API Gateway accepts the key: only while the project is active "
+        "(suspending or terminating the project turns its keys off, unsuspending or "
+        "reinstating it turns them on again, within moments)",
+    )
 
 
 class GatewaySubscription(Output):
