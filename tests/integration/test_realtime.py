@@ -267,3 +267,38 @@ def test_a_push_that_keeps_failing_is_retried_then_dead_lettered(
     ]
     attributes = dead[0]["MessageAttributes"]
     assert attributes["ErrorMessage"]["StringValue"] == "API Gateway unavailable"
+
+
+def _readme_client() -> str:
+    """The ```python block of the README's "Realtime updates" section."""
+    from local.template import ROOT
+
+    text = (ROOT / "README.md").read_text()
+    section = text.split("\n## Realtime updates\n", 1)[1].split("\n## ", 1)[0]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readmes_python_client_prints_the_pong_then_each_event(
+    api: Api, admin_token: str, ws_url: str, tmp_path: Any
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "client.py"
+    script.write_text(_readme_client())
+    env = {**os.environ, "TENANTRY_WS": ws_url, "TENANTRY_TOKEN": admin_token}
+    proc = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, env=env, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        assert json.loads(proc.stdout.readline()) == {"type": "pong"}
+        create_project(api, admin_token, name="Shop")
+        settle(api)
+        lines = [proc.stdout.readline().strip() for _ in range(4)]
+        assert lines[0] == "Project Status Changed shop/1 created"
+        assert lines[3] == "Project Status Changed shop/4 provisioned"
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
