@@ -1,4 +1,4 @@
-"""`make bench` (`.venv/bin/python -m bench`): eight performance measurements, each with its
+"""`make bench` (`.venv/bin/python -m bench`): nine performance measurements, each with its
 target, PASS/FAIL, and a non-zero exit status when a target is missed. Not part of
 `make test`.
 
@@ -55,6 +55,12 @@ target, PASS/FAIL, and a non-zero exit status when a target is missed. Not part 
              queueing included, reported); DynamoDB calls per task (PATCH, the state
              machine's steps, the agent's claim and result; claims that found nothing
              apart). Each target's reason is printed with it.
+9. events    Lifecycle event delivery over the WebSocket (bench/realtime.py): `make run` as a
+             subprocess, a project's owner changes it 100 times, one at a time, while 10
+             connections listen (the owner, an admin, 8 members): change (PATCH sent) ->
+             message, to the owner and to the last listener, p50/p99, every listener
+             getting every change once, in order. Targets: p50 <= 500 ms, p99 <= 1 s to
+             the last listener (locally the stream poller looks every 0.25 s at most).
 
 Seeding writes project + member items straight into the table with batch_writer: the items
 tenantry.domain.projects.create_project builds (keys from tenantry.dal.keys), see

@@ -16,7 +16,7 @@ if LAYER not in sys.path:  # as pytest's pythonpath and Lambda's /opt/python do
 
 
 def main() -> int:
-    from bench import claims, emulated, imports, load, pages, reconciler, tasks
+    from bench import claims, emulated, imports, load, pages, realtime, reconciler, tasks
 
     started = time.monotonic()
     load_before = f"{os.getloadavg()[0]:.1f}"
@@ -29,6 +29,7 @@ def main() -> int:
         lines6, checks6 = reconciler.run()
         lines7, checks7 = claims.run()
         lines8, checks8 = tasks.run()
+        lines9, checks9 = realtime.run()
     except BenchError as exc:
         print(f"bench could not run: {exc}", file=sys.stderr)
         return 2
@@ -49,6 +50,8 @@ def main() -> int:
     print("\n".join(lines7))
     print()
     print("\n".join(lines8))
+    print()
+    print("\n".join(lines9))
     checks: list[Check] = [
         *checks1,
         *checks2,
@@ -58,6 +61,7 @@ def main() -> int:
         *checks6,
         *checks7,
         *checks8,
+        *checks9,
     ]
     failed = [c for c in checks if not c.passed]
     print()

@@ -11,6 +11,13 @@ named after its logical id. Rules added at run time (a subscriber's rule on the 
 bus, in a test) work the same. Scheduled rules (a function's Schedule events) are
 local/schedules.py's.
 
+A rule's Lambda target (a function of the template, by ARN) is invoked asynchronously,
+as EventBridge invokes it, with the event EventBridge sends (local/lambda_async.py: the
+function's retries and dead-letter queue); moto has no Lambda targets, so
+`lambda_targets(stack)` (entered by Stack.emulate) hands them over. The target's own
+RetryPolicy and DeadLetterConfig are for deliveries EventBridge cannot make (Lambda
+throttled or unavailable), which never happens here.
+
 `POST /local/events` takes PutEvents' request (`{"Entries": [{"Source", "DetailType",
 "Detail", "Resources"?, "Time"?}]}`, at most 10) with a platform admin's token (checked by
 the template's authorizer, as a route's would be) and answers PutEvents' answer
@@ -23,7 +30,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from unittest import mock
 
@@ -36,6 +43,8 @@ ROUTE = ("POST", "/local/events")
 STATUSES = (200, 400, 401, 403)  # what the route answers (tests/integration/test_readme.py)
 ENTRY_FIELDS = {"Source", "DetailType", "Detail", "Resources", "Time"}
 MAX_ENTRIES = 10
+LAMBDA_TARGET = "arn:aws:lambda:"
+TARGET_PREFIXES = ("arn:aws:sqs:", LAMBDA_TARGET)
 
 
 # moto 5.2's rendering of an event for a target without an InputTransformer leaves out
@@ -93,11 +102,65 @@ def deploy(events: Any, name: str, props: Mapping[str, Any]) -> None:
         Description=str(props.get("Description", "")),
     )
     targets = [{"Id": str(t["Id"]), "Arn": str(t["Arn"])} for t in props.get("Targets", [])]
-    unsupported = [t["Arn"] for t in targets if not t["Arn"].startswith("arn:aws:sqs:")]
+    unsupported = [t["Arn"] for t in targets if not t["Arn"].startswith(TARGET_PREFIXES)]
     if unsupported:
-        raise NotImplementedError(f"rule {name}: only SQS targets are emulated, not {unsupported}")
+        raise NotImplementedError(
+            f"rule {name}: only SQS and Lambda targets are emulated, not {unsupported}"
+        )
     if targets:
         events.put_targets(Rule=name, EventBusName=bus, Targets=targets)
+
+
+@contextlib.contextmanager
+def lambda_targets(stack: Any) -> Iterator[None]:
+    """Matching events go to the rules' Lambda targets too (asynchronously, through
+    stack.async_invoker); moto sends the rest to their SQS targets as before."""
+    from moto.events.models import Rule
+
+    original = Rule.send_to_targets
+
+    def send_to_targets(rule: Any, event: dict[str, Any], transform_input: bool = True) -> None:
+        functions = [t for t in rule.targets if t["Arn"].startswith(LAMBDA_TARGET)]
+        if not functions:
+            return original(rule, event, transform_input)
+        if rule.state == "ENABLED" and rule.event_pattern.matches_event(event):
+            for target in functions:
+                function = stack.function_for(target["Arn"])
+                if function is None:
+                    raise ValueError(f"rule {rule.name}: {target['Arn']} is no function here")
+                stack.async_invoker.submit(function.logical_id, lambda_event(event))
+        others = [t for t in rule.targets if not t["Arn"].startswith(LAMBDA_TARGET)]
+        if others:
+            every = rule.targets
+            rule.targets = others
+            try:
+                original(rule, event, transform_input)
+            finally:
+                rule.targets = every
+        return None
+
+    with mock.patch.object(Rule, "send_to_targets", send_to_targets):
+        yield
+
+
+def lambda_event(event: Mapping[str, Any]) -> dict[str, Any]:
+    """What EventBridge hands a Lambda target: the event, `time` in ISO 8601 (UTC, seconds)."""
+    when = event.get("time")
+    if isinstance(when, int | float):
+        when = datetime.fromtimestamp(float(when), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    elif isinstance(when, datetime):
+        when = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "version": "0",
+        "id": event["id"],
+        "detail-type": event["detail-type"],
+        "source": event["source"],
+        "account": event["account"],
+        "time": when,
+        "region": event["region"],
+        "resources": list(event.get("resources") or []),
+        "detail": event["detail"],
+    }
 
 
 def put_events(stack: Any, entries: list[dict[str, Any]]) -> dict[str, Any]:

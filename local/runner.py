@@ -16,7 +16,9 @@ What template.yaml declares beyond the API runs too: schedules (local/schedules.
 EventBridge buses, rules and their SQS targets (local/eventbridge.py, fed by `POST
 /local/events`, a platform admin's PutEvents), each SQS event source (local/sqs_delivery.py),
 the table stream's event source mapping (local/stream_delivery.py: lifecycle events on the
-stack's bus, as StreamFunction puts them), and ECR's
+stack's bus, as StreamFunction puts them), the WebSocket API on the same port at /ws
+(local/apigateway_websockets.py: realtime updates, pushed by PushFunction from the bus's
+rule, local/lambda_async.py), and ECR's
 registry endpoint on another loopback port (local/ecr_registry.py), where the demo chart
 (local/charts/web-frontend) is pushed at start: chart discovery finds it as ECR's push
 event goes through the rule, the queue and ChartDiscoveryFunction.
@@ -41,6 +43,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from local import (
+    apigateway_websockets,
     demo_agent,
     ecr_registry,
     eventbridge,
@@ -51,6 +54,7 @@ from local import (
 )
 from local.fifo_lock import FifoSemaphore
 from local.stack import Stack, fake_aws_env, parse_overrides
+from local.whole_lines import whole_lines
 
 log = logging.getLogger("local.runner")
 
@@ -111,6 +115,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         started = time.perf_counter()
+        if apigateway_websockets.wanted(self.command, self.path, self.headers):
+            return self._websocket(started)
         try:
             body = self._read_body()
         except BadRequest as bad:
@@ -123,6 +129,23 @@ class Handler(BaseHTTPRequestHandler):
         self._respond(status, out_headers, text)
         ms = (time.perf_counter() - started) * 1000
         log.info("%s %s -> %d (%.1f ms)", self.command, self.path, status, ms)
+
+    def _websocket(self, started: float) -> None:
+        """`GET /ws` with `Upgrade: websocket`: the WebSocket API's handshake ($connect
+        through its authorizer) and, once admitted, the connection until it closes, on this
+        thread (local/apigateway_websockets.py). The query string (a browser's token) is
+        never logged."""
+        self.close_connection = True
+        status = apigateway_websockets.serve(
+            self.stack.websockets,
+            self.connection,
+            self.path,
+            list(self.headers.items()),
+            self.client_address[0],
+            self.turns,
+        )
+        seconds = time.perf_counter() - started
+        log.info("WebSocket %s -> %d (%.1f s)", apigateway_websockets.PATH, status, seconds)
 
     def _read_body(self) -> bytes | None:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
@@ -257,6 +280,9 @@ def _stop(_signum: int, _frame: Any) -> None:
 
 
 def main() -> int:
+    # Before any logger or handler module takes sys.stdout: lines are never cut by another
+    # thread's (local/whole_lines.py).
+    sys.stdout, sys.stderr = whole_lines(sys.stdout, sys.stderr)  # type: ignore[assignment]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     # moto logs whole ASL trees on every failed state; the execution history has it all.
     logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
@@ -314,6 +340,9 @@ def _serve(
         for reader in stream_readers:
             mapping = reader.mapping
             print(f"Stream {mapping.stream_arn.split('/')[1]}: {mapping.function}", flush=True)
+        if stack.websockets is not None:
+            ws = f"ws://127.0.0.1:{server.server_port}{apigateway_websockets.PATH}"
+            print(f"WebSocket API (realtime updates) on {ws}", flush=True)
         digest = ecr_registry.push_demo_chart(registry)
         print(
             f"ECR registry (emulated) on {registry.url}: pushed "

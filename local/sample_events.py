@@ -17,6 +17,13 @@ Layout (the group is the function's CodeUri folder):
     events/<group>/<Mapping>.json           a batch from a DynamoDB stream event source
                                             mapping (AWS::Lambda::EventSourceMapping),
                                             named by the mapping's logical id
+    events/<group>/<Operation>.json         a WebSocket API route's event ($connect,
+                                            $disconnect, a message), named by the route's
+                                            OperationName
+    events/<group>/ConnectRequest.json      the WebSocket API's $connect authorizer's
+                                            REQUEST event
+    events/<group>/<Rule>.json              what an EventBridge rule hands its Lambda
+                                            target (a lifecycle event), named by the rule
 
 Routes and functions come from the template; only what a template cannot say is here: the
 request bodies and query strings of the samples, and the ids they use. Those ids are the
@@ -928,6 +935,123 @@ def stream_event() -> dict[str, Any]:
     return {"Records": [history_record(4, provisioned, at), history_record(5, accepted, at + 5)]}
 
 
+# --- the WebSocket API and the bus's rules ----------------------------------------------------
+
+WS_API_ID = "w1x2y3z4a5"
+CONNECTION_ID = "L0SM9cOFvHcCIhw="  # API Gateway's shape of a connection id
+WS_EVENT_TYPES = {"$connect": "CONNECT", "$disconnect": "DISCONNECT"}
+
+
+def realtime_context() -> dict[str, Any]:
+    """What the WebSocket authorizer returns for TOKEN (requestContext.authorizer, with
+    API Gateway's principalId beside it)."""
+    template.add_layers_to_path()
+    from tenantry.auth import hash_token
+
+    return {
+        "principal_kind": "user",
+        "principal_id": admin_user_id(),
+        "is_admin": True,
+        "token_id": ADMIN_TOKEN_ID,
+        "token_hash": hash_token(TOKEN),
+    }
+
+
+def _websocket_request(route: template.WebSocketRoute) -> dict[str, Any]:
+    kind = WS_EVENT_TYPES.get(route.key, "MESSAGE")
+    name = f"websocket/{route.operation}"
+    context: dict[str, Any] = {
+        "routeKey": route.key,
+        "eventType": kind,
+        "extendedRequestId": _request_id(name)[:16],
+        "requestTime": TIME,
+        "messageDirection": "IN",
+        "stage": "ws",
+        "connectedAt": TIME_EPOCH,
+        "requestTimeEpoch": TIME_EPOCH + (0 if kind == "CONNECT" else 5000),
+        "identity": {"sourceIp": SOURCE_IP, "userAgent": USER_AGENT},
+        "requestId": _request_id(name),
+        "domainName": f"{WS_API_ID}.execute-api.{REGION}.amazonaws.com",
+        "connectionId": CONNECTION_ID,
+        "apiId": WS_API_ID,
+    }
+    event: dict[str, Any] = {"requestContext": context, "isBase64Encoded": False}
+    if kind == "CONNECT":
+        headers = {
+            "Host": f"{WS_API_ID}.execute-api.{REGION}.amazonaws.com",
+            "Authorization": f"Bearer {TOKEN}",
+            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+            "Sec-WebSocket-Version": "13",
+            "User-Agent": USER_AGENT,
+            "X-Forwarded-For": SOURCE_IP,
+            "X-Forwarded-Port": "443",
+            "X-Forwarded-Proto": "https",
+        }
+        event["headers"] = headers
+        event["multiValueHeaders"] = {k: [v] for k, v in headers.items()}
+    elif kind == "DISCONNECT":
+        context["disconnectStatusCode"] = 1000
+        context["disconnectReason"] = ""
+    else:
+        context["messageId"] = _request_id(f"{name}/message")[:16]
+        event["body"] = json.dumps({"action": "ping"})
+    return event
+
+
+def websocket_event(route: template.WebSocketRoute) -> dict[str, Any]:
+    """What API Gateway sends a WebSocket route's function (a ping for a message)."""
+    event = _websocket_request(route)
+    if route.authorizer:
+        event["requestContext"]["authorizer"] = {
+            "principalId": admin_user_id(),
+            **realtime_context(),
+        }
+    return event
+
+
+def websocket_authorizer_event(route: template.WebSocketRoute) -> dict[str, Any]:
+    """The REQUEST event of the $connect authorizer (no identity source: every connect is
+    authorized afresh)."""
+    request = _websocket_request(route)
+    return {
+        "type": "REQUEST",
+        "methodArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{WS_API_ID}/ws/$connect",
+        **{k: v for k, v in request.items() if k != "isBase64Encoded"},
+    }
+
+
+def rule_event(rule: str, props: Mapping[str, Any]) -> dict[str, Any]:
+    """What a rule on the stack's bus hands its Lambda target: demo's `provisioned` entry
+    as a lifecycle event (tenantry.domain.lifecycle_events)."""
+    source = (props.get("EventPattern") or {}).get("source") or []
+    if source != ["tenantry"]:
+        raise SampleError(f"{rule}: no sample for a rule on {source}")
+    entry = {
+        "project_id": PROJECT_ID,
+        "seq": 4,
+        "at": "2025-01-15T10:00:00.000000Z",
+        "actor": "system:workflow",
+        "event": "provisioned",
+        "from": "creating",
+        "to": "active",
+    }
+    template.add_layers_to_path()
+    from tenantry.domain.lifecycle_events import event_of
+
+    event = event_of(entry)
+    return {
+        "version": "0",
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"tenantry-sample/{rule}")),
+        "detail-type": event.detail_type,
+        "source": event.source,
+        "account": ACCOUNT_ID,
+        "time": "2025-01-15T10:00:00Z",
+        "region": REGION,
+        "resources": [],
+        "detail": event.detail,
+    }
+
+
 # --- all of them ----------------------------------------------------------------------------
 
 
@@ -936,7 +1060,8 @@ class Entry:
     """One sample event and the function that handles it."""
 
     function: str  # logical id in template.yaml
-    kind: str  # "http", "authorizer", "step", "schedule", "queue" or "stream"
+    kind: str  # "http", "authorizer", "step", "schedule", "queue", "stream", "websocket",
+    # "websocket-authorizer" or "rule"
     event: dict[str, Any]
     route: template.HttpRoute | None = None
 
@@ -948,6 +1073,7 @@ def build() -> dict[Path, Entry]:
     resources = template.resources(tpl)
     authorizers = template.authorizer_functions(tpl)
     steps = workflow_steps(tpl)
+    ws_routes = template.websocket_routes(tpl)
     entries: dict[Path, Entry] = {}
     unknown = set(SAMPLES) - {r.event for fn in functions.values() for r in fn.routes}
     if unknown:
@@ -967,6 +1093,20 @@ def build() -> dict[Path, Entry]:
             entries[Path(fn.group, "Request.json")] = Entry(
                 lid, "authorizer", authorizer_event(guarded[0]), guarded[0]
             )
+        elif routes := [r for r in ws_routes if r.function == lid]:
+            for ws in routes:
+                entries[Path(fn.group, f"{ws.operation}.json")] = Entry(
+                    lid, "websocket", websocket_event(ws)
+                )
+        elif guarded_ws := [r for r in ws_routes if r.authorizer == lid]:
+            entries[Path(fn.group, "ConnectRequest.json")] = Entry(
+                lid, "websocket-authorizer", websocket_authorizer_event(guarded_ws[0])
+            )
+        elif targeted := template.rule_targets(lid, tpl):
+            for rule, props in targeted.items():
+                entries[Path(fn.group, f"{rule}.json")] = Entry(
+                    lid, "rule", rule_event(rule, props)
+                )
         elif lid in steps:
             entries[Path(fn.group, f"{lid}.json")] = Entry(lid, "step", workflow_event(steps[lid]))
         elif rules := template.schedules(lid, tpl):
@@ -985,8 +1125,8 @@ def build() -> dict[Path, Entry]:
                 entries[Path(fn.group, f"{name}.json")] = entry
         else:
             raise SampleError(
-                f"{lid} has no HttpApi route, schedule, SQS event or event source mapping, is "
-                "no authorizer and no workflow step"
+                f"{lid} has no HttpApi or WebSocket route, schedule, SQS event, event source "
+                "mapping or rule, is no authorizer and no workflow step"
             )
     return entries
 

@@ -31,7 +31,15 @@ from typing import Any
 from unittest import mock
 from urllib.parse import parse_qsl, unquote_to_bytes, urlencode
 
-from local import eventbridge, kms_keys, request_ids, sqs_delivery, stream_delivery
+from local import (
+    apigateway_websockets,
+    eventbridge,
+    kms_keys,
+    lambda_async,
+    request_ids,
+    sqs_delivery,
+    stream_delivery,
+)
 from local import template as tpl
 from local.emulation_patches import emulation_patches
 from local.fifo_lock import FifoRLock
@@ -81,6 +89,8 @@ EMULATED = {
     "AWS::Serverless::LayerVersion",
     # Resource policies grant AWS services access; moto enforces none, so none is made.
     "AWS::SQS::QueuePolicy",
+    "AWS::Lambda::Permission",
+    *apigateway_websockets.KINDS,
 }
 log = logging.getLogger("local.stack")
 NO_VALUE = object()  # `!Ref AWS::NoValue`: the map key or list item holding it is dropped
@@ -185,6 +195,10 @@ class Stack:
         self._locks: dict[str, FifoRLock] = {}
         # Where each stream event source mapping is in its stream (local/stream_delivery.py).
         self.stream_readers: list[stream_delivery.Reader] = []
+        # The WebSocket API's connections (local/apigateway_websockets.py) and Lambda's
+        # asynchronous invocations (local/lambda_async.py), while emulated.
+        self.websockets: apigateway_websockets.Gateway | None = None
+        self.async_invoker: lambda_async.Invoker | None = None
         for fn in self.functions.values():
             self._locks.setdefault(fn.module, FifoRLock())
         tpl.add_layers_to_path(self.template)  # as /opt/python is in Lambda
@@ -218,6 +232,8 @@ class Stack:
             return f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{self._sm_name(logical_id)}"
         if kind == "AWS::Serverless::HttpApi":
             return API_ID
+        if kind == apigateway_websockets.API_KIND:
+            return apigateway_websockets.API_ID
         if kind == "AWS::Serverless::LayerVersion":
             return f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:{logical_id}:1"
         if kind == kms_keys.KIND:
@@ -407,6 +423,8 @@ class Stack:
                 log.warning("%s (%s) is not emulated locally", lid, kind)
         # Event source mappings on the tables' streams start reading from here.
         self.stream_readers = stream_delivery.deploy(self)
+        websocket_api = apigateway_websockets.api(self)
+        self.websockets = websocket_api and apigateway_websockets.Gateway(self, websocket_api)
 
     @staticmethod
     def _create_table(ddb: Any, name: str, props: Mapping[str, Any]) -> None:
@@ -602,6 +620,9 @@ class Stack:
                 stack.enter_context(serial_aws_calls())
                 stack.enter_context(self.dispatch_lambda())
                 stack.enter_context(direct_lambda_tasks(self._task_invoke))
+                stack.enter_context(lambda_async.invoking(self))
+                stack.enter_context(eventbridge.lambda_targets(self))
+                stack.enter_context(apigateway_websockets.management_api(self))
                 if wait_scale is not None:
                     stack.enter_context(self.fast_waits(wait_scale))
                 stack.callback(self.drain_executions)

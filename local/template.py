@@ -12,6 +12,7 @@ cfn-lint's decoder (it understands the short-form intrinsics like `!Ref`).
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -225,3 +226,62 @@ def registered_routes(app: Any) -> set[tuple[str, str]]:
 def openapi_path(path: str) -> str:
     """Powertools' `<param>` route syntax -> OpenAPI's / API Gateway's `{param}`."""
     return path.replace("<", "{").replace(">", "}")
+
+
+# --- the WebSocket API (AWS::ApiGatewayV2) and EventBridge rules' Lambda targets ---------------
+
+WEBSOCKET_ROUTE = "AWS::ApiGatewayV2::Route"
+_SUB_FUNCTION = re.compile(r"\$\{(\w+)\.Arn\}")
+
+
+def _sub_function(value: Any) -> str | None:
+    """`!Sub "...${Fn.Arn}..."` (an integration's or authorizer's URI) -> "Fn"."""
+    text = value.get("Fn::Sub") if isinstance(value, Mapping) else None
+    found = _SUB_FUNCTION.search(text) if isinstance(text, str) else None
+    return found.group(1) if found else None
+
+
+@dataclass(frozen=True)
+class WebSocketRoute:
+    logical_id: str
+    key: str  # $connect, $disconnect, $default, or a route selection value
+    operation: str  # OperationName (the sample event's name), else the logical id
+    function: str  # the integration's function (logical id)
+    authorizer: str | None  # the authorizer's function (logical id), $connect only
+
+
+def websocket_routes(template: Mapping[str, Any] | None = None) -> list[WebSocketRoute]:
+    """Every route of the template's WebSocket APIs, with its function and authorizer."""
+    template = template or load()
+    res = resources(template)
+    out = []
+    for lid, props in resources_of_type(WEBSOCKET_ROUTE, template).items():
+        target = props.get("Target", {}).get("Fn::Sub", "")
+        integration = str(target).removeprefix("integrations/${").removesuffix("}")
+        function = _sub_function(res[integration]["Properties"]["IntegrationUri"])
+        auth = props.get("AuthorizerId")
+        authorizer = None
+        if isinstance(auth, Mapping) and "Ref" in auth:
+            authorizer = _sub_function(res[auth["Ref"]]["Properties"]["AuthorizerUri"])
+        if function is None:
+            raise ValueError(f"{lid}: its integration names no function of the template")
+        out.append(
+            WebSocketRoute(
+                lid,
+                str(props["RouteKey"]),
+                str(props.get("OperationName", lid)),
+                function,
+                authorizer,
+            )
+        )
+    return out
+
+
+def rule_targets(logical_id: str, template: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """{rule logical id: Properties} of the AWS::Events::Rule resources targeting the
+    function (a target's Arn `!GetAtt <function>.Arn`)."""
+    return {
+        lid: props
+        for lid, props in resources_of_type("AWS::Events::Rule", template).items()
+        if any(getatt_target(t.get("Arn")) == logical_id for t in props.get("Targets", []))
+    }

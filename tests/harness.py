@@ -203,6 +203,29 @@ def deliver_stream(api: Api) -> int:
     return stream_delivery.drain(api.stack)
 
 
+@contextmanager
+def serving(api: Api) -> Iterator[str]:
+    """The runner's server (local/runner.py: the HTTP API, and the WebSocket API at /ws) for
+    this stack on a free loopback port, for the block; yields its base URL
+    (http://127.0.0.1:<port>). Pushes reach its sockets as in `make run`: from the stream
+    (deliver_stream, or stream_delivery.running) through the bus's rule and PushFunction."""
+    import threading
+
+    from local import runner
+
+    handler = type("Handler", (runner.Handler,), {"stack": api.stack})
+    server = runner.Server(("127.0.0.1", 0), handler)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def ensure_test_admin() -> str:
     from tenantry.domain.identity import ensure_admin
 

@@ -121,6 +121,28 @@ def test_sample_event_is_handled(api: Any, git: Any, rel: Path) -> None:
             assert project.reason and project.reason.startswith("the image registry refused")
     elif entry.kind == "schedule":  # the reconciler: how many operations got which action
         assert isinstance(result, dict) and all(isinstance(n, int) for n in result.values())
+    elif entry.kind == "websocket-authorizer":  # Allow, with who connects
+        assert result["policyDocument"]["Statement"][0]["Effect"] == "Allow", result
+        assert result["policyDocument"]["Statement"][0]["Resource"] == event["methodArn"]
+        assert result["context"] == samples.realtime_context(), result
+    elif entry.kind == "websocket":
+        assert result["statusCode"] == 200, result
+        route = event["requestContext"]["routeKey"]
+        connection = api.stack.client("dynamodb").get_item(
+            TableName=api.stack.physical_id("TenantryTable"),
+            Key={"PK": {"S": f"CONN#{samples.CONNECTION_ID}"}, "SK": {"S": "CONN"}},
+        )
+        if route == "$connect":  # recorded, with who it is and when it ends
+            item = connection["Item"]
+            assert item["principal_id"]["S"] == samples.admin_user_id(), item
+            assert item["GSI1PK"]["S"] == "CONNS#admin", item
+            assert int(item["expires_at"]["N"]) > 0, item
+        elif route == "$disconnect":
+            assert "Item" not in connection, connection
+        else:  # a ping
+            assert json.loads(result["body"]) == {"type": "pong"}, result
+    elif entry.kind == "rule":  # a lifecycle event pushed: to nobody (no connection yet)
+        assert result == {"delivered": 0, "gone": 0, "closed": 0}, result
     elif entry.kind in ("queue", "stream"):
         # a batch: every message handled (the seed's push, again), every history entry's
         # event put on the bus

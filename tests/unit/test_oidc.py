@@ -53,13 +53,15 @@ def token(key=KEY, **overrides):
 
 
 def test_valid_jwt_resolves_to_the_user_with_that_email():
-    ctx, why = identity.resolve_token(token())
+    expires = int(time.time()) + 300
+    ctx, why = identity.resolve_token(token(exp=expires))
     assert why is None
     assert ctx == {
         "principal_kind": "user",
         "principal_id": "u-1",
         "is_admin": False,
         "token_id": "oidc",
+        "token_expires_at": expires,  # a realtime connection ends with the JWT
     }
 
 

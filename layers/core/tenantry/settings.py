@@ -63,6 +63,12 @@ class Settings:
     # Lifecycle events (tenantry.event_bus): the stack's EventBridge bus, for the stream
     # function only.
     event_bus_name: str = ""
+    # Realtime (tenantry.domain.realtime): API Gateway's management endpoint of the
+    # WebSocket API (https://<api>.execute-api.<region>.amazonaws.com/ws), for the push
+    # function only, and how long a connection's item lives (API Gateway closes a
+    # connection after 2 hours; DynamoDB's TTL removes an item $disconnect missed).
+    websocket_management_url: str = ""
+    websocket_connection_seconds: int = 2 * 3600
 
     def __post_init__(self) -> None:
         if self.approval_policy not in APPROVAL_POLICIES:
@@ -72,6 +78,8 @@ class Settings:
         for f in fields(self):
             if f.name.startswith(("max_", "agent_")) and getattr(self, f.name) < 1:
                 raise ValueError(f"{f.name.upper()} must be at least 1")
+        if not 60 <= self.websocket_connection_seconds <= 24 * 3600:
+            raise ValueError("WEBSOCKET_CONNECTION_SECONDS must be 60 to 86400 (a day)")
         if not 60 <= self.notification_lifetime_seconds <= 30 * 24 * 3600:
             raise ValueError("NOTIFICATION_LIFETIME_SECONDS must be 60 to 2592000 (30 days)")
 

@@ -47,6 +47,8 @@ each page read through tenantry.pagination.collect, whose read budget bounds a r
 | ALL_GATEWAY_SERVICES     | GSI1  | GWSERVICES                 | <lower name>#<id>       |              |
 | GATEWAY_SERVICES_IN_STATE| GSI2  | GWSERVICES#<enabled|disabled> | <lower name>#<id>    |              |
 | PROJECT_GATEWAY          | table | PROJECT#<id>               | GATEWAY#<service id>    | GATEWAY#...  |
+| ADMIN_CONNECTIONS        | GSI1  | CONNS#admin                | <connection id>         |              |
+| PRINCIPAL_CONNECTIONS    | GSI1  | CONNS#<kind>#<principal>   | <connection id>         |              |
 | ALL_USERS, ALL_BOTS, OWNER_TOKENS, ALL_ORGS, USER_ORGS, ORG_MEMBERS, ALL_TEMPLATES: whole partitions, as in dal/keys.py |
 
 Every pattern may be read backwards (`reverse`, a list's `sort_by=-...`): the same
@@ -370,4 +372,14 @@ PROJECT_GATEWAY = Pattern(
     keys.project_pk,
     "GATEWAY#<service id>",
     prefix=keys.GATEWAY_PREFIX,
+)
+
+
+# --- realtime: a push's audience (tenantry.domain.realtime) ------------------------------------
+
+ADMIN_CONNECTIONS = Pattern(
+    "platform admins' WebSocket connections", "GSI1", lambda: keys.ADMIN_CONNECTIONS, "<conn id>"
+)
+PRINCIPAL_CONNECTIONS = Pattern(
+    "a principal's WebSocket connections", "GSI1", keys.principal_connections, "<conn id>"
 )

@@ -56,6 +56,7 @@ keys below put each item into exactly the partitions its lists read.
 | notification       | PROJECT#<id>        | NOTIF#<topic>#<topic id> | PROJECTNOTIFS#<id> / <valid_until>#<topic>#<topic id> ◊ |                         |                                    |
 | gateway service     | GWSERVICE#<id>      | GWSERVICE             | GWSERVICES / <lower name>#<id>       | GWSERVICES#<enabled|disabled> / <lower name>#<id> |                        |
 | gateway service name| GWSERVICENAME#<lower name> | GWSERVICENAME  |                                      |                                       |                                    |
+| websocket connection| CONN#<connection id> | CONN                | CONNS#admin / <connection id> (platform admins), CONNS#<kind>#<id> / <connection id> (others) ∆ |   |   |
 | limit counter       | LIMIT#<principal>   | <limit>#<scope>       |                                      |                                       |                                    |
 | daily limit counter | LIMIT#<principal>   | <limit>#<day>#<scope> |  (TTL expires_at: gone after a day)  |                                       |                                    |
 
@@ -85,6 +86,13 @@ keys below put each item into exactly the partitions its lists read.
 † only while the invite is pending; GET /invites reads `GSI1SK > <now>#~`, so it reads
   neither answered nor expired invites.
 
+∆ a WebSocket connection (tenantry.domain.realtime): written at $connect, deleted at
+  $disconnect (and by a push that finds it gone or no longer allowed), with `expires_at`
+  (TTL) when API Gateway would have closed it. A platform admin's connections are one
+  partition (they see every event), anyone else's are their principal's partition: a
+  push reads the admins' partition and, for each current member of the event's project
+  (PROJECTMEMBERS#<project>, GSI3), that user's: Queries whose cost follows the
+  audience, never a Scan.
 ◊ only while the notification is active; GET .../notifications reads `GSI1SK > <now>#~`
   newest expiry first, so it reads neither resolved nor expired ones.
 Index keys that follow an item's state are written with the state, in the same write: a
@@ -949,3 +957,28 @@ def gateway_service_name(name: str) -> dict[str, str]:
 def gateway_subscription(project_id: str, service_id: str) -> dict[str, str]:
     """The project's subscription to one gateway service: one per (project, service)."""
     return {"PK": f"PROJECT#{project_id}", "SK": f"{GATEWAY_PREFIX}{service_id}"}
+
+
+# --- realtime (tenantry.domain.realtime) -------------------------------------------------------
+
+CONNECTION_PREFIX = "CONN#"
+ADMIN_CONNECTIONS = "CONNS#admin"
+
+
+def connection(connection_id: str) -> dict[str, str]:
+    """A WebSocket connection of the realtime API (API Gateway's connectionId)."""
+    return {"PK": f"{CONNECTION_PREFIX}{connection_id}", "SK": "CONN"}
+
+
+def principal_connections(kind: str, principal_id: str) -> str:
+    """The partition of a (non-admin) principal's connections; `kind` is user or bot."""
+    return f"CONNS#{kind}#{principal_id}"
+
+
+def connection_indexes(
+    connection_id: str, kind: str, principal_id: str, *, is_admin: bool
+) -> dict[str, str]:
+    """A connection's place: among the platform admins' (every event) or its principal's
+    (the events of the projects the principal is a current member of)."""
+    partition = ADMIN_CONNECTIONS if is_admin else principal_connections(kind, principal_id)
+    return {"GSI1PK": partition, "GSI1SK": connection_id}

@@ -92,4 +92,5 @@ def _resolve_jwt(token: str) -> tuple[dict[str, Any] | None, str | None]:
         "principal_id": user["id"],
         "is_admin": bool(user.get("is_admin")),
         "token_id": "oidc",
+        "token_expires_at": int(claims["exp"]),  # a realtime connection ends with it
     }, None
