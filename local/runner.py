@@ -19,7 +19,9 @@ the table stream's event source mapping (local/stream_delivery.py: lifecycle eve
 stack's bus, as StreamFunction puts them), and ECR's
 registry endpoint on another loopback port (local/ecr_registry.py), where the demo chart
 (local/charts/web-frontend) is pushed at start: chart discovery finds it as ECR's push
-event goes through the rule, the queue and ChartDiscoveryFunction.
+event goes through the rule, the queue and ChartDiscoveryFunction. The web console's
+static files are served under /console/ (local/console_files.py), as CloudFront serves
+them from the console bucket.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from local import (
+    console_files,
     demo_agent,
     ecr_registry,
     eventbridge,
@@ -118,8 +121,11 @@ class Handler(BaseHTTPRequestHandler):
             status, out_headers = bad.status, {"content-type": "application/json"}
             text = json.dumps({"message": bad.message})
         else:
-            with self.turns:
-                status, out_headers, text = self._gateway(body)
+            if console_files.handles(self.path):  # static files: no turn in the stack
+                status, out_headers, text = console_files.serve(self.command, self.path)
+            else:
+                with self.turns:
+                    status, out_headers, text = self._gateway(body)
         self._respond(status, out_headers, text)
         ms = (time.perf_counter() - started) * 1000
         log.info("%s %s -> %d (%.1f ms)", self.command, self.path, status, ms)
@@ -202,8 +208,8 @@ class Handler(BaseHTTPRequestHandler):
             log.exception("%s %s failed", self.command, self.path)
             return 500, {}, '{"message":"Internal Server Error"}'
 
-    def _respond(self, status: int, out_headers: dict[str, str], text: str) -> None:
-        data = text.encode("utf-8", "surrogateescape")
+    def _respond(self, status: int, out_headers: dict[str, str], text: str | bytes) -> None:
+        data = text if isinstance(text, bytes) else text.encode("utf-8", "surrogateescape")
         self.send_response(status)
         for key, value in out_headers.items():
             if key.lower() in ("content-length", "connection", "transfer-encoding"):
