@@ -81,10 +81,10 @@ export function Clusters({ me }) {
         ${clusters.data && clusters.data.length === 0 ? html`<tr><td colspan="5" class="muted">No cluster.</td></tr>` : null}
         ${(clusters.data || []).map((c) => html`<tr>
           <td>${c.name}</td><td>${c.region_name || ""}</td>
-          <td>${c.is_ok ? html`<${Badge} value="Ready" label=${`${c.name} agent`} />` : html`<${Badge} value="Error" label=${`${c.name} agent`} /> <span class="small">${c.not_ok_reason || ""}</span>`}</td>
+          <td>${c.is_ok ? html`<${Badge} value="Ready" />` : html`<${Badge} value="Error" /> <span class="small">${c.not_ok_reason || ""}</span>`}</td>
           <td>${when(c.last_seen_at)}</td>
           <td class="actions">
-            <button type="button" class="small-button" disabled=${act.busy} aria-label=${`Rotate the agent token of ${c.name}`} onClick=${() => rotate(c)}>Rotate token</button>
+            <button type="button" class="small-button" disabled=${act.busy} aria-label=${`Rotate token of ${c.name}`} onClick=${() => rotate(c)}>Rotate token</button>
             <button type="button" class="small-button danger" disabled=${act.busy} aria-label=${`Delete cluster ${c.name}`} onClick=${() => remove(c)}>Delete</button>
           </td>
         </tr>`)}

@@ -67,11 +67,18 @@ function LiveIndicator({ mode }) {
   </span>`;
 }
 
+// The routes live in the hash, so the skip link moves focus itself instead of going to #main.
+function skipToMain(e) {
+  e.preventDefault();
+  const main = document.getElementById("main");
+  if (main) main.focus();
+}
+
 function Header({ me, mode, onSignOut, current }) {
   const link = (href, label, key) =>
     html`<li><a href=${href} aria-current=${current === key ? "page" : undefined}>${label}</a></li>`;
   return html`<header class="top">
-    <a class="skip" href="#main">Skip to content</a>
+    <a class="skip" href="#main" onClick=${skipToMain}>Skip to content</a>
     <span class="brand">Tenantry</span>
     <nav aria-label="Main">
       <ul>

@@ -42,12 +42,12 @@ export function ProjectPage({ me, projectId, tab, live }) {
   const p = project.data;
   return html`<main id="main" tabindex="-1">
     <p class="crumbs"><a href="#/projects">Projects</a> / ${projectId}</p>
-    ${p ? html`<div class="title-row">
-      <h1>${p.name}</h1>
-      <${Badge} value=${p.status} label="Project status" />
+    <div class="title-row">
+      <h1>${p ? p.name : projectId}</h1>
+      ${p ? html`<${Badge} value=${p.status} />` : null}
     </div>
-    <p class="status-line" role="status" aria-live="polite">Status: <strong data-status=${p.status}>${p.status}</strong>${p.reason ? html` — ${p.reason}` : null}
-      <span class="muted small"> (${mode === "live" ? "live" : "refreshing every 2 s"})</span></p>` : html`<h1>${projectId}</h1>`}
+    ${p ? html`<p class="status-line" role="status" aria-live="polite">Status: <strong data-status=${p.status}>${p.status}</strong>${p.reason ? html` — ${p.reason}` : null}
+      <span class="muted small"> (${mode === "live" ? "live" : "refreshing every 2 s"})</span></p>` : null}
     <${ProblemMessage} problem=${project.problem} />
     ${!p && project.loading ? html`<${Loading} what="the project" />` : null}
     ${p ? html`<nav class="tabs" aria-label="Project sections"><ul>
@@ -115,7 +115,7 @@ function Overview({ me, project, base, reload }) {
         <tbody>
           ${(project.conditions || []).length === 0 ? html`<tr><td colspan="5" class="muted">No condition yet.</td></tr>` : null}
           ${(project.conditions || []).map((c) => html`<tr>
-            <td>${c.type}</td><td><${Badge} value=${c.status} label=${c.type} /></td><td>${c.reason}</td><td>${c.message}</td><td>${when(c.last_transition_time)}</td>
+            <td>${c.type}</td><td><${Badge} value=${c.status} /></td><td>${c.reason}</td><td>${c.message}</td><td>${when(c.last_transition_time)}</td>
           </tr>`)}
         </tbody>
       </table>
@@ -353,7 +353,7 @@ function Deployments({ me, project, base, version }) {
         <tbody>
           ${(deps.data || []).length === 0 ? html`<tr><td colspan="5" class="muted">No deployment.</td></tr>` : null}
           ${(deps.data || []).map((d) => html`<tr>
-            <td>${d.release_name}</td><td><${Badge} value=${d.status} label=${`${d.release_name} status`} /></td><td>${d.reason || ""}</td><td>${d.enabled ? "yes" : "no"}</td>
+            <td>${d.release_name}</td><td><${Badge} value=${d.status} /></td><td>${d.reason || ""}</td><td>${d.enabled ? "yes" : "no"}</td>
             <td class="actions">
               <button type="button" class="small-button" disabled=${act.busy} onClick=${() => toggle(d)}>${d.enabled ? "Disable" : "Enable"}</button>
               <button type="button" class="small-button danger" disabled=${act.busy} onClick=${() => remove(d)}>Delete</button>

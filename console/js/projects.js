@@ -69,7 +69,7 @@ export function ProjectList({ me, query }) {
         ${items.length === 0 ? html`<tr><td colspan="4" class="muted">No project matches (a filtered page may be short: follow the next page).</td></tr>` : null}
         ${items.map((p) => html`<tr>
           <td><a href=${`#/projects/${enc(p.id)}`}>${p.name}</a> <span class="muted small">${p.id}</span></td>
-          <td><${Badge} value=${p.status} label="status" /></td>
+          <td><${Badge} value=${p.status} /></td>
           <td>${Object.entries(p.labels || {}).map(([k, v]) => html`<code class="label">${k}=${v}</code> `)}</td>
           <td>${when(p.created_at)}</td>
         </tr>`)}

@@ -27,9 +27,9 @@ const BADGE = {
 };
 
 // A status as text in a coloured pill (the text carries the meaning, not the colour).
-export function Badge({ value, label }) {
+export function Badge({ value }) {
   const kind = BADGE[value] || "neutral";
-  return html`<span class=${`badge badge-${kind}`} aria-label=${label ? `${label}: ${value}` : undefined}>${String(value)}</span>`;
+  return html`<span class=${`badge badge-${kind}`} data-value=${value}>${String(value)}</span>`;
 }
 
 export function Field({ label, id, hint, children }) {
