@@ -7,6 +7,8 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from tenantry.domain import lifecycle
 from tests.browser.conftest import (
     ADMIN_TOKEN,
@@ -17,6 +19,9 @@ from tests.browser.conftest import (
     sign_in,
     user_token,
 )
+
+# One runner and one browser for all of them, on one xdist worker (pyproject: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("browser")
 
 
 def expect(locator: Any) -> Any:
@@ -264,7 +269,9 @@ def test_an_admin_approves_deploys_changes_restarts_cancels_and_manages_clusters
     expect(page.get_by_label("Chart").locator("option")).not_to_have_count(0, timeout=30_000)
     page.get_by_label("Config (JSON)").fill('{"greeting": "Hello"}')
     page.get_by_role("button", name="Create deployment").click()
-    expect(page.get_by_role("row", name=re.compile(r"^web-frontend Running"))).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("row", name=re.compile(r"^web-frontend Running"))).to_be_visible(
+        timeout=30_000
+    )
     check_accessibility(page, axe_source, "deployments")
 
     # Change: an Upgrade task, done by the agent.
