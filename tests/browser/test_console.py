@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from local import template
 from tenantry.domain import lifecycle
 from tests.browser.conftest import (
     ADMIN_TOKEN,
@@ -19,6 +20,8 @@ from tests.browser.conftest import (
     sign_in,
     user_token,
 )
+
+HAS_WEBSOCKET = "WebSocketApi" in template.resources()  # the realtime API serves /ws
 
 # One runner and one browser for all of them, on one xdist worker (pyproject: --dist loadgroup).
 pytestmark = pytest.mark.xdist_group("browser")
@@ -148,7 +151,9 @@ def test_a_user_creates_a_project_sees_it_become_active_and_uses_its_sections(
 ) -> None:
     ann_id, ann = user_token(runner, "Ann")
     sign_in(page, ann)
-    expect(page.locator("[data-live-mode]")).to_have_attribute("data-live-mode", "polling")
+    # Live over the WebSocket when the stack has one, else the polling fallback.
+    expected_mode = "live" if HAS_WEBSOCKET else "polling"
+    expect(page.locator("[data-live-mode]")).to_have_attribute("data-live-mode", expected_mode)
     check_accessibility(page, axe_source, "projects list")
 
     page.get_by_role("link", name="Create project").click()
@@ -170,7 +175,7 @@ def test_a_user_creates_a_project_sees_it_become_active_and_uses_its_sections(
     key = page.locator("form code").first.inner_text()
     page.get_by_role("button", name="Create project").click()
     expect(page).to_have_url(re.compile(r"#/projects/payments-api$"))
-    # Provisioning runs; the page polls (no WebSocket here) until the status settles.
+    # Provisioning runs; the page follows it (events, or polling) until the status settles.
     expect(page.locator("[data-status]")).to_have_attribute("data-status", "active", timeout=30_000)
     expect(page.get_by_role("row", name=re.compile("^Ready True"))).to_be_visible()
     check_accessibility(page, axe_source, "project overview")
@@ -348,3 +353,22 @@ def test_my_invites_are_accepted_with_their_code(page: Any, runner: str, axe_sou
     expect(page.get_by_role("status")).to_contain_text("Joined invite-shop")
     members = api("GET", runner, "/projects/invite-shop/members", invitee)["items"]
     assert [m["role"] for m in members if m["user_id"] == me["id"]] == ["member"]
+
+
+def test_live_updates_over_the_websocket_when_the_stack_has_one(page: Any, runner: str) -> None:
+    """With the realtime WebSocket API in template.yaml (its resource WebSocketApi), the
+    console connects to same-origin /ws?token=, says Live, stops polling, and a change
+    made elsewhere reaches the open page as an event. Without it, the tests above run the
+    polling fallback only."""
+    if not HAS_WEBSOCKET:
+        pytest.skip("template.yaml has no WebSocketApi: the runner serves no /ws")
+    _, lou = user_token(runner, "Lou")
+    api("POST", runner, "/projects", lou, {"name": "Live Shop", "id": "live-shop"})
+    sign_in(page, lou)
+    expect(page.locator("[data-live-mode]")).to_have_attribute("data-live-mode", "live")
+    page.goto("/console/#/projects/live-shop")
+    expect(page.locator("[data-status]")).to_have_attribute("data-status", "active", timeout=30_000)
+    expect(page.locator(".status-line")).to_contain_text("(live)")
+    # No polling while live: only the pushed event can show the platform admin's suspend.
+    api("POST", runner, "/projects/live-shop/actions", ADMIN_TOKEN, {"action": "suspend"})
+    expect(page.locator("[data-status]")).to_have_attribute("data-status", "suspended")
