@@ -7,6 +7,7 @@
 #                  (Docker) with --env-vars local/env.json (see samconfig.toml)
 #   make test      lint + sam validate --lint + checkov + the agent's tests + pytest (what CI
 #                  runs via .ci/run)
+#   make deploy-console  console/ to the deployed stack's bucket, then a CloudFront invalidation
 
 PYTHON_BOOT := $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV        := .venv
@@ -23,7 +24,7 @@ AGENT_PY    := $(AGENT_VENV)/bin/python
 # README walk-through) and emulated stacks; measured 2 min 12 s on 2 cores with -n 2.
 PYTEST_ARGS ?= -n 2
 
-.PHONY: venv venv-sam venv-checkov venv-runtime agent-venv agent-test run invoke moto env-json asl test pytest lint format validate checkov build bench openapi clean
+.PHONY: venv venv-sam venv-checkov venv-runtime agent-venv agent-test chromium deploy-console run invoke moto env-json asl test pytest lint format validate checkov build bench openapi clean
 
 # --- environments ------------------------------------------------------------------------
 # The stamp is rebuilt (and pip re-run) only when the venv is missing or a requirements
@@ -59,6 +60,15 @@ $(AGENT_VENV)/.stamp: agent/requirements.txt agent/requirements-dev.txt agent/py
 	$(AGENT_PY) -m pip install -q -r agent/requirements-dev.txt
 	$(AGENT_PY) -m pip install -q --no-deps -e agent
 	touch $@
+
+# The console's browser tests (tests/browser) drive Debian's chromium through Playwright
+# (its own browser download cannot work here). Installed when missing: root runs apt-get,
+# anyone else gets sudo's.
+CHROMIUM := /usr/bin/chromium
+chromium: $(CHROMIUM)
+$(CHROMIUM):
+	$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq
+	$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq chromium
 
 # --- run ---------------------------------------------------------------------------------
 # LOCAL_AGENT=1 also needs the agent's venv: the runner starts a dry-run agent from it.
@@ -97,7 +107,7 @@ openapi: venv
 	$(PY) -m local.openapi
 
 # --- checks ------------------------------------------------------------------------------
-test: venv venv-sam venv-checkov agent-venv
+test: venv venv-sam venv-checkov agent-venv chromium
 	$(MAKE) lint
 	$(MAKE) validate
 	$(MAKE) checkov
@@ -131,6 +141,19 @@ checkov: venv-checkov
 
 build: venv-sam
 	$(SAM) build
+
+# The web console (console/) to the stack's ConsoleBucket under console/, then the
+# distribution's cached copies invalidated. Needs the AWS CLI and credentials;
+# STACK is the stack's name (samconfig.toml's stack_name by default).
+STACK ?= tenantry
+deploy-console:
+	@output() { aws cloudformation describe-stacks --stack-name "$(STACK)" \
+	  --query "Stacks[0].Outputs[?OutputKey=='$$1'].OutputValue" --output text; }; \
+	bucket=$$(output ConsoleBucketName) && dist=$$(output ConsoleDistributionId) && \
+	test -n "$$bucket" -a "$$bucket" != None || { echo "no ConsoleBucketName output on stack $(STACK)" >&2; exit 1; }; \
+	aws s3 sync console/ "s3://$$bucket/console/" --delete --exclude '*.md' && \
+	aws cloudfront create-invalidation --distribution-id "$$dist" --paths '/console' '/console/*' >/dev/null && \
+	echo "console deployed: $$(output ConsoleUrl)"
 
 clean:
 	rm -rf .aws-sam .pytest_cache .ruff_cache

@@ -21,7 +21,9 @@ stack's bus, as StreamFunction puts them), the WebSocket API on the same port at
 rule, local/lambda_async.py), and ECR's
 registry endpoint on another loopback port (local/ecr_registry.py), where the demo chart
 (local/charts/web-frontend) is pushed at start: chart discovery finds it as ECR's push
-event goes through the rule, the queue and ChartDiscoveryFunction.
+event goes through the rule, the queue and ChartDiscoveryFunction. The web console's
+static files are served under /console/ (local/console_files.py), as CloudFront serves
+them from the console bucket.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from typing import Any
 
 from local import (
     apigateway_websockets,
+    console_files,
     demo_agent,
     ecr_registry,
     eventbridge,
@@ -124,8 +127,11 @@ class Handler(BaseHTTPRequestHandler):
             status, out_headers = bad.status, {"content-type": "application/json"}
             text = json.dumps({"message": bad.message})
         else:
-            with self.turns:
-                status, out_headers, text = self._gateway(body)
+            if console_files.handles(self.path):  # static files: no turn in the stack
+                status, out_headers, text = console_files.serve(self.command, self.path)
+            else:
+                with self.turns:
+                    status, out_headers, text = self._gateway(body)
         self._respond(status, out_headers, text)
         ms = (time.perf_counter() - started) * 1000
         log.info("%s %s -> %d (%.1f ms)", self.command, self.path, status, ms)
@@ -225,8 +231,8 @@ class Handler(BaseHTTPRequestHandler):
             log.exception("%s %s failed", self.command, self.path)
             return 500, {}, '{"message":"Internal Server Error"}'
 
-    def _respond(self, status: int, out_headers: dict[str, str], text: str) -> None:
-        data = text.encode("utf-8", "surrogateescape")
+    def _respond(self, status: int, out_headers: dict[str, str], text: str | bytes) -> None:
+        data = text if isinstance(text, bytes) else text.encode("utf-8", "surrogateescape")
         self.send_response(status)
         for key, value in out_headers.items():
             if key.lower() in ("content-length", "connection", "transfer-encoding"):
