@@ -7,6 +7,7 @@ resource (404)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -713,6 +714,33 @@ def test_template_presets_apply_unless_the_request_sets_them(
         "dev",
         "prod",
     ]
+
+
+def test_a_template_names_registered_clusters_only(api: Api, admin_token: str) -> None:
+    """A registered cluster is a template's to name (its projects get it); an unknown or
+    an ignored one is 422 at the cluster's entry."""
+    assert api.post("/clusters", token=admin_token, json={"name": "north"}).status == 201
+    ignored = api.post("/clusters", token=admin_token, json={"name": "south"}).json()
+    r = api.patch(f"/clusters/{ignored['id']}", token=admin_token, json={"ignore": True})
+    assert r.status == 200, r
+    body = {"name": "On north", "clusters": [{"name": "north"}]}
+    r = api.post("/templates", token=admin_token, json=body)
+    assert r.status == 201, r
+    assert [c["name"] for c in r.json()["clusters"]] == ["north"], r
+    user = person(api, admin_token, "Templated")
+    # its namespace waits for north's agent (none runs here): the project names the cluster
+    project = create_project(api, user.token, name="North Shop", template_id=r.json()["id"])
+    assert [c["name"] for c in project["clusters"]] == ["north"], project
+    for names, problem in (
+        (["nowhere"], "cluster 'nowhere' is not registered"),
+        (["north", "south"], "cluster 'south' is ignored"),
+    ):
+        body = {"name": "Bad", "clusters": [{"name": n} for n in names]}
+        errors = assert_validation(
+            api.post("/templates", token=admin_token, json=body),
+            ["body", "clusters", len(names) - 1, "name"],
+        )
+        assert problem in json.dumps(errors), errors
 
 
 def test_a_moderated_template_needs_approval_even_under_auto(

@@ -8,6 +8,7 @@ from typing import Any
 
 from tenantry.clock import new_id, now_iso
 from tenantry.dal import templates as store
+from tenantry.domain import clusters
 from tenantry.domain.identity import require_admin
 from tenantry.errors import NotFound, PreconditionFailed, UnknownReference
 from tenantry.models.governance import Template, TemplateCreate
@@ -20,17 +21,9 @@ VERSION = 1
 
 def create(principal: Principal, body: TemplateCreate) -> Template:
     require_admin(principal)
-    if body.clusters:
-        raise UnknownReference(
-            "the template names clusters that are not registered",
-            errors=[
-                {
-                    "loc": ["body", "clusters", i, "name"],
-                    "msg": f"cluster {c.name!r} is not registered",
-                }
-                for i, c in enumerate(body.clusters)
-            ],
-        )
+    errors = clusters.check_names([c.name for c in body.clusters])
+    if errors:  # a project made from it would name them (checked again then)
+        raise UnknownReference("the template names clusters projects cannot use", errors=errors)
     template = {
         "id": new_id(),
         "created_at": now_iso(),
