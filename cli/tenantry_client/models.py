@@ -290,24 +290,10 @@ class Cluster(Model):
     region_name: str | None = None
 
 
-class ClusterCreated(Model):
+class ClusterCreated(Cluster):
+    """POST /clusters' answer: the cluster and its agent's token, shown once."""
+
     agent_token: str | None
-    created_at: str
-    id: str
-    is_ok: bool
-    name: str
-    version: int
-    agent_version: str | None = None
-    grafana_datasource_name: str | None = None
-    grafana_url: str | None = None
-    ignore: bool = False
-    ingress_class: str | None = None
-    ingress_domain: str | None = None
-    ingress_tls_secret_name: str | None = None
-    last_seen_at: str | None = None
-    not_ok_reason: str | None = None
-    provider_id: str | None = None
-    region_name: str | None = None
 
 
 class AgentToken(Model):
