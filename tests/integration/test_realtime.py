@@ -302,3 +302,30 @@ def test_the_readmes_python_client_prints_the_pong_then_each_event(
     finally:
         proc.kill()
         proc.wait(timeout=10)
+
+
+def test_with_no_connection_open_a_push_reads_one_item_and_nothing_else(
+    api: Api, admin_token: str, ws_url: str
+) -> None:
+    """Between sessions nobody listens: each event's push is one Query of at most one item
+    (CONNS#all), not the admins', the members' and each member's partitions."""
+    from tenantry.dal.access import ALL_CONNECTIONS
+    from tenantry.domain import realtime
+    from tests.integration.lists import reads
+
+    _, owner = make_user(api, admin_token, "Quiet Owner")
+    project = create_project(api, owner, name="Quiet Shop")
+    settle(api)
+    event = {"detail": {"project_id": project["id"], "id": f"{project['id']}/1", "seq": 1}}
+    with reads(api) as seen:
+        assert realtime.push(event) == realtime.Pushed(0, 0, 0)
+    (query,) = seen.queries()
+    assert query.params["IndexName"] == ALL_CONNECTIONS.index and query.params["Limit"] == 1
+
+    listener = Client(ws_url, owner)
+    try:
+        with reads(api) as seen:
+            realtime.push({**event, "detail-type": "Project Changed", "source": "tenantry"})
+        assert len(seen.queries()) > 1  # someone listens: the audience is read
+    finally:
+        listener.close()

@@ -49,6 +49,7 @@ each page read through tenantry.pagination.collect, whose read budget bounds a r
 | PROJECT_GATEWAY          | table | PROJECT#<id>               | GATEWAY#<service id>    | GATEWAY#...  |
 | ADMIN_CONNECTIONS        | GSI1  | CONNS#admin                | <connection id>         |              |
 | PRINCIPAL_CONNECTIONS    | GSI1  | CONNS#<kind>#<principal>   | <connection id>         |              |
+| ALL_CONNECTIONS          | GSI2  | CONNS#all                  | <connection id>         |              |
 | ALL_USERS, ALL_BOTS, OWNER_TOKENS, ALL_ORGS, USER_ORGS, ORG_MEMBERS, ALL_TEMPLATES: whole partitions, as in dal/keys.py |
 
 Every pattern may be read backwards (`reverse`, a list's `sort_by=-...`): the same
@@ -379,6 +380,9 @@ PROJECT_GATEWAY = Pattern(
 
 ADMIN_CONNECTIONS = Pattern(
     "platform admins' WebSocket connections", "GSI1", lambda: keys.ADMIN_CONNECTIONS, "<conn id>"
+)
+ALL_CONNECTIONS = Pattern(
+    "every WebSocket connection", "GSI2", lambda: keys.ALL_CONNECTIONS, "<conn id>"
 )
 PRINCIPAL_CONNECTIONS = Pattern(
     "a principal's WebSocket connections", "GSI1", keys.principal_connections, "<conn id>"

@@ -35,6 +35,12 @@ def _all(pattern: access.Pattern, *args: str) -> Iterator[dict[str, Any]]:
             return
 
 
+def any_connection() -> bool:
+    """Whether any connection is open: one Query, of at most one item."""
+    items, _ = access.ALL_CONNECTIONS.page(limit=1, start_key=None)
+    return bool(items)
+
+
 def of_admins() -> list[dict[str, Any]]:
     """Every platform admin's connection."""
     return list(_all(access.ADMIN_CONNECTIONS))

@@ -56,7 +56,7 @@ keys below put each item into exactly the partitions its lists read.
 | notification       | PROJECT#<id>        | NOTIF#<topic>#<topic id> | PROJECTNOTIFS#<id> / <valid_until>#<topic>#<topic id> ◊ |                         |                                    |
 | gateway service     | GWSERVICE#<id>      | GWSERVICE             | GWSERVICES / <lower name>#<id>       | GWSERVICES#<enabled|disabled> / <lower name>#<id> |                        |
 | gateway service name| GWSERVICENAME#<lower name> | GWSERVICENAME  |                                      |                                       |                                    |
-| websocket connection| CONN#<connection id> | CONN                | CONNS#admin / <connection id> (platform admins), CONNS#<kind>#<id> / <connection id> (others) ∆ |   |   |
+| websocket connection| CONN#<connection id> | CONN                | CONNS#admin / <connection id> (platform admins), CONNS#<kind>#<id> / <connection id> (others) ∆ | CONNS#all / <connection id> ∆ |   |
 | limit counter       | LIMIT#<principal>   | <limit>#<scope>       |                                      |                                       |                                    |
 | daily limit counter | LIMIT#<principal>   | <limit>#<day>#<scope> |  (TTL expires_at: gone after a day)  |                                       |                                    |
 
@@ -92,7 +92,8 @@ keys below put each item into exactly the partitions its lists read.
   partition (they see every event), anyone else's are their principal's partition: a
   push reads the admins' partition and, for each current member of the event's project
   (PROJECTMEMBERS#<project>, GSI3), that user's: Queries whose cost follows the
-  audience, never a Scan.
+  audience, never a Scan. Every connection is also in CONNS#all (GSI2): a push first
+  reads one item of it, and with none open reads nothing more.
 ◊ only while the notification is active; GET .../notifications reads `GSI1SK > <now>#~`
   newest expiry first, so it reads neither resolved nor expired ones.
 Index keys that follow an item's state are written with the state, in the same write: a
@@ -963,6 +964,7 @@ def gateway_subscription(project_id: str, service_id: str) -> dict[str, str]:
 
 CONNECTION_PREFIX = "CONN#"
 ADMIN_CONNECTIONS = "CONNS#admin"
+ALL_CONNECTIONS = "CONNS#all"
 
 
 def connection(connection_id: str) -> dict[str, str]:
@@ -981,4 +983,11 @@ def connection_indexes(
     """A connection's place: among the platform admins' (every event) or its principal's
     (the events of the projects the principal is a current member of)."""
     partition = ADMIN_CONNECTIONS if is_admin else principal_connections(kind, principal_id)
-    return {"GSI1PK": partition, "GSI1SK": connection_id}
+    return {
+        "GSI1PK": partition,
+        "GSI1SK": connection_id,
+        # Every connection: a push first asks whether there is any at all (one Query of at
+        # most one item), and with none reads nothing else.
+        "GSI2PK": ALL_CONNECTIONS,
+        "GSI2SK": connection_id,
+    }

@@ -252,7 +252,10 @@ class Pushed:
 
 
 def push(event: Mapping[str, Any]) -> Pushed:
-    """Post one lifecycle event to every connection allowed to see it."""
+    """Post one lifecycle event to every connection allowed to see it. With no connection
+    open at all (the common case between sessions), one Query and nothing else."""
+    if not store.any_connection():
+        return Pushed(0, 0, 0)
     project_id = str(event["detail"]["project_id"])
     admins = [Connection.of(i) for i in store.of_admins()]
     member_ids = store.current_member_ids(project_id)
