@@ -11,7 +11,6 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from tenantry import idempotency
 from tenantry.domain import catalog
 from tenantry.http import (
-    ID_PATTERN,
     Cursor,
     IdempotencyKey,
     IdPath,
@@ -19,6 +18,7 @@ from tenantry.http import (
     Limit,
     caller,
     expected_version,
+    id_query,
     lambda_handler_for,
     make_app,
     no_content,
@@ -42,9 +42,7 @@ from tenantry.pagination import FILTERED_AFTER_READING
 
 app = make_app()
 
-ReferenceQuery = Annotated[
-    str | None, Query(min_length=1, max_length=64, pattern=ID_PATTERN, description="An id")
-]
+ReferenceQuery = id_query("An id")
 ADMIN_WRITES = "Platform admins only; everyone authenticated reads the catalog."
 
 

@@ -6,19 +6,20 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from tenantry import idempotency
 from tenantry.domain import deployments
 from tenantry.http import (
-    ID_PATTERN,
     Cursor,
     IdempotencyKey,
     IdPath,
     IfMatch,
     Limit,
+    ProjectIdPath,
     caller,
     expected_version,
+    id_query,
     lambda_handler_for,
     make_app,
     no_content,
@@ -40,10 +41,6 @@ from tenantry.models.deployments import (
 
 app = make_app()
 
-ProjectId = Annotated[
-    str,
-    Path(min_length=1, max_length=64, pattern=ID_PATTERN, description="The project's DNS-label id"),
-]
 DeploymentId = IdPath
 TaskId = IdPath
 WRITERS = "The environment's Admins, the project's owner and admins, platform admins (bots too, by the same rules)."
@@ -56,7 +53,7 @@ WRITERS = "The environment's Admins, the project's owner and admins, platform ad
     responses=responses(200, Page[Deployment], 404),
 )
 def list_deployments(
-    projectId: ProjectId, limit: Limit = 25, cursor: Cursor = None
+    projectId: ProjectIdPath, limit: Limit = 25, cursor: Cursor = None
 ) -> Page[Deployment]:
     principal = caller(app)
     return paged(
@@ -78,7 +75,7 @@ def list_deployments(
     responses=responses(201, Deployment, 403, 404, 409, headers=("ETag", "Location")),
 )
 def create_deployment(
-    projectId: ProjectId, body: DeploymentCreate, idempotency_key: IdempotencyKey = None
+    projectId: ProjectIdPath, body: DeploymentCreate, idempotency_key: IdempotencyKey = None
 ) -> Response[Deployment]:
     principal = caller(app)
     return idempotency.created(
@@ -97,7 +94,7 @@ def create_deployment(
     summary="A deployment (members)",
     responses=responses(200, Deployment, 404, headers=("ETag",)),
 )
-def get_deployment(projectId: ProjectId, deploymentId: DeploymentId) -> Response[Deployment]:
+def get_deployment(projectId: ProjectIdPath, deploymentId: DeploymentId) -> Response[Deployment]:
     found = deployments.get(caller(app), projectId, deploymentId)
     return respond(found, version=found.version)
 
@@ -112,7 +109,7 @@ def get_deployment(projectId: ProjectId, deploymentId: DeploymentId) -> Response
     responses=responses(200, Deployment, 403, 404, 409, 412, headers=("ETag",)),
 )
 def update_deployment(
-    projectId: ProjectId,
+    projectId: ProjectIdPath,
     deploymentId: DeploymentId,
     body: DeploymentPatch,
     if_match: IfMatch = None,
@@ -133,7 +130,7 @@ def update_deployment(
     ),
 )
 def delete_deployment(
-    projectId: ProjectId, deploymentId: DeploymentId, if_match: IfMatch = None
+    projectId: ProjectIdPath, deploymentId: DeploymentId, if_match: IfMatch = None
 ) -> Response[Deployment]:
     found = deployments.delete(caller(app), projectId, deploymentId, expected_version(if_match))
     return respond(found, 202, version=found.version)
@@ -149,7 +146,7 @@ def delete_deployment(
     responses=responses(200, Page[DeploymentTask], 404),
 )
 def list_deployment_tasks(
-    projectId: ProjectId, limit: Limit = 25, cursor: Cursor = None
+    projectId: ProjectIdPath, limit: Limit = 25, cursor: Cursor = None
 ) -> Page[DeploymentTask]:
     principal = caller(app)
     return paged(
@@ -171,7 +168,7 @@ def list_deployment_tasks(
     responses=responses(201, DeploymentTask, 403, 404, 409, headers=("Location",)),
 )
 def create_deployment_task(
-    projectId: ProjectId, body: TaskCreate, idempotency_key: IdempotencyKey = None
+    projectId: ProjectIdPath, body: TaskCreate, idempotency_key: IdempotencyKey = None
 ) -> Response[DeploymentTask]:
     principal = caller(app)
     return idempotency.created(
@@ -190,7 +187,7 @@ def create_deployment_task(
     summary="A deployment task (members)",
     responses=responses(200, DeploymentTask, 404),
 )
-def get_deployment_task(projectId: ProjectId, taskId: TaskId) -> DeploymentTask:
+def get_deployment_task(projectId: ProjectIdPath, taskId: TaskId) -> DeploymentTask:
     return deployments.get_task(caller(app), projectId, taskId)
 
 
@@ -202,7 +199,7 @@ def get_deployment_task(projectId: ProjectId, taskId: TaskId) -> DeploymentTask:
     responses=responses(200, DeploymentTask, 403, 404, 409),
 )
 def cancel_deployment_task(
-    projectId: ProjectId,
+    projectId: ProjectIdPath,
     taskId: TaskId,
     reason: Annotated[Reason | None, Query(description="Why it is canceled")] = None,
 ) -> DeploymentTask:
@@ -219,12 +216,10 @@ def cancel_deployment_task(
     responses=responses(200, Page[K8sResource], 404),
 )
 def list_k8s_resources(
-    projectId: ProjectId,
+    projectId: ProjectIdPath,
     limit: Limit = 25,
     cursor: Cursor = None,
-    deployment_id: Annotated[
-        str | None, Query(min_length=1, max_length=64, description="Only this deployment's")
-    ] = None,
+    deployment_id: id_query("Only this deployment's") = None,
 ) -> Page[K8sResource]:
     principal = caller(app)
     return paged(
@@ -241,7 +236,7 @@ def list_k8s_resources(
     summary="A Kubernetes resource (its uid), as its agent reported it",
     responses=responses(200, K8sResource, 404),
 )
-def get_k8s_resource(projectId: ProjectId, resourceId: IdPath) -> K8sResource:
+def get_k8s_resource(projectId: ProjectIdPath, resourceId: IdPath) -> K8sResource:
     return deployments.get_k8s_resource(caller(app), projectId, resourceId)
 
 
@@ -257,12 +252,10 @@ PermissionId = IdPath
     responses=responses(200, Page[DeploymentPermission], 404),
 )
 def list_deployment_permissions(
-    projectId: ProjectId,
+    projectId: ProjectIdPath,
     limit: Limit = 25,
     cursor: Cursor = None,
-    env_id: Annotated[
-        str | None, Query(min_length=1, max_length=64, description="Only this environment's")
-    ] = None,
+    env_id: id_query("Only this environment's") = None,
 ) -> Page[DeploymentPermission]:
     principal = caller(app)
     return paged(
@@ -284,7 +277,7 @@ def list_deployment_permissions(
     responses=responses(201, DeploymentPermission, 403, 404, 409, headers=("Location",)),
 )
 def create_deployment_permission(
-    projectId: ProjectId, body: DeploymentPermissionCreate
+    projectId: ProjectIdPath, body: DeploymentPermissionCreate
 ) -> Response[DeploymentPermission]:
     granted = deployments.grant(caller(app), projectId, body)
     return respond(
@@ -298,7 +291,9 @@ def create_deployment_permission(
     summary="A deployment permission (members)",
     responses=responses(200, DeploymentPermission, 404),
 )
-def get_deployment_permission(projectId: ProjectId, permId: PermissionId) -> DeploymentPermission:
+def get_deployment_permission(
+    projectId: ProjectIdPath, permId: PermissionId
+) -> DeploymentPermission:
     return deployments.get_permission(caller(app), projectId, permId)
 
 
@@ -309,7 +304,7 @@ def get_deployment_permission(projectId: ProjectId, permId: PermissionId) -> Dep
     description="By the environment's Admins, the project's owner and admins, platform admins.",
     responses=responses(204, None, 403, 404, 409, description="Revoked"),
 )
-def delete_deployment_permission(projectId: ProjectId, permId: PermissionId) -> Response[None]:
+def delete_deployment_permission(projectId: ProjectIdPath, permId: PermissionId) -> Response[None]:
     deployments.revoke(caller(app), projectId, permId)
     return no_content()
 

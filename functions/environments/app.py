@@ -6,18 +6,18 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel
 
 from tenantry import idempotency
 from tenantry.domain import environments, secrets
 from tenantry.http import (
-    ID_PATTERN,
     Cursor,
     IdempotencyKey,
     IdPath,
     IfMatch,
     Limit,
+    ProjectIdPath,
     caller,
     expected_version,
     lambda_handler_for,
@@ -43,10 +43,6 @@ from tenantry.pagination import FILTERED_AFTER_READING
 
 app = make_app()
 
-ProjectIdPath = Annotated[
-    str,
-    Path(min_length=1, max_length=64, pattern=ID_PATTERN, description="The project's DNS-label id"),
-]
 Id = IdPath
 SecretFilter = Annotated[str | None, Query(max_length=253, description=FILTERED_AFTER_READING)]
 

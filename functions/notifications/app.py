@@ -11,10 +11,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from tenantry import idempotency
 from tenantry.domain import notifications
 from tenantry.http import (
-    ID_PATTERN,
     Cursor,
     IdempotencyKey,
     Limit,
+    ProjectIdPath,
     caller,
     lambda_handler_for,
     make_app,
@@ -32,10 +32,6 @@ from tenantry.models.notifications import (
 
 app = make_app()
 
-ProjectIdPath = Annotated[
-    str,
-    Path(min_length=1, max_length=64, pattern=ID_PATTERN, description="The project's DNS-label id"),
-]
 TopicPath = Annotated[
     str,
     Path(

@@ -24,12 +24,12 @@ from tenantry.domain.selectors import (
 )
 from tenantry.errors import BadRequest
 from tenantry.http import (
-    ID_PATTERN,
     Cursor,
     IdempotencyKey,
     IdPath,
     IfMatch,
     Limit,
+    ProjectIdPath,
     caller,
     expected_version,
     lambda_handler_for,
@@ -62,10 +62,6 @@ from tenantry.pagination import (
 
 app = make_app()
 
-ProjectIdPath = Annotated[
-    str,
-    Path(min_length=1, max_length=64, pattern=ID_PATTERN, description="The project's DNS-label id"),
-]
 UserIdPath = IdPath
 
 

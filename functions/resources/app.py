@@ -6,19 +6,20 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from tenantry import idempotency
 from tenantry.domain import resources
 from tenantry.http import (
-    ID_PATTERN,
     Cursor,
     IdempotencyKey,
     IdPath,
     IfMatch,
     Limit,
+    ProjectIdPath,
     caller,
     expected_version,
+    id_query,
     lambda_handler_for,
     make_app,
     paged,
@@ -35,10 +36,6 @@ from tenantry.models.resources import (
 
 app = make_app()
 
-ProjectId = Annotated[
-    str,
-    Path(min_length=1, max_length=64, pattern=ID_PATTERN, description="The project's DNS-label id"),
-]
 TypeId = IdPath
 DeploymentResourceId = IdPath
 WRITERS = (
@@ -64,12 +61,8 @@ WRITERS = (
 def list_deployment_resource_types(
     limit: Limit = 25,
     cursor: Cursor = None,
-    env_id: Annotated[
-        str | None, Query(min_length=1, max_length=64, description="This environment's types")
-    ] = None,
-    deployment_kind_id: Annotated[
-        str | None, Query(min_length=1, max_length=64, description="Only this kind's")
-    ] = None,
+    env_id: id_query("This environment's types") = None,
+    deployment_kind_id: id_query("Only this kind's") = None,
     key: Annotated[
         str | None, Query(min_length=1, max_length=63, description="Only the type of this key")
     ] = None,
@@ -106,12 +99,10 @@ def get_deployment_resource_type(typeId: TypeId) -> DeploymentResourceType:
     responses=responses(200, Page[DeploymentResource], 404),
 )
 def list_deployment_resources(
-    projectId: ProjectId,
+    projectId: ProjectIdPath,
     limit: Limit = 25,
     cursor: Cursor = None,
-    type_id: Annotated[
-        str | None, Query(min_length=1, max_length=64, description="Only this type's")
-    ] = None,
+    type_id: id_query("Only this type's") = None,
 ) -> Page[DeploymentResource]:
     principal = caller(app)
     return paged(
@@ -134,7 +125,7 @@ def list_deployment_resources(
     responses=responses(201, DeploymentResource, 403, 404, 409, headers=("ETag", "Location")),
 )
 def create_deployment_resource(
-    projectId: ProjectId, body: DeploymentResourceCreate, idempotency_key: IdempotencyKey = None
+    projectId: ProjectIdPath, body: DeploymentResourceCreate, idempotency_key: IdempotencyKey = None
 ) -> Response[DeploymentResource]:
     principal = caller(app)
     return idempotency.created(
@@ -155,7 +146,7 @@ def create_deployment_resource(
     responses=responses(200, DeploymentResource, 404, headers=("ETag",)),
 )
 def get_deployment_resource(
-    projectId: ProjectId, deploymentResourceId: DeploymentResourceId
+    projectId: ProjectIdPath, deploymentResourceId: DeploymentResourceId
 ) -> Response[DeploymentResource]:
     found = resources.get(caller(app), projectId, deploymentResourceId)
     return respond(found, version=found.version)
@@ -169,7 +160,7 @@ def get_deployment_resource(
     responses=responses(200, DeploymentResource, 403, 404, 409, 412, headers=("ETag",)),
 )
 def update_deployment_resource(
-    projectId: ProjectId,
+    projectId: ProjectIdPath,
     deploymentResourceId: DeploymentResourceId,
     body: DeploymentResourcePatch,
     if_match: IfMatch = None,
@@ -193,7 +184,7 @@ def update_deployment_resource(
     ),
 )
 def delete_deployment_resource(
-    projectId: ProjectId, deploymentResourceId: DeploymentResourceId, if_match: IfMatch = None
+    projectId: ProjectIdPath, deploymentResourceId: DeploymentResourceId, if_match: IfMatch = None
 ) -> Response[DeploymentResource]:
     found = resources.delete(
         caller(app), projectId, deploymentResourceId, expected_version(if_match)

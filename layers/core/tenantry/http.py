@@ -47,6 +47,21 @@ Limit = Annotated[int, Query(ge=1, le=100, description="Page size, 1 to 100")]
 # unreserved characters, which pass API Gateway's path decoding unchanged.
 ID_PATTERN = r"^[A-Za-z0-9._~-]{1,64}$"
 IdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
+ProjectIdPath = Annotated[
+    str,
+    Path(min_length=1, max_length=64, pattern=ID_PATTERN, description="The project's DNS-label id"),
+]
+
+
+def id_query(description: str) -> Any:
+    """An optional query parameter naming something by id (`?deployment_id=`): an id's
+    shape, else 422."""
+    return Annotated[
+        str | None,
+        Query(min_length=1, max_length=64, pattern=ID_PATTERN, description=description),
+    ]
+
+
 # A version is a positive integer of at most 18 digits (DynamoDB numbers hold 38).
 IF_MATCH_PATTERN = r'^(\*|(W/)?"[0-9]{1,18}"|[0-9]{1,18})$'
 IfMatch = Annotated[
