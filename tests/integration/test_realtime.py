@@ -14,6 +14,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
+from local import template
 from tests.harness import Api, deliver_stream, serving, wait_until
 from tests.integration.helpers import create_project, make_user
 
@@ -329,3 +330,13 @@ def test_with_no_connection_open_a_push_reads_one_item_and_nothing_else(
         assert len(seen.queries()) > 1  # someone listens: the audience is read
     finally:
         listener.close()
+    # every index a push reads is one PushFunction's role may Query (moto checks no IAM)
+    statements = [
+        s
+        for policy in template.function_properties("PushFunction").get("Policies", [])
+        for s in policy.get("Statement", [])
+        if "dynamodb:Query" in s["Action"]
+    ]
+    allowed = {str(r["Fn::Sub"]).rsplit("/", 1)[-1] for s in statements for r in s["Resource"]}
+    used = {q.params["IndexName"] for q in seen.queries()} | {ALL_CONNECTIONS.index}
+    assert used <= allowed, used - allowed
