@@ -3,7 +3,7 @@ WEBSOCKET, with its Routes, Integrations, Authorizer, RouteResponses and Stage),
 (dev only), and its management API (`apigatewaymanagementapi`: PostToConnection,
 DeleteConnection, GetConnection) delivering to the sockets it holds.
 
-The runner serves the API on its own port at PATH (`ws://127.0.0.1:<port>/ws`;
+The runner serves the API on the HTTP API's port, at PATH (`ws://127.0.0.1:<port>/ws`;
 local/runner.py hands an `Upgrade: websocket` request here). As API Gateway does:
 
 - $connect: the route's REQUEST authorizer gets the handshake's headers and query string

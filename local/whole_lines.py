@@ -33,7 +33,12 @@ class WholeLines(io.TextIOBase):
         return len(text)
 
     def flush(self) -> None:
+        """Write this thread's unfinished line too (an explicit flush wants it out)."""
+        pending = getattr(self._pending, "text", "")
+        self._pending.text = ""
         with self._lock:
+            if pending:
+                self._stream.write(pending)
             self._stream.flush()
 
     def writable(self) -> bool:

@@ -104,7 +104,10 @@ def login(login_url: str | None, login_token: str | None, ws_url: str | None) ->
         token = click.prompt("API token", hide_input=True, err=True)
     with Tenantry(url, token, transport=st.transport) as c:
         me = c.me()
-    config.save(settings.path, {"url": url.rstrip("/"), "token": token, "ws_url": ws_url})
+    saved = {"url": url.rstrip("/"), "token": token}
+    if ws_url:  # else a WebSocket URL saved by an earlier login stays
+        saved["ws_url"] = ws_url
+    config.save(settings.path, saved)
     if wants_json():
         output.print_json({"url": url, "config": str(settings.path), "me": output.data(me)})
         return

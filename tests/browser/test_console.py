@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from local import template
 from tenantry.domain import lifecycle
 from tests.browser.conftest import (
     ADMIN_TOKEN,
@@ -20,8 +19,6 @@ from tests.browser.conftest import (
     sign_in,
     user_token,
 )
-
-HAS_WEBSOCKET = "WebSocketApi" in template.resources()  # the realtime API serves /ws
 
 # One runner and one browser for all of them, on one xdist worker (pyproject: --dist loadgroup).
 pytestmark = pytest.mark.xdist_group("browser")
@@ -152,8 +149,8 @@ def test_a_user_creates_a_project_sees_it_become_active_and_uses_its_sections(
     ann_id, ann = user_token(runner, "Ann")
     sign_in(page, ann)
     # Live over the WebSocket when the stack has one, else the polling fallback.
-    expected_mode = "live" if HAS_WEBSOCKET else "polling"
-    expect(page.locator("[data-live-mode]")).to_have_attribute("data-live-mode", expected_mode)
+    # the runner serves /ws (template.yaml's WebSocketApi): live, not the polling fallback
+    expect(page.locator("[data-live-mode]")).to_have_attribute("data-live-mode", "live")
     check_accessibility(page, axe_source, "projects list")
 
     page.get_by_role("link", name="Create project").click()
@@ -355,13 +352,11 @@ def test_my_invites_are_accepted_with_their_code(page: Any, runner: str, axe_sou
     assert [m["role"] for m in members if m["user_id"] == me["id"]] == ["member"]
 
 
-def test_live_updates_over_the_websocket_when_the_stack_has_one(page: Any, runner: str) -> None:
+def test_live_updates_over_the_websocket(page: Any, runner: str) -> None:
     """With the realtime WebSocket API in template.yaml (its resource WebSocketApi), the
     console connects to same-origin /ws?token=, says Live, stops polling, and a change
     made elsewhere reaches the open page as an event. Without it, the tests above run the
     polling fallback only."""
-    if not HAS_WEBSOCKET:
-        pytest.skip("template.yaml has no WebSocketApi: the runner serves no /ws")
     _, lou = user_token(runner, "Lou")
     api("POST", runner, "/projects", lou, {"name": "Live Shop", "id": "live-shop"})
     sign_in(page, lou)

@@ -99,8 +99,12 @@ def test_login_verifies_the_token_and_keeps_it_private(cli: Cli, new_user: NewUs
     )
     assert result.exit_code == 0, result.output
     assert json.loads(cli_output(result).stdout)["display_name"] == "Ann"
+    # a WebSocket URL saved once stays through a later login that names none
+    cli("login", "--token", token, "--ws-url", "ws://elsewhere.test/ws")
+    cli("login", "--token", token)
+    assert config.load(cli.config_file)["ws_url"] == "ws://elsewhere.test/ws"
     cli("logout")
-    assert config.load(cli.config_file) == {"url": URL}
+    assert config.load(cli.config_file) == {"url": URL, "ws_url": "ws://elsewhere.test/ws"}
 
 
 def test_login_refuses_a_bad_token_and_writes_nothing(cli: Cli) -> None:

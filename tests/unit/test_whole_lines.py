@@ -42,3 +42,11 @@ def test_text_without_a_newline_waits_for_its_line() -> None:
     assert out.getvalue() == ""
     stream.write(" and the rest\nnext")
     assert out.getvalue() == "half and the rest\n"
+
+
+def test_a_flush_writes_the_unfinished_line() -> None:
+    out = io.StringIO()
+    (stream,) = whole_lines(out)  # type: ignore[arg-type]
+    stream.write("no newline at the end")
+    stream.flush()
+    assert out.getvalue() == "no newline at the end"
