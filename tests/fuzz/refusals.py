@@ -39,7 +39,7 @@ REFUSALS = (
         "validation",
         None,
         "A free-form JSON value (a chart's config, reported metadata) may hold only numbers "
-        "DynamoDB stores: 1e-130 to 1e125. JSON Schema cannot bound every nested number.",
+        "DynamoDB stores: 1e-130 to below 1e126. JSON Schema cannot bound every nested number.",
         msg="a number out of the range the platform stores",
     ),
     Refusal(

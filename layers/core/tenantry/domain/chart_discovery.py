@@ -38,6 +38,7 @@ from tenantry.dal import catalog as store
 from tenantry.domain import catalog
 from tenantry.errors import Conflict
 from tenantry.models.catalog import EcrImageAction
+from tenantry.models.common import number_problem
 from tenantry.observability import logger
 from tenantry.settings import get_settings
 
@@ -328,9 +329,7 @@ def _check_shape(value: Any) -> None:
 
 
 def _check_number(number: int | float) -> None:
-    """DynamoDB's numbers: 38 significant digits, magnitudes 1e-130 to 1e126."""
-    size = abs(number)
-    if isinstance(number, int) and len(str(size)) > 38:
-        raise _Unreadable("holds an integer of more than 38 digits")
-    if isinstance(number, float) and size and not 1e-130 <= size < 1e126:
-        raise _Unreadable(f"holds a number out of range ({number})")
+    """DynamoDB's numbers (tenantry.models.common.number_problem)."""
+    problem = number_problem(number)
+    if problem:
+        raise _Unreadable(f"holds {problem} ({number})")

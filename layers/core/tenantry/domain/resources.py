@@ -62,7 +62,6 @@ TYPE_NAMESPACE = uuid.UUID("3c8e5a71-92d4-4f0b-b6e2-1a7d9c4f5e08")
 MAX_TYPES_PER_CHART = 25  # what one install upserts (the rest is ignored, and logged)
 MAX_PROPS_BYTES = 64 * 1024  # a resource's props as JSON (a ConfigMap holds 1 MiB)
 WRITE_ATTEMPTS = 3
-# DynamoDB's numbers: 38 digits of precision between 1e-130 and 1e126.
 SYNC_KIND = "ResourceSync"
 WORKING = {"create": "Creating", "update": "Updating", "delete": "Deleting"}
 
@@ -274,7 +273,7 @@ def _props(
             errors.append({"loc": ["body", "props", key], "msg": "not an input of the type"})
     for key, declaration in declared.items():
         if key in sent:
-            wrong = values_ui.value_problem(declaration, sent[key]) or _unstorable(sent[key])
+            wrong = values_ui.value_problem(declaration, sent[key]) or unstorable(sent[key])
             if wrong:
                 errors.append({"loc": ["body", "props", key], "msg": wrong})
         elif declaration.get("required") and key not in kept:
@@ -292,11 +291,6 @@ def _props(
             text = json.dumps(sent[key])
             sealed[key] = seal(project_id, env_id, sealed_id(resource_id, key), text)
     return plain, sealed
-
-
-def _unstorable(value: Any) -> str | None:
-    """A number DynamoDB cannot hold, anywhere in `value`."""
-    return unstorable(value)
 
 
 def _sync_item(

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
 from annotated_types import Interval
@@ -117,22 +116,29 @@ def dump(model: BaseModel) -> dict[str, Any]:
 
 
 # What DynamoDB stores of a number: at most 38 significant digits, magnitudes from 1e-130
-# to 1e125 (docs/api.md "Request bodies"). A JSON tree a caller sends (a chart's config, an
-# action's body) is checked against it, so a number it cannot hold is 422, not a 500.
-NUMBER_RANGE = (1e-130, 1e125)
+# up to (not including) 1e126 (docs/api.md "Request bodies"). A JSON tree a caller sends (a
+# chart's config, an action's body) is checked against it, so a number it cannot hold is
+# 422, not a 500; a chart's files are checked the same way (domain/chart_discovery.py).
+MIN_MAGNITUDE, MAX_MAGNITUDE = 1e-130, 1e126
 MAX_NUMBER_DIGITS = 38
+
+
+def number_problem(number: int | float) -> str | None:
+    """Why DynamoDB cannot store this number, or None."""
+    if isinstance(number, int) and len(str(abs(number))) > MAX_NUMBER_DIGITS:
+        return f"a number with more than {MAX_NUMBER_DIGITS} digits"
+    in_range = number == 0 or MIN_MAGNITUDE <= abs(number) < MAX_MAGNITUDE  # False for NaN
+    if isinstance(number, float) and not in_range:
+        return "a number out of the range the platform stores (1e-130 to below 1e126)"
+    return None
 
 
 def unstorable(value: Any) -> str | None:
     """Why a number anywhere in `value` cannot be stored, or None."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int) and len(str(abs(value))) > MAX_NUMBER_DIGITS:
-        return f"a number with more than {MAX_NUMBER_DIGITS} digits"
-    if isinstance(value, float) and value != 0:
-        low, high = NUMBER_RANGE
-        if not math.isfinite(value) or not low <= abs(value) <= high:
-            return "a number out of the range the platform stores (1e-130 to 1e125)"
+    if isinstance(value, int | float):
+        return number_problem(value)
     if isinstance(value, dict):
         return next((p for p in map(unstorable, value.values()) if p), None)
     if isinstance(value, list):
