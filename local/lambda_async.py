@@ -73,19 +73,24 @@ class Invoker:
     def submit(self, function: str, event: Any) -> None:
         """Queue one asynchronous invocation of `function` (a logical id) and return."""
         with self._lock:
-            self._pending += 1
             q = self._queues.get(function)
             if q is None:
+                # Read here, so a function the template configures wrongly fails its caller
+                # (a worker that died on it would leave every later event pending).
+                settings = config(self.stack, function)
                 q = self._queues[function] = queue.Queue()
                 worker = threading.Thread(
-                    target=self._work, args=(function, q), name=f"async-{function}", daemon=True
+                    target=self._work,
+                    args=(function, q, settings),
+                    name=f"async-{function}",
+                    daemon=True,
                 )
                 self._threads.append(worker)
                 worker.start()
+            self._pending += 1
         q.put(event)
 
-    def _work(self, function: str, q: queue.Queue[Any]) -> None:
-        settings = config(self.stack, function)
+    def _work(self, function: str, q: queue.Queue[Any], settings: AsyncConfig) -> None:
         while True:
             event = q.get()
             if event is None:

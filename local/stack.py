@@ -620,9 +620,11 @@ class Stack:
                 stack.enter_context(serial_aws_calls())
                 stack.enter_context(self.dispatch_lambda())
                 stack.enter_context(direct_lambda_tasks(self._task_invoke))
+                # Before the asynchronous invoker: on the way out, the invoker's last pushes
+                # still reach the emulated management API, not moto's.
+                stack.enter_context(apigateway_websockets.management_api(self))
                 stack.enter_context(lambda_async.invoking(self))
                 stack.enter_context(eventbridge.lambda_targets(self))
-                stack.enter_context(apigateway_websockets.management_api(self))
                 if wait_scale is not None:
                     stack.enter_context(self.fast_waits(wait_scale))
                 stack.callback(self.drain_executions)
