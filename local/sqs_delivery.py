@@ -29,10 +29,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from local import template
-
 KIND = "AWS::SQS::Queue"
-MAPPING = "AWS::Lambda::EventSourceMapping"
 log = logging.getLogger("local.sqs_delivery")
 IDLE_POLL_SECONDS = 0.5  # an idle poller looks again this often (wake() looks at once)
 QUEUE_ATTRIBUTES = ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds")
@@ -83,17 +80,13 @@ def event_sources(stack: Any) -> list[EventSource]:
     """The template's event source mappings (AWS::Lambda::EventSourceMapping) on a queue;
     those on a DynamoDB stream are local/stream_delivery's."""
     out = []
-    for lid, props in template.resources_of_type(MAPPING, stack.template).items():
-        props = stack.resolve(props)
+    for lid, props, function in stack.event_source_mappings():
         queue_arn = str(props["EventSourceArn"])
         if not queue_arn.startswith("arn:aws:sqs:"):
             continue
-        function = stack.function_for(str(props["FunctionName"]))
-        if function is None:
-            raise ValueError(f"{lid}: {props['FunctionName']} is not a function of the template")
         out.append(
             EventSource(
-                function=function.logical_id,
+                function=function,
                 event=lid,
                 queue_url=url(*_region_account(queue_arn), name_of(queue_arn)),
                 queue_arn=queue_arn,

@@ -82,7 +82,7 @@ EMULATED = {
     sqs_delivery.KIND,
     eventbridge.KIND,
     eventbridge.BUS_KIND,
-    stream_delivery.KIND,
+    "AWS::Lambda::EventSourceMapping",  # Stack.event_source_mappings: queues and streams
     "AWS::Serverless::StateMachine",
     "AWS::Serverless::Function",
     "AWS::Serverless::HttpApi",
@@ -93,6 +93,7 @@ EMULATED = {
     *apigateway_websockets.KINDS,
 }
 log = logging.getLogger("local.stack")
+EVENT_SOURCE_MAPPING = "AWS::Lambda::EventSourceMapping"
 NO_VALUE = object()  # `!Ref AWS::NoValue`: the map key or list item holding it is dropped
 
 
@@ -473,6 +474,27 @@ class Stack:
         parts = name_or_arn.split(":")
         name = parts[parts.index("function") + 1] if "function" in parts else parts[0]
         return self.functions.get(name)
+
+    def event_source_mappings(self) -> list[tuple[str, dict[str, Any], str]]:
+        """(logical id, resolved Properties, the function's logical id) of every
+        AWS::Lambda::EventSourceMapping: local/sqs_delivery.py plays those on a queue,
+        local/stream_delivery.py those on a stream. A SAM pull event (Type SQS, DynamoDB,
+        ...) is refused: it would be played by nothing, and in AWS it widens the role
+        (tests/contract/test_template_policies.py)."""
+        for lid in self.functions:
+            for kind in ("SQS", "DynamoDB", "Kinesis", "MSK", "MQ"):
+                if tpl.function_events(lid, kind, self.template):
+                    raise NotImplementedError(
+                        f"{lid}: a SAM {kind} event; declare an AWS::Lambda::EventSourceMapping"
+                    )
+        out = []
+        for lid, props in tpl.resources_of_type(EVENT_SOURCE_MAPPING, self.template).items():
+            resolved = self.resolve(props)
+            function = self.function_for(str(resolved["FunctionName"]))
+            if function is None:
+                raise ValueError(f"{lid}: {resolved['FunctionName']} is not a function here")
+            out.append((lid, resolved, function.logical_id))
+        return out
 
     def invoke(self, logical_id: str, event: Any) -> Any:
         """Call a function's handler in this process, one invocation at a time."""

@@ -56,9 +56,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from local import dynamodb_stream_tail, sqs_delivery, template
+from local import dynamodb_stream_tail, sqs_delivery
 
-KIND = "AWS::Lambda::EventSourceMapping"
 MIN_POLL_SECONDS = 0.25  # a poller looks no more often than this (Lambda: 4 times a second)
 IDLE_POLL_SECONDS = 1.0  # and at least this often
 log = logging.getLogger("local.stream_delivery")
@@ -104,16 +103,12 @@ def mappings(stack: Any) -> list[StreamMapping]:
     from moto.events.models import EventPattern
 
     out = []
-    for lid, props in template.resources_of_type(KIND, stack.template).items():
-        props = stack.resolve(props)
+    for lid, props, function in stack.event_source_mappings():
         source = str(props["EventSourceArn"])
         if source.startswith("arn:aws:sqs:"):
             continue  # a queue's: local/sqs_delivery
         if ":dynamodb:" not in source or "/stream/" not in source:
             raise NotImplementedError(f"{lid}: only mappings on a stream or a queue are emulated")
-        function = stack.function_for(str(props["FunctionName"]))
-        if function is None:
-            raise ValueError(f"{lid}: {props['FunctionName']} is not a function of the template")
         destination = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get(
             "Destination"
         )
@@ -124,7 +119,7 @@ def mappings(stack: Any) -> list[StreamMapping]:
         out.append(
             StreamMapping(
                 logical_id=lid,
-                function=function.logical_id,
+                function=function,
                 stream_arn=source,
                 starting_position=str(props.get("StartingPosition", "LATEST")),
                 batch_size=int(props.get("BatchSize", 100)),
