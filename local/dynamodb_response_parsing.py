@@ -12,7 +12,10 @@ lists and maps element by element, timestamps by the parser's timestamp parser. 
 the item operations' outputs (and DynamoDB Streams' GetRecords, whose records carry
 items' images) the walk is compiled once per shape into plain functions that do just
 that, and run on the same json.loads body; a structure with a single key (an
-AttributeValue) goes straight to its member. Shapes it does not compile (tagged unions,
+AttributeValue) goes straight to its member. An item operation's result handed over in
+process (local/dynamodb_handoff.py) is moto's to_dict output, built afresh for the call
+and already in the parse's form where it holds AttributeValues: those parts are taken as
+they are (compile_shape's `handed`). Shapes it does not compile (tagged unions,
 documents) and a parser with a blob or timestamp parser of its own are left to botocore.
 Only the body is parsed this way: response metadata, errors and everything else are
 botocore's own. tests/integration/test_dynamodb_response_parsing.py compares both on
@@ -36,7 +39,9 @@ ITEM_OUTPUTS = frozenset(f"{operation}Output" for operation in ITEM_OPERATIONS)
 STREAM_OUTPUTS = frozenset({"GetRecordsOutput"})
 COMPILED_OUTPUTS = ITEM_OUTPUTS | STREAM_OUTPUTS
 IDENTITY = frozenset({"string", "boolean", "integer", "long", "float", "double"})
+TAKEN_AS_IS = "AttributeValue"  # in a handed-over result (compile_shape's `handed`)
 _COMPILED = "_local_compiled_parser"  # shape attribute: its function, or _UNSUPPORTED
+_COMPILED_HANDED = "_local_compiled_handed_parser"  # the same for handed-over results
 _UNSUPPORTED = object()
 
 Parse = Callable[[Any], Any] | None  # None: the value as it is
@@ -46,25 +51,33 @@ class Unsupported(Exception):
     """A shape this module leaves to botocore."""
 
 
-def compile_shape(shape: Any) -> Callable[[Any], Any]:
+def compile_shape(shape: Any, *, handed: bool = False) -> Callable[[Any], Any]:
     """A function parsing a JSON value of this shape as botocore's JSON parser does with
-    its default blob parser; raises Unsupported for what it does not compile."""
+    its default blob parser; raises Unsupported for what it does not compile.
+
+    `handed`: for an item operation's result handed over in process
+    (local/dynamodb_handoff.py), which moto's to_dict built afresh for this call
+    (local/dynamodb_responses.py), so that nothing in it is shared with moto's items.
+    Every AttributeValue in it is already what the parse returns (one member, under its
+    wire name, never null, binary values as raw bytes), so it is taken as it is instead
+    of copied, and so is a list or map holding only such values (an item, a page of
+    items): only the structures around them are parsed."""
     compiled: dict[str, Parse] = {}
 
     def build(shape: Any) -> Parse:
         if shape.name in compiled:
             return compiled[shape.name]
         kind = shape.type_name
-        if kind in IDENTITY:
+        if kind in IDENTITY or (handed and shape.name == TAKEN_AS_IS):
             parse: Parse = None
         elif kind == "blob":
-            parse = _blob
+            parse = None if handed else _blob
         elif kind == "timestamp":
             parse = _timestamp
         elif kind == "list":
-            parse = _list(shape, build)
+            parse = _list(shape, build, handed)
         elif kind == "map":
-            parse = _map(shape, build)
+            parse = _map(shape, build, handed)
         elif kind == "structure":
             if shape.is_document_type or shape.is_tagged_union:
                 raise Unsupported(shape.name)
@@ -95,15 +108,17 @@ def _timestamp(value: Any) -> Any:
     return DEFAULT_TIMESTAMP_PARSER(value)
 
 
-def _list(shape: Any, build: Callable[[Any], Parse]) -> Callable[[Any], Any]:
+def _list(shape: Any, build: Callable[[Any], Parse], handed: bool) -> Parse:
     member = build(shape.member)
     if member is None:
-        return list
+        return None if handed else list
     return lambda node: [None if item is None else member(item) for item in node]
 
 
-def _map(shape: Any, build: Callable[[Any], Parse]) -> Callable[[Any], Any]:
+def _map(shape: Any, build: Callable[[Any], Parse], handed: bool) -> Parse:
     key, value = build(shape.key), build(shape.value)
+    if handed and key is None and value is None:
+        return None
     key_ = key or _as_is
     value_ = value or _as_is
     return lambda node: {key_(k): value_(v) for k, v in node.items()}
@@ -143,7 +158,7 @@ def _structure(
     return parse
 
 
-def _compiled(parser: Any, shape: Any) -> Callable[[Any], Any] | None:
+def _compiled(parser: Any, shape: Any, *, handed: bool = False) -> Callable[[Any], Any] | None:
     from botocore.parsers import DEFAULT_TIMESTAMP_PARSER, ResponseParser
 
     if shape is None or shape.name not in COMPILED_OUTPUTS:
@@ -152,13 +167,14 @@ def _compiled(parser: Any, shape: Any) -> Callable[[Any], Any] | None:
         return None
     if parser._timestamp_parser is not DEFAULT_TIMESTAMP_PARSER:
         return None
-    found = shape.__dict__.get(_COMPILED)
+    attribute = _COMPILED_HANDED if handed else _COMPILED
+    found = shape.__dict__.get(attribute)
     if found is None:
         try:
-            found = compile_shape(shape)
+            found = compile_shape(shape, handed=handed)
         except Unsupported:
             found = _UNSUPPORTED
-        shape.__dict__[_COMPILED] = found  # service models are kept per client
+        shape.__dict__[attribute] = found  # service models are kept per client
     return None if found is _UNSUPPORTED else found
 
 
@@ -171,11 +187,14 @@ def compiled_item_parsing() -> Iterator[None]:
 
     def _handle_json_body(self: Any, raw_body: Any, shape: Any) -> Any:
         handed = take(raw_body)
-        parse = _compiled(self, shape)
         if handed is not NOTHING:
+            # moto's stream records are its own (not built afresh) and keep binary values
+            # as base64 text: a GetRecords result is parsed in full
+            parse = _compiled(self, shape, handed=shape.name in ITEM_OUTPUTS)
             if parse is not None:
                 return parse(handed)
             raw_body = plain_json(handed).encode()  # the text moto would have answered
+        parse = _compiled(self, shape)
         if parse is None:
             return original(self, raw_body, shape)
         return parse(self._parse_body_as_json(raw_body))

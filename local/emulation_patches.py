@@ -23,6 +23,8 @@ For speed (what the product sees is unchanged):
   local/moto_dispatch.py             moto's per-call bookkeeping made cheaper
   local/moto_routing.py              a request's handler found once per URL, request ids
                                      written into XML bodies only
+  local/moto_direct.py               calls to JSON-protocol services answered by moto's
+                                     handler without an HTTP request between
   local/moto_signatures.py           requests carry a placeholder SigV4 signature
   local/botocore_user_agents.py      the User-Agent string made once per client
   local/request_ids.py               botocore's invocation ids drawn without a system call
@@ -59,6 +61,7 @@ from local.dynamodb_transactions import item_level_rollback
 from local.dynamodb_type_deserializing import compiled_output_deserializing
 from local.dynamodb_update_validation import validation_walks_once
 from local.eventbridge import events_with_account
+from local.moto_direct import direct_calls
 from local.moto_dispatch import cheaper_dispatch
 from local.moto_routing import routes_once
 from local.moto_signatures import placeholder_signatures
@@ -82,6 +85,7 @@ PATCHES = (
     validation_walks_once,
     cheaper_dispatch,
     routes_once,
+    direct_calls,  # after routes_once: it routes as routes_once does
     placeholder_signatures,
     user_agents_once,
     botocore_invocation_ids,

@@ -59,6 +59,19 @@ def find_route(clean_url: str) -> Route:
     return Route(tuple(services), None)
 
 
+_routes: dict[str, Route] = {}  # within routes_once: clean URL -> its route
+
+
+def route_for(clean_url: str) -> Route:
+    """find_route's answer for the URL, kept (within routes_once) for the next call."""
+    route = _routes.get(clean_url)
+    if route is None:
+        if len(_routes) >= MAX_URLS:
+            _routes.clear()
+        route = _routes[clean_url] = find_route(clean_url)
+    return route
+
+
 @contextlib.contextmanager
 def routes_once() -> Iterator[None]:
     """Patch BotocoreStubber.process_request and BaseResponse._enrich_response for the
@@ -66,8 +79,6 @@ def routes_once() -> Iterator[None]:
     from moto.core import botocore_stubber, responses
     from moto.core.botocore_stubber import BotocoreStubber
     from moto.core.responses import BaseResponse
-
-    routes: dict[str, Route] = {}
 
     def process_request(self: Any, request: Any) -> Any:
         # moto's process_request, the walk replaced by find_route's answer for the URL
@@ -78,11 +89,7 @@ def routes_once() -> Iterator[None]:
         clean_url = f"{parsed_url.scheme}://{parsed_url.netloc}{parsed_url.path}"
         if botocore_stubber.passthrough_url(clean_url):
             return None
-        route = routes.get(clean_url)
-        if route is None:
-            if len(routes) >= MAX_URLS:
-                routes.clear()
-            route = routes[clean_url] = find_route(clean_url)
+        route = route_for(clean_url)
         for service in route.services:  # moto checks each before trying its URLs
             if botocore_stubber.passthrough_service(service):
                 return None
@@ -116,8 +123,12 @@ def routes_once() -> Iterator[None]:
 
     process_request.__wrapped__ = BotocoreStubber.process_request  # type: ignore[attr-defined]
     enrich_response.__wrapped__ = enrich  # type: ignore[attr-defined]  # moto's, for tests
-    with (
-        mock.patch.object(BotocoreStubber, "process_request", process_request),
-        mock.patch.object(BaseResponse, "_enrich_response", staticmethod(enrich_response)),
-    ):
-        yield
+    _routes.clear()
+    try:
+        with (
+            mock.patch.object(BotocoreStubber, "process_request", process_request),
+            mock.patch.object(BaseResponse, "_enrich_response", staticmethod(enrich_response)),
+        ):
+            yield
+    finally:
+        _routes.clear()

@@ -113,6 +113,35 @@ def test_handed_over_responses_parse_as_their_text_does(stack: Stack) -> None:
     }
 
 
+def _scribble(value: Any) -> None:
+    """Change every map and list in `value`, in place, at every depth."""
+    if isinstance(value, dict):
+        for each in list(value.values()):
+            _scribble(each)
+        value["scribbled"] = {"S": "!"}
+    elif isinstance(value, list):
+        for each in value:
+            _scribble(each)
+        value.append({"S": "!"})
+
+
+def test_what_a_caller_receives_is_its_own(stack: Stack) -> None:
+    """The parse takes a handed-over result's items as they are, not copied: they must be
+    to_dict's fresh output, never moto's stored values. A caller changing everything it
+    received, at every depth, changes nothing moto answers next."""
+    ddb, name = stack.client("dynamodb"), stack.table_names()["TenantryTable"]
+    ddb.put_item(TableName=name, Item=ODD)
+    reads = {
+        op: call
+        for op, call in _operations(ddb, name).items()
+        if op in {"GetItem", "BatchGetItem", "TransactGetItems", "Query", "Scan"}
+    }
+    before = {op: _parsed(call) for op, call in reads.items()}
+    for call in reads.values():
+        _scribble(_parsed(call))
+    assert {op: _parsed(call) for op, call in reads.items()} == before
+
+
 def test_what_is_not_plain_data_goes_as_text(stack: Stack) -> None:
     from datetime import UTC, datetime
 

@@ -46,7 +46,15 @@ def table_name() -> str:
 
 
 def plain(value: Any) -> Any:
-    """DynamoDB numbers come back as Decimal; the domain wants int/float."""
+    """DynamoDB numbers come back as Decimal; the domain wants int/float. (Every item read
+    goes through here: the exact types an item holds are tried first, by identity.)"""
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return value
+    if kind is dict:
+        return {k: plain(v) for k, v in value.items()}
+    if kind is list:
+        return [plain(v) for v in value]
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, dict):
