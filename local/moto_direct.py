@@ -15,10 +15,11 @@ operation in X-Amz-Target and the JSON body botocore serialized). Within a call 
 process's boto3 makes under the moto lock (local.moto_lock.in_whole_call) it builds
 moto's request from a plain WSGI environ (method, path, host, headers, body), runs the
 handler moto would route the URL to (local/moto_routing.find_route: moto's own walk),
-and parses the answer with botocore's parser for the protocol, as the endpoint would.
-Everything else is unchanged: botocore's parameter validation and serialization before,
-its `after-call` handlers (boto3's deserializing) and its error raising after, moto's
-handler and its passthrough and whitelist settings. What is skipped is transport: request
+and parses the answer with botocore's parser for the protocol, as the endpoint would
+(`before-parse` emitted on the client's events, the second pass for an error's modeled
+fields). Everything else is unchanged: botocore's parameter validation and serialization
+before, its `after-call` handlers (boto3's deserializing) and its error raising after,
+moto's handler and its passthrough and whitelist settings. What is skipped is transport: request
 signing (moto reads only the access key, which the request carries as signing would
 write it), retries (moto answers no throttling), HTTP header objects.
 
@@ -182,8 +183,16 @@ def before_call(model: Any, params: dict[str, Any], request_signer: Any, **_: An
     status, headers, body = answer
     http = AWSResponse(params["url"], status, headers, MockRawResponse(body))
     response = convert_to_response_dict(http, model)
+    customized: dict[str, Any] = {}
+    request_signer._event_emitter.emit(  # the client's own, as the endpoint emits it
+        f"before-parse.{service_model.service_id.hyphenize()}.{model.name}",
+        operation_model=model,
+        response_dict=response,
+        customized_response_dict=customized,
+    )
     parser = _parser(service_model.protocol)
     parsed = parser.parse(response, model.output_shape)
+    parsed.update(customized)
     if http.status_code >= 300:
         _add_modeled_error_fields(response, parsed, model, parser)
     if "ResponseMetadata" in parsed:
