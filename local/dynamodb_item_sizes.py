@@ -10,21 +10,44 @@ adds its keys) without the copies. Values it does not expect (anything but a Dyn
 where one belongs) are left to moto's own methods, which decide what they come to.
 Within `sizes_remembered` (a Query, local/dynamodb_queries.py, and a BatchGetItem, which
 weighs each item it returns twice as well, to stop at 16 MB) each item is weighed once.
-tests/integration/test_dynamodb_item_sizes.py compares both on generated values.
+
+Within a call this process's boto3 makes (local.moto_lock.in_whole_call: MOTO_LOCK is
+held, nothing else touches moto's items) an item's size is also kept from one call to the
+next, per item object: a page of 25 projects was weighed again on every read, the largest
+emulation cost of a list after the items' conversion. An item object changes in place
+only where moto updates it (UpdateItem and a transaction's Update: the update expression's
+executor, or the legacy AttributeUpdates); every other write puts a new object. Both
+drop the item's kept size before and after they run. The sizes are kept by weak
+reference, so an item moto no longer holds is forgotten with it.
+tests/integration/test_dynamodb_item_sizes.py compares both on generated values, and the
+kept sizes with moto's after every kind of write.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
+import weakref
 from collections.abc import Iterator
 from typing import Any
 from unittest import mock
 
-from local.moto_lock import MOTO_LOCK
+from local.moto_lock import MOTO_LOCK, in_whole_call
 
 SETS = frozenset({"SS", "NS", "BS"})
 _remembered = threading.local()  # .sizes: {id(item): (item, size)} within sizes_remembered
+_kept: dict[int, tuple[weakref.ref[Any], int]] = {}  # id(item) -> (the item, its size)
+
+
+def forget(item: Any) -> None:
+    """Drop the kept size of `item` (it is about to change, or has)."""
+    _kept.pop(id(item), None)
+
+
+def _keep(item: Any, size: int) -> None:
+    key = id(item)
+    # the callback runs as the item dies, before its id can be another object's
+    _kept[key] = (weakref.ref(item, lambda _, key=key: _kept.pop(key, None)), size)
 
 
 class _Unexpected(Exception):
@@ -84,9 +107,11 @@ def sizes_remembered() -> Iterator[None]:
 
 @contextlib.contextmanager
 def sizes_without_copies() -> Iterator[None]:
-    """Patch moto's Item.size and DynamoType.size, and its BatchGetItem to weigh within
-    sizes_remembered, for the duration (see the module doc)."""
+    """Patch moto's Item.size and DynamoType.size, its BatchGetItem to weigh within
+    sizes_remembered, and its in-place updates to forget the item's kept size, for the
+    duration (see the module doc)."""
     from moto.dynamodb.models.dynamo_type import DynamoType, Item
+    from moto.dynamodb.parsing.executors import UpdateExpressionExecutor
     from moto.dynamodb.responses import DynamoHandler
 
     item_size, dynamo_type_size = Item.size, DynamoType.size
@@ -98,6 +123,13 @@ def sizes_without_copies() -> Iterator[None]:
             return int(item_size(self))
 
     def item(self: Any) -> int:
+        if in_whole_call():
+            kept = _kept.get(id(self))
+            if kept is not None and kept[0]() is self:
+                return kept[1]
+            size = weigh(self)
+            _keep(self, size)
+            return size
         sizes = getattr(_remembered, "sizes", None)
         if sizes is None:
             return weigh(self)
@@ -113,6 +145,22 @@ def sizes_without_copies() -> Iterator[None]:
             return int(dynamo_type_size(self))
 
     batch_get_item = DynamoHandler.batch_get_item
+    execute = UpdateExpressionExecutor.execute
+    attribute_updates = Item.update_with_attribute_updates
+
+    def executing(self: Any, node: Any = None) -> Any:  # recursive: forgets at every level
+        forget(self.item)
+        try:
+            return execute(self, node)
+        finally:
+            forget(self.item)
+
+    def updating(self: Any, updates: Any) -> Any:
+        forget(self)
+        try:
+            return attribute_updates(self, updates)
+        finally:
+            forget(self)
 
     def batch_get_item_weighing_once(self: Any) -> Any:
         with MOTO_LOCK, sizes_remembered():
@@ -121,9 +169,15 @@ def sizes_without_copies() -> Iterator[None]:
     batch_get_item_weighing_once.__wrapped__ = batch_get_item  # type: ignore[attr-defined]
     item.__wrapped__ = item_size  # type: ignore[attr-defined]  # moto's, for tests
     dynamo_type.__wrapped__ = dynamo_type_size  # type: ignore[attr-defined]
-    with (
-        mock.patch.object(Item, "size", item),
-        mock.patch.object(DynamoType, "size", dynamo_type),
-        mock.patch.object(DynamoHandler, "batch_get_item", batch_get_item_weighing_once),
-    ):
-        yield
+    _kept.clear()
+    try:
+        with (
+            mock.patch.object(Item, "size", item),
+            mock.patch.object(DynamoType, "size", dynamo_type),
+            mock.patch.object(DynamoHandler, "batch_get_item", batch_get_item_weighing_once),
+            mock.patch.object(UpdateExpressionExecutor, "execute", executing),
+            mock.patch.object(Item, "update_with_attribute_updates", updating),
+        ):
+            yield
+    finally:
+        _kept.clear()

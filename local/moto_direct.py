@@ -35,15 +35,22 @@ import io
 import math
 import sys
 import threading
+import types
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
+
+from botocore.awsrequest import AWSResponse
+from botocore.endpoint import convert_to_response_dict
+from botocore.parsers import create_parser
 
 from local.moto_lock import in_whole_call
 from local.moto_signatures import PLACEHOLDER
 
 SERVICES = frozenset({"dynamodb", "dynamodb-streams", "sfn", "eventbridge", "sqs"})
 _state = threading.local()  # .off: within as_http() in this thread
-_enabled: list[bool] = [False]  # flipped by direct_calls(); the handler stays registered
+_moto = types.SimpleNamespace(enabled=False)  # while direct_calls() runs: moto's parts
 
 
 @contextlib.contextmanager
@@ -59,8 +66,6 @@ def as_http() -> Iterator[None]:
 def wsgi_environ(request_dict: dict[str, Any], authorization: str | None) -> dict[str, Any]:
     """The WSGI environ of the HTTP request botocore would send for `request_dict` (what
     moto's werkzeug request is made of), with its Authorization header."""
-    from urllib.parse import urlsplit
-
     url = urlsplit(request_dict["url"])
     body = request_dict["body"]
     if isinstance(body, str):
@@ -97,8 +102,6 @@ def authorization(request_signer: Any, signing_name: str) -> str | None:
     """The Authorization header SigV4 would write, but for the signature (moto reads the
     access key and the credential scope's region from it; see local/moto_signatures.py),
     or None without credentials."""
-    from datetime import UTC, datetime
-
     credentials = request_signer._credentials
     if credentials is None:
         return None
@@ -120,18 +123,12 @@ def authorization(request_signer: Any, signing_name: str) -> str | None:
 def _answer(request_dict: dict[str, Any], authorization: str | None) -> Any:
     """moto's (status, headers, body) for the request, as its stubber would answer it;
     None where the stubber would let the request through."""
-    from moto.core import botocore_stubber
-    from moto.core.exceptions import HTTPException
-    from moto.core.request import PRESERVED_HEADER_NAMES_ENVIRON_KEY, Request
-    from moto.moto_api import recorder
-
-    from local.moto_routing import route_for
-
+    botocore_stubber = _moto.botocore_stubber
     parsed_url, _ = botocore_stubber.get_equivalent_url_in_aws_domain(request_dict["url"])
     clean_url = f"{parsed_url.scheme}://{parsed_url.netloc}{parsed_url.path}"
     if botocore_stubber.passthrough_url(clean_url):
         return None
-    route = route_for(clean_url)
+    route = _moto.route_for(clean_url)
     for service in route.services:
         if botocore_stubber.passthrough_service(service):
             return None
@@ -140,12 +137,12 @@ def _answer(request_dict: dict[str, Any], authorization: str | None) -> Any:
     if route.handler is None:
         return None  # the usual way decides (moto's 404, or a real request)
     environ = wsgi_environ(request_dict, authorization)
-    environ[PRESERVED_HEADER_NAMES_ENVIRON_KEY] = {}
-    request = Request(environ)
+    environ[_moto.PRESERVED_HEADER_NAMES_ENVIRON_KEY] = {}
+    request = _moto.Request(environ)
     try:
-        recorder._record_request(request)
+        _moto.recorder._record_request(request)
         return route.handler(request, request.raw_url, request.headers)
-    except HTTPException as e:
+    except _moto.HTTPException as e:
         return e.code, e.get_headers(), e.get_body()
 
 
@@ -153,8 +150,6 @@ _parsers: dict[str, Any] = {}
 
 
 def _parser(protocol: str) -> Any:
-    from botocore.parsers import create_parser
-
     found = _parsers.get(protocol)
     if found is None:
         found = _parsers[protocol] = create_parser(protocol)
@@ -164,28 +159,23 @@ def _parser(protocol: str) -> Any:
 def before_call(model: Any, params: dict[str, Any], request_signer: Any, **_: Any) -> Any:
     """botocore's `before-call` handler: (http response, parsed) for a call answered in
     place, None to let the call go its usual way."""
-    if not _enabled[0] or getattr(_state, "off", 0) or not in_whole_call():
+    if not _moto.enabled or getattr(_state, "off", 0) or not in_whole_call():
         return None
     service_model = model.service_model
-    if service_model.service_id.hyphenize() not in SERVICES or service_model.protocol != "json":
+    service_id = service_model.service_id.hyphenize()
+    if service_id not in SERVICES or service_model.protocol != "json":
         return None
-    from moto import settings
-
-    if not math.isinf(settings.INITIAL_NO_AUTH_ACTION_COUNT):
+    if not math.isinf(_moto.settings.INITIAL_NO_AUTH_ACTION_COUNT):
         return None  # moto authenticates: the request is signed, and goes the usual way
-    from botocore.awsrequest import AWSResponse
-    from botocore.endpoint import convert_to_response_dict
-    from moto.core.botocore_stubber import MockRawResponse
-
     answer = _answer(params, authorization(request_signer, service_model.signing_name))
     if answer is None:
         return None
     status, headers, body = answer
-    http = AWSResponse(params["url"], status, headers, MockRawResponse(body))
+    http = AWSResponse(params["url"], status, headers, _moto.MockRawResponse(body))
     response = convert_to_response_dict(http, model)
     customized: dict[str, Any] = {}
     request_signer._event_emitter.emit(  # the client's own, as the endpoint emits it
-        f"before-parse.{service_model.service_id.hyphenize()}.{model.name}",
+        f"before-parse.{service_id}.{model.name}",
         operation_model=model,
         response_dict=response,
         customized_response_dict=customized,
@@ -224,8 +214,27 @@ _register()
 @contextlib.contextmanager
 def direct_calls() -> Iterator[None]:
     """Answer this process's calls to SERVICES in place for the duration (module doc)."""
-    _enabled[0] = True
+    from moto import settings
+    from moto.core import botocore_stubber
+    from moto.core.botocore_stubber import MockRawResponse
+    from moto.core.exceptions import HTTPException
+    from moto.core.request import PRESERVED_HEADER_NAMES_ENVIRON_KEY, Request
+    from moto.moto_api import recorder
+
+    from local.moto_routing import route_for
+
+    _moto.__dict__.update(
+        settings=settings,
+        botocore_stubber=botocore_stubber,
+        MockRawResponse=MockRawResponse,
+        HTTPException=HTTPException,
+        PRESERVED_HEADER_NAMES_ENVIRON_KEY=PRESERVED_HEADER_NAMES_ENVIRON_KEY,
+        Request=Request,
+        recorder=recorder,
+        route_for=route_for,
+        enabled=True,
+    )
     try:
         yield
     finally:
-        _enabled[0] = False
+        _moto.enabled = False

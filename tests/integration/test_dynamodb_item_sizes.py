@@ -87,6 +87,7 @@ def test_batch_get_item_weighs_each_item_once_and_answers_as_moto(stack: Stack) 
             weighed[0] += 1
             return value_size(value, dynamo_type)
 
+        dynamodb_item_sizes._kept.clear()  # weighed afresh (not kept from an earlier call)
         with mock.patch.object(dynamodb_item_sizes, "value_size", counted):
             out = ddb.batch_get_item(RequestItems={name: {"Keys": keys}})
         out.pop("ResponseMetadata")
@@ -94,7 +95,76 @@ def test_batch_get_item_weighs_each_item_once_and_answers_as_moto(stack: Stack) 
 
     ours, once = answer()
     patched = DynamoHandler.batch_get_item
-    with mock.patch.object(DynamoHandler, "batch_get_item", patched.__wrapped__):
+    with (
+        mock.patch.object(DynamoHandler, "batch_get_item", patched.__wrapped__),
+        mock.patch.object(dynamodb_item_sizes, "in_whole_call", return_value=False),
+    ):  # moto's own BatchGetItem, and no size kept from call to call
         theirs, twice = answer()
     assert ours == theirs and len(ours["Responses"][name]) == len(keys)
     assert twice == 2 * once > 0
+
+
+def test_kept_sizes_follow_every_kind_of_write(stack: Stack) -> None:
+    """Sizes kept from call to call (within this process's calls) are what moto counts
+    after each write that changes an item in place or replaces it, a cancelled
+    transaction's rollback included."""
+    from botocore.exceptions import ClientError
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    from local import dynamodb_item_sizes
+    from local.moto_lock import whole_call
+
+    ddb, name = stack.client("dynamodb"), stack.table_names()["TenantryTable"]
+    key = {"PK": {"S": "P#kept"}, "SK": {"S": "META"}}
+    table = dynamodb_backends["123456789012"]["us-east-1"].get_table(name)
+
+    def check() -> None:
+        item = table.get_item(DynamoType(key["PK"]), DynamoType(key["SK"]))
+        with whole_call():
+            kept = item.size()  # kept now if it was not
+            assert item.size() == kept
+            assert id(item) in dynamodb_item_sizes._kept
+        assert kept == Item.size.__wrapped__(item)  # type: ignore[attr-defined]
+
+    def update(expression: str, values: dict[str, Any] | None = None) -> None:
+        extra = {"ExpressionAttributeValues": values} if values else {}
+        ddb.update_item(TableName=name, Key=key, UpdateExpression=expression, **extra)
+
+    ddb.put_item(TableName=name, Item={**key, "m": {"M": {"a": {"S": "x"}}}, "l": {"L": []}})
+    check()
+    update("SET m.b = :v", {":v": {"S": "a longer value"}})
+    check()
+    update("SET l = list_append(l, :v)", {":v": {"L": [{"S": "é" * 20}]}})
+    check()
+    update("ADD tags :t, n :one", {":t": {"SS": ["x", "y"]}, ":one": {"N": "1"}})
+    check()
+    update("DELETE tags :t REMOVE m.a", {":t": {"SS": ["x"]}})
+    check()
+    ddb.update_item(
+        TableName=name,
+        Key=key,
+        AttributeUpdates={"legacy": {"Value": {"S": "by AttributeUpdates"}, "Action": "PUT"}},
+    )
+    check()
+    grow = {
+        "Update": {
+            "TableName": name,
+            "Key": key,
+            "UpdateExpression": "SET big = :v",
+            "ExpressionAttributeValues": {":v": {"S": "z" * 500}},
+        }
+    }
+    ddb.transact_write_items(TransactItems=[grow])
+    check()
+    failing = {"ConditionCheck": {"TableName": name, "Key": key, "ConditionExpression": "n = :z"}}
+    failing["ConditionCheck"]["ExpressionAttributeValues"] = {":z": {"N": "0"}}
+    shrink = {**grow, "Update": {**grow["Update"], "UpdateExpression": "REMOVE big"}}
+    shrink["Update"].pop("ExpressionAttributeValues")
+    try:
+        ddb.transact_write_items(TransactItems=[shrink, failing])
+    except ClientError:
+        pass
+    check()
+    ddb.put_item(TableName=name, Item={**key, "replaced": {"BOOL": True}})
+    check()

@@ -37,4 +37,3 @@ def test_a_failed_condition_is_the_callers_error() -> None:
     )
     with pytest.raises(Conflict, match="taken"), table.errors_mapped(lambda: Conflict("taken")):
         raise failed
-
