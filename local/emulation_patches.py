@@ -30,6 +30,7 @@ For speed (what the product sees is unchanged):
   local/request_ids.py               botocore's invocation ids drawn without a system call
   local/stepfunctions_programs.py    each state machine definition parsed once, its
                                      program shared by the executions
+  local/stepfunctions_json_paths.py  and the JSONPath expressions it evaluates
 
 For fidelity (what the product sees is what AWS sends, where moto differs):
   local/eventbridge.py               a rule's target gets the event's `account` too
@@ -67,6 +68,7 @@ from local.moto_routing import routes_once
 from local.moto_signatures import placeholder_signatures
 from local.moto_untracked_items import untracked_items
 from local.request_ids import botocore_invocation_ids
+from local.stepfunctions_json_paths import json_paths_once
 from local.stepfunctions_programs import programs_once
 
 PATCHES = (
@@ -92,6 +94,7 @@ PATCHES = (
     events_with_account,
     usage_plans_not_found,
     programs_once,
+    json_paths_once,
 )
 
 

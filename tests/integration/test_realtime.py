@@ -127,7 +127,7 @@ def test_only_a_projects_members_and_admins_receive_its_events_in_order(
         client.close()
 
 
-def test_a_missing_unknown_revoked_or_agent_token_is_refused_at_connect(
+def test_a_missing_unknown_revoked_agent_or_bot_token_is_refused_at_connect(
     api: Api, admin_token: str, ws_url: str
 ) -> None:
     assert refused(ws_url) == 401
@@ -142,6 +142,11 @@ def test_a_missing_unknown_revoked_or_agent_token_is_refused_at_connect(
     assert r.status == 201, r
     agent = {"Authorization": f"Bearer {r.json()['agent_token']}"}
     assert refused(ws_url, additional_headers=agent) == 403  # it opens the agent routes only
+    bot = api.post("/bots", token=admin_token, json={"display_name": "ci"}).json()
+    r = api.post("/bot-tokens", token=admin_token, json={"bot_id": bot["id"]})
+    assert r.status == 201, r
+    # a bot is no project's member: it may read no project's history, so no event either
+    assert refused(f"{ws_url}?token={r.json()['created_token']}") == 403
     assert connection_items(api) == []
 
 

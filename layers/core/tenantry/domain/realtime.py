@@ -44,7 +44,8 @@ MAX_MESSAGE = 32 * 1024  # what a client may send ($default); API Gateway's fram
 
 class Refused(Exception):
     """A connection is refused: `status` 401 (no valid token) or 403 (a token that opens no
-    realtime updates: a cluster agent's)."""
+    realtime updates: a cluster agent's, or a bot's: a bot is no project's member, so it
+    may read no project's history, and would never be sent an event)."""
 
     def __init__(self, status: int, why: str) -> None:
         super().__init__(why)
@@ -71,7 +72,9 @@ def authorize(headers: Mapping[str, str], query: Mapping[str, str]) -> dict[str,
         raise Refused(503, "authentication backend busy") from None
     if principal is None:
         raise Refused(401, why or "unknown token")
-    if principal["principal_kind"] not in ("user", "bot"):
+    if principal["principal_kind"] == "bot":
+        raise Refused(403, "a bot sees no project's events; connect with a user's token")
+    if principal["principal_kind"] != "user":
         raise Refused(403, "an agent token opens the agent routes only")
     context = {
         "principal_kind": principal["principal_kind"],
