@@ -20,6 +20,7 @@ from typing import Any
 
 import click
 
+from tenantry_cli.base import JSON_KEY
 from tenantry_client import ApiError, TransportError
 from tenantry_client.models import Model
 
@@ -133,7 +134,7 @@ def show(
     empty: str = "",
 ) -> None:
     """`value` as JSON with --json, else as a table (a list) or fields (one object)."""
-    if ctx.meta.get("tenantry.json"):
+    if ctx.meta.get(JSON_KEY):
         print_json(value)
     elif columns is not None:
         print_table(value, columns, empty=empty)

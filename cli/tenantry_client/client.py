@@ -153,8 +153,12 @@ class Tenantry:
         wait = _backoff(attempt) if after is None else after
         return None if wait > self.max_retry_wait else wait
 
+    def send(self, method: str, url: str, model: type[M], **options: Any) -> M:
+        """One call (`request`, with its `options`), its answer as `model`."""
+        return self.parse(self.request(method, url, **options), model)
+
     def get(self, url: str, model: type[M], params: Mapping[str, Any] | None = None) -> M:
-        return self.parse(self.request("GET", url, params=params), model)
+        return self.send("GET", url, model, params=params)
 
     def parse(self, response: httpx.Response, model: type[M]) -> M:
         """The answer's body as `model`, with its ETag."""
@@ -170,10 +174,13 @@ class Tenantry:
         *,
         cursor: str | None = None,
         limit: int | None = None,
-    ) -> Page[M]:
-        """One page of a list."""
+        page_model: type[Any] | None = None,
+    ) -> Any:
+        """One page of a list: a Page of `model`, or `page_model` for a list answered in a
+        shape of its own (a project's History: its items and `next_cursor` beside the
+        project's fields)."""
         query = {**(params or {}), "cursor": cursor, "limit": limit}
-        return self.get(url, Page[model], query)  # type: ignore[valid-type]
+        return self.get(url, page_model or Page[model], query)  # type: ignore[valid-type]
 
     def iterate(
         self,
@@ -183,6 +190,7 @@ class Tenantry:
         *,
         limit: int | None = None,
         max_items: int | None = None,
+        page_model: type[Any] | None = None,
     ) -> Iterator[M]:
         """Every item of a list, page after page (`limit` per page), following
         `next_cursor` until it is null: a page may be short, or empty, before the end
@@ -190,7 +198,7 @@ class Tenantry:
         cursor: str | None = None
         count = 0
         while True:
-            page = self.page(url, model, params, cursor=cursor, limit=limit)
+            page = self.page(url, model, params, cursor=cursor, limit=limit, page_model=page_model)
             for item in page.items:
                 if max_items is not None and count >= max_items:
                     return

@@ -97,28 +97,30 @@ class Projects(Group):
         homepage, labels, environments, org_id, clusters, join_policy, leave_policy,
         max_members, resources, template_id, owner_id, initial_user, init_git_repository."""
         body = clean({"name": name, **fields})
-        r = self._c.request(
-            "POST", "/projects", json=body, idempotency_key=self._key(idempotency_key)
+        return self._c.send(
+            "POST", "/projects", Project, json=body, idempotency_key=self._key(idempotency_key)
         )
-        return self._c.parse(r, Project)
 
     def update(self, project_id: str, *, if_match: IfMatch = None, **fields: Any) -> Project:
         """PATCH (200; 202 when governed fields became an application)."""
-        r = self._c.request(
-            "PATCH", path("/projects/{}", project_id), json=clean(fields), if_match=if_match
+        return self._c.send(
+            "PATCH",
+            path("/projects/{}", project_id),
+            Project,
+            json=clean(fields),
+            if_match=if_match,
         )
-        return self._c.parse(r, Project)
 
     def delete(
         self, project_id: str, *, reclaim: bool = False, if_match: IfMatch = None
     ) -> Project:
-        r = self._c.request(
+        return self._c.send(
             "DELETE",
             path("/projects/{}", project_id),
+            Project,
             params={"reclaim": True} if reclaim else None,
             if_match=if_match,
         )
-        return self._c.parse(r, Project)
 
     def action(
         self,
@@ -132,27 +134,20 @@ class Projects(Group):
         """POST /projects/{id}/actions: suspend, unsuspend, terminate, reinstate, retry,
         approve, deny, cancel, dismiss."""
         body = clean({"action": action, "reason": reason, "app_id": app_id})
-        r = self._c.request(
-            "POST", path("/projects/{}/actions", project_id), json=body, if_match=if_match
+        return self._c.send(
+            "POST", path("/projects/{}/actions", project_id), Project, json=body, if_match=if_match
         )
-        return self._c.parse(r, Project)
 
     def history(self, project_id: str, *, limit: int | None = None) -> Iterator[HistoryItem]:
         """The project's history, oldest first, every page."""
-        cursor: str | None = None
-        while True:
-            page = self.history_page(project_id, cursor=cursor, limit=limit)
-            yield from page.items
-            if not page.next_cursor:
-                return
-            cursor = page.next_cursor
+        url = path("/projects/{}/history", project_id)
+        return self._c.iterate(url, HistoryItem, limit=limit, page_model=History)
 
     def history_page(
         self, project_id: str, *, cursor: str | None = None, limit: int | None = None
     ) -> History:
-        return self._c.get(
-            path("/projects/{}/history", project_id), History, {"cursor": cursor, "limit": limit}
-        )
+        url = path("/projects/{}/history", project_id)
+        return self._c.page(url, HistoryItem, cursor=cursor, limit=limit, page_model=History)
 
     def members(self, project_id: str) -> Iterator[Member]:
         return self._c.iterate(path("/projects/{}/members", project_id), Member)
@@ -197,10 +192,13 @@ class Memberships(Group):
 
     def join(self, project_id: str, *, idempotency_key: str | None = None) -> Membership:
         body = {"project_id": project_id, "action": "join"}
-        r = self._c.request(
-            "POST", "/memberships", json=body, idempotency_key=self._key(idempotency_key)
+        return self._c.send(
+            "POST",
+            "/memberships",
+            Membership,
+            json=body,
+            idempotency_key=self._key(idempotency_key),
         )
-        return self._c.parse(r, Membership)
 
     def enroll(
         self,
@@ -229,12 +227,12 @@ class Memberships(Group):
 
     def action(self, membership_id: str, action: str, *, reason: str | None = None) -> Membership:
         """accept, reject, remove (managers); leave, cancel (the member)."""
-        r = self._c.request(
+        return self._c.send(
             "POST",
             path("/memberships/{}/actions", membership_id),
+            Membership,
             json=clean({"action": action, "reason": reason}),
         )
-        return self._c.parse(r, Membership)
 
     def accept(self, membership_id: str, *, reason: str | None = None) -> Membership:
         return self.action(membership_id, "accept", reason=reason)
@@ -308,14 +306,14 @@ class Invites(Group):
         body = clean(
             {"emails": emails, "roles": roles, "expire_days": expire_days, "secure": secure}
         )
-        r = self._c.request("PUT", url, json=body, idempotency_key=self._key(idempotency_key))
-        return self._c.parse(r, InviteList).items
+        return self._c.send(
+            "PUT", url, InviteList, json=body, idempotency_key=self._key(idempotency_key)
+        ).items
 
     def accept(self, invite_id: str, *, code: str | None = None) -> Invite:
-        r = self._c.request(
-            "POST", path("/invites/{}/accept", invite_id), json=clean({"code": code})
+        return self._c.send(
+            "POST", path("/invites/{}/accept", invite_id), Invite, json=clean({"code": code})
         )
-        return self._c.parse(r, Invite)
 
     def revoke(self, invite_id: str, *, if_match: IfMatch = None) -> None:
         self._c.request("DELETE", path("/invites/{}", invite_id), if_match=if_match)
@@ -339,24 +337,24 @@ class Environments(Group):
         self, project_id: str, name: str, *, idempotency_key: str | None = None, **fields: Any
     ) -> Environment:
         """`fields`: node_selector, tolerations, auto_add_new_users."""
-        r = self._c.request(
+        return self._c.send(
             "POST",
             path("/projects/{}/environments", project_id),
+            Environment,
             json=clean({"name": name, **fields}),
             idempotency_key=self._key(idempotency_key),
         )
-        return self._c.parse(r, Environment)
 
     def update(
         self, project_id: str, env_id: str, *, if_match: IfMatch = None, **fields: Any
     ) -> Environment:
-        r = self._c.request(
+        return self._c.send(
             "PATCH",
             path("/projects/{}/environments/{}", project_id, env_id),
+            Environment,
             json=clean(fields),
             if_match=if_match,
         )
-        return self._c.parse(r, Environment)
 
     def delete(self, project_id: str, env_id: str, *, if_match: IfMatch = None) -> None:
         self._c.request(
@@ -396,13 +394,13 @@ class Secrets(Group):
         contents: str,
         idempotency_key: str | None = None,
     ) -> Secret:
-        r = self._c.request(
+        return self._c.send(
             "POST",
             path("/projects/{}/environments/{}/secrets", project_id, env_id),
+            Secret,
             json={"collection": collection, "name": name, "contents": contents},
             idempotency_key=self._key(idempotency_key),
         )
-        return self._c.parse(r, Secret)
 
     def update(
         self,
@@ -414,13 +412,13 @@ class Secrets(Group):
         contents: str | None = None,
         if_match: IfMatch = None,
     ) -> Secret:
-        r = self._c.request(
+        return self._c.send(
             "PATCH",
             path("/projects/{}/environments/{}/secrets/{}", project_id, env_id, secret_id),
+            Secret,
             json=clean({"name": name, "contents": contents}),
             if_match=if_match,
         )
-        return self._c.parse(r, Secret)
 
     def delete(
         self, project_id: str, env_id: str, secret_id: str, *, if_match: IfMatch = None
@@ -462,36 +460,36 @@ class Deployments(Group):
                 **fields,
             }
         )
-        r = self._c.request(
+        return self._c.send(
             "POST",
             path("/projects/{}/deployments", project_id),
+            Deployment,
             json=body,
             idempotency_key=self._key(idempotency_key),
         )
-        return self._c.parse(r, Deployment)
 
     def update(
         self, project_id: str, deployment_id: str, *, if_match: IfMatch = None, **fields: Any
     ) -> Deployment:
         """`fields`: config, values_override (NULL removes it), helm_chart_id, enabled,
         name, cluster_id, description_md. Each change makes its task."""
-        r = self._c.request(
+        return self._c.send(
             "PATCH",
             path("/projects/{}/deployments/{}", project_id, deployment_id),
+            Deployment,
             json=clean(fields),
             if_match=if_match,
         )
-        return self._c.parse(r, Deployment)
 
     def delete(
         self, project_id: str, deployment_id: str, *, if_match: IfMatch = None
     ) -> Deployment:
-        r = self._c.request(
+        return self._c.send(
             "DELETE",
             path("/projects/{}/deployments/{}", project_id, deployment_id),
+            Deployment,
             if_match=if_match,
         )
-        return self._c.parse(r, Deployment)
 
     def k8s_resources(
         self, project_id: str, *, deployment_id: str | None = None
@@ -532,22 +530,22 @@ class Tasks(Group):
         body = clean(
             {"deployment_id": deployment_id, "operation": dict(operation), "execute_at": execute_at}
         )
-        r = self._c.request(
+        return self._c.send(
             "POST",
             path("/projects/{}/deployment-tasks", project_id),
+            DeploymentTask,
             json=body,
             idempotency_key=self._key(idempotency_key),
         )
-        return self._c.parse(r, DeploymentTask)
 
     def cancel(self, project_id: str, task_id: str, *, reason: str | None = None) -> DeploymentTask:
         """A Pending task only (409 otherwise)."""
-        r = self._c.request(
+        return self._c.send(
             "DELETE",
             path("/projects/{}/deployment-tasks/{}", project_id, task_id),
+            DeploymentTask,
             params={"reason": reason},
         )
-        return self._c.parse(r, DeploymentTask)
 
     def restart(
         self,
@@ -585,26 +583,28 @@ class Clusters(Group):
         self, name: str, *, idempotency_key: str | None = None, **fields: Any
     ) -> ClusterCreated:
         """The answer holds the agent token, shown this once (`agent_token`)."""
-        r = self._c.request(
+        return self._c.send(
             "POST",
             "/clusters",
+            ClusterCreated,
             json=clean({"name": name, **fields}),
             idempotency_key=self._key(idempotency_key),
         )
-        return self._c.parse(r, ClusterCreated)
 
     def update(self, cluster_id: str, *, if_match: IfMatch = None, **fields: Any) -> Cluster:
-        r = self._c.request(
-            "PATCH", path("/clusters/{}", cluster_id), json=clean(fields), if_match=if_match
+        return self._c.send(
+            "PATCH",
+            path("/clusters/{}", cluster_id),
+            Cluster,
+            json=clean(fields),
+            if_match=if_match,
         )
-        return self._c.parse(r, Cluster)
 
     def delete(self, cluster_id: str, *, if_match: IfMatch = None) -> None:
         self._c.request("DELETE", path("/clusters/{}", cluster_id), if_match=if_match)
 
     def rotate_agent_token(self, cluster_id: str) -> AgentToken:
-        r = self._c.request("POST", path("/clusters/{}/agent-token", cluster_id))
-        return self._c.parse(r, AgentToken)
+        return self._c.send("POST", path("/clusters/{}/agent-token", cluster_id), AgentToken)
 
 
 class Users(Group):
@@ -625,20 +625,19 @@ class Users(Group):
         return self._c.get(path("/users/{}", user_id), User)
 
     def create(self, email: str, display_name: str, *, idempotency_key: str | None = None) -> User:
-        r = self._c.request(
+        return self._c.send(
             "POST",
             "/users",
+            User,
             json={"email": email, "display_name": display_name},
             idempotency_key=self._key(idempotency_key),
         )
-        return self._c.parse(r, User)
 
     def update(self, user_id: str, *, if_match: IfMatch = None, **fields: Any) -> User:
         """`fields`: display_name, is_active, is_admin (platform admins)."""
-        r = self._c.request(
-            "PATCH", path("/users/{}", user_id), json=clean(fields), if_match=if_match
+        return self._c.send(
+            "PATCH", path("/users/{}", user_id), User, json=clean(fields), if_match=if_match
         )
-        return self._c.parse(r, User)
 
     def projects(self, user_id: str, **filters: Any) -> Iterator[Project]:
         """What that user would see in GET /projects (platform admins)."""
@@ -653,8 +652,7 @@ class Tokens(Group):
         return self._c.iterate("/user-tokens", UserToken, {"user_id": user_id})
 
     def create(self, user_id: str) -> TokenCreated:
-        r = self._c.request("POST", "/user-tokens", json={"user_id": user_id})
-        return self._c.parse(r, TokenCreated)
+        return self._c.send("POST", "/user-tokens", TokenCreated, json={"user_id": user_id})
 
     def delete(self, token_id: str) -> None:
         self._c.request("DELETE", path("/user-tokens/{}", token_id))
