@@ -73,6 +73,7 @@ FIELDS: list[output.Column] = [
     ("leave policy", "leave_policy"),
     ("max members", "max_members"),
     ("application", _pending),
+    ("you may", "allowed_actions"),
     ("version", "version"),
     ("created", "created_at"),
     ("updated", "updated_at"),

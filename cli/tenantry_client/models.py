@@ -130,6 +130,7 @@ class Project(Model):
     org_id: str | None = None
     reason: str | None = None
     resources: dict[str, dict[str, int]] = Field(default_factory=dict)
+    allowed_actions: list[str] = Field(default_factory=list)  # what the caller may ask for now
 
 
 class HistoryItem(Model):

@@ -2,7 +2,6 @@
 // and secrets, deployments and tasks, Kubernetes resources. Kept fresh by live events or polling.
 import { useCallback, useState } from "../vendor/hooks.mjs";
 import { all, del, enc, get, newIdempotencyKey, patch, post, request } from "./api.js";
-import { projectActions } from "./lifecycle.js";
 import {
   Badge, Field, html, Loading, ProblemMessage, parseJson, splitList, useLiveRefresh, useLoad, useSubmit, when,
 } from "./ui.js";
@@ -65,7 +64,7 @@ export function ProjectPage({ me, projectId, tab, live }) {
 }
 
 function Overview({ me, project, base, reload }) {
-  const actions = projectActions(project, me, project.role);
+  const actions = project.allowed_actions || []; // what the API says this caller may ask for
   const { busy, problem, run } = useSubmit();
   const [reclaim, setReclaim] = useState(false);
   const act = (action) => run(async () => {

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from tenantry.domain import lifecycle
 from tests.browser.conftest import (
     ADMIN_TOKEN,
     SCREENSHOTS,
@@ -92,17 +91,6 @@ def test_socket_messages_are_handled_and_a_failed_socket_falls_back_to_polling(p
     assert result["pingSent"] == [{"action": "ping"}]
     assert (result["retryDelay"], result["sockets"]) == (100, 2)
     assert result["url"] == "ws://x/ws?token=t"
-
-
-def test_the_consoles_lifecycle_table_is_the_apis(page: Any) -> None:
-    page.goto("/console/")
-    table = page.evaluate("async () => (await import('/console/js/lifecycle.js')).TRANSITIONS")
-    expected = {
-        event: [list(moves), who]
-        for event, (moves, who) in lifecycle.TRANSITIONS.items()
-        if who != "system"
-    }
-    assert table == expected
 
 
 def test_a_bad_token_is_a_problem_message(page: Any, axe_source: str) -> None:

@@ -154,7 +154,11 @@ def test_create_provisions_to_active_with_history(
     assert_problem(api.get("/projects/my-first-project/history"), 401)
 
     # GET: owner and admin see it; unknown id and malformed id: 404; no token: 401
-    assert api.get("/projects/my-first-project", token=admin_token).json() == project
+    # the same project; what each may ask for is their own
+    as_admin = api.get("/projects/my-first-project", token=admin_token).json()
+    assert as_admin["allowed_actions"] == ["suspend", "terminate", "delete"]
+    assert project["allowed_actions"] == ["delete"]  # the owner's
+    assert {**as_admin, "allowed_actions": None} == {**project, "allowed_actions": None}
     assert_problem(api.get("/projects/no-such-project", token=token), 404, "not-found")
     assert_problem(api.get("/projects/NOT_A_LABEL", token=admin_token), 404, "not-found")
     assert_problem(api.get("/projects/my-first-project"), 401, "unauthorized")

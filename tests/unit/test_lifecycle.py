@@ -84,3 +84,49 @@ def test_an_active_project_is_retried_only_while_a_namespace_failed():
     lifecycle.check_retry({"status": "active", "conditions": [{**ready, "status": "False"}]})
     lifecycle.check_retry({"status": "failed"})
     assert lifecycle.next_status("active", "retry") == "creating"
+
+
+def _offered(project: dict[str, object], who: str) -> list[str]:
+    callers = {
+        "admin": {"caller_id": "a", "is_admin": True, "role": None},
+        "owner": {"caller_id": "o", "is_admin": False, "role": "owner"},
+        "member": {"caller_id": "m", "is_admin": False, "role": "member"},
+    }
+    return lifecycle.allowed_actions(project, **callers[who])  # type: ignore[arg-type]
+
+
+def test_retry_is_offered_where_the_route_takes_it() -> None:
+    failed = {"status": "failed"}
+    assert _offered(failed, "owner") == ["retry", "delete"]
+    assert _offered(failed, "admin") == ["retry", "delete"]
+    assert _offered(failed, "member") == []
+    namespaces = {"type": "NamespacesReady", "status": "False"}
+    stuck = {"status": "active", "conditions": [namespaces]}
+    assert _offered(stuck, "owner") == ["retry", "delete"]
+    assert _offered(
+        {"status": "active", "conditions": [{**namespaces, "status": "True"}]}, "owner"
+    ) == ["delete"]
+    assert _offered({"status": "creating"}, "owner") == ["delete"]
+    assert _offered({"status": "deleting"}, "admin") == []
+    assert _offered({"status": "deleted"}, "admin") == []
+
+
+def test_decisions_follow_the_application_and_its_applicant() -> None:
+    pending = {
+        "status": "active",
+        "pending_application_id": "app1",
+        "last_application": {"id": "app1", "state": "pending", "applicant_id": "m"},
+    }
+    assert "cancel" in _offered(pending, "member")  # the applicant, whatever their role
+    assert "cancel" not in _offered(pending, "owner")  # not theirs
+    assert {"approve", "deny", "cancel"} <= set(_offered(pending, "admin"))
+    denied = {**pending, "pending_application_id": None}
+    denied["last_application"] = {"id": "app1", "state": "denied", "applicant_id": "m"}
+    assert _offered(denied, "member") == ["dismiss"]
+    older = {**denied, "last_application": {"id": "app1", "state": "denied"}}  # no applicant kept
+    assert "dismiss" not in _offered(older, "member") and "dismiss" in _offered(older, "admin")
+
+
+def test_every_event_a_caller_may_ask_for_is_in_the_list_order() -> None:
+    asked = {e for e, (_, who) in lifecycle.TRANSITIONS.items() if who != "system"}
+    assert asked | {"dismiss"} == set(lifecycle.ACTIONS)

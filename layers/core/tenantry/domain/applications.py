@@ -52,8 +52,9 @@ def new(
 
 
 def summary(app: dict[str, Any]) -> dict[str, Any]:
-    """What the project shows as `last_application`."""
-    return {k: app[k] for k in ("id", "type", "state", "created_at")}
+    """What the project shows as `last_application` (its applicant: who may cancel or
+    dismiss it, in the project's allowed_actions)."""
+    return {k: app[k] for k in ("id", "type", "state", "created_at", "applicant_id")}
 
 
 def submit_modify(

@@ -11,7 +11,7 @@ any but deleting/deleted ─DELETE─► deleting ─ok─► deleted   (deny: u
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from tenantry.errors import InvalidTransition
 
@@ -73,3 +73,50 @@ def who_may(event: str) -> Who:
 
 def sources(event: str) -> list[str]:
     return list(TRANSITIONS[event][0])
+
+
+# What POST /projects/{id}/actions takes (lifecycle events and application decisions), and
+# DELETE: in the order a project's `allowed_actions` lists them.
+ACTIONS = (
+    "suspend",
+    "unsuspend",
+    "terminate",
+    "reinstate",
+    "retry",
+    "approve",
+    "deny",
+    "cancel",
+    "dismiss",
+    "delete",
+)
+
+
+def allowed_actions(
+    project: dict[str, Any], *, caller_id: str, is_admin: bool, role: str | None
+) -> list[str]:
+    """The actions the caller may ask for now, as the routes decide them: a lifecycle
+    event from one of its source statuses by whom TRANSITIONS names (`owner`: the
+    project's owner or a platform admin; retry of an active project only while a cluster's
+    namespace failed), DELETE likewise; approve and deny of the pending application by
+    platform admins; cancel of it and dismiss of a denied last application by its
+    applicant or a platform admin."""
+    status = str(project.get("status"))
+    manager = is_admin or role == "owner"
+    last = project.get("last_application") or {}
+    pending = project.get("pending_application_id")
+    applicant = is_admin or (bool(last.get("applicant_id")) and last["applicant_id"] == caller_id)
+    allowed: set[str] = set()
+    for event in ("suspend", "unsuspend", "terminate", "reinstate", "retry", "delete"):
+        moves, who = TRANSITIONS[event]
+        if status in moves and (is_admin if who == "admin" else manager):
+            allowed.add(event)
+    if status == "active" and not namespaces_failed(project):
+        allowed.discard("retry")
+    if pending:
+        if is_admin:
+            allowed |= {"approve", "deny"}
+        if applicant and last.get("id") == pending:
+            allowed.add("cancel")
+    if last.get("state") == "denied" and applicant:
+        allowed.add("dismiss")
+    return [action for action in ACTIONS if action in allowed]

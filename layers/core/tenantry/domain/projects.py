@@ -76,8 +76,13 @@ def actor(principal: Principal) -> str:
     return f"{principal.kind}:{principal.id}"
 
 
-def to_model(item: dict[str, Any]) -> Project:
-    return Project.model_validate(store.strip(item))
+def to_model(item: dict[str, Any], principal: Principal, role: str | None) -> Project:
+    """The project as `principal` (whose project role is `role`) sees it: with the actions
+    it may ask for now."""
+    allowed = lifecycle.allowed_actions(
+        item, caller_id=principal.id, is_admin=principal.is_admin, role=role
+    )
+    return Project.model_validate({**store.strip(item), "allowed_actions": allowed})
 
 
 # --- who sees what --------------------------------------------------------------------------
@@ -243,7 +248,7 @@ def create_project(principal: Principal, body: ProjectCreate) -> Project:
     store.create(project, memberships.new_owner(project_id, owner_id, now), ops)
     if op is not None:
         operations.launch(op)
-    return to_model(project)
+    return to_model(project, principal, "owner" if owner_id == principal.id else None)
 
 
 def _initial_user(principal: Principal, body: ProjectCreate) -> tuple[str, dict[str, Any]]:
@@ -303,8 +308,8 @@ def _check_references(clusters: list[Any], org_id: str | None, principal: Princi
 
 
 def get_project(principal: Principal, project_id: str) -> Project:
-    project, _ = access(principal, project_id)
-    return to_model(project)
+    project, role = access(principal, project_id)
+    return to_model(project, principal, role)
 
 
 def list_projects(
@@ -353,7 +358,7 @@ def list_projects(
                 kept = [i["id"] for _, i in rows if flt.matches_row(i)]
                 found = {p["id"]: p for p in store.get_many(kept)}
                 rows = [(k, found.get(i["id"])) for k, i in rows]
-            return [(k, i if i and flt.matches(i) else None) for k, i in rows], last
+            return [(k, (i, None) if i and flt.matches(i) else None) for k, i in rows], last
 
         items, last = collect(fetch_all, limit, start_key)
     else:
@@ -372,11 +377,11 @@ def list_projects(
             rows = []
             for row_key, m in members:
                 p = found.get(m["project_id"]) if m.get("state") in wanted else None
-                rows.append((row_key, p if p and flt.matches(p) else None))
+                rows.append((row_key, (p, m.get("role")) if p and flt.matches(p) else None))
             return rows, last
 
         items, last = collect(fetch_mine, limit, start_key)
-    return [to_model(i) for i in items], last
+    return [to_model(project, principal, role) for project, role in items], last
 
 
 def _one_listed(
@@ -393,7 +398,9 @@ def _one_listed(
         wanted = {"accepted"} if flt.mode == "member" else VISIBLE_MEMBER_STATES
         if not member or member.get("state") not in wanted:
             return [], None
-    return ([to_model(project)] if project and flt.matches(project) else []), None
+    if not project or not flt.matches(project):
+        return [], None
+    return [to_model(project, principal, member.get("role") if member else None)], None
 
 
 def project_history(
@@ -445,7 +452,7 @@ def patch_project(
         item = applications.submit_modify(
             principal, project, governed, expected_version, direct=direct, remove=remove
         )
-        return to_model(item), True
+        return to_model(item, principal, role), True
     direct.update({k: v for k, v in governed.items() if v is not None})
     remove += tuple(k for k, v in governed.items() if v is None)
     if "clusters" in governed:
@@ -471,7 +478,7 @@ def patch_project(
         now=now,
         base=project,
     )
-    return to_model(item), False
+    return to_model(item, principal, role), False
 
 
 def _follow_clusters(project: dict[str, Any], clusters: Any, changes: dict[str, Any]) -> None:
@@ -533,7 +540,7 @@ def delete_project(
         base=project,
     )
     operations.launch(op)
-    return to_model(item)
+    return to_model(item, principal, role)
 
 
 @retried_when_raced
@@ -550,7 +557,7 @@ def act(
         )
         if op is not None:
             operations.launch(op)
-        return to_model(item), op is not None
+        return to_model(item, principal, role), op is not None
     who = lifecycle.who_may(event)
     if who == "admin" and not principal.is_admin:
         raise Forbidden(f"only platform admins may {event} a project")
@@ -595,7 +602,7 @@ def act(
     )
     if op is not None:
         operations.launch(op)
-    return to_model(item), op is not None
+    return to_model(item, principal, role), op is not None
 
 
 # --- public profile -----------------------------------------------------------------------------

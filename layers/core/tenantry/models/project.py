@@ -39,6 +39,18 @@ ProjectActionName = Literal[
     "dismiss",
     "cancel",
 ]
+ProjectAllowedAction = Literal[
+    "suspend",
+    "unsuspend",
+    "terminate",
+    "reinstate",
+    "retry",
+    "approve",
+    "deny",
+    "cancel",
+    "dismiss",
+    "delete",
+]
 
 # A DNS label as Kubernetes namespaces want it, starting with a letter.
 PROJECT_ID_PATTERN = r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$"
@@ -199,6 +211,11 @@ class Project(Output):
     last_application: dict[str, Any] | None = None
     init_git_repository: bool = False
     git_repository: GitRepository | None = None
+    allowed_actions: list[ProjectAllowedAction] = Field(
+        default_factory=list,
+        description="What the caller may ask for now: the actions of POST "
+        "/projects/{projectId}/actions, and delete (DELETE /projects/{projectId})",
+    )
 
 
 class HistoryItem(Output):
