@@ -31,6 +31,8 @@ For speed (what the product sees is unchanged):
   local/stepfunctions_programs.py    each state machine definition parsed once, its
                                      program shared by the executions
   local/stepfunctions_json_paths.py  and the JSONPath expressions it evaluates
+  local/kms_key_pairs.py             a KMS key's key pair made when first used (moto
+                                     made an RSA pair for every key it created)
 
 For fidelity (what the product sees is what AWS sends, where moto differs):
   local/eventbridge.py               a rule's target gets the event's `account` too
@@ -62,6 +64,7 @@ from local.dynamodb_transactions import item_level_rollback
 from local.dynamodb_type_deserializing import compiled_output_deserializing
 from local.dynamodb_update_validation import validation_walks_once
 from local.eventbridge import events_with_account
+from local.kms_key_pairs import key_pairs_on_first_use
 from local.moto_direct import direct_calls
 from local.moto_dispatch import cheaper_dispatch
 from local.moto_routing import routes_once
@@ -95,6 +98,7 @@ PATCHES = (
     usage_plans_not_found,
     programs_once,
     json_paths_once,
+    key_pairs_on_first_use,
 )
 
 
