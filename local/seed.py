@@ -4,7 +4,8 @@ bot with a token, project `demo` owned by the admin (with an image, a member, a 
 outside it, a pending application, the member's Admin permission on demo's `dev`
 environment and a secret there, an app, an active notification, a gateway subscription,
 deployments in `prod` with the demo chart's resource types and a resource), a template, an
-org and an invite, three gateway services; in the catalog, a tag format and the demo chart,
+org and invites (to the admin, and from its org and project), three gateway services; in the
+catalog, a tag format and the demo chart,
 discovered from its push to an emulated ECR registry (with its registry and kind). Ids are
 pinned to the samples' ones by patching the id factories around each creation.
 
@@ -145,7 +146,8 @@ def _expect_status(status: str) -> None:
 
 def _seed_governance(principal: Any) -> None:
     """A member (Sam), a user outside the project (Kim), a pending application, a
-    template, the admin's org and an invite of the admin to Kim's org."""
+    template, the admin's org and an invite of the admin to Kim's org; the admin's org and
+    the demo project have each invited a newcomer."""
     from tenantry.dal import projects as project_store
     from tenantry.domain import applications, identity, invites, memberships, orgs, templates
     from tenantry.models.governance import (
@@ -182,6 +184,10 @@ def _seed_governance(principal: Any) -> None:
         invites.create(
             kim, "org", kim_org.id, InvitesCreate(emails=[identity.ADMIN_EMAIL], roles=["member"])
         )
+    # what the admin's org and the demo project have invited (their invites' lists)
+    newcomer = InvitesCreate(emails=["newcomer@example.com"], roles=["member"])
+    invites.create(principal, "org", samples.ORG_ID, newcomer)
+    invites.create(principal, "project", samples.PROJECT_ID, newcomer)
 
 
 def _seed_clusters(principal: Any) -> None:

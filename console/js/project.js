@@ -237,7 +237,9 @@ function Invite({ base }) {
   const [emails, setEmails] = useState("");
   const [role, setRole] = useState("member");
   const [secure, setSecure] = useState(false);
-  const [made, setMade] = useState([]);
+  const [codes, setCodes] = useState({}); // a secure invite's code: in its creating answer only
+  // The project's invites, every status (its owner and admins may list them; others: 403).
+  const invites = useLoad(() => all(`${base}/invites`), [base]);
   const { busy, problem, run } = useSubmit();
   const submit = (e) => {
     e.preventDefault();
@@ -245,14 +247,16 @@ function Invite({ base }) {
       const r = await request("PUT", `${base}/invites`, {
         body: { emails: splitList(emails), roles: [role], secure }, idempotencyKey: newIdempotencyKey(),
       });
-      setMade([...r.data.items, ...made]);
+      setCodes({ ...codes, ...Object.fromEntries(r.data.items.filter((i) => i.code).map((i) => [i.id, i.code])) });
       setEmails("");
+      invites.reload();
     });
   };
   const revoke = (inv) => run(async () => {
     await del(`/invites/${enc(inv.id)}`);
-    setMade(made.map((m) => (m.id === inv.id ? { ...m, status: "revoked", code: null } : m)));
+    invites.reload();
   });
+  const listed = invites.data || [];
   return html`<form class="card" onSubmit=${submit} aria-labelledby="invite-h">
     <h2 id="invite-h">Invite by email</h2>
     <${Field} label="Emails" id="inv-emails" hint="comma-separated"><input id="inv-emails" required value=${emails} onInput=${(e) => setEmails(e.target.value)} aria-describedby="inv-emails-hint" /><//>
@@ -262,9 +266,9 @@ function Invite({ base }) {
     <label class="inline"><input type="checkbox" checked=${secure} onChange=${(e) => setSecure(e.target.checked)} /> Secure (a one-time code to pass on)</label>
     <${ProblemMessage} problem=${problem} />
     <button type="submit" disabled=${busy}>Send invites</button>
-    ${made.length ? html`<ul class="plain">${made.map((i) => html`<li>${i.email}: <${Badge} value=${i.status} />
-      ${i.code ? html` code <code>${i.code}</code> <span class="muted small">(shown once)</span>` : null}
-      ${i.status === "pending" ? html` <button type="button" class="small-button" onClick=${() => revoke(i)}>revoke</button>` : null}</li>`)}</ul>` : null}
+    ${listed.length ? html`<h3>Invites</h3><ul class="plain" aria-label="Invites">${listed.map((i) => html`<li>${i.email} (${i.roles.join(", ")}): <${Badge} value=${i.status} />
+      ${codes[i.id] && i.status === "pending" ? html` code <code>${codes[i.id]}</code> <span class="muted small">(shown once)</span>` : null}
+      ${i.status === "pending" ? html` <button type="button" class="small-button" aria-label=${`revoke the invite of ${i.email}`} onClick=${() => revoke(i)}>revoke</button>` : null}</li>`)}</ul>` : null}
   </form>`;
 }
 

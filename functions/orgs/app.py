@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from tenantry import idempotency
 from tenantry.domain import invites, orgs
@@ -28,11 +29,13 @@ from tenantry.models.governance import (
     Invite,
     InviteAccept,
     InvitesCreate,
+    InviteStatus,
     Org,
     OrgCreate,
     OrgInvitesCreate,
     OrgMember,
 )
+from tenantry.pagination import FILTERED_AFTER_READING
 
 app = make_app()
 
@@ -166,6 +169,53 @@ def invite_to_project(
     projectId: Id, body: InvitesCreate, idempotency_key: IdempotencyKey = None
 ) -> Response[InviteList]:
     return _invite("project", projectId, body, idempotency_key)
+
+
+StatusQuery = Annotated[
+    InviteStatus | None, Query(description="Only invites in this status: " + FILTERED_AFTER_READING)
+]
+
+
+def _target_invites(
+    scope: Literal["org", "project"],
+    target: str,
+    status: str | None,
+    limit: int,
+    cursor: str | None,
+) -> Page[Invite]:
+    principal = caller(app)
+    return paged(
+        Invite,
+        cursor,
+        ("target-invites", scope, target, principal.id, status),
+        lambda key: invites.of_target(principal, scope, target, status, limit, key),
+    )
+
+
+@app.get(
+    "/orgs/<orgId>/invites",
+    tags=["invites"],
+    summary="An org's invites, newest first, in every status (org owner/admins)",
+    description="Secure invites' codes are never shown again.",
+    responses=responses(200, Page[Invite], 403, 404),
+)
+def list_org_invites(
+    orgId: Id, limit: Limit = 25, cursor: Cursor = None, status: StatusQuery = None
+) -> Page[Invite]:
+    return _target_invites("org", orgId, status, limit, cursor)
+
+
+@app.get(
+    "/projects/<projectId>/invites",
+    tags=["invites"],
+    summary="A project's invites, newest first, in every status (owner, project admins)",
+    description="Secure invites' codes are never shown again.",
+    responses=responses(200, Page[Invite], 403, 404),
+)
+def list_project_invites(
+    projectId: Id, limit: Limit = 25, cursor: Cursor = None, status: StatusQuery = None
+) -> Page[Invite]:
+    return _target_invites("project", projectId, status, limit, cursor)
 
 
 @app.get(

@@ -207,8 +207,18 @@ def test_a_user_creates_a_project_sees_it_become_active_and_uses_its_sections(
     page.get_by_label("Emails").fill("carol@example.com")
     page.get_by_label("Secure").check()
     page.get_by_role("button", name="Send invites").click()
-    expect(page.get_by_text("carol@example.com:")).to_contain_text("code")
+    invites = page.get_by_role("list", name="Invites")
+    expect(invites).to_contain_text("carol@example.com (member)")
+    expect(invites).to_contain_text("shown once")
     screenshot(page, "members")
+    # The project's invites are the API's list (GET /projects/{id}/invites): still there
+    # after a reload, without the code; revoking one shows it revoked.
+    page.reload()
+    page.get_by_role("link", name="Members").click()
+    expect(invites).to_contain_text("carol@example.com (member)")
+    expect(invites).not_to_contain_text("shown once")
+    page.get_by_role("button", name="revoke the invite of carol@example.com").click()
+    expect(invites).to_contain_text("revoked")
     assert ann_id
 
 

@@ -20,8 +20,9 @@ The expectations are derived from ../shared/design/API.md, not from what the app
 * where API.md is silent, the choice written into openapi.json's summaries counts:
   applications are seen by the applicant, the project's owner/admins and platform admins;
   memberships by the member, the project's members and platform admins; invites are
-  revoked by their inviter, the target's managers and platform admins, and accepted only
-  by the invitee (anybody else: 404; GET /invites shows no one else's); bots create no
+  revoked by their inviter, the target's managers and platform admins, listed per target
+  for those managers (its members: 403), and accepted only by the invitee (anybody else:
+  404; GET /invites shows no one else's); bots create no
   projects or orgs and have no user tokens (403).
 
 * the deployment catalog (API.md, "Deployments and tasks"): platform-level; every
@@ -132,6 +133,8 @@ GET    /orgs/{orgId}                                      200    200    200    2
 GET    /orgs/{orgId}/members                              200    200    200    200    200    404    404    403    401
 PUT    /orgs/{orgId}/invites                              201    201    201    403    403    404    404    403    401
 PUT    /projects/{projectId}/invites                      201    201    201    403    403    404    404    403    401
+GET    /orgs/{orgId}/invites                              200    200    200    403    403    404    404    403    401
+GET    /projects/{projectId}/invites                      200    200    200    403    403    404    404    403    401
 GET    /invites                                           200    200    200    200    200    200    200    403    401
 POST   /invites/{inviteId}/accept                         404    404    404    404    404    200    404    403    401
 DELETE /invites/{inviteId}                                204    204    204    404    404    404    404    403    401
@@ -358,6 +361,8 @@ CALLS: dict[str, Prepare] = {
     "PUT /projects/{projectId}/invites": lambda w, ok: Call(
         {"projectId": w.pid}, {"emails": [w.unique_email()], "roles": ["member"]}
     ),
+    "GET /orgs/{orgId}/invites": same(orgId="org"),
+    "GET /projects/{projectId}/invites": same(projectId="pid"),
     "GET /invites": same(),
     "POST /invites/{inviteId}/accept": lambda w, ok: Call(
         {"inviteId": w.fresh_side_invite() if ok else w.side_invite}, {}

@@ -112,6 +112,8 @@ ORGS_ROUTES = [
     ("PUT", f"/orgs/{MISSING}/invites", {"emails": ["a@example.com"], "roles": ["member"]}),
     ("PUT", "/projects/some-project/invites", {"emails": ["a@example.com"], "roles": ["member"]}),
     ("GET", "/invites", None),
+    ("GET", f"/orgs/{MISSING}/invites", None),
+    ("GET", "/projects/some-project/invites", None),
     ("POST", f"/invites/{MISSING}/accept", {}),
     ("DELETE", f"/invites/{MISSING}", None),
 ]
@@ -678,3 +680,60 @@ def test_the_invitee_sees_an_invite_but_may_not_revoke_it(api: Api, admin_token:
     assert pending_ids(api, guest.token) == {item["id"]}
     assert_problem(api.delete(f"/invites/{item['id']}", token=guest.token), 403, "forbidden")
     assert pending_ids(api, guest.token) == {item["id"]}
+
+
+# --- a target's invites ------------------------------------------------------------------------
+
+
+def test_a_projects_and_an_orgs_invites_for_their_managers(
+    api: Api, admin_token: str, wait_until: Wait
+) -> None:
+    owner = person(api, admin_token, "Owner")
+    padmin, member, outsider = (person(api, admin_token, n) for n in ("PA", "Member", "Out"))
+    vera = person(api, admin_token, "Vera")
+    pid = create_active(api, owner.token, wait_until, name="Listed", join_policy="closed")["id"]
+    for who, role in ((padmin, "admin"), (member, "member")):
+        body = {"project_id": pid, "action": "enroll", "user_id": who.id, "role": role}
+        assert api.post("/memberships", token=owner.token, json=body).status == 201
+
+    first = invited(api, owner.token, "project", pid, vera.email)
+    revoked = invited(api, owner.token, "project", pid, "gone@example.com")
+    secure = invited(api, padmin.token, "project", pid, "code@example.com", secure=True)
+    assert secure["code"]
+    assert api.delete(f"/invites/{revoked['id']}", token=owner.token).status == 204
+    assert accept(api, vera.token, first["id"]).status == 200
+    expired = invited(api, owner.token, "project", pid, "late@example.com")
+    expire(api, expired["id"])
+
+    path = f"/projects/{pid}/invites"
+    for token in (owner.token, padmin.token, admin_token):
+        listed = list_all(api, token, path)
+        assert [i["id"] for i in listed] == [
+            expired["id"],
+            secure["id"],
+            revoked["id"],
+            first["id"],
+        ]  # newest first
+        assert [i["status"] for i in listed] == ["expired", "pending", "revoked", "accepted"]
+        assert all(i["code"] is None and set(i) == INVITE_FIELDS | {"code"} for i in listed), listed
+    one_by_one = list_all(api, owner.token, path, limit=1)
+    assert [i["id"] for i in one_by_one] == [i["id"] for i in listed]
+    for status, wanted in (("pending", secure), ("accepted", first), ("revoked", revoked)):
+        (found,) = list_all(api, owner.token, path, status=status)
+        assert found["id"] == wanted["id"], status
+
+    assert_problem(api.get(path, token=member.token), 403, "forbidden")  # sees the project
+    assert_problem(api.get(path, token=outsider.token), 404)
+    assert_problem(api.get("/projects/no-such-project/invites", token=owner.token), 404)
+    assert_validation(
+        api.get(path, token=owner.token, query={"status": "lost"}), ["query", "status"]
+    )
+    assert_validation(api.get(path, token=owner.token, query={"limit": 0}), ["query", "limit"])
+
+    org = new_org(api, owner.token, "Listing Org")
+    org_invite = invited(api, owner.token, "org", org["id"], "org@example.com")
+    (listed_org,) = list_all(api, owner.token, f"/orgs/{org['id']}/invites")
+    assert listed_org["id"] == org_invite["id"] and listed_org["scope"] == "org"
+    assert list_all(api, owner.token, f"/orgs/{org['id']}/invites", status="revoked") == []
+    assert_problem(api.get(f"/orgs/{org['id']}/invites", token=outsider.token), 404)
+    assert_problem(api.get(f"/orgs/{MISSING}/invites", token=owner.token), 404)

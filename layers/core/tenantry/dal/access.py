@@ -22,6 +22,7 @@ each page read through tenantry.pagination.collect, whose read budget bounds a r
 | ENV_PERMISSIONS          | table | PROJECT#<id>               | ENVPERM#<env>#<perm id> | ENVPERM#<env>#... |
 | ENV_SECRETS              | table | PROJECT#<id>               | SECRET#<env>#<secret id>| SECRET#<env>#...  |
 | PENDING_INVITES          | GSI1  | INVITES#<email>            | <valid_until>#<id>      | > <now>#~    |
+| TARGET_INVITES           | GSI2  | TARGETINVITES#<scope>#<target> | <created_at>#<id>   | newest first |
 | PROJECT_APPLICATIONS     | GSI1  | PROJECTAPPS#<project>      | <created_at>#<id>       |              |
 | APPLICATIONS_IN_STATE    | GSI2  | APPSTATE#<state>           | <created_at>#<id>       |              |
 | APPLICANT_APPLICATIONS   | GSI3  | APPLICANT#<user>           | <created_at>#<id>       |              |
@@ -232,6 +233,13 @@ PENDING_INVITES = Pattern(
     keys.email_invites,
     "<valid_until>#<invite id>",
     after=keys.invites_unexpired_after,
+)
+TARGET_INVITES = Pattern(
+    "a project's or an org's invites",
+    "GSI2",
+    keys.target_invites,
+    "<created_at>#<invite id>",
+    descending=True,
 )
 PROJECT_APPLICATIONS = Pattern(
     "a project's applications", "GSI1", keys.project_applications, "<created_at>#<app id>"

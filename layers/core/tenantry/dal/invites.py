@@ -77,6 +77,16 @@ def revoke(invite_id: str, now: str, by: str, expected_version: int | None = Non
     )
 
 
+def page_of_target(
+    scope: str, target_id: str, limit: int, start_key: dict[str, Any] | None
+) -> tuple[list[tuple[dict[str, Any], dict[str, Any]]], dict[str, Any] | None]:
+    """Every invite to the project or org, newest first (any status: the caller filters),
+    as rows (cursor key, invite)."""
+    pattern = access.TARGET_INVITES
+    items, last = pattern.page(scope, target_id, limit=limit, start_key=start_key)
+    return [(pattern.key_of(i), i) for i in items], last
+
+
 def page_pending(
     email: str, now: str, limit: int, start_key: dict[str, Any] | None
 ) -> tuple[list[tuple[dict[str, Any], dict[str, Any]]], dict[str, Any] | None]:

@@ -557,9 +557,14 @@ def invite_indexes(
     return {
         "GSI1PK": email_invites(email),
         "GSI1SK": f"{valid_until}#{invite_id}",
-        "GSI2PK": f"TARGETINVITES#{scope}#{target_id}",
+        "GSI2PK": target_invites(scope, target_id),
         "GSI2SK": f"{created_at}#{invite_id}",
     }
+
+
+def target_invites(scope: str, target_id: str) -> str:
+    """The partition of every invite to a project or an org, whatever its status."""
+    return f"TARGETINVITES#{scope}#{target_id}"
 
 
 INVITE_ANSWERED_REMOVE = ("GSI1PK", "GSI1SK")

@@ -104,13 +104,20 @@ def enroll_by_email(principal: Principal, body: MembershipCreate) -> Invite:
     return created
 
 
-def create(principal: Principal, scope: Scope, target_id: str, body: InvitesCreate) -> list[Invite]:
+def _require_manager(principal: Principal, scope: Scope, target_id: str) -> None:
+    """The project's owner or admins, the org's owner or admins, or a platform admin (403
+    for anyone else who sees the target, 404 for who does not)."""
     if scope == "project":
         _, role = projects.access(principal, target_id)
         if not memberships.is_manager(principal, role):
-            raise Forbidden("only the project's owner or admins may invite")
+            raise Forbidden("only the project's owner or admins may manage its invites")
     else:
         orgs.require_manager(principal, target_id)
+
+
+def create(principal: Principal, scope: Scope, target_id: str, body: InvitesCreate) -> list[Invite]:
+    _require_manager(principal, scope, target_id)
+    if scope == "org":
         bad = [r for r in body.roles if r not in ORG_ROLES]
         if bad:
             raise Unprocessable(
@@ -151,6 +158,29 @@ def _create_checked(
     )
     store.create_all(created, extra_ops=counted)
     return [view(i, now, codes.get(i["id"])) for i in created]
+
+
+def of_target(
+    principal: Principal,
+    scope: Scope,
+    target_id: str,
+    status: str | None,
+    limit: int,
+    start_key: dict[str, Any] | None,
+) -> tuple[list[Invite], dict[str, Any] | None]:
+    """The invites to a project or an org, newest first, for its managers: every status
+    (`status` keeps one: a filter on the rows read, within the page's read budget). Never
+    a secure invite's code."""
+    _require_manager(principal, scope, target_id)
+    now = now_iso()
+
+    def fetch(n: int, key: dict[str, Any] | None) -> tuple[list[Any], dict[str, Any] | None]:
+        rows, last = store.page_of_target(scope, target_id, n, key)
+        return [
+            (k, view(i, now) if status in (None, status_of(i, now)) else None) for k, i in rows
+        ], last
+
+    return collect(fetch, limit, start_key)
 
 
 def mine(
