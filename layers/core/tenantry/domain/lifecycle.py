@@ -11,9 +11,10 @@ any but deleting/deleted ─DELETE─► deleting ─ok─► deleted   (deny: u
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from tenantry.errors import InvalidTransition
+from tenantry.models.project import ProjectAllowedAction
 
 Who = Literal["admin", "owner", "applicant", "system"]
 
@@ -77,18 +78,7 @@ def sources(event: str) -> list[str]:
 
 # What POST /projects/{id}/actions takes (lifecycle events and application decisions), and
 # DELETE: in the order a project's `allowed_actions` lists them.
-ACTIONS = (
-    "suspend",
-    "unsuspend",
-    "terminate",
-    "reinstate",
-    "retry",
-    "approve",
-    "deny",
-    "cancel",
-    "dismiss",
-    "delete",
-)
+ACTIONS: tuple[str, ...] = get_args(ProjectAllowedAction)
 
 
 def allowed_actions(

@@ -39,18 +39,8 @@ ProjectActionName = Literal[
     "dismiss",
     "cancel",
 ]
-ProjectAllowedAction = Literal[
-    "suspend",
-    "unsuspend",
-    "terminate",
-    "reinstate",
-    "retry",
-    "approve",
-    "deny",
-    "cancel",
-    "dismiss",
-    "delete",
-]
+# What a project's allowed_actions may hold: the actions, and DELETE
+ProjectAllowedAction = Literal[ProjectActionName, "delete"]
 
 # A DNS label as Kubernetes namespaces want it, starting with a letter.
 PROJECT_ID_PATTERN = r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$"
