@@ -49,8 +49,8 @@ from tenantry.models.project import (
     ProjectAction,
     ProjectCreate,
     ProjectPatch,
-    ProjectStatus,
 )
+from tenantry.models.project_fields import ProjectStatus
 from tenantry.observability import metrics
 from tenantry.pagination import (
     FILTERED_AFTER_READING,

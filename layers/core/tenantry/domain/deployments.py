@@ -72,7 +72,7 @@ def task_model(item: dict[str, Any]) -> DeploymentTask:
 
 
 def _visible(principal: Principal, project_id: str) -> dict[str, Any]:
-    from tenantry.domain.projects import access
+    from tenantry.domain.project_access import access
 
     project, _ = access(principal, project_id)
     return project

@@ -31,7 +31,7 @@ from tenantry.dal import history
 from tenantry.dal import identity as identity_store
 from tenantry.dal import memberships as member_store
 from tenantry.dal import projects as project_store
-from tenantry.domain import projects
+from tenantry.domain import project_access
 from tenantry.domain.env_permissions import new_permission, permission_id
 from tenantry.domain.membership_rules import COUNTED, MANAGER_ROLES
 from tenantry.errors import (
@@ -53,11 +53,11 @@ from tenantry.models.environments import (
     EnvironmentPermissionCreate,
 )
 from tenantry.models.identity import Principal
-from tenantry.models.project import MAX_ENVIRONMENTS, PROJECT_ID_PATTERN
+from tenantry.models.project_fields import MAX_ENVIRONMENTS, PROJECT_ID_PATTERN
 
 MAX_PER_PROJECT = MAX_ENVIRONMENTS
-retried_when_raced = projects.retried_when_raced
-actor = projects.actor
+retried_when_raced = project_access.retried_when_raced
+actor = project_access.actor
 
 
 def to_model(item: dict[str, Any]) -> Environment:
@@ -198,7 +198,7 @@ def changed_or_gone(
 def list_environments(
     principal: Principal, project_id: str, limit: int, start_key: dict[str, Any] | None
 ) -> tuple[list[Environment], dict[str, Any] | None]:
-    projects.access(principal, project_id)
+    project_access.access(principal, project_id)
     items, last = store.page(project_id, limit, start_key)
     return [to_model(i) for i in items], last
 
@@ -209,7 +209,7 @@ def get(principal: Principal, project_id: str, env_id: str) -> Environment:
 
 @retried_when_raced
 def create(principal: Principal, project_id: str, body: EnvironmentCreate) -> Environment:
-    project, role = projects.access(principal, project_id)
+    project, role = project_access.access(principal, project_id)
     _require_manager(principal, role)
     require_changeable(project)
     names = list(project.get("environments") or [])

@@ -21,7 +21,7 @@ from tenantry.dal import invites as store
 from tenantry.dal import limits
 from tenantry.dal import orgs as org_store
 from tenantry.dal import projects as project_store
-from tenantry.domain import memberships, orgs, projects
+from tenantry.domain import memberships, orgs, project_access
 from tenantry.errors import (
     Conflict,
     Forbidden,
@@ -106,7 +106,7 @@ def enroll_by_email(principal: Principal, body: MembershipCreate) -> Invite:
 
 def create(principal: Principal, scope: Scope, target_id: str, body: InvitesCreate) -> list[Invite]:
     if scope == "project":
-        _, role = projects.access(principal, target_id)
+        _, role = project_access.access(principal, target_id)
         if not memberships.is_manager(principal, role):
             raise Forbidden("only the project's owner or admins may invite")
     else:

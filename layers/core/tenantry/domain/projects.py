@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import re
-from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 from tenantry import git_provider, registry
 from tenantry.clock import now_iso
@@ -17,11 +15,15 @@ from tenantry.dal import orgs as org_store
 from tenantry.dal import projects as store
 from tenantry.dal import templates as template_store
 from tenantry.domain import applications, identity, lifecycle, memberships, notices, operations
-from tenantry.domain.membership_rules import COUNTED
+from tenantry.domain.project_access import (
+    VISIBLE_MEMBER_STATES,
+    access,
+    actor,
+    retried_when_raced,
+)
 from tenantry.domain.selectors import ProjectFilter
 from tenantry.errors import (
     BadRequest,
-    ChangedMeanwhile,
     Forbidden,
     NotFound,
     ServiceUnavailable,
@@ -31,13 +33,8 @@ from tenantry.errors import (
 )
 from tenantry.models.governance import Profile, ProfileUpdate
 from tenantry.models.identity import Principal
-from tenantry.models.project import (
-    PROJECT_ID_PATTERN,
-    Project,
-    ProjectAction,
-    ProjectCreate,
-    ProjectPatch,
-)
+from tenantry.models.project import Project, ProjectAction, ProjectCreate, ProjectPatch
+from tenantry.models.project_fields import PROJECT_ID_PATTERN
 from tenantry.observability import logger
 from tenantry.pagination import collect, invalid_cursor
 from tenantry.settings import get_settings
@@ -45,60 +42,17 @@ from tenantry.settings import get_settings
 RESERVED_IDS = frozenset({"default", "kube-system", "kube-public", "admin", "system"})
 # Changing these on a project is governed: platform admins only (applications come later).
 GOVERNED_FIELDS = frozenset({"join_policy", "leave_policy", "max_members", "resources", "clusters"})
-# "owner, admin" in the contract's Projects table: the project's owner or a platform admin.
-# Project admins manage memberships and invites (domain.memberships), not the project.
-VISIBLE_MEMBER_STATES = COUNTED
-
-
-P = ParamSpec("P")
-R = TypeVar("R")
-RACE_ATTEMPTS = 3
-
-
-def retried_when_raced(change: Callable[P, R]) -> Callable[P, R]:
-    """A change without If-Match applies to whatever version is current: when its write,
-    pinned to the version it read, loses a race with another writer (a workflow step
-    finishing, say), read and decide again. Nothing was written by the lost attempt."""
-
-    @functools.wraps(change)
-    def retried(*args: P.args, **kwargs: P.kwargs) -> R:
-        for _ in range(RACE_ATTEMPTS - 1):
-            try:
-                return change(*args, **kwargs)
-            except ChangedMeanwhile:
-                continue  # nothing was written: read and decide again
-        return change(*args, **kwargs)
-
-    return retried
-
-
-def actor(principal: Principal) -> str:
-    return f"{principal.kind}:{principal.id}"
 
 
 def to_model(item: dict[str, Any]) -> Project:
     return Project.model_validate(store.strip(item))
 
 
-# --- who sees what --------------------------------------------------------------------------
+# --- who sees what (access: tenantry.domain.project_access) --------------------------------
 
 
-def access(principal: Principal, project_id: str) -> tuple[dict[str, Any], str | None]:
-    """The project and the caller's project role. 404 when the caller may not see it, so
-    that nobody learns which ids exist in other tenants. One read: project and member item
-    in one strongly consistent BatchGetItem (dal.projects.get_with_member says why)."""
-    if not re.fullmatch(PROJECT_ID_PATTERN, project_id):
-        raise NotFound(f"project {project_id!r} not found")
-    project, member = store.get_with_member(project_id, principal.id)
-    if project is None:
-        raise NotFound(f"project {project_id!r} not found")
-    if principal.is_admin:
-        return project, member["role"] if member else None
-    if not member or member.get("state") not in VISIBLE_MEMBER_STATES:
-        raise NotFound(f"project {project_id!r} not found")
-    return project, member["role"]
-
-
+# "owner, admin" in the contract's Projects table: the project's owner or a platform admin.
+# Project admins manage memberships and invites (domain.memberships), not the project.
 def _require_manager(principal: Principal, role: str | None) -> None:
     if not (principal.is_admin or role == "owner"):
         raise Forbidden("only the project's owner or platform admins may do this")

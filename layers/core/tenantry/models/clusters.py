@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints
 
 from tenantry.models.common import Change, Input, Int, Omittable, Output, Reason
-from tenantry.models.project import Url
+from tenantry.models.project_fields import Url
 
 # A cluster's name: a DNS label (what projects list in `clusters[].name`); never changes.
 CLUSTER_NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"

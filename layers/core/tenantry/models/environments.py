@@ -15,7 +15,7 @@ from tenantry.models.common import (
     Reference,
     no_null_defaults,
 )
-from tenantry.models.project import EnvName, LabelKey, LabelValue
+from tenantry.models.project_fields import EnvName, LabelKey, LabelValue
 
 EnvRole = Literal["Admin", "User"]
 MAX_NODE_SELECTOR = 32
