@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
 
-from tenantry.domain import clusters, deployments, work
+from tenantry.domain import agent_reports, clusters, work
 from tenantry.http import (
     AGENTS,
     IdPath,
@@ -103,7 +103,7 @@ def release_work(workId: WorkId, body: WorkRelease) -> Response[None]:
     responses=responses(204, None, 403, 404, description="Recorded"),
 )
 def report_k8s_resources(body: K8sResourcesReport) -> Response[None]:
-    deployments.report_k8s_resources(caller(app).id, body)
+    agent_reports.report_k8s_resources(caller(app).id, body)
     return no_content()
 
 
@@ -114,7 +114,7 @@ def report_k8s_resources(body: K8sResourcesReport) -> Response[None]:
     responses=responses(204, None, 403, 404, description="Recorded"),
 )
 def report_deployment_status(deploymentId: IdPath, body: ReportedStatus) -> Response[None]:
-    deployments.report_status(caller(app).id, deploymentId, body)
+    agent_reports.report_status(caller(app).id, deploymentId, body)
     return no_content()
 
 

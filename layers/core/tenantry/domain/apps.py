@@ -25,8 +25,8 @@ from tenantry.clock import new_id, now_iso
 from tenantry.dal import apps as store
 from tenantry.dal import history, limits
 from tenantry.domain import project_access
-from tenantry.domain.environments import changed_or_gone, check_version
 from tenantry.domain.membership_rules import MANAGER_ROLES
+from tenantry.domain.project_access import changed_or_gone, check_version
 from tenantry.errors import ChangedMeanwhile, Forbidden, NotFound
 from tenantry.models.apps import App, AppCreate, AppPatch, AppWithSecret
 from tenantry.models.identity import Principal

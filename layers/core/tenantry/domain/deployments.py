@@ -37,8 +37,6 @@ from tenantry.models.deployments import (
     DeploymentPermissionCreate,
     DeploymentTask,
     K8sResource,
-    K8sResourcesReport,
-    ReportedStatus,
     TaskCreate,
 )
 from tenantry.models.identity import Principal
@@ -1018,42 +1016,7 @@ def revoke(principal: Principal, project_id: str, permission_id_: str) -> None:
     _commit(s, [store.permission_delete(found)], entry)
 
 
-# --- what the agents report ---------------------------------------------------------------------
-
-
-def _reported_deployment(cluster_id: str, deployment_id: str) -> dict[str, Any]:
-    """The deployment an agent reports on: one on its own cluster (else 404)."""
-    ref = store.locate(deployment_id)
-    if ref is None or ref.get("cluster_id") != cluster_id:
-        raise NotFound("deployment not found")
-    return ref
-
-
-def report_k8s_resources(cluster_id: str, body: K8sResourcesReport) -> int:
-    ref = _reported_deployment(cluster_id, body.deployment_id)
-    now = now_iso()
-    items = [
-        {
-            "id": r.uid,
-            "last_updated_at": now,
-            "cluster_id": cluster_id,
-            "deployment_id": body.deployment_id,
-            "kind": r.kind,
-            "api_version": r.api_version,
-            "name": r.name,
-            "status_color": list(r.status_color),
-            "metadata": r.metadata,
-        }
-        for r in body.items
-    ]
-    store.replace_k8s(ref["project_id"], body.deployment_id, items)
-    return len(items)
-
-
-def report_status(cluster_id: str, deployment_id: str, body: ReportedStatus) -> None:
-    ref = _reported_deployment(cluster_id, deployment_id)
-    reported = {"timestamp": now_iso(), **body.model_dump(exclude_none=True)}
-    store.set_reported_status(ref["project_id"], deployment_id, reported)
+# --- what the agents reported (tenantry.domain.agent_reports records it) -------------------------
 
 
 def list_k8s_resources(

@@ -34,15 +34,14 @@ from tenantry.dal import projects as project_store
 from tenantry.domain import project_access
 from tenantry.domain.env_permissions import new_permission, permission_id
 from tenantry.domain.membership_rules import COUNTED, MANAGER_ROLES
+from tenantry.domain.project_access import changed_or_gone, check_version
 from tenantry.errors import (
     ChangedMeanwhile,
     Conflict,
     Forbidden,
     InvalidTransition,
     NotFound,
-    PreconditionFailed,
     QuotaExceeded,
-    TenantryError,
     UnknownReference,
 )
 from tenantry.models.environments import (
@@ -168,28 +167,6 @@ def _require_manager(principal: Principal, role: str | None) -> None:
         raise Forbidden(
             "only the project's owner and admins and platform admins manage environments"
         )
-
-
-def check_version(item: dict[str, Any], expected: int | None, what: str) -> None:
-    if expected is not None and int(item["version"]) != expected:
-        raise PreconditionFailed(f"the {what} is at version {item['version']}, not {expected}")
-
-
-def changed_or_gone(
-    current: dict[str, Any] | None, what: str, read_version: int, expected: int | None
-) -> TenantryError | None:
-    """Why a write conditioned on the version read failed, if it was that: the item is
-    gone (404), or at another version: 412 when the client's If-Match named one, else
-    ChangedMeanwhile (the route reads and decides again)."""
-    if current is None:
-        return NotFound(f"{what} not found")
-    if int(current["version"]) != read_version:
-        if expected is not None:
-            return PreconditionFailed(
-                f"the {what} is at version {current['version']}, not {expected}"
-            )
-        return ChangedMeanwhile(f"the {what} changed meanwhile; retry")
-    return None
 
 
 # --- environments ---------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Who sees a project, and what every project-scoped change shares: the actor a history
-entry names and the retry of a change that lost a race.
+entry names, the version checks of a conditional write (If-Match) and the retry of a
+change that lost a race.
 
 Apart from tenantry.domain.projects so that the modules that only check access
 (environments, deployments, resources, gateway, apps, notifications, ...) do not import
@@ -16,7 +17,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from tenantry.dal import projects as store
 from tenantry.domain.membership_rules import COUNTED
-from tenantry.errors import ChangedMeanwhile, NotFound
+from tenantry.errors import ChangedMeanwhile, NotFound, PreconditionFailed, TenantryError
 from tenantry.models.identity import Principal
 from tenantry.models.project_fields import PROJECT_ID_PATTERN
 
@@ -62,3 +63,25 @@ def access(principal: Principal, project_id: str) -> tuple[dict[str, Any], str |
     if not member or member.get("state") not in VISIBLE_MEMBER_STATES:
         raise NotFound(f"project {project_id!r} not found")
     return project, member["role"]
+
+
+def check_version(item: dict[str, Any], expected: int | None, what: str) -> None:
+    if expected is not None and int(item["version"]) != expected:
+        raise PreconditionFailed(f"the {what} is at version {item['version']}, not {expected}")
+
+
+def changed_or_gone(
+    current: dict[str, Any] | None, what: str, read_version: int, expected: int | None
+) -> TenantryError | None:
+    """Why a write conditioned on the version read failed, if it was that: the item is
+    gone (404), or at another version: 412 when the client's If-Match named one, else
+    ChangedMeanwhile (the route reads and decides again)."""
+    if current is None:
+        return NotFound(f"{what} not found")
+    if int(current["version"]) != read_version:
+        if expected is not None:
+            return PreconditionFailed(
+                f"the {what} is at version {current['version']}, not {expected}"
+            )
+        return ChangedMeanwhile(f"the {what} changed meanwhile; retry")
+    return None

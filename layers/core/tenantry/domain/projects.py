@@ -31,7 +31,6 @@ from tenantry.errors import (
     UnknownReference,
     Unprocessable,
 )
-from tenantry.models.governance import Profile, ProfileUpdate
 from tenantry.models.identity import Principal
 from tenantry.models.project import Project, ProjectAction, ProjectCreate, ProjectPatch
 from tenantry.models.project_fields import PROJECT_ID_PATTERN
@@ -550,72 +549,3 @@ def act(
     if op is not None:
         operations.launch(op)
     return to_model(item), op is not None
-
-
-# --- public profile -----------------------------------------------------------------------------
-
-
-def profile(principal: Principal, project_id: str) -> Profile:
-    """Any authenticated user may read the profile of an active project; members and
-    admins may read it in any status."""
-    # Eventually consistent: a public, read-only view; a second-old profile harms nobody.
-    project = (
-        store.get(project_id, consistent=False)
-        if re.fullmatch(PROJECT_ID_PATTERN, project_id)
-        else None
-    )
-    if project is None or not _may_see_profile(principal, project, consistent=False):
-        raise NotFound(f"project {project_id!r} not found")
-    return _profile(project)
-
-
-def _profile(project: dict[str, Any]) -> Profile:
-    # Eventually consistent: a display name, set when the user was created.
-    owner = identity_store.get_user(project["owner_id"], consistent=False) or {}
-    return Profile(
-        id=project["id"],
-        name=project["name"],
-        description=project.get("description", ""),
-        homepage=project.get("homepage"),
-        owner_display_name=owner.get("display_name", ""),
-    )
-
-
-def _may_see_profile(principal: Principal, project: dict[str, Any], *, consistent: bool) -> bool:
-    """Active projects: everyone; otherwise admins and visible members (the member item
-    is read only then)."""
-    if project["status"] == "active" or principal.is_admin:
-        return True
-    member = member_store.get(project["id"], principal.id, consistent=consistent)
-    return bool(member and member.get("state") in VISIBLE_MEMBER_STATES)
-
-
-@retried_when_raced
-def update_profile(
-    principal: Principal, project_id: str, body: ProfileUpdate, expected_version: int | None
-) -> Profile:
-    # Strongly consistent: the write below is pinned to this version and the answer is
-    # built from it.
-    project = store.get(project_id) if re.fullmatch(PROJECT_ID_PATTERN, project_id) else None
-    if project is None or not _may_see_profile(principal, project, consistent=True):
-        raise NotFound(f"project {project_id!r} not found")  # unless the caller may see it
-    if not (principal.id == project["owner_id"] or principal.is_admin):
-        raise Forbidden("only the project's owner may change its profile")
-    changes = body.model_dump(exclude_unset=True, mode="json")
-    remove = tuple(k for k, v in changes.items() if v is None)
-    direct = {k: v for k, v in changes.items() if v is not None}
-    now = now_iso()
-    entry = history.entry(
-        project_id, actor(principal), "profile_updated", at=now, detail={"fields": sorted(changes)}
-    )
-    item = store.update(
-        project_id,
-        direct,
-        entry,
-        remove=remove,
-        allowed_statuses=list(lifecycle.DELETABLE),
-        expected_version=expected_version,
-        now=now,
-        base=project,
-    )
-    return _profile(item)

@@ -44,6 +44,15 @@ def _at_least_one(schema: dict[str, Any]) -> None:
     schema["minProperties"] = 1
 
 
+def user_or_bot(schema: dict[str, Any]) -> None:
+    """A permission body names a user or a bot, never both (environments, deployments)."""
+    no_null_defaults(schema)
+    schema["oneOf"] = [
+        {"title": "a user", "required": ["user_id"], "not": {"required": ["bot_id"]}},
+        {"title": "a bot", "required": ["bot_id"], "not": {"required": ["user_id"]}},
+    ]
+
+
 class Change(Input):
     """PATCH and PUT bodies: at least one field (`minProperties: 1` in the spec)."""
 

@@ -15,8 +15,8 @@ from tenantry.models.common import (
     Reference,
     StorableObject,
     no_null_defaults,
+    user_or_bot,
 )
-from tenantry.models.environments import user_or_bot
 
 DeploymentStatus = Literal[
     "Unknown",

@@ -17,11 +17,12 @@ from tenantry.models.common import (
     no_null_defaults,
 )
 from tenantry.models.identity import Email
-from tenantry.models.project import Capacity, ClusterQuota
 from tenantry.models.project_fields import (
     MAX_CLUSTERS,
     MAX_ENVIRONMENTS,
     MAX_RESOURCES,
+    Capacity,
+    ClusterQuota,
     EnvName,
     MaxMembers,
     Policy,

@@ -1,14 +1,12 @@
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from annotated_types import Interval
-from pydantic import AllowInfNan, Field, field_validator
+from pydantic import Field, field_validator
 
 from tenantry.models.common import (
     Change,
     Input,
-    Int,
     Omittable,
     Output,
     Reason,
@@ -16,13 +14,13 @@ from tenantry.models.common import (
 )
 from tenantry.models.identity import DisplayName, Email
 from tenantry.models.project_fields import (
-    MAX_CAPACITY,
     MAX_CLUSTERS,
     MAX_ENVIRONMENTS,
     MAX_LABELS,
-    MAX_QUOTA,
     MAX_RESOURCES,
+    Capacity,
     ClusterDeletePolicy,
+    ClusterQuota,
     EnvName,
     LabelKey,
     LabelValue,
@@ -30,8 +28,6 @@ from tenantry.models.project_fields import (
     Policy,
     ProjectId,
     ProjectStatus,
-    QuotaName,
-    QuotaQuantity,
     ResourceName,
     Url,
 )
@@ -47,21 +43,6 @@ ProjectActionName = Literal[
     "dismiss",
     "cancel",
 ]
-
-
-class Capacity(Input):
-    project_capacity: Int(0, MAX_CAPACITY)
-    member_capacity: Int(0, MAX_CAPACITY)
-
-
-class ClusterQuota(Input):
-    name: str = Field(min_length=1, max_length=63)
-    quota: dict[
-        QuotaName,
-        QuotaQuantity
-        | Int(0, MAX_QUOTA)
-        | Annotated[float, Interval(ge=0, le=MAX_QUOTA), AllowInfNan(False)],
-    ] = Field(default_factory=dict, max_length=MAX_RESOURCES)
 
 
 class InitialUser(Input):

@@ -1,15 +1,17 @@
-"""A project's field types and limits, without its models: what the models of environments,
-clusters and governance and the domain's project access check need of a project. Kept
-apart from tenantry.models.project so that importing them builds none of the project's
+"""A project's field types and limits, and the two small models its quotas are made of
+(Capacity, ClusterQuota): what the models of environments, clusters and governance
+(templates, quotas) and the domain's project access check need of a project. Kept apart
+from tenantry.models.project so that importing them builds none of the project's own
 model classes (pydantic model creation is most of a function's own import time)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import StringConstraints
+from annotated_types import Interval
+from pydantic import AllowInfNan, Field, StringConstraints
 
-from tenantry.models.common import Int
+from tenantry.models.common import Input, Int
 
 ProjectStatus = Literal[
     "uninitialized",
@@ -50,3 +52,18 @@ MAX_CLUSTERS = 20
 MAX_CAPACITY = 1_000_000_000
 MAX_QUOTA = 10**15
 MaxMembers = Int(1, 100_000)
+
+
+class Capacity(Input):
+    project_capacity: Int(0, MAX_CAPACITY)
+    member_capacity: Int(0, MAX_CAPACITY)
+
+
+class ClusterQuota(Input):
+    name: str = Field(min_length=1, max_length=63)
+    quota: dict[
+        QuotaName,
+        QuotaQuantity
+        | Int(0, MAX_QUOTA)
+        | Annotated[float, Interval(ge=0, le=MAX_QUOTA), AllowInfNan(False)],
+    ] = Field(default_factory=dict, max_length=MAX_RESOURCES)
