@@ -43,7 +43,7 @@ def project_status_for(event: Any) -> str:
 
 
 def admin() -> Any:
-    from tenantry.models.identity import Principal
+    from tenantry.models.principal import Principal
 
     return Principal(kind="user", id=samples.admin_user_id(), is_admin=True)
 
@@ -154,7 +154,8 @@ def _seed_governance(principal: Any) -> None:
         OrgCreate,
         TemplateCreate,
     )
-    from tenantry.models.identity import Principal, UserCreate
+    from tenantry.models.identity import UserCreate
+    from tenantry.models.principal import Principal
 
     for user_id, email, name in (
         (samples.MEMBER_USER_ID, samples.MEMBER_EMAIL, "Sam"),

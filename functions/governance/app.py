@@ -52,7 +52,7 @@ from tenantry.models.governance import (
     Template,
     TemplateCreate,
 )
-from tenantry.models.identity import Principal
+from tenantry.models.principal import Principal
 from tenantry.pagination import FILTERED_AFTER_READING
 
 app = make_app()

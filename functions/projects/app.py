@@ -40,7 +40,7 @@ from tenantry.http import (
 )
 from tenantry.models.clusters import CLUSTER_NAME_PATTERN, Namespace
 from tenantry.models.common import Page
-from tenantry.models.identity import Principal
+from tenantry.models.principal import Principal
 from tenantry.models.project import (
     History,
     HistoryItem,

@@ -29,7 +29,7 @@ from tenantry.domain.membership_rules import MANAGER_ROLES
 from tenantry.domain.project_access import changed_or_gone, check_version
 from tenantry.errors import ChangedMeanwhile, Forbidden, NotFound
 from tenantry.models.apps import App, AppCreate, AppPatch, AppWithSecret
-from tenantry.models.identity import Principal
+from tenantry.models.principal import Principal
 
 CLIENT_ID_PREFIX = "tnc_"
 CLIENT_SECRET_PREFIX = "tncs_"  # not tnt_: an API token's; a client secret opens no route

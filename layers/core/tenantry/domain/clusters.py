@@ -11,7 +11,7 @@ from tenantry import auth
 from tenantry.clock import new_id, now_iso
 from tenantry.dal import clusters as store
 from tenantry.dal import namespaces as ns_store
-from tenantry.domain.identity import require_admin
+from tenantry.domain.admins import require_admin
 from tenantry.domain.selectors import NamespaceFilter
 from tenantry.errors import NotFound, UnknownReference
 from tenantry.models.clusters import (
@@ -22,7 +22,7 @@ from tenantry.models.clusters import (
     ClusterPatch,
     Namespace,
 )
-from tenantry.models.identity import Principal
+from tenantry.models.principal import Principal
 from tenantry.settings import get_settings
 
 # A cluster reads not ok once its agent has been silent for this many heartbeat intervals.

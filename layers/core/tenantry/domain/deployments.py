@@ -39,7 +39,7 @@ from tenantry.models.deployments import (
     K8sResource,
     TaskCreate,
 )
-from tenantry.models.identity import Principal
+from tenantry.models.principal import Principal
 from tenantry.observability import logger
 
 SEQUENCE_ATTEMPTS = 5

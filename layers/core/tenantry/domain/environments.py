@@ -51,7 +51,7 @@ from tenantry.models.environments import (
     EnvironmentPermission,
     EnvironmentPermissionCreate,
 )
-from tenantry.models.identity import Principal
+from tenantry.models.principal import Principal
 from tenantry.models.project_fields import MAX_ENVIRONMENTS, PROJECT_ID_PATTERN
 
 MAX_PER_PROJECT = MAX_ENVIRONMENTS

@@ -35,7 +35,7 @@ from tenantry.dal import gateway as store
 from tenantry.dal import history
 from tenantry.dal import projects as projects_store
 from tenantry.domain import project_access
-from tenantry.domain.identity import require_admin
+from tenantry.domain.admins import require_admin
 from tenantry.domain.lifecycle import DELETABLE
 from tenantry.domain.membership_rules import MANAGER_ROLES
 from tenantry.errors import (
@@ -57,7 +57,7 @@ from tenantry.models.gateway import (
     GatewaySubscription,
     GatewaySubscriptionCreated,
 )
-from tenantry.models.identity import Principal
+from tenantry.models.principal import Principal
 from tenantry.observability import logger
 
 WRITERS = "only the project's owner and admins and platform admins enable and disable services"

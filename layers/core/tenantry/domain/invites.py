@@ -32,7 +32,7 @@ from tenantry.errors import (
     Unprocessable,
 )
 from tenantry.models.governance import Invite, InvitesCreate, MembershipCreate
-from tenantry.models.identity import Principal
+from tenantry.models.principal import Principal
 from tenantry.pagination import collect
 
 Scope = Literal["org", "project"]

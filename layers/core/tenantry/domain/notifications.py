@@ -30,8 +30,8 @@ from tenantry.domain import notices, project_access
 from tenantry.domain.env_permissions import permission_id
 from tenantry.domain.membership_rules import MANAGER_ROLES
 from tenantry.errors import Forbidden, InvalidTransition, NotFound
-from tenantry.models.identity import Principal
 from tenantry.models.notifications import Notification, NotificationPost
+from tenantry.models.principal import Principal
 from tenantry.models.project_fields import PROJECT_ID_PATTERN
 
 CLOSED = ("deleting", "deleted")  # a project being deleted, or gone, takes no posts

@@ -16,7 +16,7 @@ from tenantry.domain import lifecycle
 from tenantry.domain.project_access import VISIBLE_MEMBER_STATES, actor, retried_when_raced
 from tenantry.errors import Forbidden, NotFound
 from tenantry.models.governance import Profile, ProfileUpdate
-from tenantry.models.identity import Principal
+from tenantry.models.principal import Principal
 from tenantry.models.project_fields import PROJECT_ID_PATTERN
 
 

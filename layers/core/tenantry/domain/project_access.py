@@ -18,7 +18,7 @@ from typing import Any, ParamSpec, TypeVar
 from tenantry.dal import projects as store
 from tenantry.domain.membership_rules import COUNTED
 from tenantry.errors import ChangedMeanwhile, NotFound, PreconditionFailed, TenantryError
-from tenantry.models.identity import Principal
+from tenantry.models.principal import Principal
 from tenantry.models.project_fields import PROJECT_ID_PATTERN
 
 VISIBLE_MEMBER_STATES = COUNTED

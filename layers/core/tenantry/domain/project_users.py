@@ -15,7 +15,7 @@ from tenantry.dal import identity as identity_store
 from tenantry.dal import memberships as member_store
 from tenantry.domain import project_access
 from tenantry.models.governance import ProjectUser
-from tenantry.models.identity import Principal
+from tenantry.models.principal import Principal
 
 
 def list_users(

@@ -1,4 +1,9 @@
-"""Projects: creation, visibility, changes, lifecycle actions, history and images."""
+"""Projects: creation, visibility, changes, lifecycle actions, history and images.
+
+Applications, memberships and identity are imported by the operations that use them
+(creation, governed changes, decisions): they bring the governance and identity models,
+which the projects function's reads (lists, a project, its history) never need, and so
+need not build at its cold start."""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ from tenantry.dal import memberships as member_store
 from tenantry.dal import orgs as org_store
 from tenantry.dal import projects as store
 from tenantry.dal import templates as template_store
-from tenantry.domain import applications, identity, lifecycle, memberships, notices, operations
+from tenantry.domain import lifecycle, notices, operations
 from tenantry.domain.project_access import (
     VISIBLE_MEMBER_STATES,
     access,
@@ -31,7 +36,7 @@ from tenantry.errors import (
     UnknownReference,
     Unprocessable,
 )
-from tenantry.models.identity import Principal
+from tenantry.models.principal import Principal
 from tenantry.models.project import Project, ProjectAction, ProjectCreate, ProjectPatch
 from tenantry.models.project_fields import PROJECT_ID_PATTERN
 from tenantry.observability import logger
@@ -186,6 +191,8 @@ def create_project(principal: Principal, body: ProjectCreate) -> Project:
     ops += initial.get("ops", [])
     ops += limits.take("projects_per_user", owner_id, exempt=principal.is_admin)
     if needs_approval:
+        from tenantry.domain import applications
+
         app = applications.new(project, principal.id, "create", fields, now)
         project["pending_application_id"] = app["id"]
         project["last_application"] = applications.summary(app)
@@ -193,6 +200,8 @@ def create_project(principal: Principal, body: ProjectCreate) -> Project:
     if op is not None:
         ops.append(op_put)
     ops += notices.quota_changes(None, project, now)  # a limit of one member is reached
+    from tenantry.domain import memberships
+
     store.create(project, memberships.new_owner(project_id, owner_id, now), ops)
     if op is not None:
         operations.launch(op)
@@ -215,6 +224,8 @@ def _initial_user(principal: Principal, body: ProjectCreate) -> tuple[str, dict[
     email = body.initial_user.email
     user_id = identity_store.user_id_by_email(email)
     if user_id is None:
+        from tenantry.domain import identity
+
         user = identity.new_user_item(email, body.initial_user.display_name)
         return user["id"], {"ops": identity_store.user_ops(user)}
     user = identity_store.get_user(user_id)
@@ -395,6 +406,8 @@ def patch_project(
     remove = tuple(k for k, v in changes.items() if v is None)
     direct = {k: v for k, v in changes.items() if v is not None}
     if governed and not principal.is_admin:
+        from tenantry.domain import applications
+
         item = applications.submit_modify(
             principal, project, governed, expected_version, direct=direct, remove=remove
         )
@@ -457,6 +470,8 @@ def delete_project(
     extra_ops, remove = [op_put], ("reason",)
     require = None
     if app_id := project.get("pending_application_id"):
+        from tenantry.domain import applications
+
         # Its application would stay pending for a project that is gone: cancelled with it.
         app_ops, app_changes = applications.withdrawn_with_project(principal, app_id, now)
         extra_ops += app_ops
@@ -495,6 +510,8 @@ def act(
 ) -> tuple[Project, bool]:
     """Apply a lifecycle action or an application decision. Returns the project and
     whether provisioning started (the route then answers 202)."""
+    from tenantry.domain import applications
+
     project, role = access(principal, project_id)
     event = body.action
     if event in applications.DECISIONS:

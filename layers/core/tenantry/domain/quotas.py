@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from tenantry.models.governance import Quota
-    from tenantry.models.identity import Principal
+    from tenantry.models.principal import Principal
 
 
 def resource_names(project: dict[str, Any]) -> list[str]:

@@ -48,7 +48,7 @@ from tenantry.dal import work as work_store
 from tenantry.domain import deployments, environments, values_ui
 from tenantry.errors import Conflict, NotFound, PreconditionFailed, UnknownReference, Unprocessable
 from tenantry.models.common import unstorable
-from tenantry.models.identity import Principal
+from tenantry.models.principal import Principal
 from tenantry.models.resources import (
     DeclaredResourceType,
     DeploymentResource,

@@ -30,7 +30,7 @@ from tenantry.domain.environments import (
 )
 from tenantry.errors import ChangedMeanwhile, Conflict, NotFound
 from tenantry.models.environments import Secret, SecretCreate, SecretPatch
-from tenantry.models.identity import Principal
+from tenantry.models.principal import Principal
 
 READERS = "only the environment's Admins and Users and the project's managers see its secrets"
 

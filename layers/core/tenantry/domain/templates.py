@@ -8,10 +8,10 @@ from typing import Any
 
 from tenantry.clock import new_id, now_iso
 from tenantry.dal import templates as store
-from tenantry.domain.identity import require_admin
+from tenantry.domain.admins import require_admin
 from tenantry.errors import NotFound, PreconditionFailed, UnknownReference
 from tenantry.models.governance import Template, TemplateCreate
-from tenantry.models.identity import Principal
+from tenantry.models.principal import Principal
 
 # Templates do not change (there is no PATCH): every template is at version 1, which its
 # ETag shows and an If-Match on DELETE must name (or `*`).

@@ -105,12 +105,17 @@ class Page(Output, Generic[T]):
 
 
 class ProblemError(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     loc: list[str | int]
     msg: str
 
 
 class Problem(BaseModel):
     """RFC 9457 problem details, the body of every error response."""
+
+    # Built only for openapi.json: tenantry.http writes problem bodies as dicts.
+    model_config = ConfigDict(defer_build=True)
 
     type: str
     title: str

@@ -12,7 +12,7 @@ from tenantry.models.common import (
     Reason,
     Reference,
 )
-from tenantry.models.identity import DisplayName, Email
+from tenantry.models.principal import DisplayName, Email
 from tenantry.models.project_fields import (
     MAX_CLUSTERS,
     MAX_ENVIRONMENTS,
