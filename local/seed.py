@@ -413,7 +413,7 @@ def _seed_deployments() -> None:
 def _seed_k8s_resources() -> None:
     """What edge's agent reported of the front deployment: its Deployment."""
     from tenantry.domain.agent_reports import report_k8s_resources
-    from tenantry.models.deployments import K8sResourcesReport
+    from tenantry.models.agent import K8sResourcesReport
 
     report_k8s_resources(
         samples.CLUSTER_ID,

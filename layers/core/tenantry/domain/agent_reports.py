@@ -1,16 +1,39 @@
-"""What a cluster's agent reports of its deployments: their Kubernetes resources and
-their reported status (PUT /agent/k8s-resources, /agent/deployments/{id}/reported-status).
-An agent reaches only deployments on its own cluster. Apart from tenantry.domain.deployments,
-whose users' side (environments, permissions, charts) the agent function never needs."""
+"""What a cluster's agent reports: that it is alive (its heartbeat, the cluster's health)
+and its deployments' Kubernetes resources and reported status (PUT /agent/k8s-resources,
+/agent/deployments/{id}/reported-status). An agent reaches only deployments on its own
+cluster. Apart from tenantry.domain.clusters and tenantry.domain.deployments, whose users'
+side (clusters, environments, permissions, charts, their models) the agent function never
+needs."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from tenantry.clock import now_iso
+from tenantry.dal import clusters as cluster_store
 from tenantry.dal import deployments as store
 from tenantry.errors import NotFound
-from tenantry.models.deployments import K8sResourcesReport, ReportedStatus
+from tenantry.models.agent import K8sResourcesReport, ReportedStatus
+from tenantry.settings import get_settings
+
+
+def heartbeat(
+    cluster_id: str, is_ok: bool, reason: str | None, agent_version: str | None
+) -> dict[str, Any]:
+    now = now_iso()
+    fields: dict[str, Any] = {"last_seen_at": now, "reported_ok": is_ok}
+    remove: list[str] = []
+    for name, value in (("reported_reason", reason), ("agent_version", agent_version)):
+        if value:
+            fields[name] = value
+        else:
+            remove.append(name)
+    cluster_store.heartbeat(cluster_id, fields, tuple(remove))
+    return {
+        "cluster_id": cluster_id,
+        "server_time": now,
+        "heartbeat_seconds": get_settings().agent_heartbeat_seconds,
+    }
 
 
 def _reported_deployment(cluster_id: str, deployment_id: str) -> dict[str, Any]:

@@ -122,28 +122,6 @@ def _cluster_or_404(cluster_id: str, *, consistent: bool) -> dict[str, Any]:
     return cluster
 
 
-# --- the agent's own cluster --------------------------------------------------------------------
-
-
-def heartbeat(
-    cluster_id: str, is_ok: bool, reason: str | None, agent_version: str | None
-) -> dict[str, Any]:
-    now = now_iso()
-    fields: dict[str, Any] = {"last_seen_at": now, "reported_ok": is_ok}
-    remove: list[str] = []
-    for name, value in (("reported_reason", reason), ("agent_version", agent_version)):
-        if value:
-            fields[name] = value
-        else:
-            remove.append(name)
-    store.heartbeat(cluster_id, fields, tuple(remove))
-    return {
-        "cluster_id": cluster_id,
-        "server_time": now,
-        "heartbeat_seconds": get_settings().agent_heartbeat_seconds,
-    }
-
-
 # --- what projects name -------------------------------------------------------------------------
 
 
