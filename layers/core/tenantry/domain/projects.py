@@ -1,19 +1,18 @@
 """Projects: creation, visibility, changes, lifecycle actions, history and images.
 
-Applications, memberships and identity are imported by the operations that use them
-(creation, governed changes, decisions): they bring the governance and identity models,
-which the projects function's reads (lists, a project, its history) never need, and so
-need not build at its cold start."""
+Applications, memberships, identity, limits, the Git provider and the image registry are
+imported by the operations that use them (creation, governed changes, decisions, images):
+they bring the governance and identity models and the clients' set-up, which the projects
+function's reads (lists, a project, its history) never need at its cold start."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from tenantry import git_provider, registry
 from tenantry.clock import now_iso
 from tenantry.dal import applications as app_store
-from tenantry.dal import history, limits
+from tenantry.dal import history
 from tenantry.dal import identity as identity_store
 from tenantry.dal import memberships as member_store
 from tenantry.dal import orgs as org_store
@@ -105,6 +104,9 @@ TEMPLATE_FIELDS = (
 
 
 def create_project(principal: Principal, body: ProjectCreate) -> Project:
+    from tenantry import git_provider
+    from tenantry.dal import limits
+
     if principal.kind != "user":
         raise Forbidden("only users may create projects")
     owner_id = principal.id
@@ -373,6 +375,8 @@ def images(
 ) -> tuple[list[dict[str, Any]], dict[str, str] | None]:
     """A page of at most `limit` images from the cursor key `start_key`, and the next
     page's key (registry.Position)."""
+    from tenantry import registry
+
     access(principal, project_id)
     try:
         start = registry.Position.from_key(start_key, limit) if start_key else None
