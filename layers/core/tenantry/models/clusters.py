@@ -1,16 +1,15 @@
-"""Clusters and a project's namespaces (the agent protocol's bodies: models.agent)."""
+"""Clusters (a project's namespaces: models.namespaces; the agent protocol's bodies:
+models.agent)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
 from tenantry.models.common import Change, Input, Omittable, Output
-from tenantry.models.project_fields import Url
+from tenantry.models.project_fields import CLUSTER_NAME_PATTERN, Url
 
-# A cluster's name: a DNS label (what projects list in `clusters[].name`); never changes.
-CLUSTER_NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 ClusterName = Annotated[str, StringConstraints(pattern=CLUSTER_NAME_PATTERN)]
 Text = Annotated[str, StringConstraints(max_length=256)]
 DnsName = Annotated[
@@ -21,7 +20,6 @@ DnsName = Annotated[
     ),
 ]
 K8sName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")]
-NamespaceStatus = Literal["Pending", "Created", "Failed", "Deleting", "Deleted", "Retained"]
 
 
 class ClusterSettings(Input):
@@ -83,19 +81,3 @@ class ClusterCreated(Cluster):
 class AgentToken(Output):
     cluster_id: str
     agent_token: str = Field(description="The new token; shown only in this response")
-
-
-# --- namespaces ---------------------------------------------------------------------------------
-
-
-class Namespace(Output):
-    name: str
-    cluster: str
-    labels: dict[str, str] = Field(
-        default_factory=dict,
-        description="The labels Tenantry asks the cluster's agent to give the namespace",
-    )
-    status: NamespaceStatus
-    reason: str | None = None
-    created_at: str
-    updated_at: str | None = None

@@ -44,6 +44,9 @@ QuotaQuantity = Annotated[
     str, StringConstraints(pattern=r"^[0-9]+(\.[0-9]+)?[A-Za-z]{0,2}$", max_length=32)
 ]
 
+# A cluster's name: a DNS label (what projects list in `clusters[].name`); never changes.
+CLUSTER_NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+
 MAX_ENVIRONMENTS = 20
 MAX_LABELS = 64
 MAX_RESOURCES = 32
