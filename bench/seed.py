@@ -42,7 +42,7 @@ def created_items(
     """The Put items of create_project's transaction."""
     from tenantry.dal import table
     from tenantry.domain.projects import create_project
-    from tenantry.models.identity import Principal
+    from tenantry.models.principal import Principal
     from tenantry.models.project import ProjectCreate
 
     captured: list[dict[str, Any]] = []

@@ -27,7 +27,7 @@ def register_demo_cluster() -> tuple[str, str]:
     from tenantry.domain import clusters
     from tenantry.domain.identity import ADMIN_USER_ID
     from tenantry.models.clusters import ClusterCreate
-    from tenantry.models.identity import Principal
+    from tenantry.models.principal import Principal
 
     admin = Principal(kind="user", id=ADMIN_USER_ID, is_admin=True)
     created = clusters.register(

@@ -44,7 +44,7 @@ def project_status_for(event: Any) -> str:
 
 
 def admin() -> Any:
-    from tenantry.models.identity import Principal
+    from tenantry.models.principal import Principal
 
     return Principal(kind="user", id=samples.admin_user_id(), is_admin=True)
 
@@ -156,7 +156,8 @@ def _seed_governance(principal: Any) -> None:
         OrgCreate,
         TemplateCreate,
     )
-    from tenantry.models.identity import Principal, UserCreate
+    from tenantry.models.identity import UserCreate
+    from tenantry.models.principal import Principal
 
     for user_id, email, name in (
         (samples.MEMBER_USER_ID, samples.MEMBER_EMAIL, "Sam"),
@@ -417,8 +418,8 @@ def _seed_deployments() -> None:
 
 def _seed_k8s_resources() -> None:
     """What edge's agent reported of the front deployment: its Deployment."""
-    from tenantry.domain.deployments import report_k8s_resources
-    from tenantry.models.deployments import K8sResourcesReport
+    from tenantry.domain.agent_reports import report_k8s_resources
+    from tenantry.models.agent import K8sResourcesReport
 
     report_k8s_resources(
         samples.CLUSTER_ID,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
 
-from tenantry.domain import clusters, deployments, work
+from tenantry.domain import agent_reports, work
 from tenantry.http import (
     AGENTS,
     IdPath,
@@ -15,9 +15,11 @@ from tenantry.http import (
     no_content,
     responses,
 )
-from tenantry.models.clusters import (
+from tenantry.models.agent import (
     AgentHeartbeat,
     AgentHeartbeatAck,
+    K8sResourcesReport,
+    ReportedStatus,
     WorkClaim,
     WorkItem,
     WorkLease,
@@ -27,7 +29,6 @@ from tenantry.models.clusters import (
     WorkResult,
 )
 from tenantry.models.common import Page
-from tenantry.models.deployments import K8sResourcesReport, ReportedStatus
 
 app = make_app(AGENTS)
 
@@ -42,7 +43,7 @@ WorkId = IdPath
 )
 def agent_heartbeat(body: AgentHeartbeat) -> AgentHeartbeatAck:
     cluster_id = caller(app).id
-    ack = clusters.heartbeat(cluster_id, body.is_ok, body.not_ok_reason, body.agent_version)
+    ack = agent_reports.heartbeat(cluster_id, body.is_ok, body.not_ok_reason, body.agent_version)
     return AgentHeartbeatAck(**ack)
 
 
@@ -103,7 +104,7 @@ def release_work(workId: WorkId, body: WorkRelease) -> Response[None]:
     responses=responses(204, None, 403, 404, description="Recorded"),
 )
 def report_k8s_resources(body: K8sResourcesReport) -> Response[None]:
-    deployments.report_k8s_resources(caller(app).id, body)
+    agent_reports.report_k8s_resources(caller(app).id, body)
     return no_content()
 
 
@@ -114,7 +115,7 @@ def report_k8s_resources(body: K8sResourcesReport) -> Response[None]:
     responses=responses(204, None, 403, 404, description="Recorded"),
 )
 def report_deployment_status(deploymentId: IdPath, body: ReportedStatus) -> Response[None]:
-    deployments.report_status(caller(app).id, deploymentId, body)
+    agent_reports.report_status(caller(app).id, deploymentId, body)
     return no_content()
 
 

@@ -26,7 +26,6 @@ from tenantry.http import (
     responses,
 )
 from tenantry.models.clusters import (
-    CLUSTER_NAME_PATTERN,
     AgentToken,
     Cluster,
     ClusterCreate,
@@ -34,6 +33,7 @@ from tenantry.models.clusters import (
     ClusterPatch,
 )
 from tenantry.models.common import Page
+from tenantry.models.project_fields import CLUSTER_NAME_PATTERN
 
 app = make_app()
 

@@ -38,7 +38,7 @@ from tenantry.models.environments import (
     SecretCreate,
     SecretPatch,
 )
-from tenantry.models.identity import Principal
+from tenantry.models.principal import Principal
 from tenantry.pagination import FILTERED_AFTER_READING
 
 app = make_app()

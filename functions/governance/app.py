@@ -15,8 +15,8 @@ from tenantry.domain import (
     apps,
     invites,
     memberships,
+    profiles,
     project_users,
-    projects,
     quotas,
     templates,
 )
@@ -52,7 +52,7 @@ from tenantry.models.governance import (
     Template,
     TemplateCreate,
 )
-from tenantry.models.identity import Principal
+from tenantry.models.principal import Principal
 from tenantry.pagination import FILTERED_AFTER_READING
 
 app = make_app()
@@ -366,7 +366,7 @@ def get_quotas(projectId: Id) -> dict[str, Quota]:
     responses=responses(200, Profile, 404),
 )
 def get_profile(projectId: Id) -> Profile:
-    return projects.profile(caller(app), projectId)
+    return profiles.profile(caller(app), projectId)
 
 
 @app.put(
@@ -380,7 +380,7 @@ def put_profile(
     body: ProfileUpdate,
     if_match: IfMatch = None,
 ) -> Profile:
-    return projects.update_profile(caller(app), projectId, body, expected_version(if_match))
+    return profiles.update_profile(caller(app), projectId, body, expected_version(if_match))
 
 
 # --- templates ----------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from tenantry import idempotency
-from tenantry.domain import clusters, projects
+from tenantry.domain import namespaces, projects
 from tenantry.domain.selectors import (
     LABEL_SELECTOR_PATTERN,
     NAMESPACE_FIELD_SELECTOR_PATTERN,
@@ -38,9 +38,9 @@ from tenantry.http import (
     respond,
     responses,
 )
-from tenantry.models.clusters import CLUSTER_NAME_PATTERN, Namespace
 from tenantry.models.common import Page
-from tenantry.models.identity import Principal
+from tenantry.models.namespaces import Namespace
+from tenantry.models.principal import Principal
 from tenantry.models.project import (
     History,
     HistoryItem,
@@ -49,8 +49,8 @@ from tenantry.models.project import (
     ProjectAction,
     ProjectCreate,
     ProjectPatch,
-    ProjectStatus,
 )
+from tenantry.models.project_fields import CLUSTER_NAME_PATTERN, ProjectStatus
 from tenantry.observability import metrics
 from tenantry.pagination import (
     FILTERED_AFTER_READING,
@@ -466,7 +466,7 @@ def project_namespaces(
     if cursor:  # the list is one page: no cursor of it exists
         raise invalid_cursor()
     project, _ = projects.access(caller(app), projectId)
-    return Page[Namespace](items=clusters.namespaces(project, cluster, flt, limit))
+    return Page[Namespace](items=namespaces.namespaces(project, cluster, flt, limit))
 
 
 lambda_handler = lambda_handler_for(app)

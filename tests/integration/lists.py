@@ -83,7 +83,7 @@ def seed_project(
     from tenantry.dal import history
     from tenantry.dal import projects as store
     from tenantry.domain import projects
-    from tenantry.models.identity import Principal
+    from tenantry.models.principal import Principal
     from tenantry.models.project import ProjectCreate
 
     body = ProjectCreate(
@@ -107,7 +107,7 @@ def move_membership(project_id: str, user_id: str, *actions: str) -> None:
     project's owner would (enroll, remove, ...)."""
     from tenantry.dal import projects as project_store
     from tenantry.domain import memberships
-    from tenantry.models.identity import Principal
+    from tenantry.models.principal import Principal
 
     admin = Principal(kind="user", id="platform-admin", is_admin=True)
     for action in actions:

@@ -182,7 +182,7 @@ def test_racing_join_transactions_never_overshoot(
     from tenantry.domain import memberships
     from tenantry.errors import TenantryError
     from tenantry.models.governance import MembershipCreate
-    from tenantry.models.identity import Principal
+    from tenantry.models.principal import Principal
 
     pid, owner = _project(api, admin_token, wait_until, variant)
     users = [_user(api, admin_token, n) for n in range(1, JOINERS + 1)]

@@ -18,7 +18,7 @@ from unittest import mock
 
 import pytest
 
-from tenantry.domain.projects import RACE_ATTEMPTS
+from tenantry.domain.project_access import RACE_ATTEMPTS
 from tests.harness import Api
 from tests.integration.helpers import assert_problem, create_active, make_bot, make_user
 

@@ -595,7 +595,7 @@ def test_a_service_disabled_between_read_and_write_leaves_no_key(
 
     monkeypatch.setattr(store, "commit", admin_first)
     from tenantry.errors import InvalidTransition
-    from tenantry.models.identity import Principal
+    from tenantry.models.principal import Principal
 
     owner_id = w.api.get("/auth/me", token=w.owner).json()["id"]
     with pytest.raises(InvalidTransition, match="disabled"):
@@ -615,7 +615,7 @@ def test_racing_enables_make_one_subscription_and_one_key(
     answers the winner's subscription (200) and revokes nothing it holds."""
     from tenantry.dal import gateway as store
     from tenantry.domain import gateway
-    from tenantry.models.identity import Principal
+    from tenantry.models.principal import Principal
 
     w = world
     service = w.service()

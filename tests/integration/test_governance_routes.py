@@ -1274,7 +1274,7 @@ def test_a_membership_by_id_costs_a_get_and_one_batch_get(api: Api, team: Team) 
     from botocore.client import BaseClient
 
     from tenantry.domain import memberships
-    from tenantry.models.identity import Principal
+    from tenantry.models.principal import Principal
 
     member = membership_of(api, team.owner.token, team.pid, team.member.id)
     calls: list[str] = []

@@ -338,7 +338,7 @@ def test_racing_join_requests_never_overshoot_the_pending_limit(
     from tenantry.domain import memberships
     from tenantry.errors import QuotaExceeded
     from tenantry.models.governance import MembershipCreate
-    from tenantry.models.identity import Principal
+    from tenantry.models.principal import Principal
 
     pids, _ = projects_of_others(api, admin_token, wait_until, RACERS, "moderated")
     uid, token = user(api, admin_token)
@@ -366,7 +366,7 @@ def test_racing_org_creations_never_overshoot_the_daily_limit(
     from tenantry.domain import orgs
     from tenantry.errors import Throttled
     from tenantry.models.governance import OrgCreate
-    from tenantry.models.identity import Principal
+    from tenantry.models.principal import Principal
 
     uid, token = user(api, admin_token)
     me = Principal(kind="user", id=uid)

@@ -288,7 +288,7 @@ def test_a_membership_change_that_lost_a_race_posts_what_it_commits_on(
     so the notice says what the committed count is."""
     from tenantry.dal import projects as project_store
     from tenantry.domain import memberships
-    from tenantry.models.identity import Principal
+    from tenantry.models.principal import Principal
 
     owner_user, owner = make_user(api, admin_token, "Racing Owner")
     body = {"name": "Racing", "id": "racing", "max_members": 5}

@@ -27,7 +27,7 @@ from tenantry.errors import (
     Unauthorized,
 )
 from tenantry.models.common import Page, Problem
-from tenantry.models.identity import Principal
+from tenantry.models.principal import Principal
 from tenantry.observability import logger
 from tenantry.pagination import PageFetch, listed
 from tenantry.request_body import check_request_body

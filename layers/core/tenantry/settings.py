@@ -14,8 +14,13 @@ from functools import cache
 APPROVAL_POLICIES = ("auto", "moderated")
 
 
-@dataclass(frozen=True)
+# eq and repr off: a process has one Settings (get_settings), never compared or printed
+# whole, and the methods generated for ~40 fields are a third of this module's import time
+# (every function imports it). The docstring spares dataclass computing one from __init__.
+@dataclass(frozen=True, eq=False, repr=False)
 class Settings:
+    """The configuration, from the environment (Settings.from_env)."""
+
     table_name: str = "tenantry"
     idempotency_table_name: str = "tenantry-idempotency"
     create_project_state_machine_arn: str = ""

@@ -16,7 +16,7 @@ from tenantry.dal import projects as project_store
 from tenantry.domain import lifecycle, notices, operations
 from tenantry.errors import Forbidden, InvalidTransition, NotFound
 from tenantry.models.governance import Application
-from tenantry.models.identity import Principal
+from tenantry.models.principal import Principal
 from tenantry.pagination import collect
 
 # Which application states each decision leaves from, and where it goes.

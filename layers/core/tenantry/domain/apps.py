@@ -24,19 +24,19 @@ from tenantry import auth
 from tenantry.clock import new_id, now_iso
 from tenantry.dal import apps as store
 from tenantry.dal import history, limits
-from tenantry.domain import projects
-from tenantry.domain.environments import changed_or_gone, check_version
+from tenantry.domain import project_access
 from tenantry.domain.membership_rules import MANAGER_ROLES
+from tenantry.domain.project_access import changed_or_gone, check_version
 from tenantry.errors import ChangedMeanwhile, Forbidden, NotFound
 from tenantry.models.apps import App, AppCreate, AppPatch, AppWithSecret
-from tenantry.models.identity import Principal
+from tenantry.models.principal import Principal
 
 CLIENT_ID_PREFIX = "tnc_"
 CLIENT_SECRET_PREFIX = "tncs_"  # not tnt_: an API token's; a client secret opens no route
 WRITERS = "only the project's owner and admins and platform admins manage its apps"
 
-retried_when_raced = projects.retried_when_raced
-actor = projects.actor
+retried_when_raced = project_access.retried_when_raced
+actor = project_access.actor
 
 
 def new_client_id() -> str:
@@ -66,7 +66,7 @@ def client_secret_matches(app: dict[str, Any], secret: str) -> bool:
 
 def _visible(principal: Principal, project_id: str) -> tuple[dict[str, Any], str | None]:
     """The project and the caller's role in it; 404 when the caller may not see it."""
-    return projects.access(principal, project_id)
+    return project_access.access(principal, project_id)
 
 
 def _writable(principal: Principal, project_id: str) -> dict[str, Any]:

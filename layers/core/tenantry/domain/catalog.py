@@ -19,7 +19,7 @@ from typing import Any
 
 from tenantry.clock import new_id, now_iso
 from tenantry.dal import catalog as store
-from tenantry.domain.identity import require_admin
+from tenantry.domain.admins import require_admin
 from tenantry.errors import Conflict, NotFound
 from tenantry.models.catalog import (
     TAG_GROUPS,
@@ -32,7 +32,7 @@ from tenantry.models.catalog import (
     HelmTagFormat,
     HelmTagFormatCreate,
 )
-from tenantry.models.identity import Principal
+from tenantry.models.principal import Principal
 from tenantry.observability import logger
 from tenantry.pagination import collect
 from tenantry.settings import get_settings

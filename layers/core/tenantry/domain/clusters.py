@@ -10,9 +10,7 @@ from typing import Any
 from tenantry import auth
 from tenantry.clock import new_id, now_iso
 from tenantry.dal import clusters as store
-from tenantry.dal import namespaces as ns_store
-from tenantry.domain.identity import require_admin
-from tenantry.domain.selectors import NamespaceFilter
+from tenantry.domain.admins import require_admin
 from tenantry.errors import NotFound, UnknownReference
 from tenantry.models.clusters import (
     AgentToken,
@@ -20,9 +18,8 @@ from tenantry.models.clusters import (
     ClusterCreate,
     ClusterCreated,
     ClusterPatch,
-    Namespace,
 )
-from tenantry.models.identity import Principal
+from tenantry.models.principal import Principal
 from tenantry.settings import get_settings
 
 # A cluster reads not ok once its agent has been silent for this many heartbeat intervals.
@@ -122,28 +119,6 @@ def _cluster_or_404(cluster_id: str, *, consistent: bool) -> dict[str, Any]:
     return cluster
 
 
-# --- the agent's own cluster --------------------------------------------------------------------
-
-
-def heartbeat(
-    cluster_id: str, is_ok: bool, reason: str | None, agent_version: str | None
-) -> dict[str, Any]:
-    now = now_iso()
-    fields: dict[str, Any] = {"last_seen_at": now, "reported_ok": is_ok}
-    remove: list[str] = []
-    for name, value in (("reported_reason", reason), ("agent_version", agent_version)):
-        if value:
-            fields[name] = value
-        else:
-            remove.append(name)
-    store.heartbeat(cluster_id, fields, tuple(remove))
-    return {
-        "cluster_id": cluster_id,
-        "server_time": now,
-        "heartbeat_seconds": get_settings().agent_heartbeat_seconds,
-    }
-
-
 # --- what projects name -------------------------------------------------------------------------
 
 
@@ -172,39 +147,3 @@ def require_names(names: list[str]) -> None:
     errors = check_names(names)
     if errors:
         raise UnknownReference("the project names clusters it cannot use", errors=errors)
-
-
-PROJECT_LABEL = "tenantry.io/project"
-
-
-def namespace_labels(project_id: str) -> dict[str, str]:
-    """The labels a project's namespace is made with (the agent's CreateNamespace work
-    item carries them; it refuses to adopt or delete a namespace without them)."""
-    return {PROJECT_LABEL: project_id}
-
-
-def namespaces(
-    project: dict[str, Any],
-    cluster_name: str,
-    flt: NamespaceFilter | None = None,
-    limit: int = 1,
-) -> list[Namespace]:
-    """The project's namespaces on one cluster that match `flt` (at most one: a project
-    has one per cluster, named after it), for a caller who may see the project; a cluster
-    the project never named is 404. The list is one page. One GetItem, whatever the
-    options."""
-    flt = flt or NamespaceFilter()
-    record = ns_store.get(project["id"], cluster_name)
-    named = any(c.get("name") == cluster_name for c in project.get("clusters", []))
-    if record is None and not named:
-        raise NotFound(f"the project has no namespace on cluster {cluster_name!r}")
-    if record is None:  # named, not asked for yet (awaiting approval, say)
-        record = {
-            "name": project["id"],
-            "cluster": cluster_name,
-            "status": "Pending",
-            "created_at": project["created_at"],
-        }
-    found = [{**record, "labels": namespace_labels(project["id"])}]
-    kept = flt.sorted([n for n in found if flt.matches(n, project)])[:limit]
-    return [Namespace(**n) for n in kept]

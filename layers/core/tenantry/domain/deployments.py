@@ -26,8 +26,22 @@ from tenantry.dal import clusters as cluster_store
 from tenantry.dal import deployments as store
 from tenantry.dal import namespaces as ns_store
 from tenantry.dal import operations as op_store
-from tenantry.domain import environments, values_ui
-from tenantry.domain.environments import Scope
+from tenantry.domain import values_ui
+from tenantry.domain.deployment_access import (
+    OWNER_ONLY,
+    OWNER_OR_MAINTAINER,
+    SEQUENCE_ATTEMPTS,
+    WRITERS,
+    commit,
+    deployment_or_404,
+    deployment_or_404_for,
+    permission_id,
+    reread_project,
+    visible,
+    writer,
+)
+from tenantry.domain.environment_access import Scope, changing, scope
+from tenantry.domain.project_access import check_version
 from tenantry.errors import Conflict, Forbidden, NotFound, Unprocessable
 from tenantry.models.deployments import (
     Deployment,
@@ -37,15 +51,11 @@ from tenantry.models.deployments import (
     DeploymentPermissionCreate,
     DeploymentTask,
     K8sResource,
-    K8sResourcesReport,
-    ReportedStatus,
     TaskCreate,
 )
-from tenantry.models.identity import Principal
+from tenantry.models.principal import Principal
 from tenantry.observability import logger
 
-SEQUENCE_ATTEMPTS = 5
-WRITERS = "only the environment's Admins and the project's owner and admins may do this"
 # What a deployment's status is while a task of each operation runs.
 WORKING = {
     "Install": "Installing",
@@ -71,105 +81,36 @@ def task_model(item: dict[str, Any]) -> DeploymentTask:
 # --- reads --------------------------------------------------------------------------------------
 
 
-def _visible(principal: Principal, project_id: str) -> dict[str, Any]:
-    from tenantry.domain.projects import access
-
-    project, _ = access(principal, project_id)
-    return project
-
-
 def list_deployments(
     principal: Principal, project_id: str, limit: int, start_key: dict[str, Any] | None
 ) -> tuple[list[Deployment], dict[str, Any] | None]:
-    _visible(principal, project_id)
+    visible(principal, project_id)
     items, last = store.page(project_id, limit, start_key)
     return [to_model(i) for i in items], last
 
 
 def get(principal: Principal, project_id: str, deployment_id: str) -> Deployment:
-    _visible(principal, project_id)
-    return to_model(_deployment_or_404(project_id, deployment_id))
+    visible(principal, project_id)
+    return to_model(deployment_or_404(project_id, deployment_id))
 
 
 def list_tasks(
     principal: Principal, project_id: str, limit: int, start_key: dict[str, Any] | None
 ) -> tuple[list[DeploymentTask], dict[str, Any] | None]:
-    _visible(principal, project_id)
+    visible(principal, project_id)
     items, last = store.page_tasks(project_id, limit, start_key)
     return [task_model(i) for i in items], last
 
 
 def get_task(principal: Principal, project_id: str, task_id: str) -> DeploymentTask:
-    _visible(principal, project_id)
+    visible(principal, project_id)
     task = store.get_task(project_id, task_id)
     if task is None:
         raise NotFound("task not found")
     return task_model(task)
 
 
-def _deployment_or_404_for(
-    principal: Principal, project_id: str, deployment_id: str
-) -> dict[str, Any]:
-    """The deployment, for a caller who sees its environment (a bot with a role there
-    sees it without seeing the project): else 404."""
-    deployment = store.get(project_id, deployment_id)
-    if deployment is None:
-        _visible(principal, project_id)  # the project's 404 first, for outsiders
-        raise NotFound("deployment not found")
-    environments.scope(principal, project_id, deployment["env_id"])
-    return deployment
-
-
-def _deployment_or_404(project_id: str, deployment_id: str) -> dict[str, Any]:
-    deployment = store.get(project_id, deployment_id)
-    if deployment is None:
-        raise NotFound("deployment not found")
-    return deployment
-
-
 # --- writers ------------------------------------------------------------------------------------
-
-
-# What each deployment role may do (API.md "Deployment permissions"); the environment's
-# Admins, the project's owner and admins and platform admins may do all of it.
-OWNER_ONLY = ("Owner",)
-OWNER_OR_MAINTAINER = ("Owner", "Maintainer")
-
-
-def permission_id(env_id: str, kind_id: str, principal_kind: str, principal_id: str) -> str:
-    """One permission per principal, deployment kind and environment."""
-    return str(
-        uuid.uuid5(PERMISSION_NAMESPACE, f"{env_id}/{kind_id}/{principal_kind}:{principal_id}")
-    )
-
-
-PERMISSION_NAMESPACE = uuid.UUID("9d2f4c1a-6b3e-4e8f-a1d7-5c0b9e2f7a34")
-
-
-def _writer(
-    principal: Principal,
-    project_id: str,
-    env_id: str,
-    kind_id: str | None = None,
-    roles: tuple[str, ...] = OWNER_ONLY,
-) -> Scope:
-    """The caller sees the environment (else 404), may change its deployments of `kind_id`
-    (an Admin of the environment, a manager of the project, or one of `roles` on that kind
-    there; else 403), and the project is active (else 409). Bots by the same rules: a bot
-    sees an environment it holds a role on."""
-    s = environments.scope(principal, project_id, env_id)
-    allowed = s.env_admin
-    if not allowed and kind_id is not None:
-        granted = store.get_permission(
-            project_id, permission_id(env_id, kind_id, principal.kind, principal.id)
-        )
-        member_or_bot = s.project_role is not None or principal.kind == "bot"
-        allowed = bool(granted and member_or_bot and granted["role"] in roles)
-    s.require(
-        allowed, WRITERS if kind_id is None else WRITERS + f" (or a {'/'.join(roles)} of the kind)"
-    )
-    environments.require_changeable(s.project)
-    return s
 
 
 def _chart(chart_id: str, kind_id: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
@@ -264,29 +205,8 @@ def new_task(
     return task
 
 
-def _commit(s: Scope, ops: list[dict[str, Any]], entry: dict[str, Any]) -> None:
-    """`ops` with the history entry, conditioned on the project being active; retried
-    while only the history moved on."""
-    project_id = s.pid
-    after = history.sequence_of(s.project)
-    for _ in range(SEQUENCE_ATTEMPTS):
-        active = op_store.current_status_check(project_id, "active")
-        try:
-            op_store.commit([*ops, entry, active], project_id, after)
-            return
-        except history.Sequenced:
-            after = history.sequence_of(s.project | _reread(project_id))
-    raise Conflict("the project's history kept moving; retry")
-
-
-def _reread(project_id: str) -> dict[str, Any]:
-    from tenantry.dal import projects
-
-    return projects.get(project_id) or {}
-
-
 def create(principal: Principal, project_id: str, body: DeploymentCreate) -> Deployment:
-    s = _writer(principal, project_id, body.env_id, body.kind_id, OWNER_ONLY)
+    s = writer(principal, project_id, body.env_id, body.kind_id, OWNER_ONLY)
     chart, registry, kind = _chart(body.helm_chart_id, body.kind_id)
     cluster = _cluster(s.project, body.cluster_id)
     errors = values_ui.problems(chart.get("values_ui"), body.config)
@@ -339,7 +259,7 @@ def create(principal: Principal, project_id: str, body: DeploymentCreate) -> Dep
         store.task_put(task),
     ]
     try:
-        _commit(s, ops, entry)
+        commit(s, ops, entry)
     except Conflict as exc:
         if _release_taken(project_id, cluster["id"], release):
             raise Conflict(
@@ -365,9 +285,9 @@ def _changing(
     expected: int | None,
     roles: tuple[str, ...] = OWNER_OR_MAINTAINER,
 ) -> tuple[Scope, dict[str, Any]]:
-    deployment = _deployment_or_404_for(principal, project_id, deployment_id)
-    s = _writer(principal, project_id, deployment["env_id"], deployment["kind_id"], roles)
-    environments.check_version(deployment, expected, "deployment")
+    deployment = deployment_or_404_for(principal, project_id, deployment_id)
+    s = writer(principal, project_id, deployment["env_id"], deployment["kind_id"], roles)
+    check_version(deployment, expected, "deployment")
     return s, deployment
 
 
@@ -484,7 +404,7 @@ def patch(
         },
     )
     try:
-        _commit(s, ops, entry)
+        commit(s, ops, entry)
     except Conflict as exc:
         if moved and _release_taken(project_id, after["cluster_id"], after["release_name"]):
             raise Conflict(
@@ -494,7 +414,7 @@ def patch(
         raise
     if task is not None:
         dispatch(project_id, deployment_id)
-    return to_model(_deployment_or_404(project_id, deployment_id))
+    return to_model(deployment_or_404(project_id, deployment_id))
 
 
 def _moved(
@@ -575,9 +495,9 @@ def delete(
         at=now,
         detail={"deployment_id": deployment_id, "task_id": task["id"]},
     )
-    _commit(s, ops, entry)
+    commit(s, ops, entry)
     dispatch(project_id, deployment_id)
-    return to_model(_deployment_or_404(project_id, deployment_id))
+    return to_model(deployment_or_404(project_id, deployment_id))
 
 
 def _chart_any(deployment: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
@@ -593,8 +513,8 @@ def _chart_any(deployment: dict[str, Any]) -> tuple[dict[str, Any], dict[str, An
 
 
 def create_task(principal: Principal, project_id: str, body: TaskCreate) -> DeploymentTask:
-    deployment = _deployment_or_404_for(principal, project_id, body.deployment_id)
-    s = _writer(
+    deployment = deployment_or_404_for(principal, project_id, body.deployment_id)
+    s = writer(
         principal, project_id, deployment["env_id"], deployment["kind_id"], OWNER_OR_MAINTAINER
     )
     chart, registry, kind = _chart_any(deployment)
@@ -650,7 +570,7 @@ def create_task(principal: Principal, project_id: str, body: TaskCreate) -> Depl
             "execute_at": task["execute_at"],
         },
     )
-    _commit(s, [store.task_put(task)], entry)
+    commit(s, [store.task_put(task)], entry)
     if task["execute_at"] <= now:
         dispatch(project_id, deployment["id"])
     return task_model(store.get_task(project_id, task["id"]) or task)
@@ -697,7 +617,7 @@ def cancel(
 ) -> DeploymentTask:
     """Only while Pending, by its creator, the environment's Admins, the project's owner
     and admins or platform admins (409 after)."""
-    _visible(principal, project_id)
+    visible(principal, project_id)
     task = store.get_task(project_id, task_id)
     if task is None:
         raise NotFound("task not found")
@@ -706,7 +626,7 @@ def cancel(
     if not creator:
         if deployment is None:
             raise Forbidden(WRITERS)
-        s = environments.scope(principal, project_id, deployment["env_id"])
+        s = scope(principal, project_id, deployment["env_id"])
         s.require(s.env_admin, "only the task's creator, " + WRITERS[5:])
     if task["status"] != "Pending":
         raise Conflict(f"the task is {task['status']}; only a Pending task can be canceled")
@@ -737,7 +657,7 @@ def cancel(
                 op_store.not_deleted_check(project_id),
             ],
             project_id,
-            history.sequence_of(_reread(project_id)),
+            history.sequence_of(reread_project(project_id)),
         )
     except (Conflict, history.Sequenced) as exc:
         again = store.get_task(project_id, task_id) or {}
@@ -815,7 +735,7 @@ def _reinstall(deployment: dict[str, Any], env: dict[str, Any], reason: str) -> 
             op_store.commit(
                 [*ops, entry, op_store.not_deleted_check(project_id)],
                 project_id,
-                history.sequence_of(_reread(project_id)),
+                history.sequence_of(reread_project(project_id)),
             )
             break
         except history.Sequenced:
@@ -926,7 +846,7 @@ def list_permissions(
     limit: int,
     start_key: dict[str, Any] | None,
 ) -> tuple[list[DeploymentPermission], dict[str, Any] | None]:
-    _visible(principal, project_id)
+    visible(principal, project_id)
     items, last = store.page_permissions(project_id, limit, start_key, env_id)
     return [_permission_model(i) for i in items], last
 
@@ -934,7 +854,7 @@ def list_permissions(
 def get_permission(
     principal: Principal, project_id: str, permission_id_: str
 ) -> DeploymentPermission:
-    _visible(principal, project_id)
+    visible(principal, project_id)
     found = store.get_permission(project_id, permission_id_)
     if found is None:
         raise NotFound("deployment permission not found")
@@ -946,7 +866,7 @@ def grant(
 ) -> DeploymentPermission:
     """By the environment's Admins, the project's owner and admins, platform admins: a
     current member of the project, or a bot, gets a role on one kind in one environment."""
-    s = environments.changing(principal, project_id, body.env_id, "env_admin")
+    s = changing(principal, project_id, body.env_id, "env_admin")
     if catalog.get_kind(body.kind_id) is None:
         raise Unprocessable(
             "no such deployment kind", errors=[{"loc": ["body", "kind_id"], "msg": "no such kind"}]
@@ -978,7 +898,7 @@ def grant(
         },
     )
     try:
-        _commit(s, [store.permission_put(permission)], entry)
+        commit(s, [store.permission_put(permission)], entry)
     except Conflict as exc:
         if store.get_permission(project_id, permission["id"]) is not None:
             raise Conflict(
@@ -1004,56 +924,21 @@ def _require_principal(project_id: str, kind: str, who: str) -> None:
 
 
 def revoke(principal: Principal, project_id: str, permission_id_: str) -> None:
-    _visible(principal, project_id)
+    visible(principal, project_id)
     found = store.get_permission(project_id, permission_id_)
     if found is None:
         raise NotFound("deployment permission not found")
-    s = environments.changing(principal, project_id, found["env_id"], "env_admin")
+    s = changing(principal, project_id, found["env_id"], "env_admin")
     entry = history.entry(
         project_id,
         actor(principal),
         "deployment_permission_revoked",
         detail={"permission_id": permission_id_, "env_id": found["env_id"], "role": found["role"]},
     )
-    _commit(s, [store.permission_delete(found)], entry)
+    commit(s, [store.permission_delete(found)], entry)
 
 
-# --- what the agents report ---------------------------------------------------------------------
-
-
-def _reported_deployment(cluster_id: str, deployment_id: str) -> dict[str, Any]:
-    """The deployment an agent reports on: one on its own cluster (else 404)."""
-    ref = store.locate(deployment_id)
-    if ref is None or ref.get("cluster_id") != cluster_id:
-        raise NotFound("deployment not found")
-    return ref
-
-
-def report_k8s_resources(cluster_id: str, body: K8sResourcesReport) -> int:
-    ref = _reported_deployment(cluster_id, body.deployment_id)
-    now = now_iso()
-    items = [
-        {
-            "id": r.uid,
-            "last_updated_at": now,
-            "cluster_id": cluster_id,
-            "deployment_id": body.deployment_id,
-            "kind": r.kind,
-            "api_version": r.api_version,
-            "name": r.name,
-            "status_color": list(r.status_color),
-            "metadata": r.metadata,
-        }
-        for r in body.items
-    ]
-    store.replace_k8s(ref["project_id"], body.deployment_id, items)
-    return len(items)
-
-
-def report_status(cluster_id: str, deployment_id: str, body: ReportedStatus) -> None:
-    ref = _reported_deployment(cluster_id, deployment_id)
-    reported = {"timestamp": now_iso(), **body.model_dump(exclude_none=True)}
-    store.set_reported_status(ref["project_id"], deployment_id, reported)
+# --- what the agents reported (tenantry.domain.agent_reports records it) -------------------------
 
 
 def list_k8s_resources(
@@ -1063,13 +948,13 @@ def list_k8s_resources(
     limit: int,
     start_key: dict[str, Any] | None,
 ) -> tuple[list[K8sResource], dict[str, Any] | None]:
-    _visible(principal, project_id)
+    visible(principal, project_id)
     items, last = store.page_k8s(project_id, limit, start_key, deployment_id)
     return [K8sResource.model_validate(store.strip(i)) for i in items], last
 
 
 def get_k8s_resource(principal: Principal, project_id: str, resource_id: str) -> K8sResource:
-    _visible(principal, project_id)
+    visible(principal, project_id)
     found = store.get_k8s(project_id, resource_id)
     if found is None:
         raise NotFound("k8s resource not found")

@@ -20,10 +20,8 @@ change grants or revokes on all of them in one transaction.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from tenantry.clock import new_id, now_iso
 from tenantry.dal import environments as store
@@ -31,18 +29,23 @@ from tenantry.dal import history
 from tenantry.dal import identity as identity_store
 from tenantry.dal import memberships as member_store
 from tenantry.dal import projects as project_store
-from tenantry.domain import projects
+from tenantry.domain import project_access
 from tenantry.domain.env_permissions import new_permission, permission_id
-from tenantry.domain.membership_rules import COUNTED, MANAGER_ROLES
+from tenantry.domain.environment_access import (
+    Scope,
+    changing,
+    is_manager,
+    require_changeable,
+    scope,
+)
+from tenantry.domain.membership_rules import COUNTED
+from tenantry.domain.project_access import changed_or_gone, check_version
 from tenantry.errors import (
     ChangedMeanwhile,
     Conflict,
     Forbidden,
-    InvalidTransition,
     NotFound,
-    PreconditionFailed,
     QuotaExceeded,
-    TenantryError,
     UnknownReference,
 )
 from tenantry.models.environments import (
@@ -52,12 +55,12 @@ from tenantry.models.environments import (
     EnvironmentPermission,
     EnvironmentPermissionCreate,
 )
-from tenantry.models.identity import Principal
-from tenantry.models.project import MAX_ENVIRONMENTS, PROJECT_ID_PATTERN
+from tenantry.models.principal import Principal
+from tenantry.models.project_fields import MAX_ENVIRONMENTS
 
 MAX_PER_PROJECT = MAX_ENVIRONMENTS
-retried_when_raced = projects.retried_when_raced
-actor = projects.actor
+retried_when_raced = project_access.retried_when_raced
+actor = project_access.actor
 
 
 def to_model(item: dict[str, Any]) -> Environment:
@@ -68,99 +71,7 @@ def permission_model(item: dict[str, Any]) -> EnvironmentPermission:
     return EnvironmentPermission.model_validate(store.strip(item))
 
 
-# --- who sees and does what --------------------------------------------------------------
-
-
-def is_manager(principal: Principal, project_role: str | None) -> bool:
-    return principal.is_admin or project_role in MANAGER_ROLES
-
-
-@dataclass(frozen=True)
-class Scope:
-    """An environment as one caller sees it: the project and the environment as read
-    (strongly consistent), the caller's project role and their role on the environment."""
-
-    principal: Principal
-    project: dict[str, Any]
-    env: dict[str, Any]
-    project_role: str | None
-    env_role: str | None
-
-    @property
-    def manager(self) -> bool:
-        return is_manager(self.principal, self.project_role)
-
-    @property
-    def env_admin(self) -> bool:
-        """Manages the environment's permissions and secrets."""
-        return self.manager or self.env_role == "Admin"
-
-    @property
-    def secret_reader(self) -> bool:
-        return self.env_admin or self.env_role == "User"
-
-    def require(self, allowed: bool, refusal: str) -> None:
-        """403: the caller sees the environment, so may learn they may not do this."""
-        if not allowed:
-            raise Forbidden(refusal)
-
-    @property
-    def pid(self) -> str:
-        return str(self.project["id"])
-
-    @property
-    def env_id(self) -> str:
-        return str(self.env["id"])
-
-
-def scope(principal: Principal, project_id: str, env_id: str) -> Scope:
-    """The environment and what the caller may do there, or 404 when they may not see it
-    (whether the project or the environment exists is nobody else's business). One
-    strongly consistent BatchGetItem: project, environment, the caller's permission on it
-    and (users) their member item."""
-    if not re.fullmatch(PROJECT_ID_PATTERN, project_id):
-        raise NotFound(f"project {project_id!r} not found")
-    project, member, env, permission = store.get_context(
-        project_id,
-        env_id,
-        principal.id if principal.kind == "user" else None,
-        permission_id(env_id, principal.kind, principal.id),
-    )
-    role = member["role"] if member and member.get("state") in COUNTED else None
-    bot_permitted = principal.kind == "bot" and permission is not None and env is not None
-    if project is None or not (principal.is_admin or role or bot_permitted):
-        raise NotFound(f"project {project_id!r} not found")
-    if env is None:
-        raise NotFound(f"environment {env_id!r} not found in project {project_id!r}")
-    env_role = permission["role"] if permission and (role or principal.kind == "bot") else None
-    return Scope(principal, project, env, role, env_role)
-
-
-def changing(
-    principal: Principal, project_id: str, env_id: str, who: Literal["manager", "env_admin"]
-) -> Scope:
-    """The scope of a change in an environment: the caller sees it (else 404), is `who`
-    (a manager of the project, or an Admin of the environment; else 403), and the project
-    is active (else 409)."""
-    s = scope(principal, project_id, env_id)
-    s.require(getattr(s, who), WHO[who])
-    require_changeable(s.project)
-    return s
-
-
-WHO = {
-    "manager": "only the project's owner and admins may do this",
-    "env_admin": "only the environment's Admins and the project's owner and admins may do this",
-}
-
-
-def require_changeable(project: dict[str, Any]) -> None:
-    if project["status"] != store.CHANGEABLE:
-        raise InvalidTransition(
-            f"the project is {project['status']}; its environments, permissions and secrets "
-            f"change only while it is {store.CHANGEABLE}",
-            extra={"current_status": project["status"]},
-        )
+# --- who sees and does what (tenantry.domain.environment_access) ---------------------------
 
 
 def _require_manager(principal: Principal, role: str | None) -> None:
@@ -170,35 +81,13 @@ def _require_manager(principal: Principal, role: str | None) -> None:
         )
 
 
-def check_version(item: dict[str, Any], expected: int | None, what: str) -> None:
-    if expected is not None and int(item["version"]) != expected:
-        raise PreconditionFailed(f"the {what} is at version {item['version']}, not {expected}")
-
-
-def changed_or_gone(
-    current: dict[str, Any] | None, what: str, read_version: int, expected: int | None
-) -> TenantryError | None:
-    """Why a write conditioned on the version read failed, if it was that: the item is
-    gone (404), or at another version: 412 when the client's If-Match named one, else
-    ChangedMeanwhile (the route reads and decides again)."""
-    if current is None:
-        return NotFound(f"{what} not found")
-    if int(current["version"]) != read_version:
-        if expected is not None:
-            return PreconditionFailed(
-                f"the {what} is at version {current['version']}, not {expected}"
-            )
-        return ChangedMeanwhile(f"the {what} changed meanwhile; retry")
-    return None
-
-
 # --- environments ---------------------------------------------------------------------------
 
 
 def list_environments(
     principal: Principal, project_id: str, limit: int, start_key: dict[str, Any] | None
 ) -> tuple[list[Environment], dict[str, Any] | None]:
-    projects.access(principal, project_id)
+    project_access.access(principal, project_id)
     items, last = store.page(project_id, limit, start_key)
     return [to_model(i) for i in items], last
 
@@ -209,7 +98,7 @@ def get(principal: Principal, project_id: str, env_id: str) -> Environment:
 
 @retried_when_raced
 def create(principal: Principal, project_id: str, body: EnvironmentCreate) -> Environment:
-    project, role = projects.access(principal, project_id)
+    project, role = project_access.access(principal, project_id)
     _require_manager(principal, role)
     require_changeable(project)
     names = list(project.get("environments") or [])

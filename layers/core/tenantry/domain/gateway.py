@@ -34,8 +34,8 @@ from tenantry.clock import new_id, now_iso
 from tenantry.dal import gateway as store
 from tenantry.dal import history
 from tenantry.dal import projects as projects_store
-from tenantry.domain import projects
-from tenantry.domain.identity import require_admin
+from tenantry.domain import project_access
+from tenantry.domain.admins import require_admin
 from tenantry.domain.lifecycle import DELETABLE
 from tenantry.domain.membership_rules import MANAGER_ROLES
 from tenantry.errors import (
@@ -57,7 +57,7 @@ from tenantry.models.gateway import (
     GatewaySubscription,
     GatewaySubscriptionCreated,
 )
-from tenantry.models.identity import Principal
+from tenantry.models.principal import Principal
 from tenantry.observability import logger
 
 WRITERS = "only the project's owner and admins and platform admins enable and disable services"
@@ -67,7 +67,7 @@ DISABLE_STATUSES = DELETABLE
 ADMIN_ONLY = ("usage_plan_id", "subscriptions")
 PLAN_FIELDS = ("name", "description", "rate_limit", "quota")
 
-retried_when_raced = projects.retried_when_raced
+retried_when_raced = project_access.retried_when_raced
 
 
 # --- the catalog ------------------------------------------------------------------------------
@@ -219,7 +219,7 @@ def to_subscription(item: dict[str, Any], service: dict[str, Any] | None) -> Gat
 
 def _visible(principal: Principal, project_id: str) -> tuple[dict[str, Any], str | None]:
     """The project and the caller's role in it; 404 when the caller may not see it."""
-    return projects.access(principal, project_id)
+    return project_access.access(principal, project_id)
 
 
 def _managed(principal: Principal, project_id: str) -> dict[str, Any]:
@@ -307,7 +307,7 @@ def enable(
     }
     entry = history.entry(
         project_id,
-        projects.actor(principal),
+        project_access.actor(principal),
         "gateway_enabled",
         at=now,
         detail=_detail(subscription, service),
@@ -380,7 +380,7 @@ def disable(principal: Principal, project_id: str, service_id: str) -> None:
         raise _refused(exc, "to revoke the subscription's API key") from exc
     entry = history.entry(
         project_id,
-        projects.actor(principal),
+        project_access.actor(principal),
         "gateway_disabled",
         detail=_detail(subscription, service),
     )

@@ -8,6 +8,7 @@ from tenantry import auth
 from tenantry.clock import new_id, now_iso
 from tenantry.dal import identity as store
 from tenantry.dal import keys
+from tenantry.domain.admins import require_admin
 from tenantry.domain.authn import BOOTSTRAP_ADMIN_EMAIL, BOOTSTRAP_ADMIN_ID
 from tenantry.errors import Conflict, Forbidden, NotFound, UnknownReference, Unprocessable
 from tenantry.models.identity import (
@@ -16,13 +17,13 @@ from tenantry.models.identity import (
     BotPatch,
     BotToken,
     Me,
-    Principal,
     TokenCreated,
     User,
     UserCreate,
     UserPatch,
     UserToken,
 )
+from tenantry.models.principal import Principal
 
 # Not reachable by an OIDC JWT: see domain.authn.
 ADMIN_USER_ID = BOOTSTRAP_ADMIN_ID
@@ -44,11 +45,6 @@ def me(principal: Principal) -> Me:
         )
     bot = _bot_or_404(principal.id)
     return Me(kind="bot", id=bot["id"], display_name=bot["display_name"], is_admin=False)
-
-
-def require_admin(principal: Principal) -> None:
-    if not principal.is_admin:
-        raise Forbidden("only platform admins may do this")
 
 
 # --- users ----------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from tenantry.dal import invites as store
 from tenantry.dal import limits
 from tenantry.dal import orgs as org_store
 from tenantry.dal import projects as project_store
-from tenantry.domain import memberships, orgs, projects
+from tenantry.domain import memberships, orgs, project_access
 from tenantry.errors import (
     Conflict,
     Forbidden,
@@ -32,7 +32,7 @@ from tenantry.errors import (
     Unprocessable,
 )
 from tenantry.models.governance import Invite, InvitesCreate, MembershipCreate
-from tenantry.models.identity import Principal
+from tenantry.models.principal import Principal
 from tenantry.pagination import collect
 
 Scope = Literal["org", "project"]
@@ -108,7 +108,7 @@ def _require_manager(principal: Principal, scope: Scope, target_id: str) -> None
     """The project's owner or admins, the org's owner or admins, or a platform admin (403
     for anyone else who sees the target, 404 for who does not)."""
     if scope == "project":
-        _, role = projects.access(principal, target_id)
+        _, role = project_access.access(principal, target_id)
         if not memberships.is_manager(principal, role):
             raise Forbidden("only the project's owner or admins may manage its invites")
     else:

@@ -16,7 +16,7 @@ from tenantry.domain import env_permissions, notices, quotas
 from tenantry.domain import membership_rules as rules
 from tenantry.errors import ChangedMeanwhile, Forbidden, NotFound, UnknownReference
 from tenantry.models.governance import Member, Membership, MembershipAction, MembershipCreate
-from tenantry.models.identity import Principal
+from tenantry.models.principal import Principal
 
 MEMBERSHIP_NAMESPACE = uuid.UUID("0d5b7f0e-8b0a-4c58-9a3e-3f4a2d1c6b7e")
 # Joining or growing needs an active project; leaving and removal work in any live status.

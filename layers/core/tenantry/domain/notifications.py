@@ -26,13 +26,13 @@ from tenantry.clock import now_iso
 from tenantry.dal import environments as env_store
 from tenantry.dal import notifications as store
 from tenantry.dal import projects as project_store
-from tenantry.domain import notices, projects
+from tenantry.domain import notices, project_access
 from tenantry.domain.env_permissions import permission_id
 from tenantry.domain.membership_rules import MANAGER_ROLES
 from tenantry.errors import Forbidden, InvalidTransition, NotFound
-from tenantry.models.identity import Principal
 from tenantry.models.notifications import Notification, NotificationPost
-from tenantry.models.project import PROJECT_ID_PATTERN
+from tenantry.models.principal import Principal
+from tenantry.models.project_fields import PROJECT_ID_PATTERN
 
 CLOSED = ("deleting", "deleted")  # a project being deleted, or gone, takes no posts
 
@@ -82,7 +82,7 @@ def _poster(principal: Principal, project_id: str) -> dict[str, Any]:
     they see it without a manager's role."""
     if principal.kind == "bot" and not principal.is_admin:
         return _bot_poster(principal, project_id)
-    project, role = projects.access(principal, project_id)
+    project, role = project_access.access(principal, project_id)
     if not (principal.is_admin or role in MANAGER_ROLES):
         raise Forbidden(
             "only the project's owner and admins, platform admins and bots that are an "
@@ -116,7 +116,7 @@ def list_active(
 ) -> tuple[list[Notification], dict[str, Any] | None]:
     """The project's active, unexpired notifications (the latest of each pair), latest
     expiry first (newest first when they share the default lifetime)."""
-    project, _ = projects.access(principal, project_id)
+    project, _ = project_access.access(principal, project_id)
     if project["status"] == "deleted":
         return [], None
     items, last = store.page_active(project_id, now_iso(), limit, start_key)

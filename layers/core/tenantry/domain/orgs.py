@@ -9,7 +9,7 @@ from tenantry.dal import limits
 from tenantry.dal import orgs as store
 from tenantry.errors import Forbidden, NotFound
 from tenantry.models.governance import Org, OrgCreate, OrgMember
-from tenantry.models.identity import Principal
+from tenantry.models.principal import Principal
 
 MANAGER_ROLES = frozenset({"owner", "admin"})
 

@@ -13,15 +13,15 @@ from typing import Any
 
 from tenantry.dal import identity as identity_store
 from tenantry.dal import memberships as member_store
-from tenantry.domain import projects
+from tenantry.domain import project_access
 from tenantry.models.governance import ProjectUser
-from tenantry.models.identity import Principal
+from tenantry.models.principal import Principal
 
 
 def list_users(
     principal: Principal, project_id: str, limit: int, start_key: dict[str, Any] | None
 ) -> tuple[list[ProjectUser], dict[str, Any] | None]:
-    projects.access(principal, project_id)
+    project_access.access(principal, project_id)
     members, last = member_store.page_for_project(project_id, limit, start_key, current_only=True)
     users = identity_store.users_by_id([m["user_id"] for m in members])
     return [_person(m, users.get(m["user_id"])) for m in members], last

@@ -1,27 +1,33 @@
-"""Projects: creation, visibility, changes, lifecycle actions, history and images."""
+"""Projects: creation, visibility, changes, lifecycle actions, history and images.
+
+Applications, memberships, identity, limits, the Git provider and the image registry are
+imported by the operations that use them (creation, governed changes, decisions, images):
+they bring the governance and identity models and the clients' set-up, which the projects
+function's reads (lists, a project, its history) never need at its cold start."""
 
 from __future__ import annotations
 
-import functools
 import re
-from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
-from tenantry import git_provider, registry
 from tenantry.clock import now_iso
 from tenantry.dal import applications as app_store
-from tenantry.dal import history, limits
+from tenantry.dal import history
 from tenantry.dal import identity as identity_store
 from tenantry.dal import memberships as member_store
 from tenantry.dal import orgs as org_store
 from tenantry.dal import projects as store
 from tenantry.dal import templates as template_store
-from tenantry.domain import applications, identity, lifecycle, memberships, notices, operations
-from tenantry.domain.membership_rules import COUNTED
+from tenantry.domain import lifecycle, notices, operations
+from tenantry.domain.project_access import (
+    VISIBLE_MEMBER_STATES,
+    access,
+    actor,
+    retried_when_raced,
+)
 from tenantry.domain.selectors import ProjectFilter
 from tenantry.errors import (
     BadRequest,
-    ChangedMeanwhile,
     Forbidden,
     NotFound,
     ServiceUnavailable,
@@ -29,15 +35,9 @@ from tenantry.errors import (
     UnknownReference,
     Unprocessable,
 )
-from tenantry.models.governance import Profile, ProfileUpdate
-from tenantry.models.identity import Principal
-from tenantry.models.project import (
-    PROJECT_ID_PATTERN,
-    Project,
-    ProjectAction,
-    ProjectCreate,
-    ProjectPatch,
-)
+from tenantry.models.principal import Principal
+from tenantry.models.project import Project, ProjectAction, ProjectCreate, ProjectPatch
+from tenantry.models.project_fields import PROJECT_ID_PATTERN
 from tenantry.observability import logger
 from tenantry.pagination import collect, invalid_cursor
 from tenantry.settings import get_settings
@@ -45,35 +45,6 @@ from tenantry.settings import get_settings
 RESERVED_IDS = frozenset({"default", "kube-system", "kube-public", "admin", "system"})
 # Changing these on a project is governed: platform admins only (applications come later).
 GOVERNED_FIELDS = frozenset({"join_policy", "leave_policy", "max_members", "resources", "clusters"})
-# "owner, admin" in the contract's Projects table: the project's owner or a platform admin.
-# Project admins manage memberships and invites (domain.memberships), not the project.
-VISIBLE_MEMBER_STATES = COUNTED
-
-
-P = ParamSpec("P")
-R = TypeVar("R")
-RACE_ATTEMPTS = 3
-
-
-def retried_when_raced(change: Callable[P, R]) -> Callable[P, R]:
-    """A change without If-Match applies to whatever version is current: when its write,
-    pinned to the version it read, loses a race with another writer (a workflow step
-    finishing, say), read and decide again. Nothing was written by the lost attempt."""
-
-    @functools.wraps(change)
-    def retried(*args: P.args, **kwargs: P.kwargs) -> R:
-        for _ in range(RACE_ATTEMPTS - 1):
-            try:
-                return change(*args, **kwargs)
-            except ChangedMeanwhile:
-                continue  # nothing was written: read and decide again
-        return change(*args, **kwargs)
-
-    return retried
-
-
-def actor(principal: Principal) -> str:
-    return f"{principal.kind}:{principal.id}"
 
 
 def to_model(item: dict[str, Any], principal: Principal, role: str | None) -> Project:
@@ -85,25 +56,11 @@ def to_model(item: dict[str, Any], principal: Principal, role: str | None) -> Pr
     return Project.model_validate({**store.strip(item), "allowed_actions": allowed})
 
 
-# --- who sees what --------------------------------------------------------------------------
+# --- who sees what (access: tenantry.domain.project_access) --------------------------------
 
 
-def access(principal: Principal, project_id: str) -> tuple[dict[str, Any], str | None]:
-    """The project and the caller's project role. 404 when the caller may not see it, so
-    that nobody learns which ids exist in other tenants. One read: project and member item
-    in one strongly consistent BatchGetItem (dal.projects.get_with_member says why)."""
-    if not re.fullmatch(PROJECT_ID_PATTERN, project_id):
-        raise NotFound(f"project {project_id!r} not found")
-    project, member = store.get_with_member(project_id, principal.id)
-    if project is None:
-        raise NotFound(f"project {project_id!r} not found")
-    if principal.is_admin:
-        return project, member["role"] if member else None
-    if not member or member.get("state") not in VISIBLE_MEMBER_STATES:
-        raise NotFound(f"project {project_id!r} not found")
-    return project, member["role"]
-
-
+# "owner, admin" in the contract's Projects table: the project's owner or a platform admin.
+# Project admins manage memberships and invites (domain.memberships), not the project.
 def _require_manager(principal: Principal, role: str | None) -> None:
     if not (principal.is_admin or role == "owner"):
         raise Forbidden("only the project's owner or platform admins may do this")
@@ -152,6 +109,9 @@ TEMPLATE_FIELDS = (
 
 
 def create_project(principal: Principal, body: ProjectCreate) -> Project:
+    from tenantry import git_provider
+    from tenantry.dal import limits
+
     if principal.kind != "user":
         raise Forbidden("only users may create projects")
     owner_id = principal.id
@@ -238,6 +198,8 @@ def create_project(principal: Principal, body: ProjectCreate) -> Project:
     ops += initial.get("ops", [])
     ops += limits.take("projects_per_user", owner_id, exempt=principal.is_admin)
     if needs_approval:
+        from tenantry.domain import applications
+
         app = applications.new(project, principal.id, "create", fields, now)
         project["pending_application_id"] = app["id"]
         project["last_application"] = applications.summary(app)
@@ -245,6 +207,8 @@ def create_project(principal: Principal, body: ProjectCreate) -> Project:
     if op is not None:
         ops.append(op_put)
     ops += notices.quota_changes(None, project, now)  # a limit of one member is reached
+    from tenantry.domain import memberships
+
     store.create(project, memberships.new_owner(project_id, owner_id, now), ops)
     if op is not None:
         operations.launch(op)
@@ -267,6 +231,8 @@ def _initial_user(principal: Principal, body: ProjectCreate) -> tuple[str, dict[
     email = body.initial_user.email
     user_id = identity_store.user_id_by_email(email)
     if user_id is None:
+        from tenantry.domain import identity
+
         user = identity.new_user_item(email, body.initial_user.display_name)
         return user["id"], {"ops": identity_store.user_ops(user)}
     user = identity_store.get_user(user_id)
@@ -416,6 +382,8 @@ def images(
 ) -> tuple[list[dict[str, Any]], dict[str, str] | None]:
     """A page of at most `limit` images from the cursor key `start_key`, and the next
     page's key (registry.Position)."""
+    from tenantry import registry
+
     access(principal, project_id)
     try:
         start = registry.Position.from_key(start_key, limit) if start_key else None
@@ -449,6 +417,8 @@ def patch_project(
     remove = tuple(k for k, v in changes.items() if v is None)
     direct = {k: v for k, v in changes.items() if v is not None}
     if governed and not principal.is_admin:
+        from tenantry.domain import applications
+
         item = applications.submit_modify(
             principal, project, governed, expected_version, direct=direct, remove=remove
         )
@@ -511,6 +481,8 @@ def delete_project(
     extra_ops, remove = [op_put], ("reason",)
     require = None
     if app_id := project.get("pending_application_id"):
+        from tenantry.domain import applications
+
         # Its application would stay pending for a project that is gone: cancelled with it.
         app_ops, app_changes = applications.withdrawn_with_project(principal, app_id, now)
         extra_ops += app_ops
@@ -549,6 +521,8 @@ def act(
 ) -> tuple[Project, bool]:
     """Apply a lifecycle action or an application decision. Returns the project and
     whether provisioning started (the route then answers 202)."""
+    from tenantry.domain import applications
+
     project, role = access(principal, project_id)
     event = body.action
     if event in applications.DECISIONS:
@@ -603,72 +577,3 @@ def act(
     if op is not None:
         operations.launch(op)
     return to_model(item, principal, role), op is not None
-
-
-# --- public profile -----------------------------------------------------------------------------
-
-
-def profile(principal: Principal, project_id: str) -> Profile:
-    """Any authenticated user may read the profile of an active project; members and
-    admins may read it in any status."""
-    # Eventually consistent: a public, read-only view; a second-old profile harms nobody.
-    project = (
-        store.get(project_id, consistent=False)
-        if re.fullmatch(PROJECT_ID_PATTERN, project_id)
-        else None
-    )
-    if project is None or not _may_see_profile(principal, project, consistent=False):
-        raise NotFound(f"project {project_id!r} not found")
-    return _profile(project)
-
-
-def _profile(project: dict[str, Any]) -> Profile:
-    # Eventually consistent: a display name, set when the user was created.
-    owner = identity_store.get_user(project["owner_id"], consistent=False) or {}
-    return Profile(
-        id=project["id"],
-        name=project["name"],
-        description=project.get("description", ""),
-        homepage=project.get("homepage"),
-        owner_display_name=owner.get("display_name", ""),
-    )
-
-
-def _may_see_profile(principal: Principal, project: dict[str, Any], *, consistent: bool) -> bool:
-    """Active projects: everyone; otherwise admins and visible members (the member item
-    is read only then)."""
-    if project["status"] == "active" or principal.is_admin:
-        return True
-    member = member_store.get(project["id"], principal.id, consistent=consistent)
-    return bool(member and member.get("state") in VISIBLE_MEMBER_STATES)
-
-
-@retried_when_raced
-def update_profile(
-    principal: Principal, project_id: str, body: ProfileUpdate, expected_version: int | None
-) -> Profile:
-    # Strongly consistent: the write below is pinned to this version and the answer is
-    # built from it.
-    project = store.get(project_id) if re.fullmatch(PROJECT_ID_PATTERN, project_id) else None
-    if project is None or not _may_see_profile(principal, project, consistent=True):
-        raise NotFound(f"project {project_id!r} not found")  # unless the caller may see it
-    if not (principal.id == project["owner_id"] or principal.is_admin):
-        raise Forbidden("only the project's owner may change its profile")
-    changes = body.model_dump(exclude_unset=True, mode="json")
-    remove = tuple(k for k, v in changes.items() if v is None)
-    direct = {k: v for k, v in changes.items() if v is not None}
-    now = now_iso()
-    entry = history.entry(
-        project_id, actor(principal), "profile_updated", at=now, detail={"fields": sorted(changes)}
-    )
-    item = store.update(
-        project_id,
-        direct,
-        entry,
-        remove=remove,
-        allowed_statuses=list(lifecycle.DELETABLE),
-        expected_version=expected_version,
-        now=now,
-        base=project,
-    )
-    return _profile(item)

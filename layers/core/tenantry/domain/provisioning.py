@@ -409,7 +409,7 @@ def request_namespace(
     """Queue the cluster's CreateNamespace or DeleteNamespace work item, which the waiting
     Task's token resumes when the agent reports (a retried request finds its item)."""
     from tenantry.domain import work
-    from tenantry.domain.clusters import namespace_labels
+    from tenantry.domain.namespaces import namespace_labels
 
     step = Step("request_namespace", project_id, kind, attempt)
     step.require_current()

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from tenantry.models.governance import Quota
-    from tenantry.models.identity import Principal
+    from tenantry.models.principal import Principal
 
 
 def resource_names(project: dict[str, Any]) -> list[str]:
@@ -41,7 +41,7 @@ def usage_of(project: dict[str, Any], name: str) -> int:
 
 def quotas(principal: Principal, project_id: str) -> dict[str, Quota]:
     # Imported here: the workflow steps and membership changes use the rules above only.
-    from tenantry.domain.projects import access
+    from tenantry.domain.project_access import access
     from tenantry.models.governance import Quota
 
     project, _ = access(principal, project_id)

@@ -45,10 +45,10 @@ from tenantry.dal import catalog, history, keys, table
 from tenantry.dal import deployments as deployment_store
 from tenantry.dal import resources as store
 from tenantry.dal import work as work_store
-from tenantry.domain import deployments, environments, values_ui
+from tenantry.domain import deployment_access, environment_access, project_access, values_ui
 from tenantry.errors import Conflict, NotFound, PreconditionFailed, UnknownReference, Unprocessable
 from tenantry.models.common import unstorable
-from tenantry.models.identity import Principal
+from tenantry.models.principal import Principal
 from tenantry.models.resources import (
     DeclaredResourceType,
     DeploymentResource,
@@ -140,7 +140,7 @@ def _sees_type(principal: Principal, item: dict[str, Any]) -> bool:
     if not item.get("env_id"):
         return True
     try:
-        environments.scope(principal, item["project_id"], item["env_id"])
+        environment_access.scope(principal, item["project_id"], item["env_id"])
     except NotFound:
         return False
     return True
@@ -184,7 +184,7 @@ def to_model(item: dict[str, Any]) -> DeploymentResource:
 
 
 def _resource_or_404(principal: Principal, project_id: str, resource_id: str) -> dict[str, Any]:
-    deployments._visible(principal, project_id)
+    deployment_access.visible(principal, project_id)
     found = store.get(project_id, resource_id)
     if found is None:
         raise NotFound("deployment resource not found")
@@ -198,7 +198,7 @@ def list_resources(
     limit: int,
     start_key: dict[str, Any] | None,
 ) -> tuple[list[DeploymentResource], dict[str, Any] | None]:
-    deployments._visible(principal, project_id)
+    deployment_access.visible(principal, project_id)
     items, last = store.page(project_id, type_id_, limit, start_key)
     return [to_model(i) for i in items], last
 
@@ -216,16 +216,16 @@ def _roles(resource_type: dict[str, Any], step: str) -> tuple[str, ...]:
     lifecycle = (resource_type.get("spec") or {}).get("lifecycle") or {}
     declared = lifecycle.get(step) if isinstance(lifecycle, dict) else None
     if isinstance(declared, dict) and declared.get("allowed_role") == "Owner":
-        return deployments.OWNER_ONLY
-    return deployments.OWNER_OR_MAINTAINER
+        return deployment_access.OWNER_ONLY
+    return deployment_access.OWNER_OR_MAINTAINER
 
 
 def _writer(
     principal: Principal, deployment: dict[str, Any], roles: tuple[str, ...]
-) -> environments.Scope:
+) -> environment_access.Scope:
     """The caller may change the deployment's resources (403 otherwise): an Admin of its
     environment, a manager of the project, or one of `roles` on its kind there."""
-    return deployments._writer(
+    return deployment_access.writer(
         principal, deployment["project_id"], deployment["env_id"], deployment["kind_id"], roles
     )
 
@@ -335,11 +335,11 @@ def _sync_item(
 def create(
     principal: Principal, project_id: str, body: DeploymentResourceCreate
 ) -> DeploymentResource:
-    deployment = deployments._deployment_or_404_for(principal, project_id, body.deployment_id)
-    s = _writer(principal, deployment, deployments.OWNER_OR_MAINTAINER)
+    deployment = deployment_access.deployment_or_404_for(principal, project_id, body.deployment_id)
+    s = _writer(principal, deployment, deployment_access.OWNER_OR_MAINTAINER)
     resource_type = _usable_type(body.type_id, deployment)
-    if _roles(resource_type, "create") == deployments.OWNER_ONLY:
-        s = _writer(principal, deployment, deployments.OWNER_ONLY)
+    if _roles(resource_type, "create") == deployment_access.OWNER_ONLY:
+        s = _writer(principal, deployment, deployment_access.OWNER_ONLY)
     if deployment["status"] == "Deleting":
         raise Conflict("the deployment is being deleted")
     now = now_iso()
@@ -380,7 +380,7 @@ def create(
     ]
     entry = _entry(project_id, principal, "deployment_resource_created", resource, now)
     try:
-        deployments._commit(s, ops, entry)
+        deployment_access.commit(s, ops, entry)
     except Conflict as exc:
         if store.name_taken(project_id, resource_type["id"], body.name):
             raise Conflict(
@@ -399,7 +399,7 @@ def _entry(
     """A history entry of a resource's change: which one, never its props."""
     return history.entry(
         project_id,
-        deployments.actor(principal),
+        project_access.actor(principal),
         event,
         at=now,
         detail={
@@ -474,16 +474,18 @@ def _write(
     for _ in range(WRITE_ATTEMPTS):
         resource = store.get(project_id, resource_id)
         if resource is None:
-            deployments._visible(principal, project_id)  # the project's 404 first, for outsiders
+            deployment_access.visible(
+                principal, project_id
+            )  # the project's 404 first, for outsiders
             raise NotFound("deployment resource not found")
         # whoever sees the deployment's environment (a bot with a role there, too); its
         # deployment exists while it has resources (deployments.delete)
-        deployment = deployments._deployment_or_404_for(
+        deployment = deployment_access.deployment_or_404_for(
             principal, project_id, resource["deployment_id"]
         )
         resource_type = store.get_type(resource["type_id"])
         s = _writer(principal, deployment, _roles(resource_type or {}, step))
-        environments.check_version(resource, expected, "deployment resource")
+        project_access.check_version(resource, expected, "deployment resource")
         if not resource.get("exists", True):
             raise Conflict("the resource was deleted")
         if step == "delete" and resource.get("sync_status") == WORKING["delete"]:
@@ -511,7 +513,7 @@ def _write(
             else "deployment_resource_delete_requested"
         )
         try:
-            deployments._commit(s, ops, _entry(project_id, principal, event, new, now))
+            deployment_access.commit(s, ops, _entry(project_id, principal, event, new, now))
         except Conflict as exc:
             if new["name"] != resource["name"] and store.name_taken(
                 project_id, resource["type_id"], new["name"]

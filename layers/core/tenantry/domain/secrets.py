@@ -19,18 +19,16 @@ from tenantry.clock import new_id, now_iso
 from tenantry.dal import environments as env_store
 from tenantry.dal import history
 from tenantry.dal import secrets as store
-from tenantry.domain.environments import (
-    Scope,
+from tenantry.domain.environment_access import Scope, changing, scope
+from tenantry.domain.project_access import (
     actor,
     changed_or_gone,
-    changing,
     check_version,
     retried_when_raced,
-    scope,
 )
 from tenantry.errors import ChangedMeanwhile, Conflict, NotFound
 from tenantry.models.environments import Secret, SecretCreate, SecretPatch
-from tenantry.models.identity import Principal
+from tenantry.models.principal import Principal
 
 READERS = "only the environment's Admins and Users and the project's managers see its secrets"
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from tenantry.errors import BadRequest
-from tenantry.models.clusters import NamespaceStatus
-from tenantry.models.project import ProjectStatus
+from tenantry.models.namespaces import NamespaceStatus
+from tenantry.models.project_fields import ProjectStatus
 
 _KEY = r"[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?"
 _VALUE = r"([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?"

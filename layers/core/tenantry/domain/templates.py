@@ -8,11 +8,10 @@ from typing import Any
 
 from tenantry.clock import new_id, now_iso
 from tenantry.dal import templates as store
-from tenantry.domain import clusters
-from tenantry.domain.identity import require_admin
+from tenantry.domain.admins import require_admin
 from tenantry.errors import NotFound, PreconditionFailed, UnknownReference
 from tenantry.models.governance import Template, TemplateCreate
-from tenantry.models.identity import Principal
+from tenantry.models.principal import Principal
 
 # Templates do not change (there is no PATCH): every template is at version 1, which its
 # ETag shows and an If-Match on DELETE must name (or `*`).
@@ -20,8 +19,12 @@ VERSION = 1
 
 
 def create(principal: Principal, body: TemplateCreate) -> Template:
+    # Only here (as in projects._check_references): listing and reading templates, what the
+    # governance function mostly does, need none of the clusters module and its models.
+    from tenantry.domain.clusters import check_names
+
     require_admin(principal)
-    errors = clusters.check_names([c.name for c in body.clusters])
+    errors = check_names([c.name for c in body.clusters])
     if errors:  # a project made from it would name them (checked again then)
         raise UnknownReference("the template names clusters projects cannot use", errors=errors)
     template = {

@@ -140,7 +140,7 @@ class HelmChart(Output):
 class EcrImageActionDetail(BaseModel):
     """`detail` of an EventBridge `ECR Image Action` event."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, defer_build=True)
 
     result: str
     repository_name: Annotated[str, StringConstraints(min_length=2, max_length=256)] = Field(
@@ -159,7 +159,7 @@ class EcrImageActionDetail(BaseModel):
 class EcrImageAction(BaseModel):
     """An EventBridge event as a rule's SQS target receives it."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, defer_build=True)
 
     id: str = ""
     detail_type: Literal["ECR Image Action"] = Field(alias="detail-type")

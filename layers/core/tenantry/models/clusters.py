@@ -1,16 +1,15 @@
-"""Clusters, the agent protocol's bodies and a project's namespaces."""
+"""Clusters (a project's namespaces: models.namespaces; the agent protocol's bodies:
+models.agent)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from tenantry.models.common import Change, Input, Int, Omittable, Output, Reason
-from tenantry.models.project import Url
+from tenantry.models.common import Change, Input, Omittable, Output
+from tenantry.models.project_fields import CLUSTER_NAME_PATTERN, Url
 
-# A cluster's name: a DNS label (what projects list in `clusters[].name`); never changes.
-CLUSTER_NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 ClusterName = Annotated[str, StringConstraints(pattern=CLUSTER_NAME_PATTERN)]
 Text = Annotated[str, StringConstraints(max_length=256)]
 DnsName = Annotated[
@@ -21,9 +20,6 @@ DnsName = Annotated[
     ),
 ]
 K8sName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")]
-LeaseToken = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-WorkKind = Literal["CreateNamespace", "DeleteNamespace", "DeploymentTask", "ResourceSync"]
-NamespaceStatus = Literal["Pending", "Created", "Failed", "Deleting", "Deleted", "Retained"]
 
 
 class ClusterSettings(Input):
@@ -85,85 +81,3 @@ class ClusterCreated(Cluster):
 class AgentToken(Output):
     cluster_id: str
     agent_token: str = Field(description="The new token; shown only in this response")
-
-
-# --- the agent protocol ------------------------------------------------------------------------
-
-
-class AgentHeartbeat(Input):
-    is_ok: bool
-    not_ok_reason: Reason | None = None
-    agent_version: Text | None = None
-
-
-class AgentHeartbeatAck(Output):
-    cluster_id: str
-    server_time: str
-    heartbeat_seconds: int = Field(description="Send the next heartbeat within this many seconds")
-
-
-class WorkClaim(Input):
-    limit: Int(1, 10) = 1
-
-
-class WorkItem(Output):
-    """What an agent is asked to do. Safe to do twice (delivery is at least once)."""
-
-    id: str
-    kind: WorkKind
-    lease_token: str = Field(description="Send it with every heartbeat, result and release")
-    attempt: int = Field(description="1 for the first lease, +1 for each later one")
-    lease_expires_at: str
-    project_id: str
-    namespace: str
-    labels: dict[str, str] = Field(default_factory=dict)
-    release_name: str | None = None
-    task: dict[str, Any] | None = None
-    deployment: dict[str, Any] | None = None
-    helm_chart: dict[str, Any] | None = None
-    secrets: list[dict[str, Any]] | None = None
-    resource: dict[str, Any] | None = None
-
-
-class WorkLease(Input):
-    lease_token: LeaseToken
-
-
-class WorkLeaseExtended(Output):
-    lease_expires_at: str
-    cancel_requested: bool
-
-
-class WorkResult(Input):
-    lease_token: LeaseToken
-    status: Literal["Done", "Failed"]
-    reason: Reason | None = None
-    reported_status: dict[str, Any] | None = None
-
-
-class WorkOutcome(Output):
-    id: str
-    status: Literal["Done", "Failed"]
-    reason: str | None = None
-    finished_at: str
-
-
-class WorkRelease(Input):
-    lease_token: LeaseToken
-    reason: Reason | None = None
-
-
-# --- namespaces ---------------------------------------------------------------------------------
-
-
-class Namespace(Output):
-    name: str
-    cluster: str
-    labels: dict[str, str] = Field(
-        default_factory=dict,
-        description="The labels Tenantry asks the cluster's agent to give the namespace",
-    )
-    status: NamespaceStatus
-    reason: str | None = None
-    created_at: str
-    updated_at: str | None = None

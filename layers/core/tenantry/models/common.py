@@ -44,6 +44,15 @@ def _at_least_one(schema: dict[str, Any]) -> None:
     schema["minProperties"] = 1
 
 
+def user_or_bot(schema: dict[str, Any]) -> None:
+    """A permission body names a user or a bot, never both (environments, deployments)."""
+    no_null_defaults(schema)
+    schema["oneOf"] = [
+        {"title": "a user", "required": ["user_id"], "not": {"required": ["bot_id"]}},
+        {"title": "a bot", "required": ["bot_id"], "not": {"required": ["user_id"]}},
+    ]
+
+
 class Change(Input):
     """PATCH and PUT bodies: at least one field (`minProperties: 1` in the spec)."""
 
@@ -96,12 +105,17 @@ class Page(Output, Generic[T]):
 
 
 class ProblemError(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     loc: list[str | int]
     msg: str
 
 
 class Problem(BaseModel):
     """RFC 9457 problem details, the body of every error response."""
+
+    # Built only for openapi.json: tenantry.http writes problem bodies as dicts.
+    model_config = ConfigDict(defer_build=True)
 
     type: str
     title: str

@@ -15,8 +15,8 @@ from tenantry.models.common import (
     Reference,
     StorableObject,
     no_null_defaults,
+    user_or_bot,
 )
-from tenantry.models.environments import user_or_bot
 
 DeploymentStatus = Literal[
     "Unknown",
@@ -207,32 +207,7 @@ class DeploymentPermission(Output):
     created_at: str
 
 
-# --- what the agents report ------------------------------------------------------------------
-
-StatusColor = Literal["primary", "success", "danger", "warning", "secondary"]
-K8sName = Annotated[str, StringConstraints(min_length=1, max_length=253)]
-
-
-class K8sResourceReport(Input):
-    uid: Annotated[
-        str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._~-]+$")
-    ]
-    kind: Annotated[str, StringConstraints(min_length=1, max_length=63)]
-    api_version: Annotated[str, StringConstraints(min_length=1, max_length=128)]
-    name: K8sName
-    status_color: list[StatusColor] = Field(default_factory=list, max_length=5)
-    metadata: Values = Field(default_factory=dict)
-
-
-class K8sResourcesReport(Input):
-    deployment_id: Reference
-    items: list[K8sResourceReport] = Field(max_length=200)
-
-
-class ReportedStatus(Input):
-    get_successful: bool
-    content: Omittable[Values] = None
-    error: Omittable[Annotated[str, StringConstraints(max_length=4096)]] = None
+# --- what the agents reported (their reports' bodies: models.agent) ---------------------------
 
 
 class K8sResource(Output):

@@ -14,8 +14,9 @@ from tenantry.models.common import (
     Output,
     Reference,
     no_null_defaults,
+    user_or_bot,
 )
-from tenantry.models.project import EnvName, LabelKey, LabelValue
+from tenantry.models.project_fields import EnvName, LabelKey, LabelValue
 
 EnvRole = Literal["Admin", "User"]
 MAX_NODE_SELECTOR = 32
@@ -121,14 +122,6 @@ class Environment(Output):
 
 
 # --- permissions -------------------------------------------------------------------------
-
-
-def user_or_bot(schema: dict[str, Any]) -> None:
-    no_null_defaults(schema)
-    schema["oneOf"] = [
-        {"title": "a user", "required": ["user_id"], "not": {"required": ["bot_id"]}},
-        {"title": "a bot", "required": ["bot_id"], "not": {"required": ["user_id"]}},
-    ]
 
 
 class EnvironmentPermissionCreate(Input):

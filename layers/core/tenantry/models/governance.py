@@ -16,8 +16,8 @@ from tenantry.models.common import (
     Reference,
     no_null_defaults,
 )
-from tenantry.models.identity import Email
-from tenantry.models.project import (
+from tenantry.models.principal import Email
+from tenantry.models.project_fields import (
     MAX_CLUSTERS,
     MAX_ENVIRONMENTS,
     MAX_RESOURCES,

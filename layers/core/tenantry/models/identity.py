@@ -1,3 +1,5 @@
+"""Users, bots and their tokens: the identity routes' models (who is calling: models.principal)."""
+
 from __future__ import annotations
 
 from typing import Annotated, Literal
@@ -5,28 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from tenantry.models.common import Change, Input, Omittable, Output
-
-PrincipalKind = Literal["user", "bot"]
-# Who can call at all: people and bots (PrincipalKind), and a cluster's agent (its token
-# opens only the agent routes, see tenantry.http CALLERS).
-CallerKind = Literal["user", "bot", "agent"]
-DisplayName = Field(min_length=1, max_length=128)
-# An ASCII address, the same in every regex dialect (no \s): a local part of the
-# characters RFC 5322 allows unquoted, @, and a domain of DNS labels with at least one dot.
-# Delivery proves the rest. Stored lower case.
-EMAIL_PATTERN = (
-    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}"
-    r"@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
-)
-Email = Annotated[str, StringConstraints(to_lower=True, max_length=254, pattern=EMAIL_PATTERN)]
-
-
-class Principal(Output):
-    """Who is calling, as the authorizer resolved it."""
-
-    kind: CallerKind
-    id: str
-    is_admin: bool = False
+from tenantry.models.principal import DisplayName, Email, PrincipalKind
 
 
 class Me(Output):

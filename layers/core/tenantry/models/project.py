@@ -1,33 +1,37 @@
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from annotated_types import Interval
-from pydantic import AllowInfNan, Field, StringConstraints, field_validator
+from pydantic import Field, field_validator
 
 from tenantry.models.common import (
     Change,
     Input,
-    Int,
     Omittable,
     Output,
     Reason,
     Reference,
 )
-from tenantry.models.identity import DisplayName, Email
+from tenantry.models.principal import DisplayName, Email
+from tenantry.models.project_fields import (
+    MAX_CLUSTERS,
+    MAX_ENVIRONMENTS,
+    MAX_LABELS,
+    MAX_RESOURCES,
+    Capacity,
+    ClusterDeletePolicy,
+    ClusterQuota,
+    EnvName,
+    LabelKey,
+    LabelValue,
+    MaxMembers,
+    Policy,
+    ProjectId,
+    ProjectStatus,
+    ResourceName,
+    Url,
+)
 
-ProjectStatus = Literal[
-    "uninitialized",
-    "creating",
-    "active",
-    "suspended",
-    "terminated",
-    "deleting",
-    "deleted",
-    "failed",
-]
-Policy = Literal["auto", "moderated", "closed"]
-ClusterDeletePolicy = Literal["Delete", "Retain"]
 ProjectActionName = Literal[
     "suspend",
     "unsuspend",
@@ -41,48 +45,6 @@ ProjectActionName = Literal[
 ]
 # What a project's allowed_actions may hold: the actions, and DELETE
 ProjectAllowedAction = Literal[ProjectActionName, "delete"]
-
-# A DNS label as Kubernetes namespaces want it, starting with a letter.
-PROJECT_ID_PATTERN = r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$"
-ProjectId = Annotated[str, StringConstraints(pattern=PROJECT_ID_PATTERN)]
-EnvName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$|^[a-z]$")]
-LabelKey = Annotated[
-    str, StringConstraints(pattern=r"^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$")
-]
-LabelValue = Annotated[
-    str, StringConstraints(pattern=r"^([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$")
-]
-ResourceName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{0,62}$")]
-# Printable ASCII only: the same characters in every regex dialect (no \s or \S).
-Url = Annotated[str, StringConstraints(max_length=512, pattern=r"^https?://[!-~]+$")]
-QuotaName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9._/-]{0,61}[a-z0-9])?$")]
-QuotaQuantity = Annotated[
-    str, StringConstraints(pattern=r"^[0-9]+(\.[0-9]+)?[A-Za-z]{0,2}$", max_length=32)
-]
-
-MAX_ENVIRONMENTS = 20
-MAX_LABELS = 64
-MAX_RESOURCES = 32
-MAX_CLUSTERS = 20
-# Capacities and quotas stay far below DynamoDB's 38 digits and JSON's safe integers.
-MAX_CAPACITY = 1_000_000_000
-MAX_QUOTA = 10**15
-MaxMembers = Int(1, 100_000)
-
-
-class Capacity(Input):
-    project_capacity: Int(0, MAX_CAPACITY)
-    member_capacity: Int(0, MAX_CAPACITY)
-
-
-class ClusterQuota(Input):
-    name: str = Field(min_length=1, max_length=63)
-    quota: dict[
-        QuotaName,
-        QuotaQuantity
-        | Int(0, MAX_QUOTA)
-        | Annotated[float, Interval(ge=0, le=MAX_QUOTA), AllowInfNan(False)],
-    ] = Field(default_factory=dict, max_length=MAX_RESOURCES)
 
 
 class InitialUser(Input):

@@ -77,13 +77,13 @@ Text = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 
 
 class DeclaredLifecycleStep(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     allowed_role: Literal["Owner", "Maintainer"] | None = None
 
 
 class DeclaredLifecycle(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     create: DeclaredLifecycleStep | None = None
     update: DeclaredLifecycleStep | None = None
@@ -91,13 +91,13 @@ class DeclaredLifecycle(BaseModel):
 
 
 class DeclaredValuesUi(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     inputs: list[dict[str, Any]] = Field(default_factory=list, max_length=200)
 
 
 class DeclaredSpec(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     name_singular: Text
     name_plural: Text
@@ -110,7 +110,7 @@ class DeclaredSpec(BaseModel):
 class DeclaredResourceType(BaseModel):
     """One entry of a chart's platz/resources.yaml (Platz's `ResourceType`, v1beta1 or v1)."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
     kind: Literal["ResourceType"] | None = None
     key: Annotated[str, StringConstraints(pattern=TYPE_KEY_PATTERN)]
