@@ -74,6 +74,10 @@ def runtime_python() -> Path:
     )
     if not fresh:
         progress(f"creating {RUNTIME_VENV.name} from {REQUIREMENTS.relative_to(ROOT)}")
+        if RUNTIME_VENV.is_symlink():
+            # Another checkout's venv (a worktree sharing it): `venv --clear` would empty
+            # that one. As the Makefile does (rm -rf), this checkout gets its own instead.
+            RUNTIME_VENV.unlink()
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(RUNTIME_VENV)], check=True)
         subprocess.run(
             [str(python), "-m", "pip", "install", "-q", "-r", str(REQUIREMENTS)], check=True
