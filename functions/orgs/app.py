@@ -15,6 +15,7 @@ from tenantry.http import (
     IdPath,
     IfMatch,
     Limit,
+    ProjectIdPath,
     caller,
     expected_version,
     lambda_handler_for,
@@ -166,7 +167,7 @@ def invite_to_org(
     responses=responses(201, InviteList, 403, 404, 429),
 )
 def invite_to_project(
-    projectId: Id, body: InvitesCreate, idempotency_key: IdempotencyKey = None
+    projectId: ProjectIdPath, body: InvitesCreate, idempotency_key: IdempotencyKey = None
 ) -> Response[InviteList]:
     return _invite("project", projectId, body, idempotency_key)
 
@@ -213,7 +214,7 @@ def list_org_invites(
     responses=responses(200, Page[Invite], 403, 404),
 )
 def list_project_invites(
-    projectId: Id, limit: Limit = 25, cursor: Cursor = None, status: StatusQuery = None
+    projectId: ProjectIdPath, limit: Limit = 25, cursor: Cursor = None, status: StatusQuery = None
 ) -> Page[Invite]:
     return _target_invites("project", projectId, status, limit, cursor)
 
