@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Literal, get_args
 
 from tenantry.errors import InvalidTransition
-from tenantry.models.project import ProjectAllowedAction
+from tenantry.models.project_fields import ProjectAllowedAction
 
 Who = Literal["admin", "owner", "applicant", "system"]
 
@@ -79,6 +79,7 @@ def sources(event: str) -> list[str]:
 # What POST /projects/{id}/actions takes (lifecycle events and application decisions), and
 # DELETE: in the order a project's `allowed_actions` lists them.
 ACTIONS: tuple[str, ...] = get_args(ProjectAllowedAction)
+APPLICATION_DECISIONS = frozenset({"approve", "deny", "cancel", "dismiss"})
 
 
 def allowed_actions(
@@ -94,10 +95,13 @@ def allowed_actions(
     manager = is_admin or role == "owner"
     last = project.get("last_application") or {}
     pending = project.get("pending_application_id")
-    applicant = is_admin or (bool(last.get("applicant_id")) and last["applicant_id"] == caller_id)
+    # A summary written before it kept its applicant: the owner, who files every change
+    # and is the applicant of the project's creation.
+    applicant = is_admin or last.get("applicant_id", project.get("owner_id")) == caller_id
     allowed: set[str] = set()
-    for event in ("suspend", "unsuspend", "terminate", "reinstate", "retry", "delete"):
-        moves, who = TRANSITIONS[event]
+    for event, (moves, who) in TRANSITIONS.items():
+        if event in APPLICATION_DECISIONS or who in ("system", "applicant"):
+            continue  # decided below, on the application itself
         if status in moves and (is_admin if who == "admin" else manager):
             allowed.add(event)
     if status == "active" and not namespaces_failed(project):

@@ -26,25 +26,13 @@ from tenantry.models.project_fields import (
     LabelValue,
     MaxMembers,
     Policy,
+    ProjectActionName,
+    ProjectAllowedAction,
     ProjectId,
     ProjectStatus,
     ResourceName,
     Url,
 )
-
-ProjectActionName = Literal[
-    "suspend",
-    "unsuspend",
-    "terminate",
-    "reinstate",
-    "retry",
-    "approve",
-    "deny",
-    "dismiss",
-    "cancel",
-]
-# What a project's allowed_actions may hold: the actions, and DELETE
-ProjectAllowedAction = Literal[ProjectActionName, "delete"]
 
 
 class InitialUser(Input):

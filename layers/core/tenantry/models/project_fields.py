@@ -24,6 +24,19 @@ ProjectStatus = Literal[
     "failed",
 ]
 Policy = Literal["auto", "moderated", "closed"]
+ProjectActionName = Literal[
+    "suspend",
+    "unsuspend",
+    "terminate",
+    "reinstate",
+    "retry",
+    "approve",
+    "deny",
+    "dismiss",
+    "cancel",
+]
+# What a project's allowed_actions may hold: the actions, and DELETE
+ProjectAllowedAction = Literal[ProjectActionName, "delete"]
 ClusterDeletePolicy = Literal["Delete", "Retain"]
 
 # A DNS label as Kubernetes namespaces want it, starting with a letter.
