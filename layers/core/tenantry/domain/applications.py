@@ -14,6 +14,7 @@ from tenantry.dal import applications as store
 from tenantry.dal import history, limits
 from tenantry.dal import projects as project_store
 from tenantry.domain import lifecycle, notices, operations
+from tenantry.domain.project_access import actor
 from tenantry.errors import Forbidden, InvalidTransition, NotFound
 from tenantry.models.governance import Application
 from tenantry.models.principal import Principal
@@ -28,10 +29,6 @@ DECISIONS = {
 }
 APPLICANT_DECISIONS = {"cancel", "dismiss"}
 MODIFIABLE = [s for s in lifecycle.DELETABLE if s != "uninitialized"]
-
-
-def actor(principal: Principal) -> str:
-    return f"{principal.kind}:{principal.id}"
 
 
 def new(

@@ -26,7 +26,7 @@ from tenantry.dal import apps as store
 from tenantry.dal import history, limits
 from tenantry.domain import project_access
 from tenantry.domain.membership_rules import MANAGER_ROLES
-from tenantry.domain.project_access import changed_or_gone, check_version
+from tenantry.domain.project_access import actor, changed_or_gone, check_version, retried_when_raced
 from tenantry.errors import ChangedMeanwhile, Forbidden, NotFound
 from tenantry.models.apps import App, AppCreate, AppPatch, AppWithSecret
 from tenantry.models.principal import Principal
@@ -34,9 +34,6 @@ from tenantry.models.principal import Principal
 CLIENT_ID_PREFIX = "tnc_"
 CLIENT_SECRET_PREFIX = "tncs_"  # not tnt_: an API token's; a client secret opens no route
 WRITERS = "only the project's owner and admins and platform admins manage its apps"
-
-retried_when_raced = project_access.retried_when_raced
-actor = project_access.actor
 
 
 def new_client_id() -> str:

@@ -41,7 +41,7 @@ from tenantry.domain.deployment_access import (
     writer,
 )
 from tenantry.domain.environment_access import Scope, changing, scope
-from tenantry.domain.project_access import check_version
+from tenantry.domain.project_access import actor, check_version
 from tenantry.errors import Conflict, Forbidden, NotFound, Unprocessable
 from tenantry.models.deployments import (
     Deployment,
@@ -64,10 +64,6 @@ WORKING = {
     "Recreate": "Renaming",
     "Uninstall": "Uninstalling",
 }
-
-
-def actor(principal: Principal) -> str:
-    return f"{principal.kind}:{principal.id}"
 
 
 def to_model(item: dict[str, Any]) -> Deployment:

@@ -39,7 +39,7 @@ from tenantry.domain.environment_access import (
     scope,
 )
 from tenantry.domain.membership_rules import COUNTED
-from tenantry.domain.project_access import changed_or_gone, check_version
+from tenantry.domain.project_access import actor, changed_or_gone, check_version, retried_when_raced
 from tenantry.errors import (
     ChangedMeanwhile,
     Conflict,
@@ -59,8 +59,6 @@ from tenantry.models.principal import Principal
 from tenantry.models.project_fields import MAX_ENVIRONMENTS
 
 MAX_PER_PROJECT = MAX_ENVIRONMENTS
-retried_when_raced = project_access.retried_when_raced
-actor = project_access.actor
 
 
 def to_model(item: dict[str, Any]) -> Environment:
