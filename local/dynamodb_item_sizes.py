@@ -12,7 +12,7 @@ Within `sizes_remembered` (a Query, local/dynamodb_queries.py, and a BatchGetIte
 weighs each item it returns twice as well, to stop at 16 MB) each item is weighed once.
 
 Within a call this process's boto3 makes (local.moto_lock.in_whole_call: MOTO_LOCK is
-held, nothing else touches moto's items) an item's size is also kept from one call to the
+held, and the in-place updates below take it too) an item's size is also kept from one call to the
 next, per item object: a page of 25 projects was weighed again on every read, the largest
 emulation cost of a list after the items' conversion. An item object changes in place
 only where moto updates it (UpdateItem and a transaction's Update: the update expression's
@@ -148,19 +148,23 @@ def sizes_without_copies() -> Iterator[None]:
     execute = UpdateExpressionExecutor.execute
     attribute_updates = Item.update_with_attribute_updates
 
+    # Under the lock, like every read that keeps a size: an update reaching moto without
+    # it (`make moto`'s server threads) cannot interleave with one (re-entrant lock).
     def executing(self: Any, node: Any = None) -> Any:  # recursive: forgets at every level
-        forget(self.item)
-        try:
-            return execute(self, node)
-        finally:
+        with MOTO_LOCK:
             forget(self.item)
+            try:
+                return execute(self, node)
+            finally:
+                forget(self.item)
 
     def updating(self: Any, updates: Any) -> Any:
-        forget(self)
-        try:
-            return attribute_updates(self, updates)
-        finally:
+        with MOTO_LOCK:
             forget(self)
+            try:
+                return attribute_updates(self, updates)
+            finally:
+                forget(self)
 
     def batch_get_item_weighing_once(self: Any) -> Any:
         with MOTO_LOCK, sizes_remembered():

@@ -14,7 +14,7 @@ registers one for the services in SERVICES, all of them JSON-protocol (POST / wi
 operation in X-Amz-Target and the JSON body botocore serialized). Within a call this
 process's boto3 makes under the moto lock (local.moto_lock.in_whole_call) it builds
 moto's request from a plain WSGI environ (method, path, host, headers, body), runs the
-handler moto would route the URL to (local/moto_routing.find_route: moto's own walk),
+handler moto would route the URL to (local/moto_routing.route_for: moto's own walk, kept per URL),
 and parses the answer with botocore's parser for the protocol, as the endpoint would
 (`before-parse` emitted on the client's events, the second pass for an error's modeled
 fields). Everything else is unchanged: botocore's parameter validation and serialization

@@ -76,13 +76,14 @@ FAKE_AWS_ENV = {
 }
 # Never let a developer's real AWS settings reach an emulated run.
 UNSET_AWS_ENV = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL")  # prefixes
+EVENT_SOURCE_MAPPING = "AWS::Lambda::EventSourceMapping"
 EMULATED = {
     "AWS::DynamoDB::Table",
     kms_keys.KIND,
     sqs_delivery.KIND,
     eventbridge.KIND,
     eventbridge.BUS_KIND,
-    "AWS::Lambda::EventSourceMapping",  # Stack.event_source_mappings: queues and streams
+    EVENT_SOURCE_MAPPING,  # Stack.event_source_mappings: queues and streams
     "AWS::Serverless::StateMachine",
     "AWS::Serverless::Function",
     "AWS::Serverless::HttpApi",
@@ -93,7 +94,6 @@ EMULATED = {
     *apigateway_websockets.KINDS,
 }
 log = logging.getLogger("local.stack")
-EVENT_SOURCE_MAPPING = "AWS::Lambda::EventSourceMapping"
 NO_VALUE = object()  # `!Ref AWS::NoValue`: the map key or list item holding it is dropped
 
 

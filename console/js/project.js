@@ -247,7 +247,7 @@ function Invite({ base }) {
       const r = await request("PUT", `${base}/invites`, {
         body: { emails: splitList(emails), roles: [role], secure }, idempotencyKey: newIdempotencyKey(),
       });
-      setCodes({ ...codes, ...Object.fromEntries(r.data.items.filter((i) => i.code).map((i) => [i.id, i.code])) });
+      setCodes((known) => ({ ...known, ...Object.fromEntries(r.data.items.filter((i) => i.code).map((i) => [i.id, i.code])) }));
       setEmails("");
       invites.reload();
     });
@@ -264,7 +264,7 @@ function Invite({ base }) {
       <select id="inv-role" value=${role} onChange=${(e) => setRole(e.target.value)}><option>member</option><option>viewer</option><option>admin</option></select>
     <//>
     <label class="inline"><input type="checkbox" checked=${secure} onChange=${(e) => setSecure(e.target.checked)} /> Secure (a one-time code to pass on)</label>
-    <${ProblemMessage} problem=${problem} />
+    <${ProblemMessage} problem=${problem || (invites.problem && invites.problem.status !== 403 ? invites.problem : null)} />
     <button type="submit" disabled=${busy}>Send invites</button>
     ${listed.length ? html`<h3>Invites</h3><ul class="plain" aria-label="Invites">${listed.map((i) => html`<li>${i.email} (${i.roles.join(", ")}): <${Badge} value=${i.status} />
       ${codes[i.id] && i.status === "pending" ? html` code <code>${codes[i.id]}</code> <span class="muted small">(shown once)</span>` : null}

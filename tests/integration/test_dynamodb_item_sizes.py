@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 from unittest import mock
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -157,14 +158,18 @@ def test_kept_sizes_follow_every_kind_of_write(stack: Stack) -> None:
     }
     ddb.transact_write_items(TransactItems=[grow])
     check()
-    failing = {"ConditionCheck": {"TableName": name, "Key": key, "ConditionExpression": "n = :z"}}
+    # another item's condition fails: the change to this one is rolled back
+    other = {"PK": {"S": "P#kept-other"}, "SK": {"S": "META"}}
+    ddb.put_item(TableName=name, Item={**other, "n": {"N": "1"}})
+    failing = {"ConditionCheck": {"TableName": name, "Key": other, "ConditionExpression": "n = :z"}}
     failing["ConditionCheck"]["ExpressionAttributeValues"] = {":z": {"N": "0"}}
     shrink = {**grow, "Update": {**grow["Update"], "UpdateExpression": "REMOVE big"}}
     shrink["Update"].pop("ExpressionAttributeValues")
-    try:
+    before = table.get_item(DynamoType(key["PK"]), DynamoType(key["SK"])).size()
+    with pytest.raises(ClientError, match="TransactionCanceled"):
         ddb.transact_write_items(TransactItems=[shrink, failing])
-    except ClientError:
-        pass
     check()
+    restored = table.get_item(DynamoType(key["PK"]), DynamoType(key["SK"]))
+    assert "big" in restored.attrs and Item.size.__wrapped__(restored) == before
     ddb.put_item(TableName=name, Item={**key, "replaced": {"BOOL": True}})
     check()

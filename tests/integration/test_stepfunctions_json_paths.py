@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from local.stepfunctions_json_paths import json_paths_once
+from local.stepfunctions_json_paths import json_paths_once, parsed_once
 
 PATHS = [
     "$",
@@ -59,15 +59,26 @@ def test_shared_trees_answer_as_fresh_ones() -> None:
     expected = _finds(fresh_ext), _updates(fresh_plain)
     with json_paths_once():
         assert json_path.parse("$.project_id") is json_path.parse("$.project_id")
+        assert result_path.parse("$.result") is result_path.parse("$.result")
         assert (_finds(json_path.parse), _updates(result_path.parse)) == expected
         assert [json_path.extract_json(path, DATA) for path in PATHS] == extracted
     assert json_path.parse is fresh_ext and result_path.parse is fresh_plain
 
 
 def test_a_refused_path_is_refused_every_time() -> None:
-    from moto.stepfunctions.parser.asl.utils import json_path
+    """parsed_once keeps no refusal: each call parses (and refuses) again."""
+    from jsonpath_ng.ext import parse
 
-    with json_paths_once():
-        for _ in range(2):
-            with pytest.raises(Exception, match="Parse error"):
-                json_path.parse("$.[")
+    calls: list[str] = []
+
+    def counted(path: str) -> Any:
+        calls.append(path)
+        return parse(path)
+
+    once = parsed_once(counted)
+    for _ in range(2):
+        with pytest.raises(Exception, match="Parse error"):
+            once("$.[")
+    once("$.a")
+    once("$.a")
+    assert calls == ["$.[", "$.[", "$.a"]
